@@ -1,0 +1,249 @@
+//! Command-line arguments (flags with environment fallbacks) and the subcommands they run.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use reqwest::Url;
+use tokio::net::TcpListener;
+
+use crate::mailchimp::MailchimpConfig;
+use crate::server::{self, ServerConfig};
+use crate::sim::{self, SimConfig};
+use crate::telemetry::LogFormat;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mcsync",
+    version,
+    about = "Mailchimp e-commerce sync for X-Cart shops"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Log format.
+    #[arg(
+        long,
+        global = true,
+        env = "MCSYNC_LOG_FORMAT",
+        value_enum,
+        default_value = "human"
+    )]
+    pub log_format: LogFormat,
+    /// Log filter, e.g. `info` or `mcsync=debug` (RUST_LOG wins when set).
+    #[arg(long, global = true, env = "MCSYNC_LOG", default_value = "info")]
+    pub log_level: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the mcsync gRPC server.
+    Serve(ServeArgs),
+    /// Run the Mailchimp simulator.
+    Sim(SimArgs),
+    /// Run simulator and server together on embedded defaults, connected, until Ctrl-C.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (gRPC and gRPC-Web).
+    #[arg(long, env = "MCSYNC_LISTEN", default_value = "127.0.0.1:50051")]
+    pub listen: SocketAddr,
+    /// Where sled keeps mcsync's state (created 0700: it holds the API key).
+    #[arg(long, env = "MCSYNC_DATA_DIR", default_value = "mcsync-data")]
+    pub data_dir: PathBuf,
+    /// Bearer token every RPC must carry; required on a non-loopback address.
+    #[arg(long, env = "MCSYNC_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Mailchimp API base URL with its path; default `https://<dc>.api.mailchimp.com/3.0`.
+    #[arg(long, env = "MCSYNC_MAILCHIMP_URL")]
+    pub mailchimp_url: Option<Url>,
+    /// Seconds before a Mailchimp request is abandoned (Mailchimp's own limit is 120).
+    #[arg(long, env = "MCSYNC_MAILCHIMP_TIMEOUT", default_value_t = 120)]
+    pub mailchimp_timeout_secs: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// Address to listen on.
+    #[arg(long, env = "MCSYNC_SIM_LISTEN", default_value = "127.0.0.1:9000")]
+    pub listen: SocketAddr,
+    /// An API key the simulator accepts; each key is its own account. Repeatable.
+    #[arg(long = "api-key", default_value = sim::DEMO_KEY)]
+    pub api_keys: Vec<String>,
+    /// A key whose account is disabled (answers 403). Repeatable.
+    #[arg(long = "disabled-key")]
+    pub disabled_keys: Vec<String>,
+    /// Audiences seeded in each account.
+    #[arg(long, default_value_t = 3)]
+    pub lists: usize,
+    /// Added to every answer.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Requests in flight beyond this get 429.
+    #[arg(long, default_value_t = 10)]
+    pub max_connections: usize,
+    /// Share of requests answered with a random 500 or 503 (0 to 1).
+    #[arg(long, default_value_t = 0.0)]
+    pub fail_rate: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Address for the mcsync server.
+    #[arg(long, default_value = "127.0.0.1:50051")]
+    pub listen: SocketAddr,
+    /// Data dir; default a new directory under the system temp dir.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Audiences in the simulated account.
+    #[arg(long, default_value_t = 3)]
+    pub lists: usize,
+}
+
+impl SimArgs {
+    fn config(&self) -> Result<SimConfig, String> {
+        if !(0.0..=1.0).contains(&self.fail_rate) {
+            return Err(format!(
+                "--fail-rate must be between 0 and 1, not {}",
+                self.fail_rate
+            ));
+        }
+        if self.max_connections == 0 {
+            return Err("--max-connections must be at least 1".into());
+        }
+        Ok(SimConfig {
+            api_keys: self.api_keys.clone(),
+            disabled_keys: self.disabled_keys.clone(),
+            lists: self.lists,
+            latency: Duration::from_millis(self.latency_ms),
+            max_connections: self.max_connections,
+            fail_rate: self.fail_rate,
+        })
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Sim(args) => run_sim(args).await,
+        Command::Demo(args) => demo(args).await,
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    let config = ServerConfig {
+        listen: args.listen,
+        data_dir: args.data_dir,
+        token: args.token.filter(|t| !t.is_empty()),
+        mailchimp: MailchimpConfig {
+            base_url: args.mailchimp_url,
+            timeout: Duration::from_secs(args.mailchimp_timeout_secs.max(1)),
+            ..MailchimpConfig::default()
+        },
+        time_scale: 1,
+    };
+    let handle = server::start(config).await.map_err(|e| e.to_string())?;
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    handle.shutdown().await;
+    Ok(())
+}
+
+async fn run_sim(args: SimArgs) -> Result<(), String> {
+    let config = args.config()?;
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let handle = sim::start(config, listener).map_err(|e| e.to_string())?;
+    tracing::info!(url = %handle.base_url(), "Mailchimp simulator listening");
+    println!(
+        "Mailchimp simulator: {}  (stats: http://{}/__sim/stats)",
+        handle.base_url(),
+        handle.addr
+    );
+    shutdown_signal().await;
+    handle.shutdown().await;
+    Ok(())
+}
+
+async fn demo(args: DemoArgs) -> Result<(), String> {
+    let sim_listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let sim = sim::start(
+        SimConfig {
+            lists: args.lists,
+            ..SimConfig::default()
+        },
+        sim_listener,
+    )
+    .map_err(|e| e.to_string())?;
+    let data_dir = args.data_dir.unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("mcsync-demo-{}", std::process::id()))
+    });
+    let token = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
+    let config = ServerConfig {
+        listen: args.listen,
+        data_dir: data_dir.clone(),
+        token: Some(token.clone()),
+        mailchimp: MailchimpConfig {
+            base_url: Some(Url::parse(&sim.base_url()).map_err(|e| e.to_string())?),
+            ..MailchimpConfig::default()
+        },
+        time_scale: 1,
+    };
+    let handle = server::start(config).await.map_err(|e| e.to_string())?;
+    handle
+        .app
+        .connect(sim::DEMO_KEY)
+        .await
+        .map_err(|e| format!("demo connect failed: {e}"))?;
+    let lists = handle
+        .app
+        .refresh_lists()
+        .await
+        .map_err(|e| format!("demo refresh failed: {e}"))?;
+    let addr = handle.addr;
+    println!(
+        "mcsync demo is running.\n\
+         \n  gRPC + gRPC-Web: {addr}\n  token:           {token}\n  Mailchimp sim:   {sim_url}\n  data dir:        {dir}\n\
+         \nConnected to the simulated account {account} with {n} audiences. Try:\n\
+         \n  grpcurl -plaintext {addr} list\
+         \n  grpcurl -plaintext -H 'authorization: Bearer {token}' {addr} mcsync.v1.SettingsService/GetSettings\
+         \n  grpcurl -plaintext -H 'authorization: Bearer {token}' {addr} mcsync.v1.ListService/ListLists\
+         \n\nPress Ctrl-C to stop.",
+        sim_url = sim.base_url(),
+        dir = data_dir.display(),
+        account = lists.account_id,
+        n = lists.lists.len(),
+    );
+    shutdown_signal().await;
+    handle.shutdown().await;
+    sim.shutdown().await;
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,40 @@
+//! Validated domain types: what the API accepts, parsed once at the edge ("parse, don't validate").
+
+mod api_key;
+mod audience;
+mod settings;
+pub mod validate;
+
+pub use api_key::ApiKey;
+pub use audience::{Audience, AudienceStats, Interest, InterestCategory, Segment};
+pub use settings::{
+    Account, AccountChoices, Address, Connection, CouponUploadMode, ListUpdateInterval, Settings,
+    SettingsUpdate, ShopIdentity, ShopIdentityUpdate, SubscriptionElementType,
+};
+
+/// One rejected field: the field's path as the client named it, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct ValidationError {
+    pub field: String,
+    pub reason: String,
+}
+
+impl ValidationError {
+    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Seconds since the Unix epoch, UTC; the one time representation inside mcsync.
+pub type UnixTime = i64;
+
+pub fn now() -> UnixTime {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}

@@ -1,0 +1,387 @@
+//! The addon's settings with X-Cart's defaults, and the validated partial update.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::{ApiKey, UnixTime, ValidationError, validate};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum SubscriptionElementType {
+    #[default]
+    Checkbox,
+    Select,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum CouponUploadMode {
+    #[default]
+    All,
+    MatchingPromoRules,
+}
+
+/// X-Cart's 14 choices for "Update Mailchimp lists every".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum ListUpdateInterval {
+    #[default]
+    Never,
+    Minutes1,
+    Minutes10,
+    Minutes15,
+    Minutes30,
+    Hours1,
+    Hours2,
+    Hours4,
+    Hours6,
+    Hours12,
+    Days1,
+    Days2,
+    Days5,
+    Weeks1,
+}
+
+impl ListUpdateInterval {
+    pub const ALL: [Self; 14] = [
+        Self::Never,
+        Self::Minutes1,
+        Self::Minutes10,
+        Self::Minutes15,
+        Self::Minutes30,
+        Self::Hours1,
+        Self::Hours2,
+        Self::Hours4,
+        Self::Hours6,
+        Self::Hours12,
+        Self::Days1,
+        Self::Days2,
+        Self::Days5,
+        Self::Weeks1,
+    ];
+
+    /// The refresh period, or `None` for NEVER.
+    pub fn period(self) -> Option<Duration> {
+        const MIN: u64 = 60;
+        const HOUR: u64 = 60 * MIN;
+        const DAY: u64 = 24 * HOUR;
+        let secs = match self {
+            Self::Never => return None,
+            Self::Minutes1 => MIN,
+            Self::Minutes10 => 10 * MIN,
+            Self::Minutes15 => 15 * MIN,
+            Self::Minutes30 => 30 * MIN,
+            Self::Hours1 => HOUR,
+            Self::Hours2 => 2 * HOUR,
+            Self::Hours4 => 4 * HOUR,
+            Self::Hours6 => 6 * HOUR,
+            Self::Hours12 => 12 * HOUR,
+            Self::Days1 => DAY,
+            Self::Days2 => 2 * DAY,
+            Self::Days5 => 5 * DAY,
+            Self::Weeks1 => 7 * DAY,
+        };
+        Some(Duration::from_secs(secs))
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    pub address1: String,
+    pub address2: String,
+    pub city: String,
+    pub province: String,
+    pub province_code: String,
+    pub postal_code: String,
+    pub country: String,
+    pub country_code: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShopIdentity {
+    pub shop_url: String,
+    pub company_name: String,
+    pub email: String,
+    pub phone: String,
+    pub address: Address,
+    pub currency_code: String,
+    pub locale: String,
+    pub timezone: String,
+}
+
+/// The Mailchimp account an API key belongs to (`GET /`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub login_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Connection {
+    pub api_key: ApiKey,
+    pub account: Account,
+    pub connected_at: UnixTime,
+}
+
+/// The merchant's choices about one Mailchimp account's audiences. Kept per account so that
+/// reconnecting an account brings them back and another account never sees them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AccountChoices {
+    /// Lists that get a Mailchimp Store ("E-Commerce features setup", **Update**).
+    pub selected_lists: BTreeSet<String>,
+    /// "Default list for automatic campaigns": one of `selected_lists`.
+    pub default_automation_list: Option<String>,
+}
+
+/// Everything the merchant set, in one document so that every change is one atomic write.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub connection: Option<Connection>,
+    pub ecommerce_analytics: bool,
+    pub abandoned_carts: bool,
+    pub single_opt_in: bool,
+    pub subscription_element_type: SubscriptionElementType,
+    pub list_update_interval: ListUpdateInterval,
+    pub coupon_upload_mode: CouponUploadMode,
+    pub shop: ShopIdentity,
+    /// Keyed by Mailchimp account id.
+    pub accounts: BTreeMap<String, AccountChoices>,
+}
+
+impl Default for Settings {
+    /// X-Cart's defaults: analytics on, everything else off, checkbox, never, all coupons.
+    fn default() -> Self {
+        Self {
+            connection: None,
+            ecommerce_analytics: true,
+            abandoned_carts: false,
+            single_opt_in: false,
+            subscription_element_type: SubscriptionElementType::Checkbox,
+            list_update_interval: ListUpdateInterval::Never,
+            coupon_upload_mode: CouponUploadMode::All,
+            shop: ShopIdentity::default(),
+            accounts: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ShopIdentityUpdate {
+    pub shop_url: Option<String>,
+    pub company_name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub address: Option<Address>,
+    pub currency_code: Option<String>,
+    pub locale: Option<String>,
+    pub timezone: Option<String>,
+}
+
+/// A partial update whose present fields have passed validation on their own; the list id is
+/// checked against the account's selection by the caller, which knows it.
+#[derive(Debug, Clone, Default)]
+pub struct SettingsUpdate {
+    pub ecommerce_analytics: Option<bool>,
+    pub abandoned_carts: Option<bool>,
+    pub single_opt_in: Option<bool>,
+    pub subscription_element_type: Option<SubscriptionElementType>,
+    pub list_update_interval: Option<ListUpdateInterval>,
+    pub coupon_upload_mode: Option<CouponUploadMode>,
+    /// `Some(None)` clears the default list.
+    pub default_automation_list_id: Option<Option<String>>,
+    pub shop: ShopIdentityUpdate,
+}
+
+impl ShopIdentityUpdate {
+    /// Normalises and checks every present field; all problems are reported, not just the first.
+    pub fn validated(mut self) -> Result<Self, Vec<ValidationError>> {
+        let mut errors = Vec::new();
+        let mut check =
+            |field: &str, value: &mut Option<String>, rule: fn(&str) -> Result<String, String>| {
+                if let Some(v) = value.as_mut() {
+                    match rule(v) {
+                        Ok(normalised) => *v = normalised,
+                        Err(reason) => {
+                            errors.push(ValidationError::new(format!("shop.{field}"), reason))
+                        }
+                    }
+                }
+            };
+        check("shop_url", &mut self.shop_url, validate::shop_url);
+        check("company_name", &mut self.company_name, |v| {
+            validate::text(v, 100)
+        });
+        check("email", &mut self.email, validate::optional_email);
+        check("phone", &mut self.phone, validate::phone);
+        check(
+            "currency_code",
+            &mut self.currency_code,
+            validate::currency_code,
+        );
+        check("locale", &mut self.locale, validate::locale);
+        check("timezone", &mut self.timezone, validate::timezone);
+        if let Some(address) = self.address.as_mut() {
+            errors.extend(validate::address(address, "shop.address"));
+        }
+        if errors.is_empty() {
+            Ok(self)
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+impl Settings {
+    /// Applies an update whose fields are validated; the default list must be one of the
+    /// connected account's selected lists (checked by the caller, which knows the audiences).
+    pub fn apply(&mut self, update: SettingsUpdate) {
+        let SettingsUpdate {
+            ecommerce_analytics,
+            abandoned_carts,
+            single_opt_in,
+            subscription_element_type,
+            list_update_interval,
+            coupon_upload_mode,
+            default_automation_list_id,
+            shop,
+        } = update;
+        set(&mut self.ecommerce_analytics, ecommerce_analytics);
+        set(&mut self.abandoned_carts, abandoned_carts);
+        set(&mut self.single_opt_in, single_opt_in);
+        set(
+            &mut self.subscription_element_type,
+            subscription_element_type,
+        );
+        set(&mut self.list_update_interval, list_update_interval);
+        set(&mut self.coupon_upload_mode, coupon_upload_mode);
+        if let Some(default) = default_automation_list_id {
+            if let Some(choices) = self.choices_mut() {
+                choices.default_automation_list = default;
+            }
+        }
+        let s = &mut self.shop;
+        set(&mut s.shop_url, shop.shop_url);
+        set(&mut s.company_name, shop.company_name);
+        set(&mut s.email, shop.email);
+        set(&mut s.phone, shop.phone);
+        set(&mut s.address, shop.address);
+        set(&mut s.currency_code, shop.currency_code);
+        set(&mut s.locale, shop.locale);
+        set(&mut s.timezone, shop.timezone);
+    }
+
+    pub fn account_id(&self) -> Option<&str> {
+        self.connection.as_ref().map(|c| c.account.id.as_str())
+    }
+
+    /// The connected account's choices (empty ones for an account seen for the first time).
+    pub fn choices(&self) -> AccountChoices {
+        self.account_id()
+            .and_then(|id| self.accounts.get(id))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn choices_mut(&mut self) -> Option<&mut AccountChoices> {
+        let id = self.account_id()?.to_owned();
+        Some(self.accounts.entry(id).or_default())
+    }
+
+    /// Replaces the connected account's selection; a default list no longer selected is cleared.
+    pub fn select_lists(&mut self, lists: BTreeSet<String>) {
+        if let Some(choices) = self.choices_mut() {
+            if choices
+                .default_automation_list
+                .as_ref()
+                .is_some_and(|d| !lists.contains(d))
+            {
+                choices.default_automation_list = None;
+            }
+            choices.selected_lists = lists;
+        }
+    }
+}
+
+fn set<T>(slot: &mut T, value: Option<T>) {
+    if let Some(v) = value {
+        *slot = v;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_x_carts() {
+        let s = Settings::default();
+        assert!(s.ecommerce_analytics && !s.abandoned_carts && !s.single_opt_in);
+        assert_eq!(
+            s.subscription_element_type,
+            SubscriptionElementType::Checkbox
+        );
+        assert_eq!(s.list_update_interval, ListUpdateInterval::Never);
+        assert_eq!(s.coupon_upload_mode, CouponUploadMode::All);
+        assert_eq!(s.choices(), AccountChoices::default());
+    }
+
+    #[test]
+    fn intervals_are_the_fourteen_choices_in_increasing_order() {
+        assert_eq!(ListUpdateInterval::ALL.len(), 14);
+        assert_eq!(ListUpdateInterval::Never.period(), None);
+        let periods: Vec<_> = ListUpdateInterval::ALL[1..]
+            .iter()
+            .map(|i| i.period().unwrap())
+            .collect();
+        assert!(periods.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(periods[0], Duration::from_secs(60));
+        assert_eq!(*periods.last().unwrap(), Duration::from_secs(7 * 24 * 3600));
+    }
+
+    #[test]
+    fn choices_follow_the_connected_account_and_deselecting_clears_the_default() {
+        let mut s = Settings::default();
+        let connect = |s: &mut Settings, id: &str| {
+            s.connection = Some(Connection {
+                api_key: ApiKey::parse("0123456789abcdef0123456789abcdef-us6").unwrap(),
+                account: Account {
+                    id: id.into(),
+                    ..Default::default()
+                },
+                connected_at: 0,
+            })
+        };
+        connect(&mut s, "a");
+        s.select_lists(["l1".to_string(), "l2".to_string()].into());
+        s.apply(SettingsUpdate {
+            default_automation_list_id: Some(Some("l2".into())),
+            ..Default::default()
+        });
+        connect(&mut s, "b");
+        assert!(s.choices().selected_lists.is_empty());
+        connect(&mut s, "a");
+        assert_eq!(s.choices().default_automation_list.as_deref(), Some("l2"));
+        s.select_lists(["l1".to_string()].into());
+        assert_eq!(s.choices().default_automation_list, None);
+    }
+
+    #[test]
+    fn apply_changes_only_present_fields() {
+        let mut s = Settings::default();
+        s.shop.company_name = "Acme".into();
+        s.apply(SettingsUpdate {
+            abandoned_carts: Some(true),
+            shop: ShopIdentityUpdate {
+                phone: Some("+1 555".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        });
+        assert!(s.abandoned_carts && s.ecommerce_analytics);
+        assert_eq!(s.shop.company_name, "Acme");
+        assert_eq!(s.shop.phone, "+1 555");
+    }
+}

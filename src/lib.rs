@@ -1,0 +1,26 @@
+//! mcsync: the Mailchimp e-commerce sync backend for X-Cart shops.
+//!
+//! Data flows one way: shop → gRPC API ([`server`]) → sled ([`store`]) → background work
+//! ([`sync`]) → Mailchimp client ([`mailchimp`]) → Mailchimp (or the [`sim`]).
+//!
+//! - [`proto`]: code generated from `proto/mcsync/v1`, the public contract.
+//! - [`domain`]: validated types: the API key, settings, audiences, field rules.
+//! - [`app`]: the operations behind the RPCs (connect, settings, audiences).
+//! - [`server`]: tonic services, auth, proto <-> domain, errors → gRPC statuses.
+//! - [`store`]: every sled tree, key and transaction.
+//! - [`mailchimp`]: the HTTP client: errors, retry policy, per-key connection limit.
+//! - [`sync`]: background work (the periodic audience refresh).
+//! - [`sim`]: the Mailchimp simulator (`mcsync sim`).
+//! - [`cli`]: command-line arguments and the subcommands.
+//! - [`telemetry`]: tracing set-up, human or JSON.
+
+pub mod app;
+pub mod cli;
+pub mod domain;
+pub mod mailchimp;
+pub mod proto;
+pub mod server;
+pub mod sim;
+pub mod store;
+pub mod sync;
+pub mod telemetry;

@@ -1,0 +1,239 @@
+//! The HTTP client for one API key: Basic auth, the per-key connection limit, retries, paging.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::{Method, Url};
+use serde::de::DeserializeOwned;
+use tokio::sync::Semaphore;
+
+use super::error::{MailchimpError, Problem};
+use super::retry::{self, Decision, Outcome, RetryPolicy};
+use super::types::*;
+use crate::domain::ApiKey;
+
+/// Mailchimp's largest page size for collection reads.
+pub const MAX_PAGE: u64 = 1000;
+
+/// Talks to Mailchimp on behalf of one account. Cheap to clone; clones share the key's
+/// connection limit.
+#[derive(Clone)]
+pub struct AccountClient {
+    pub(super) http: reqwest::Client,
+    pub(super) base: Url,
+    pub(super) key: ApiKey,
+    pub(super) permits: Arc<Semaphore>,
+    pub(super) policy: RetryPolicy,
+}
+
+impl AccountClient {
+    /// `GET /ping`: is the key accepted and the API up?
+    pub async fn ping(&self) -> Result<(), MailchimpError> {
+        let _: serde_json::Value = self.get("/ping", &[]).await?;
+        Ok(())
+    }
+
+    /// `GET /`: the account the key belongs to.
+    pub async fn account(&self) -> Result<AccountWire, MailchimpError> {
+        self.get("/", &[]).await
+    }
+
+    pub async fn lists(&self) -> Result<Vec<ListWire>, MailchimpError> {
+        self.get_all("/lists", "lists").await
+    }
+
+    pub async fn interest_categories(
+        &self,
+        list_id: &str,
+    ) -> Result<Vec<InterestCategoryWire>, MailchimpError> {
+        self.get_all(
+            &format!("/lists/{}/interest-categories", seg(list_id)),
+            "categories",
+        )
+        .await
+    }
+
+    pub async fn interests(
+        &self,
+        list_id: &str,
+        category_id: &str,
+    ) -> Result<Vec<InterestWire>, MailchimpError> {
+        let path = format!(
+            "/lists/{}/interest-categories/{}/interests",
+            seg(list_id),
+            seg(category_id)
+        );
+        self.get_all(&path, "interests").await
+    }
+
+    pub async fn segments(&self, list_id: &str) -> Result<Vec<SegmentWire>, MailchimpError> {
+        self.get_all(&format!("/lists/{}/segments", seg(list_id)), "segments")
+            .await
+    }
+
+    /// Reads every page of a collection with count/offset, until `total_items` are read.
+    async fn get_all<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        field: &str,
+    ) -> Result<Vec<T>, MailchimpError> {
+        let mut items = Vec::new();
+        let mut offset = 0u64;
+        loop {
+            let page: serde_json::Value = self
+                .get(
+                    path,
+                    &[
+                        ("count", MAX_PAGE.to_string()),
+                        ("offset", offset.to_string()),
+                    ],
+                )
+                .await?;
+            let total = page
+                .get("total_items")
+                .and_then(|t| t.as_u64())
+                .unwrap_or(0);
+            let batch = match page.get(field) {
+                Some(serde_json::Value::Array(a)) => a.clone(),
+                _ => {
+                    return Err(MailchimpError::Decode(format!(
+                        "{path}: no '{field}' array"
+                    )));
+                }
+            };
+            let n = batch.len() as u64;
+            for item in batch {
+                items.push(
+                    serde_json::from_value(item)
+                        .map_err(|e| MailchimpError::Decode(format!("{path}: {e}")))?,
+                );
+            }
+            offset += n;
+            // An empty page ends the walk even if total_items promised more (a list deleted
+            // while paging shrinks the collection under us).
+            if n == 0 || offset >= total {
+                return Ok(items);
+            }
+        }
+    }
+
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, MailchimpError> {
+        let body = self.send(Method::GET, path, query, None).await?;
+        serde_json::from_slice(&body).map_err(|e| MailchimpError::Decode(format!("{path}: {e}")))
+    }
+
+    /// One logical request: attempts it, holding a connection permit only while on the wire, and
+    /// retries as [`retry::decide`] says.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&serde_json::Value>,
+    ) -> Result<bytes::Bytes, MailchimpError> {
+        let url = self.url(path, query);
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let (outcome, result) = self.attempt(method.clone(), url.clone(), body).await;
+            let err = match result {
+                Ok(bytes) => return Ok(bytes),
+                Err(e) => e,
+            };
+            match retry::decide(outcome, attempt, &self.policy, fastrand::f64()) {
+                Decision::GiveUp => return Err(err),
+                Decision::RetryAfter(delay) => {
+                    tracing::debug!(%method, path, attempt, ?delay, error = %err, "retrying Mailchimp request");
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+    }
+
+    async fn attempt(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&serde_json::Value>,
+    ) -> (Outcome, Result<bytes::Bytes, MailchimpError>) {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
+        let mut req = self
+            .http
+            .request(method, url)
+            .basic_auth("mcsync", Some(self.key.expose()));
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        let response = match req.send().await {
+            Ok(r) => r,
+            Err(e) => return transport_error(e),
+        };
+        let status = response.status().as_u16();
+        match response.bytes().await {
+            Ok(bytes) if (200..300).contains(&status) => (Outcome::Status(status), Ok(bytes)),
+            Ok(bytes) => (
+                Outcome::Status(status),
+                Err(MailchimpError::Api(Problem::from_response(status, &bytes))),
+            ),
+            Err(e) => transport_error(e),
+        }
+    }
+
+    fn url(&self, path: &str, query: &[(&str, String)]) -> Url {
+        let mut url = self.base.clone();
+        let joined = format!("{}{}", url.path().trim_end_matches('/'), path);
+        url.set_path(&joined);
+        if !query.is_empty() {
+            url.query_pairs_mut()
+                .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+        }
+        url
+    }
+}
+
+fn transport_error(e: reqwest::Error) -> (Outcome, Result<bytes::Bytes, MailchimpError>) {
+    if e.is_timeout() {
+        (Outcome::Timeout, Err(MailchimpError::Timeout))
+    } else {
+        // Without the URL: it is ours, and the error's Display would repeat it.
+        let e = e.without_url();
+        (
+            Outcome::ConnectError,
+            Err(MailchimpError::Connect(error_chain(&e))),
+        )
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    s
+}
+
+/// Percent-encodes one path segment; Mailchimp ids are usually safe, shop-chosen ids may not be.
+pub fn seg(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+pub(super) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);

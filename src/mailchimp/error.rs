@@ -1,0 +1,129 @@
+//! Mailchimp's errors: `application/problem+json` documents, and failures to get one at all.
+
+use std::fmt;
+
+use serde::Deserialize;
+
+/// One entry of a 400 "Invalid Resource" problem's `errors` array (absent from the spec schema,
+/// present in real answers).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub struct FieldError {
+    #[serde(default)]
+    pub field: String,
+    #[serde(default)]
+    pub message: String,
+}
+
+/// An error document as Mailchimp sends it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub struct Problem {
+    #[serde(default)]
+    pub status: u16,
+    #[serde(default, rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub detail: String,
+    #[serde(default)]
+    pub instance: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+impl Problem {
+    /// Builds the problem for a non-2xx answer; a body that is not a problem document (Mailchimp
+    /// sometimes sends a bare 403 under heavy load) keeps the HTTP status and a short excerpt.
+    pub fn from_response(status: u16, body: &[u8]) -> Self {
+        match serde_json::from_slice::<Problem>(body) {
+            Ok(mut p) => {
+                p.status = status;
+                p
+            }
+            Err(_) => Problem {
+                status,
+                kind: String::new(),
+                title: http_reason(status).to_owned(),
+                detail: String::from_utf8_lossy(&body[..body.len().min(200)])
+                    .trim()
+                    .to_owned(),
+                instance: String::new(),
+                errors: Vec::new(),
+            },
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.status, self.title)?;
+        if !self.detail.is_empty() {
+            write!(f, ": {}", self.detail)?;
+        }
+        for e in &self.errors {
+            write!(f, "; {}: {}", e.field, e.message)?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum MailchimpError {
+    /// Mailchimp answered with an error status.
+    #[error("Mailchimp answered {0}")]
+    Api(Problem),
+    /// No answer within the request timeout.
+    #[error("Mailchimp did not answer in time")]
+    Timeout,
+    /// Could not connect, or the connection broke.
+    #[error("cannot reach Mailchimp: {0}")]
+    Connect(String),
+    /// A 2xx answer whose body is not what the API documents.
+    #[error("unexpected answer from Mailchimp: {0}")]
+    Decode(String),
+}
+
+impl MailchimpError {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Api(p) => Some(p.status),
+            _ => None,
+        }
+    }
+}
+
+fn http_reason(status: u16) -> &'static str {
+    match status {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Resource Not Found",
+        405 => "Method Not Allowed",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "Error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_problem_documents_with_field_errors() {
+        let body = br#"{"type":"https://mailchimp.com/developer/marketing/docs/errors/","title":"Invalid Resource","status":400,"detail":"The resource submitted could not be validated.","instance":"abc","errors":[{"field":"email_address","message":"This value should be a valid email."}]}"#;
+        let p = Problem::from_response(400, body);
+        assert_eq!(p.title, "Invalid Resource");
+        assert_eq!(p.errors[0].field, "email_address");
+    }
+
+    #[test]
+    fn keeps_the_status_of_a_bare_error_body() {
+        let p = Problem::from_response(403, b"<html>Forbidden</html>");
+        assert_eq!(p.status, 403);
+        assert_eq!(p.title, "Forbidden");
+    }
+}

@@ -1,0 +1,99 @@
+//! The Mailchimp Marketing API v3 client: endpoints, problem+json errors, the retry policy, and
+//! the limit of 10 simultaneous connections per API key.
+
+mod client;
+mod error;
+pub mod retry;
+mod types;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::Url;
+use tokio::sync::Semaphore;
+
+pub use client::{AccountClient, MAX_PAGE, seg};
+pub use error::{FieldError, MailchimpError, Problem};
+pub use retry::RetryPolicy;
+pub use types::*;
+
+use crate::domain::ApiKey;
+
+/// Mailchimp's documented limit of simultaneous connections per API key.
+pub const MAX_CONNECTIONS_PER_KEY: usize = 10;
+
+#[derive(Debug, Clone)]
+pub struct MailchimpConfig {
+    /// API base URL with its path (`http://127.0.0.1:9000/3.0`); `None` derives
+    /// `https://<dc>.api.mailchimp.com/3.0` from each key.
+    pub base_url: Option<Url>,
+    pub timeout: Duration,
+    pub max_connections_per_key: usize,
+    pub retry: RetryPolicy,
+}
+
+impl Default for MailchimpConfig {
+    fn default() -> Self {
+        Self {
+            base_url: None,
+            timeout: client::DEFAULT_TIMEOUT,
+            max_connections_per_key: MAX_CONNECTIONS_PER_KEY,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// Hands out [`AccountClient`]s that share one HTTP connection pool and, per key, one limit on
+/// requests in flight, whoever in mcsync is calling.
+pub struct Mailchimp {
+    http: reqwest::Client,
+    config: MailchimpConfig,
+    limits: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+impl Mailchimp {
+    pub fn new(config: MailchimpConfig) -> Result<Self, MailchimpError> {
+        // reqwest is built without a bundled crypto provider; ring is ours. A second install
+        // (tests start many servers in one process) is refused harmlessly.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(Duration::from_secs(10).min(config.timeout))
+            .user_agent(concat!("mcsync/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| MailchimpError::Connect(format!("cannot build HTTP client: {e}")))?;
+        Ok(Self {
+            http,
+            config,
+            limits: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn for_key(&self, key: &ApiKey) -> AccountClient {
+        let permits = self
+            .limits
+            .lock()
+            .expect("limits lock")
+            .entry(key.fingerprint())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.config.max_connections_per_key)))
+            .clone();
+        AccountClient {
+            http: self.http.clone(),
+            base: self.base_url(key),
+            key: key.clone(),
+            permits,
+            policy: self.config.retry,
+        }
+    }
+
+    pub fn base_url(&self, key: &ApiKey) -> Url {
+        self.config.base_url.clone().unwrap_or_else(|| {
+            Url::parse(&format!(
+                "https://{}.api.mailchimp.com/3.0",
+                key.data_center()
+            ))
+            .expect("a validated data center makes a valid URL")
+        })
+    }
+}

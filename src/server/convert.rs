@@ -1,0 +1,278 @@
+//! proto <-> domain. Requests are parsed into validated domain values here; responses are built
+//! from domain values, with the API key masked.
+
+use crate::app::AudienceView;
+use crate::domain::{
+    self, Audience, CouponUploadMode, ListUpdateInterval, Settings, SettingsUpdate,
+    ShopIdentityUpdate, SubscriptionElementType, ValidationError,
+};
+use crate::proto::v1 as pb;
+
+pub fn timestamp(t: domain::UnixTime) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: t,
+        nanos: 0,
+    }
+}
+
+pub fn settings(s: &Settings) -> pb::Settings {
+    let connection = match &s.connection {
+        Some(c) => pb::Connection {
+            connected: true,
+            api_key_masked: c.api_key.masked(),
+            data_center: c.api_key.data_center().to_owned(),
+            account_id: c.account.id.clone(),
+            account_name: c.account.name.clone(),
+            account_email: c.account.email.clone(),
+            login_name: c.account.login_name.clone(),
+            connected_at: Some(timestamp(c.connected_at)),
+        },
+        None => pb::Connection::default(),
+    };
+    pb::Settings {
+        connection: Some(connection),
+        ecommerce_analytics: s.ecommerce_analytics,
+        abandoned_carts: s.abandoned_carts,
+        single_opt_in: s.single_opt_in,
+        subscription_element_type: element_type_to_pb(s.subscription_element_type) as i32,
+        list_update_interval: interval_to_pb(s.list_update_interval) as i32,
+        coupon_upload_mode: coupon_mode_to_pb(s.coupon_upload_mode) as i32,
+        default_automation_list_id: s.choices().default_automation_list.unwrap_or_default(),
+        shop: Some(shop(&s.shop)),
+    }
+}
+
+fn shop(s: &domain::ShopIdentity) -> pb::ShopIdentity {
+    pb::ShopIdentity {
+        shop_url: s.shop_url.clone(),
+        company_name: s.company_name.clone(),
+        email: s.email.clone(),
+        phone: s.phone.clone(),
+        address: Some(address_to_pb(&s.address)),
+        currency_code: s.currency_code.clone(),
+        locale: s.locale.clone(),
+        timezone: s.timezone.clone(),
+    }
+}
+
+fn address_to_pb(a: &domain::Address) -> pb::Address {
+    pb::Address {
+        address1: a.address1.clone(),
+        address2: a.address2.clone(),
+        city: a.city.clone(),
+        province: a.province.clone(),
+        province_code: a.province_code.clone(),
+        postal_code: a.postal_code.clone(),
+        country: a.country.clone(),
+        country_code: a.country_code.clone(),
+    }
+}
+
+fn address_from_pb(a: pb::Address) -> domain::Address {
+    domain::Address {
+        address1: a.address1,
+        address2: a.address2,
+        city: a.city,
+        province: a.province,
+        province_code: a.province_code,
+        postal_code: a.postal_code,
+        country: a.country,
+        country_code: a.country_code,
+    }
+}
+
+/// Parses a partial update; every invalid field is reported at once.
+pub fn settings_update(
+    r: pb::UpdateSettingsRequest,
+) -> Result<SettingsUpdate, Vec<ValidationError>> {
+    let mut errors = Vec::new();
+    let mut enum_field = |name: &str, value: Option<i32>, ok: bool| {
+        if value.is_some() && !ok {
+            errors.push(ValidationError::new(
+                name,
+                format!("{} is not an allowed value", value.unwrap_or_default()),
+            ));
+        }
+    };
+    let element = r.subscription_element_type.map(element_type_from_pb);
+    enum_field(
+        "subscription_element_type",
+        r.subscription_element_type,
+        element.is_none_or(|e| e.is_some()),
+    );
+    let interval = r.list_update_interval.map(interval_from_pb);
+    enum_field(
+        "list_update_interval",
+        r.list_update_interval,
+        interval.is_none_or(|e| e.is_some()),
+    );
+    let coupon = r.coupon_upload_mode.map(coupon_mode_from_pb);
+    enum_field(
+        "coupon_upload_mode",
+        r.coupon_upload_mode,
+        coupon.is_none_or(|e| e.is_some()),
+    );
+
+    let default_list = r.default_automation_list_id.map(|id| {
+        let id = id.trim().to_owned();
+        if id.is_empty() { None } else { Some(id) }
+    });
+    let shop = r.shop.map(|s| ShopIdentityUpdate {
+        shop_url: s.shop_url,
+        company_name: s.company_name,
+        email: s.email,
+        phone: s.phone,
+        address: s.address.map(address_from_pb),
+        currency_code: s.currency_code,
+        locale: s.locale,
+        timezone: s.timezone,
+    });
+    let shop = match shop.unwrap_or_default().validated() {
+        Ok(s) => s,
+        Err(e) => {
+            errors.extend(e);
+            ShopIdentityUpdate::default()
+        }
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(SettingsUpdate {
+        ecommerce_analytics: r.ecommerce_analytics,
+        abandoned_carts: r.abandoned_carts,
+        single_opt_in: r.single_opt_in,
+        subscription_element_type: element.flatten(),
+        list_update_interval: interval.flatten(),
+        coupon_upload_mode: coupon.flatten(),
+        default_automation_list_id: default_list,
+        shop,
+    })
+}
+
+fn element_type_to_pb(t: SubscriptionElementType) -> pb::SubscriptionElementType {
+    match t {
+        SubscriptionElementType::Checkbox => pb::SubscriptionElementType::Checkbox,
+        SubscriptionElementType::Select => pb::SubscriptionElementType::Select,
+    }
+}
+
+fn element_type_from_pb(v: i32) -> Option<SubscriptionElementType> {
+    match pb::SubscriptionElementType::try_from(v).ok()? {
+        pb::SubscriptionElementType::Checkbox => Some(SubscriptionElementType::Checkbox),
+        pb::SubscriptionElementType::Select => Some(SubscriptionElementType::Select),
+        pb::SubscriptionElementType::Unspecified => None,
+    }
+}
+
+fn coupon_mode_to_pb(m: CouponUploadMode) -> pb::CouponUploadMode {
+    match m {
+        CouponUploadMode::All => pb::CouponUploadMode::All,
+        CouponUploadMode::MatchingPromoRules => pb::CouponUploadMode::MatchingPromoRules,
+    }
+}
+
+fn coupon_mode_from_pb(v: i32) -> Option<CouponUploadMode> {
+    match pb::CouponUploadMode::try_from(v).ok()? {
+        pb::CouponUploadMode::All => Some(CouponUploadMode::All),
+        pb::CouponUploadMode::MatchingPromoRules => Some(CouponUploadMode::MatchingPromoRules),
+        pb::CouponUploadMode::Unspecified => None,
+    }
+}
+
+/// The proto enum lists the 14 choices in the same order as [`ListUpdateInterval::ALL`], from 1.
+fn interval_to_pb(i: ListUpdateInterval) -> i32 {
+    ListUpdateInterval::ALL
+        .iter()
+        .position(|x| *x == i)
+        .map_or(0, |p| p as i32 + 1)
+}
+
+fn interval_from_pb(v: i32) -> Option<ListUpdateInterval> {
+    let index = usize::try_from(v).ok()?.checked_sub(1)?;
+    ListUpdateInterval::ALL.get(index).copied()
+}
+
+pub fn audiences(view: AudienceView) -> pb::ListListsResponse {
+    pb::ListListsResponse {
+        account_id: view.account_id,
+        lists: view
+            .lists
+            .into_iter()
+            .map(|(a, selected)| audience(a, selected))
+            .collect(),
+        last_refreshed_at: view.last_refreshed_at.map(timestamp),
+    }
+}
+
+fn audience(a: Audience, selected: bool) -> pb::Audience {
+    let s = a.stats;
+    pb::Audience {
+        id: a.id,
+        name: a.name,
+        member_count: s.member_count,
+        stats: Some(pb::AudienceStats {
+            member_count: s.member_count,
+            unsubscribe_count: s.unsubscribe_count,
+            cleaned_count: s.cleaned_count,
+            campaign_count: s.campaign_count,
+            open_rate: s.open_rate,
+            click_rate: s.click_rate,
+            avg_sub_rate: s.avg_sub_rate,
+            last_sub_date: s.last_sub_date,
+        }),
+        selected,
+        removed: a.removed_at.is_some(),
+        interest_categories: a
+            .interest_categories
+            .into_iter()
+            .map(|c| pb::InterestCategory {
+                id: c.id,
+                title: c.title,
+                r#type: c.kind,
+                display_order: c.display_order,
+                interests: c
+                    .interests
+                    .into_iter()
+                    .map(|i| pb::Interest {
+                        id: i.id,
+                        name: i.name,
+                        subscriber_count: i.subscriber_count,
+                        display_order: i.display_order,
+                    })
+                    .collect(),
+            })
+            .collect(),
+        segments: a
+            .segments
+            .into_iter()
+            .map(|s| pb::Segment {
+                id: s.id,
+                name: s.name,
+                r#type: s.kind,
+                member_count: s.member_count,
+            })
+            .collect(),
+        web_id: a.web_id,
+        removed_at: a.removed_at.map(timestamp),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interval_enum_round_trips_all_fourteen_choices() {
+        for (n, i) in ListUpdateInterval::ALL.iter().enumerate() {
+            let v = interval_to_pb(*i);
+            assert_eq!(v, n as i32 + 1);
+            assert_eq!(interval_from_pb(v), Some(*i));
+        }
+        assert_eq!(interval_from_pb(0), None);
+        assert_eq!(interval_from_pb(15), None);
+        assert_eq!(
+            pb::ListUpdateInterval::try_from(interval_to_pb(ListUpdateInterval::Weeks1)),
+            Ok(pb::ListUpdateInterval::ListUpdateInterval1Week)
+        );
+    }
+}

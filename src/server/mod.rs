@@ -1,0 +1,169 @@
+//! `mcsync serve`: gRPC and gRPC-Web on one port, health and reflection, the bearer-token
+//! check, and an orderly shutdown that flushes sled.
+
+mod auth;
+mod convert;
+mod lists;
+mod settings;
+pub mod status;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+
+use crate::app::App;
+use crate::mailchimp::{Mailchimp, MailchimpConfig};
+use crate::proto::v1::list_service_server::ListServiceServer;
+use crate::proto::v1::settings_service_server::SettingsServiceServer;
+use crate::store::Store;
+use auth::BearerAuth;
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// Required unless `listen` is a loopback address.
+    pub token: Option<String>,
+    pub mailchimp: MailchimpConfig,
+    /// Divides the periods of background timers; 1 outside tests.
+    pub time_scale: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(
+        "refusing to listen on non-loopback address {0} without a token (set --token or MCSYNC_TOKEN)"
+    )]
+    TokenRequired(SocketAddr),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot open the data dir: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("cannot set up: {0}")]
+    Setup(String),
+}
+
+/// A running server. [`ServerHandle::shutdown`] stops it cleanly.
+pub struct ServerHandle {
+    pub addr: SocketAddr,
+    pub app: Arc<App>,
+    stop: Option<oneshot::Sender<()>>,
+    server: JoinHandle<Result<(), tonic::transport::Error>>,
+    background: Vec<JoinHandle<()>>,
+}
+
+impl ServerHandle {
+    /// Stops accepting calls, lets running ones finish, stops background work, flushes sled.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match (&mut self.server).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "gRPC server failed"),
+            Err(e) => tracing::error!(error = %e, "gRPC server task failed"),
+        }
+        for task in self.background.drain(..) {
+            task.abort();
+            let _ = task.await;
+        }
+        if let Err(e) = self.app.store().flush().await {
+            tracing::error!(error = %e, "final flush failed");
+        }
+        tracing::info!("mcsync stopped");
+    }
+}
+
+pub async fn start(config: ServerConfig) -> Result<ServerHandle, StartError> {
+    if !config.listen.ip().is_loopback() && config.token.is_none() {
+        return Err(StartError::TokenRequired(config.listen));
+    }
+    if config.token.is_none() {
+        tracing::warn!(
+            "no token set: every local process can call mcsync (use --token in production)"
+        );
+    }
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    start_on(config, listener).await
+}
+
+pub async fn start_on(
+    config: ServerConfig,
+    listener: TcpListener,
+) -> Result<ServerHandle, StartError> {
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartError::Setup(e.to_string()))?;
+    let store = Store::open(&config.data_dir)?;
+    let mailchimp =
+        Mailchimp::new(config.mailchimp.clone()).map_err(|e| StartError::Setup(e.to_string()))?;
+    let app = App::new(store, mailchimp).map_err(|e| StartError::Setup(e.to_string()))?;
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<SettingsServiceServer<settings::Settings>>()
+        .await;
+    health
+        .set_serving::<ListServiceServer<lists::Lists>>()
+        .await;
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection()
+        .build_v1()
+        .map_err(|e| StartError::Setup(e.to_string()))?;
+    let reflection_v1alpha = reflection()
+        .build_v1alpha()
+        .map_err(|e| StartError::Setup(e.to_string()))?;
+
+    let auth = BearerAuth::new(config.token.as_deref());
+    let router = Server::builder()
+        .accept_http1(true)
+        .layer(tonic_web::GrpcWebLayer::new())
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(SettingsServiceServer::with_interceptor(
+            settings::Settings(app.clone()),
+            auth.clone(),
+        ))
+        .add_service(ListServiceServer::with_interceptor(
+            lists::Lists(app.clone()),
+            auth,
+        ));
+
+    // Without nodelay, h2c calls from curl (the PHP client) stall ~40 ms each.
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
+        let _ = stopped.await;
+    }));
+    let background = vec![tokio::spawn(crate::sync::run_list_refresh(
+        app.clone(),
+        config.time_scale,
+    ))];
+    tracing::info!(%addr, "mcsync listening (gRPC and gRPC-Web)");
+    Ok(ServerHandle {
+        addr,
+        app,
+        stop: Some(stop),
+        server,
+        background,
+    })
+}

@@ -1,0 +1,49 @@
+//! SettingsService: thin handlers over [`App`].
+
+use std::sync::Arc;
+
+use tonic::{Request, Response, Status};
+
+use super::convert;
+use crate::app::App;
+use crate::proto::v1 as pb;
+use crate::proto::v1::settings_service_server::SettingsService;
+
+pub struct Settings(pub Arc<App>);
+
+#[tonic::async_trait]
+impl SettingsService for Settings {
+    async fn connect(
+        &self,
+        req: Request<pb::ConnectRequest>,
+    ) -> Result<Response<pb::Settings>, Status> {
+        let settings = self.0.connect(&req.into_inner().api_key).await?;
+        Ok(Response::new(convert::settings(&settings)))
+    }
+
+    async fn reset_connection(
+        &self,
+        _: Request<pb::ResetConnectionRequest>,
+    ) -> Result<Response<pb::Settings>, Status> {
+        let settings = self.0.reset_connection().await?;
+        Ok(Response::new(convert::settings(&settings)))
+    }
+
+    async fn get_settings(
+        &self,
+        _: Request<pb::GetSettingsRequest>,
+    ) -> Result<Response<pb::Settings>, Status> {
+        let settings = self.0.settings()?;
+        Ok(Response::new(convert::settings(&settings)))
+    }
+
+    async fn update_settings(
+        &self,
+        req: Request<pb::UpdateSettingsRequest>,
+    ) -> Result<Response<pb::Settings>, Status> {
+        let update =
+            convert::settings_update(req.into_inner()).map_err(|e| super::status::invalid(&e))?;
+        let settings = self.0.update_settings(update).await?;
+        Ok(Response::new(convert::settings(&settings)))
+    }
+}

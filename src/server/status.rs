@@ -1,0 +1,60 @@
+//! The one place where mcsync's errors become gRPC statuses. Internals (storage errors, URLs)
+//! are logged, never sent.
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+use crate::app::AppError;
+use crate::domain::ValidationError;
+use crate::mailchimp::MailchimpError;
+
+impl From<AppError> for Status {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::Invalid(errors) => invalid(&errors),
+            AppError::NotConnected => Status::failed_precondition(e.to_string()),
+            AppError::Mailchimp(e) => mailchimp(e),
+            AppError::Store(e) => {
+                tracing::error!(error = %e, "storage failure");
+                Status::internal("internal storage error; the server log has details")
+            }
+        }
+    }
+}
+
+/// INVALID_ARGUMENT naming every field, with `google.rpc.BadRequest` field violations for
+/// clients that read details.
+pub fn invalid(errors: &[ValidationError]) -> Status {
+    let message = errors
+        .iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mut details = ErrorDetails::new();
+    for e in errors {
+        details.add_bad_request_violation(e.field.clone(), e.reason.clone());
+    }
+    Status::with_error_details(Code::InvalidArgument, message, details)
+}
+
+fn mailchimp(e: MailchimpError) -> Status {
+    match &e {
+        MailchimpError::Api(p) => {
+            let message = format!("Mailchimp: {p}");
+            let code = match p.status {
+                401 => Code::Unauthenticated,
+                403 => Code::PermissionDenied,
+                404 => Code::NotFound,
+                429 => Code::ResourceExhausted,
+                400..=499 => Code::FailedPrecondition,
+                _ => Code::Unavailable,
+            };
+            Status::new(code, message)
+        }
+        MailchimpError::Timeout | MailchimpError::Connect(_) => Status::unavailable(e.to_string()),
+        MailchimpError::Decode(_) => {
+            tracing::error!(error = %e, "unexpected Mailchimp answer");
+            Status::internal("unexpected answer from Mailchimp; the server log has details")
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! `mcsync sim`: a stateful in-memory Mailchimp Marketing API under `/3.0`, with Mailchimp's
+//! authentication, validation, problem documents, connection limit, latency and faults, plus a
+//! read-only `GET /__sim/stats` for tests and benchmarks.
+
+mod problem;
+mod routes;
+mod world;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use world::subscriber_hash;
+use world::{Account, World};
+
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// One account per key; the first is the "main" account.
+    pub api_keys: Vec<String>,
+    /// Keys that exist but belong to a disabled account (403).
+    pub disabled_keys: Vec<String>,
+    /// Audiences seeded in each account.
+    pub lists: usize,
+    pub latency: Duration,
+    pub max_connections: usize,
+    /// Share of requests answered with a random 500 or 503, in [0, 1].
+    pub fail_rate: f64,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            api_keys: vec![DEMO_KEY.to_owned()],
+            disabled_keys: Vec::new(),
+            lists: 3,
+            latency: Duration::ZERO,
+            max_connections: 10,
+            fail_rate: 0.0,
+        }
+    }
+}
+
+/// The key `mcsync demo` and `mcsync sim` use when none is given.
+pub const DEMO_KEY: &str = "0123456789abcdef0123456789abcdef-us6";
+
+/// What `GET /__sim/stats` reports.
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq)]
+pub struct SimStats {
+    /// Requests per `METHOD /route/{template}`, rejected ones included.
+    pub requests: BTreeMap<String, u64>,
+    /// Error answers per HTTP status.
+    pub rejected: BTreeMap<u16, u64>,
+    /// The most requests ever in flight at once.
+    pub max_in_flight: usize,
+}
+
+impl SimStats {
+    pub fn count(&self, route: &str) -> u64 {
+        self.requests.get(route).copied().unwrap_or(0)
+    }
+
+    pub fn total(&self) -> u64 {
+        self.requests.values().sum()
+    }
+}
+
+pub(crate) struct Shared {
+    config: SimConfig,
+    world: Mutex<World>,
+    stats: Mutex<SimStats>,
+    in_flight: AtomicUsize,
+}
+
+impl Shared {
+    fn enter(&self) -> usize {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut stats = self.stats.lock().expect("stats lock");
+        stats.max_in_flight = stats.max_in_flight.max(now);
+        now
+    }
+
+    fn leave(&self) {
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    fn record(&self, route: String, status: u16) {
+        let mut stats = self.stats.lock().expect("stats lock");
+        *stats.requests.entry(route).or_default() += 1;
+        if status >= 400 {
+            *stats.rejected.entry(status).or_default() += 1;
+        }
+    }
+}
+
+/// A running simulator. Dropping it leaves the server running; call [`SimHandle::shutdown`].
+pub struct SimHandle {
+    pub addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl SimHandle {
+    /// The API base URL to give mcsync's `--mailchimp-url`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/3.0", self.addr)
+    }
+
+    pub fn stats(&self) -> SimStats {
+        self.shared.stats.lock().expect("stats lock").clone()
+    }
+
+    /// The id of the account that `api_key` belongs to.
+    pub fn account_id(&self, api_key: &str) -> Option<String> {
+        let world = self.shared.world.lock().expect("world lock");
+        world
+            .account_by_key(api_key)
+            .map(|i| world.accounts[i].id.clone())
+    }
+
+    /// The ids of the account's audiences, oldest first.
+    pub fn list_ids(&self, api_key: &str) -> Vec<String> {
+        self.with_account(api_key, |a| a.lists.iter().map(|l| l.id.clone()).collect())
+    }
+
+    /// Creates an audience, as a merchant would in Mailchimp's UI; returns its id.
+    pub fn add_list(&self, api_key: &str, name: &str) -> String {
+        self.with_account(api_key, |a| a.add_list(name))
+    }
+
+    /// Deletes an audience, as a merchant would in Mailchimp's UI.
+    pub fn remove_list(&self, api_key: &str, list_id: &str) -> bool {
+        self.with_account(api_key, |a| a.remove_list(list_id))
+    }
+
+    /// A member's status, if the member exists.
+    pub fn member_status(&self, api_key: &str, list_id: &str, email: &str) -> Option<String> {
+        self.with_account(api_key, |a| {
+            a.list(list_id)
+                .ok()?
+                .members
+                .get(&subscriber_hash(email))
+                .map(|m| m.status.clone())
+        })
+    }
+
+    fn with_account<T>(&self, api_key: &str, f: impl FnOnce(&mut Account) -> T) -> T {
+        let mut world = self.shared.world.lock().expect("world lock");
+        let i = world
+            .account_by_key(api_key)
+            .expect("the simulator has an account for this key");
+        f(&mut world.accounts[i])
+    }
+
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = self.task.await;
+    }
+}
+
+/// Starts the simulator on `listener` and returns at once.
+pub fn start(config: SimConfig, listener: TcpListener) -> std::io::Result<SimHandle> {
+    let addr = listener.local_addr()?;
+    let mut accounts: Vec<Account> = config
+        .api_keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| Account::new(k, i, config.lists, false))
+        .collect();
+    let n = accounts.len();
+    accounts.extend(
+        config
+            .disabled_keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| Account::new(k, n + i, 0, true)),
+    );
+    let shared = Arc::new(Shared {
+        world: Mutex::new(World { accounts }),
+        stats: Mutex::new(SimStats::default()),
+        in_flight: AtomicUsize::new(0),
+        config,
+    });
+    let app = routes::router(shared.clone());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+            let _ = stopped.await;
+        });
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "simulator stopped");
+        }
+    });
+    Ok(SimHandle {
+        addr,
+        shared,
+        stop: Some(stop),
+        task,
+    })
+}

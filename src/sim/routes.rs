@@ -1,0 +1,280 @@
+//! The simulator's HTTP surface: the gate every API request passes (connection limit, latency,
+//! authentication, injected faults, statistics) and the endpoint handlers.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{MatchedPath, Path, Query, Request, State};
+use axum::http::HeaderMap;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use base64::Engine;
+use serde_json::{Value, json};
+
+use super::Shared;
+use super::problem::SimError;
+use super::world::Account;
+
+type Sim = State<Arc<Shared>>;
+type Answer = Result<Json<Value>, SimError>;
+
+#[derive(Clone, Copy)]
+struct AccountIdx(usize);
+
+pub fn router(shared: Arc<Shared>) -> Router {
+    let api = Router::new()
+        .route("/3.0", get(root))
+        .route("/3.0/", get(root))
+        .route("/3.0/ping", get(ping))
+        .route("/3.0/lists", get(lists))
+        .route("/3.0/lists/{list_id}", get(list))
+        .route("/3.0/lists/{list_id}/interest-categories", get(categories))
+        .route(
+            "/3.0/lists/{list_id}/interest-categories/{category_id}/interests",
+            get(interests),
+        )
+        .route("/3.0/lists/{list_id}/segments", get(segments))
+        .route(
+            "/3.0/lists/{list_id}/members/{subscriber_hash}",
+            get(get_member).put(put_member),
+        )
+        .fallback(|| async { SimError::not_found() })
+        .method_not_allowed_fallback(|| async {
+            SimError::new(405, "Method Not Allowed", "The requested method and resource are not compatible. See the Allow header for this resource's available methods.")
+        })
+        .layer(middleware::from_fn_with_state(shared.clone(), gate));
+    Router::new()
+        .route("/__sim/stats", get(stats))
+        .merge(api)
+        .with_state(shared)
+}
+
+/// Leaves the in-flight count even when the client hangs up mid-request.
+struct InFlight<'a>(&'a Shared);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.leave();
+    }
+}
+
+async fn gate(State(shared): Sim, mut req: Request, next: Next) -> Response {
+    let template = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_else(|| "(unknown route)".into());
+    let route = format!("{} {}", req.method(), template);
+    let now = shared.enter();
+    let guard = InFlight(&shared);
+    let config = &shared.config;
+    let over_limit = now > config.max_connections;
+    if !config.latency.is_zero() {
+        tokio::time::sleep(config.latency).await;
+    }
+    let response = if over_limit {
+        SimError::too_many_connections(config.max_connections).into_response()
+    } else {
+        match authenticate(&shared, req.headers()) {
+            Err(e) => e.into_response(),
+            Ok(idx) => {
+                if config.fail_rate > 0.0 && fastrand::f64() < config.fail_rate {
+                    SimError::injected_fault().into_response()
+                } else {
+                    req.extensions_mut().insert(AccountIdx(idx));
+                    next.run(req).await
+                }
+            }
+        }
+    };
+    drop(guard);
+    shared.record(route, response.status().as_u16());
+    response
+}
+
+/// HTTP Basic with the key as password (any user name), or the key as a Bearer token.
+fn authenticate(shared: &Shared, headers: &HeaderMap) -> Result<usize, SimError> {
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(SimError::unauthorized)?;
+    let key = if let Some(b64) = value.strip_prefix("Basic ") {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .map_err(|_| SimError::unauthorized())?;
+        let text = String::from_utf8(decoded).map_err(|_| SimError::unauthorized())?;
+        text.split_once(':')
+            .map(|(_, k)| k.to_owned())
+            .ok_or_else(SimError::unauthorized)?
+    } else if let Some(token) = value.strip_prefix("Bearer ") {
+        token.trim().to_owned()
+    } else {
+        return Err(SimError::unauthorized());
+    };
+    let world = shared.world.lock().expect("world lock");
+    let idx = world
+        .account_by_key(&key)
+        .ok_or_else(SimError::unauthorized)?;
+    if world.accounts[idx].disabled {
+        return Err(SimError::disabled());
+    }
+    Ok(idx)
+}
+
+fn with_account<T>(
+    shared: &Shared,
+    idx: AccountIdx,
+    f: impl FnOnce(&mut Account) -> Result<T, SimError>,
+) -> Result<T, SimError> {
+    let mut world = shared.world.lock().expect("world lock");
+    f(&mut world.accounts[idx.0])
+}
+
+/// count (1..=1000, default 10) and offset (default 0), as every Mailchimp collection takes them.
+fn paging(q: &HashMap<String, String>) -> Result<(usize, usize), SimError> {
+    let int = |name: &str, default: usize| -> Result<usize, SimError> {
+        match q.get(name) {
+            None => Ok(default),
+            Some(v) => v.parse::<usize>().map_err(|_| {
+                SimError::schema(
+                    name,
+                    &format!("Schema describes integer, \"{v}\" found instead"),
+                )
+            }),
+        }
+    };
+    let count = int("count", 10)?;
+    if !(1..=1000).contains(&count) {
+        return Err(SimError::schema(
+            "count",
+            "The count must be between 1 and 1000.",
+        ));
+    }
+    Ok((count, int("offset", 0)?))
+}
+
+fn page<'a, T>(items: &'a [T], q: &HashMap<String, String>) -> Result<&'a [T], SimError> {
+    let (count, offset) = paging(q)?;
+    let start = offset.min(items.len());
+    Ok(&items[start..(start + count).min(items.len())])
+}
+
+async fn ping() -> Json<Value> {
+    Json(json!({"health_status": "Everything's Chimpy!"}))
+}
+
+async fn root(State(s): Sim, Extension(a): Extension<AccountIdx>) -> Answer {
+    with_account(&s, a, |acc| Ok(Json(acc.json())))
+}
+
+async fn lists(
+    State(s): Sim,
+    Extension(a): Extension<AccountIdx>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Answer {
+    with_account(&s, a, |acc| {
+        let items: Vec<Value> = page(&acc.lists, &q)?.iter().map(|l| l.json()).collect();
+        Ok(Json(json!({
+            "lists": items,
+            "total_items": acc.lists.len(),
+            "constraints": {"may_create": true, "max_instances": 5000, "current_total_instances": acc.lists.len()},
+            "_links": []
+        })))
+    })
+}
+
+async fn list(
+    State(s): Sim,
+    Extension(a): Extension<AccountIdx>,
+    Path(list_id): Path<String>,
+) -> Answer {
+    with_account(&s, a, |acc| Ok(Json(acc.list(&list_id)?.json())))
+}
+
+async fn categories(
+    State(s): Sim,
+    Extension(a): Extension<AccountIdx>,
+    Path(list_id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Answer {
+    with_account(&s, a, |acc| {
+        let list = acc.list(&list_id)?;
+        let items: Vec<Value> = page(&list.categories, &q)?
+            .iter()
+            .map(|c| list.category_json(c))
+            .collect();
+        Ok(Json(
+            json!({"list_id": list.id, "categories": items, "total_items": list.categories.len(), "_links": []}),
+        ))
+    })
+}
+
+async fn interests(
+    State(s): Sim,
+    Extension(a): Extension<AccountIdx>,
+    Path((list_id, category_id)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Answer {
+    with_account(&s, a, |acc| {
+        let list = acc.list(&list_id)?;
+        let cat = list.category(&category_id)?;
+        let items: Vec<Value> = page(&cat.interests, &q)?
+            .iter()
+            .map(|i| list.interest_json(cat, i))
+            .collect();
+        Ok(Json(json!({
+            "interests": items, "list_id": list.id, "category_id": cat.id,
+            "total_items": cat.interests.len(), "_links": []
+        })))
+    })
+}
+
+async fn segments(
+    State(s): Sim,
+    Extension(a): Extension<AccountIdx>,
+    Path(list_id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Answer {
+    with_account(&s, a, |acc| {
+        let list = acc.list(&list_id)?;
+        let items: Vec<Value> = page(&list.segments, &q)?
+            .iter()
+            .map(|x| list.segment_json(x))
+            .collect();
+        Ok(Json(
+            json!({"segments": items, "list_id": list.id, "total_items": list.segments.len(), "_links": []}),
+        ))
+    })
+}
+
+async fn get_member(
+    State(s): Sim,
+    Extension(a): Extension<AccountIdx>,
+    Path((list_id, hash)): Path<(String, String)>,
+) -> Answer {
+    with_account(&s, a, |acc| {
+        let list = acc.list(&list_id)?;
+        let hash = hash.to_lowercase();
+        let m = list.members.get(&hash).ok_or_else(SimError::not_found)?;
+        Ok(Json(list.member_json(&hash, m)))
+    })
+}
+
+async fn put_member(
+    State(s): Sim,
+    Extension(a): Extension<AccountIdx>,
+    Path((list_id, hash)): Path<(String, String)>,
+    body: Bytes,
+) -> Answer {
+    let body: Value = serde_json::from_slice(&body).map_err(|_| SimError::json_parse())?;
+    with_account(&s, a, |acc| {
+        Ok(Json(acc.list_mut(&list_id)?.upsert_member(&hash, &body)?))
+    })
+}
+
+async fn stats(State(s): Sim) -> Json<super::SimStats> {
+    Json(s.stats.lock().expect("stats lock").clone())
+}

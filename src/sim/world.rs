@@ -1,0 +1,636 @@
+//! The simulator's state: accounts (one per API key) with their audiences, interest groups,
+//! segments and members, and the rules Mailchimp applies to them. No HTTP here.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value, json};
+
+use super::problem::SimError;
+
+/// Merge fields every seeded audience has, as Mailchimp creates them for a new audience.
+const MERGE_TAGS: [&str; 4] = ["FNAME", "LNAME", "ADDRESS", "PHONE"];
+const STATUSES: [&str; 5] = [
+    "subscribed",
+    "unsubscribed",
+    "cleaned",
+    "pending",
+    "transactional",
+];
+const LIST_NAMES: [&str; 6] = [
+    "Newsletter",
+    "VIP customers",
+    "Wholesale",
+    "Blog readers",
+    "Events",
+    "Outlet",
+];
+
+#[derive(Debug, Clone)]
+pub struct Interest {
+    pub id: String,
+    pub name: String,
+    pub display_order: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Category {
+    pub id: String,
+    pub title: String,
+    pub kind: &'static str,
+    pub display_order: i64,
+    pub interests: Vec<Interest>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Segment {
+    pub id: i64,
+    pub name: String,
+    pub kind: &'static str,
+    pub member_count: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub email: String,
+    pub status: String,
+    pub merge_fields: Map<String, Value>,
+    pub interests: HashMap<String, bool>,
+    pub last_changed: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct List {
+    pub id: String,
+    pub web_id: i64,
+    pub name: String,
+    pub date_created: String,
+    pub campaign_count: i64,
+    pub categories: Vec<Category>,
+    pub segments: Vec<Segment>,
+    pub members: HashMap<String, Member>,
+    /// Members counted before the simulator started (the seeded "history" of the audience).
+    pub seeded_members: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub api_key: String,
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub login_id: String,
+    pub disabled: bool,
+    pub lists: Vec<List>,
+    next_web_id: i64,
+    next_segment_id: i64,
+    serial: u64,
+}
+
+pub struct World {
+    pub accounts: Vec<Account>,
+}
+
+fn hex_id(seed: &str, len: usize) -> String {
+    format!("{:x}", md5::compute(seed.as_bytes()))[..len].to_owned()
+}
+
+pub fn now_iso() -> String {
+    let fmt =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]+00:00");
+    time::OffsetDateTime::now_utc()
+        .format(&fmt)
+        .unwrap_or_default()
+}
+
+/// Mailchimp's subscriber hash: md5 of the lower-cased email.
+pub fn subscriber_hash(email: &str) -> String {
+    format!("{:x}", md5::compute(email.to_lowercase().as_bytes()))
+}
+
+impl Account {
+    pub fn new(api_key: &str, index: usize, lists: usize, disabled: bool) -> Self {
+        let id = hex_id(&format!("account:{api_key}"), 25);
+        let n = index + 1;
+        let mut account = Self {
+            api_key: api_key.to_owned(),
+            name: format!("Simulated Shop {n}"),
+            email: format!("owner{n}@shop{n}.example.com"),
+            login_id: hex_id(&format!("login:{api_key}"), 8),
+            id,
+            disabled,
+            lists: Vec::new(),
+            next_web_id: 100_000 * n as i64,
+            next_segment_id: 1,
+            serial: 0,
+        };
+        for i in 0..lists {
+            let base = LIST_NAMES[i % LIST_NAMES.len()];
+            let name = if i < LIST_NAMES.len() {
+                base.to_owned()
+            } else {
+                format!("{base} {}", i + 1)
+            };
+            account.add_list(&name);
+        }
+        account
+    }
+
+    /// Creates an audience with Mailchimp's default merge fields, two interest categories and
+    /// two segments, and a deterministic member history.
+    pub fn add_list(&mut self, name: &str) -> String {
+        self.serial += 1;
+        let seed = format!("{}:{}", self.api_key, self.serial);
+        let id = hex_id(&format!("list:{seed}"), 10);
+        let interest = |cat: &str, i: usize, name: &str| Interest {
+            id: hex_id(&format!("interest:{seed}:{cat}:{i}"), 10),
+            name: name.to_owned(),
+            display_order: i as i64 + 1,
+        };
+        let categories = vec![
+            Category {
+                id: hex_id(&format!("category:{seed}:1"), 10),
+                title: "Interests".into(),
+                kind: "checkboxes",
+                display_order: 0,
+                interests: ["Shoes", "Bags", "Accessories"]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| interest("1", i, n))
+                    .collect(),
+            },
+            Category {
+                id: hex_id(&format!("category:{seed}:2"), 10),
+                title: "Preferred store".into(),
+                kind: "radio",
+                display_order: 1,
+                interests: ["Online", "In person"]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| interest("2", i, n))
+                    .collect(),
+            },
+        ];
+        let seeded_members = (self.serial as i64 * 37) % 5_000;
+        let segments = vec![
+            Segment {
+                id: self.next_segment_id,
+                name: "Recent buyers".into(),
+                kind: "saved",
+                member_count: seeded_members / 3,
+            },
+            Segment {
+                id: self.next_segment_id + 1,
+                name: "Imported".into(),
+                kind: "static",
+                member_count: seeded_members / 2,
+            },
+        ];
+        self.next_segment_id += 2;
+        self.next_web_id += 1;
+        self.lists.push(List {
+            id: id.clone(),
+            web_id: self.next_web_id,
+            name: name.to_owned(),
+            date_created: now_iso(),
+            campaign_count: (self.serial % 7) as i64,
+            categories,
+            segments,
+            members: HashMap::new(),
+            seeded_members,
+        });
+        id
+    }
+
+    pub fn remove_list(&mut self, list_id: &str) -> bool {
+        let before = self.lists.len();
+        self.lists.retain(|l| l.id != list_id);
+        self.lists.len() != before
+    }
+
+    pub fn list(&self, list_id: &str) -> Result<&List, SimError> {
+        self.lists
+            .iter()
+            .find(|l| l.id == list_id)
+            .ok_or_else(SimError::not_found)
+    }
+
+    pub fn list_mut(&mut self, list_id: &str) -> Result<&mut List, SimError> {
+        self.lists
+            .iter_mut()
+            .find(|l| l.id == list_id)
+            .ok_or_else(SimError::not_found)
+    }
+
+    pub fn json(&self) -> Value {
+        let total: i64 = self.lists.iter().map(List::member_count).sum();
+        json!({
+            "account_id": self.id,
+            "login_id": self.login_id,
+            "account_name": self.name,
+            "email": self.email,
+            "first_name": "Sim",
+            "last_name": "Owner",
+            "username": self.email,
+            "role": "owner",
+            "pro_enabled": false,
+            "account_timezone": "UTC",
+            "account_industry": "eCommerce",
+            "total_subscribers": total,
+            "contact": {"company": self.name, "addr1": "1 Main St", "city": "Atlanta", "state": "GA", "zip": "30308", "country": "US"},
+            "_links": []
+        })
+    }
+}
+
+impl List {
+    pub fn member_count(&self) -> i64 {
+        self.seeded_members
+            + self
+                .members
+                .values()
+                .filter(|m| m.status == "subscribed")
+                .count() as i64
+    }
+
+    fn count_status(&self, status: &str) -> i64 {
+        self.members.values().filter(|m| m.status == status).count() as i64
+    }
+
+    pub fn json(&self) -> Value {
+        let members = self.member_count();
+        json!({
+            "id": self.id,
+            "web_id": self.web_id,
+            "name": self.name,
+            "contact": {"company": "Simulated Shop", "address1": "1 Main St", "city": "Atlanta", "state": "GA", "zip": "30308", "country": "US"},
+            "permission_reminder": "You signed up on our shop.",
+            "use_archive_bar": true,
+            "campaign_defaults": {"from_name": "Simulated Shop", "from_email": "shop@example.com", "subject": "", "language": "en"},
+            "notify_on_subscribe": "",
+            "notify_on_unsubscribe": "",
+            "date_created": self.date_created,
+            "list_rating": 3,
+            "email_type_option": false,
+            "subscribe_url_short": format!("http://eepurl.com/{}", &self.id[..6]),
+            "visibility": "pub",
+            "double_optin": false,
+            "has_welcome": false,
+            "marketing_permissions": false,
+            "modules": [],
+            "stats": {
+                "member_count": members,
+                "unsubscribe_count": self.count_status("unsubscribed") + members / 20,
+                "cleaned_count": self.count_status("cleaned") + members / 50,
+                "member_count_since_send": members / 10,
+                "unsubscribe_count_since_send": 0,
+                "cleaned_count_since_send": 0,
+                "campaign_count": self.campaign_count,
+                "campaign_last_sent": "",
+                "merge_field_count": MERGE_TAGS.len(),
+                "avg_sub_rate": (members % 13) as f64,
+                "avg_unsub_rate": 0.5,
+                "target_sub_rate": 3.0,
+                "open_rate": 20.0 + (members % 17) as f64,
+                "click_rate": 2.0 + (members % 5) as f64,
+                "last_sub_date": self.date_created,
+                "last_unsub_date": ""
+            },
+            "_links": []
+        })
+    }
+
+    pub fn category(&self, id: &str) -> Result<&Category, SimError> {
+        self.categories
+            .iter()
+            .find(|c| c.id == id)
+            .ok_or_else(SimError::not_found)
+    }
+
+    fn interest_count(&self, interest_id: &str) -> usize {
+        self.members
+            .values()
+            .filter(|m| m.interests.get(interest_id).copied().unwrap_or(false))
+            .count()
+    }
+
+    pub fn category_json(&self, c: &Category) -> Value {
+        json!({"list_id": self.id, "id": c.id, "title": c.title, "display_order": c.display_order, "type": c.kind, "_links": []})
+    }
+
+    pub fn interest_json(&self, c: &Category, i: &Interest) -> Value {
+        json!({
+            "category_id": c.id, "list_id": self.id, "id": i.id, "name": i.name,
+            // A string, as in real answers.
+            "subscriber_count": self.interest_count(&i.id).to_string(),
+            "display_order": i.display_order, "_links": []
+        })
+    }
+
+    pub fn segment_json(&self, s: &Segment) -> Value {
+        json!({"id": s.id, "name": s.name, "member_count": s.member_count, "type": s.kind,
+               "created_at": self.date_created, "updated_at": self.date_created, "list_id": self.id, "_links": []})
+    }
+
+    pub fn member_json(&self, hash: &str, m: &Member) -> Value {
+        let interests: Map<String, Value> = self
+            .categories
+            .iter()
+            .flat_map(|c| &c.interests)
+            .map(|i| {
+                (
+                    i.id.clone(),
+                    Value::Bool(m.interests.get(&i.id).copied().unwrap_or(false)),
+                )
+            })
+            .collect();
+        let merge: Map<String, Value> = MERGE_TAGS
+            .iter()
+            .map(|t| {
+                (
+                    t.to_string(),
+                    m.merge_fields
+                        .get(*t)
+                        .cloned()
+                        .unwrap_or(Value::String(String::new())),
+                )
+            })
+            .collect();
+        json!({
+            "id": hash, "email_address": m.email, "unique_email_id": &hash[..10],
+            "contact_id": hash, "full_name": format!("{} {}", str_of(&merge, "FNAME"), str_of(&merge, "LNAME")).trim(),
+            "web_id": 1, "email_type": "html", "status": m.status, "merge_fields": merge,
+            "interests": interests, "list_id": self.id, "last_changed": m.last_changed,
+            "language": "", "vip": false, "source": "API - Generic", "tags_count": 0, "tags": [], "_links": []
+        })
+    }
+
+    /// `PUT /lists/{id}/members/{hash}`: the add-or-update rules. `status_if_new` applies only
+    /// to a new member; `status` changes an existing one; an existing member keeps its status
+    /// otherwise.
+    pub fn upsert_member(&mut self, hash: &str, body: &Value) -> Result<Value, SimError> {
+        let obj = body.as_object().ok_or_else(|| {
+            SimError::schema("", "Schema describes object, other type found instead")
+        })?;
+        let mut errors = Vec::new();
+        let email = match obj.get("email_address") {
+            Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_owned(),
+            Some(Value::String(_)) | None | Some(Value::Null) => {
+                errors.push((
+                    "email_address",
+                    "This value should not be blank.".to_string(),
+                ));
+                String::new()
+            }
+            Some(_) => {
+                errors.push((
+                    "email_address",
+                    "Schema describes string, other type found instead".to_string(),
+                ));
+                String::new()
+            }
+        };
+        let status_field =
+            |name: &'static str, errors: &mut Vec<(&'static str, String)>| match obj.get(name) {
+                None => None,
+                Some(Value::String(s)) if STATUSES.contains(&s.as_str()) => Some(s.clone()),
+                Some(_) => {
+                    errors.push((
+                        name,
+                        format!("Value must be one of: {}", STATUSES.join(", ")),
+                    ));
+                    None
+                }
+            };
+        let status_if_new = status_field("status_if_new", &mut errors);
+        let status = status_field("status", &mut errors);
+        if status_if_new.is_none() && !obj.contains_key("status_if_new") {
+            errors.push((
+                "status_if_new",
+                "This value should not be blank.".to_string(),
+            ));
+        }
+        let merge_fields = match obj.get("merge_fields") {
+            None => Map::new(),
+            Some(Value::Object(m)) => m.clone(),
+            Some(_) => {
+                errors.push((
+                    "merge_fields",
+                    "Schema describes object, other type found instead".to_string(),
+                ));
+                Map::new()
+            }
+        };
+        let interests = match obj.get("interests") {
+            None => HashMap::new(),
+            Some(Value::Object(m)) => {
+                let mut out = HashMap::new();
+                for (k, v) in m {
+                    match v {
+                        Value::Bool(b) => {
+                            out.insert(k.clone(), *b);
+                        }
+                        _ => errors
+                            .push(("interests", format!("Interest '{k}' must be true or false"))),
+                    }
+                }
+                out
+            }
+            Some(_) => {
+                errors.push((
+                    "interests",
+                    "Schema describes object, other type found instead".to_string(),
+                ));
+                HashMap::new()
+            }
+        };
+        if !errors.is_empty() {
+            return Err(SimError::invalid_resource(errors));
+        }
+        if !super::problem::looks_like_email(&email) {
+            return Err(SimError::bad_request(
+                "Invalid Resource",
+                &format!("{email} looks fake or invalid, please enter a real email address."),
+            ));
+        }
+        if subscriber_hash(&email) != hash.to_lowercase() {
+            return Err(SimError::bad_request(
+                "Invalid Resource",
+                "The subscriber hash in the URL does not match the email address in the body.",
+            ));
+        }
+        for (tag, value) in &merge_fields {
+            if !MERGE_TAGS.contains(&tag.as_str()) {
+                return Err(SimError::bad_request(
+                    "Invalid Resource",
+                    &format!(
+                        "Your merge fields were invalid. Merge field '{tag}' does not exist on this audience."
+                    ),
+                ));
+            }
+            if !(value.is_string() || value.is_number()) {
+                return Err(SimError::bad_request(
+                    "Invalid Resource",
+                    &format!(
+                        "Your merge fields were invalid. Please enter a value for {tag} as text."
+                    ),
+                ));
+            }
+        }
+        let known: Vec<&str> = self
+            .categories
+            .iter()
+            .flat_map(|c| &c.interests)
+            .map(|i| i.id.as_str())
+            .collect();
+        if let Some(bad) = interests.keys().find(|k| !known.contains(&k.as_str())) {
+            return Err(SimError::bad_request(
+                "Invalid Resource",
+                &format!("Invalid interest ID: '{bad}'."),
+            ));
+        }
+        let hash = hash.to_lowercase();
+        let now = now_iso();
+        let member = self.members.entry(hash.clone()).or_insert_with(|| Member {
+            email: email.clone(),
+            status: status_if_new.clone().unwrap_or_else(|| "subscribed".into()),
+            merge_fields: Map::new(),
+            interests: HashMap::new(),
+            last_changed: now.clone(),
+        });
+        if let Some(s) = status {
+            member.status = s;
+        }
+        member.merge_fields.extend(merge_fields);
+        member.interests.extend(interests);
+        member.last_changed = now;
+        let member = member.clone();
+        Ok(self.member_json(&hash, &member))
+    }
+}
+
+fn str_of(m: &Map<String, Value>, k: &str) -> String {
+    m.get(k)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+impl World {
+    pub fn account_by_key(&self, key: &str) -> Option<usize> {
+        self.accounts.iter().position(|a| a.api_key == key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account() -> Account {
+        Account::new("0123456789abcdef0123456789abcdef-us6", 0, 2, false)
+    }
+
+    #[test]
+    fn subscriber_hash_matches_mailchimps_test_vector() {
+        assert_eq!(
+            subscriber_hash("Urist.McVankab@freddiesjokes.com"),
+            "62eeb292278cc15f5817cb78f7790b08"
+        );
+    }
+
+    #[test]
+    fn seeded_lists_have_interest_groups_and_segments() {
+        let a = account();
+        assert_eq!(a.lists.len(), 2);
+        assert_ne!(a.lists[0].id, a.lists[1].id);
+        assert_eq!(a.lists[0].categories.len(), 2);
+        assert_eq!(a.lists[0].categories[0].interests.len(), 3);
+        assert_eq!(a.lists[0].segments.len(), 2);
+    }
+
+    #[test]
+    fn put_member_requires_email_and_status_if_new() {
+        let mut a = account();
+        let list = &mut a.lists[0];
+        let err = list.upsert_member("x", &json!({})).unwrap_err();
+        let fields: Vec<_> = err
+            .problem
+            .errors
+            .iter()
+            .map(|e| e.field.as_str())
+            .collect();
+        assert_eq!(err.problem.status, 400);
+        assert!(
+            fields.contains(&"email_address") && fields.contains(&"status_if_new"),
+            "{fields:?}"
+        );
+        let err = list
+            .upsert_member(
+                "x",
+                &json!({"email_address": "a@b.com", "status_if_new": "maybe"}),
+            )
+            .unwrap_err();
+        assert_eq!(err.problem.errors[0].field, "status_if_new");
+    }
+
+    #[test]
+    fn put_member_checks_hash_email_merge_fields_and_interests() {
+        let mut a = account();
+        let list = &mut a.lists[0];
+        let email = "urist.mcvankab@freddiesjokes.com";
+        let hash = subscriber_hash(email);
+        let ok = |body: Value| body;
+        assert!(
+            list.upsert_member(
+                "00",
+                &ok(json!({"email_address": email, "status_if_new": "pending"}))
+            )
+            .is_err()
+        );
+        assert!(
+            list.upsert_member(
+                &hash,
+                &json!({"email_address": "nope", "status_if_new": "pending"})
+            )
+            .is_err()
+        );
+        assert!(list
+            .upsert_member(&hash, &json!({"email_address": email, "status_if_new": "pending", "merge_fields": {"NOPE": "x"}}))
+            .is_err());
+        assert!(list
+            .upsert_member(&hash, &json!({"email_address": email, "status_if_new": "pending", "interests": {"bogus": true}}))
+            .is_err());
+        assert!(
+            list.members.is_empty(),
+            "nothing stored by rejected requests"
+        );
+    }
+
+    #[test]
+    fn status_if_new_applies_only_to_new_members() {
+        let mut a = account();
+        let list = &mut a.lists[0];
+        let email = "a@example.com";
+        let h = subscriber_hash(email);
+        let m = list
+            .upsert_member(
+                &h,
+                &json!({"email_address": email, "status_if_new": "subscribed"}),
+            )
+            .unwrap();
+        assert_eq!(m["status"], "subscribed");
+        let m = list
+            .upsert_member(
+                &h,
+                &json!({"email_address": email, "status_if_new": "pending"}),
+            )
+            .unwrap();
+        assert_eq!(
+            m["status"], "subscribed",
+            "an existing member keeps its status"
+        );
+        let m = list
+            .upsert_member(&h, &json!({"email_address": email, "status_if_new": "pending", "status": "unsubscribed"}))
+            .unwrap();
+        assert_eq!(m["status"], "unsubscribed");
+    }
+}

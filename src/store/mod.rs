@@ -1,0 +1,248 @@
+//! All sled access: trees, keys, encoding, transactions. Nothing else in mcsync touches sled.
+//!
+//! Trees:
+//! - `settings`: one key, the [`Settings`] (with the API key: the data dir is created 0700).
+//! - `audiences`: `<account id> 0x00 <list id>` → [`Audience`], so each account keeps its own.
+//! - `accounts`: `<account id>` → [`AccountState`] (last refresh).
+//!
+//! Every write is flushed before it returns: a caller that got `Ok` may acknowledge.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+use crate::domain::{Audience, Settings, UnixTime};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage error: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("stored value under {key} is unreadable: {reason}")]
+    Corrupt { key: String, reason: String },
+    #[error("cannot prepare data dir {path}: {reason}")]
+    DataDir { path: String, reason: String },
+}
+
+/// What mcsync knows about an account's audiences as a whole (the merchant's choices live in
+/// [`Settings`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AccountState {
+    pub last_refreshed_at: Option<UnixTime>,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    settings: sled::Tree,
+    audiences: sled::Tree,
+    accounts: sled::Tree,
+}
+
+const SETTINGS_KEY: &[u8] = b"settings";
+
+impl Store {
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        prepare_dir(dir)?;
+        let db = sled::Config::new().path(dir.join("db")).open()?;
+        Ok(Self {
+            settings: db.open_tree("settings")?,
+            audiences: db.open_tree("audiences")?,
+            accounts: db.open_tree("accounts")?,
+            db,
+        })
+    }
+
+    /// Waits until everything written so far is on disk.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    pub fn settings(&self) -> Result<Settings, StoreError> {
+        match self.settings.get(SETTINGS_KEY)? {
+            Some(bytes) => decode(SETTINGS_KEY, &bytes),
+            None => Ok(Settings::default()),
+        }
+    }
+
+    pub async fn save_settings(&self, settings: &Settings) -> Result<(), StoreError> {
+        self.settings.insert(SETTINGS_KEY, encode(settings))?;
+        self.flush().await
+    }
+
+    pub fn account_state(&self, account_id: &str) -> Result<AccountState, StoreError> {
+        match self.accounts.get(account_id)? {
+            Some(bytes) => decode(account_id.as_bytes(), &bytes),
+            None => Ok(AccountState::default()),
+        }
+    }
+
+    /// The account's audiences ordered by list id, removed ones included.
+    pub fn audiences(&self, account_id: &str) -> Result<Vec<Audience>, StoreError> {
+        self.audiences
+            .scan_prefix(audience_prefix(account_id))
+            .map(|kv| {
+                let (k, v) = kv?;
+                decode(&k, &v)
+            })
+            .collect()
+    }
+
+    /// Records a complete read of the account's audiences in one transaction: the ones seen are
+    /// replaced, the ones no longer seen are marked removed (once, keeping when), none deleted.
+    pub async fn save_refresh(
+        &self,
+        account_id: &str,
+        seen: Vec<Audience>,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
+        let mut known: HashMap<String, Audience> = self
+            .audiences(account_id)?
+            .into_iter()
+            .map(|a| (a.id.clone(), a))
+            .collect();
+        let mut writes: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(known.len().max(seen.len()));
+        for mut audience in seen {
+            known.remove(&audience.id);
+            audience.removed_at = None;
+            writes.push((audience_key(account_id, &audience.id), encode(&audience)));
+        }
+        for (_, mut gone) in known {
+            if gone.removed_at.is_none() {
+                gone.removed_at = Some(now);
+                writes.push((audience_key(account_id, &gone.id), encode(&gone)));
+            }
+        }
+        let mut state = self.account_state(account_id)?;
+        state.last_refreshed_at = Some(now);
+        let state = encode(&state);
+
+        (&self.audiences, &self.accounts)
+            .transaction(|(audiences, accounts)| {
+                for (k, v) in &writes {
+                    audiences.insert(k.as_slice(), v.as_slice())?;
+                }
+                accounts.insert(account_id.as_bytes(), state.as_slice())?;
+                Ok::<_, ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| match e {
+                TransactionError::Storage(e) => StoreError::Sled(e),
+                TransactionError::Abort(()) => unreachable!("the transaction never aborts"),
+            })?;
+        self.flush().await
+    }
+}
+
+fn audience_prefix(account_id: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(account_id.len() + 1);
+    k.extend_from_slice(account_id.as_bytes());
+    k.push(0);
+    k
+}
+
+fn audience_key(account_id: &str, list_id: &str) -> Vec<u8> {
+    let mut k = audience_prefix(account_id);
+    k.extend_from_slice(list_id.as_bytes());
+    k
+}
+
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).expect("domain types always serialize")
+}
+
+fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        key: String::from_utf8_lossy(key).replace('\0', "/"),
+        reason: e.to_string(),
+    })
+}
+
+/// Creates the data dir readable by its owner only: it holds the API key.
+fn prepare_dir(dir: &Path) -> Result<(), StoreError> {
+    let fail = |e: std::io::Error| StoreError::DataDir {
+        path: dir.display().to_string(),
+        reason: e.to_string(),
+    };
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(fail)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn audience(id: &str) -> Audience {
+        Audience {
+            id: id.into(),
+            name: format!("List {id}"),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn refresh_marks_vanished_audiences_removed_and_keeps_accounts_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .save_refresh("acc1", vec![audience("a"), audience("b")], 100)
+            .await
+            .unwrap();
+        store
+            .save_refresh("acc2", vec![audience("z")], 100)
+            .await
+            .unwrap();
+        store
+            .save_refresh("acc1", vec![audience("b")], 200)
+            .await
+            .unwrap();
+        store
+            .save_refresh("acc1", vec![audience("b")], 300)
+            .await
+            .unwrap();
+
+        let lists = store.audiences("acc1").unwrap();
+        assert_eq!(lists.len(), 2);
+        assert_eq!(
+            lists[0].removed_at,
+            Some(200),
+            "removed once, at the refresh that missed it"
+        );
+        assert_eq!(lists[1].removed_at, None);
+        assert_eq!(store.audiences("acc2").unwrap().len(), 1);
+        assert_eq!(
+            store.account_state("acc1").unwrap().last_refreshed_at,
+            Some(300)
+        );
+    }
+
+    #[tokio::test]
+    async fn settings_and_audiences_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            let mut s = Settings::default();
+            s.abandoned_carts = true;
+            store.save_settings(&s).await.unwrap();
+            store
+                .save_refresh("acc", vec![audience("x")], 7)
+                .await
+                .unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert!(store.settings().unwrap().abandoned_carts);
+        assert_eq!(
+            store.account_state("acc").unwrap().last_refreshed_at,
+            Some(7)
+        );
+        assert_eq!(store.audiences("acc").unwrap()[0].id, "x");
+    }
+}
