@@ -181,7 +181,9 @@ impl AccountClient {
             Ok(bytes) if (200..300).contains(&status) => (Outcome::Status(status), Ok(bytes)),
             Ok(bytes) => (
                 Outcome::Status(status),
-                Err(MailchimpError::Api(Problem::from_response(status, &bytes))),
+                Err(MailchimpError::Api(Box::new(Problem::from_response(
+                    status, &bytes,
+                )))),
             ),
             Err(e) => transport_error(e),
         }

@@ -71,7 +71,7 @@ impl fmt::Display for Problem {
 pub enum MailchimpError {
     /// Mailchimp answered with an error status.
     #[error("Mailchimp answered {0}")]
-    Api(Problem),
+    Api(Box<Problem>),
     /// No answer within the request timeout.
     #[error("Mailchimp did not answer in time")]
     Timeout,

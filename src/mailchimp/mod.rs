@@ -44,6 +44,12 @@ impl Default for MailchimpConfig {
     }
 }
 
+/// reqwest is built without a bundled crypto provider (aws-lc costs half a clean build); ring
+/// is ours. Call before building any reqwest client; a second install is refused harmlessly.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Hands out [`AccountClient`]s that share one HTTP connection pool and, per key, one limit on
 /// requests in flight, whoever in mcsync is calling.
 pub struct Mailchimp {
@@ -54,9 +60,7 @@ pub struct Mailchimp {
 
 impl Mailchimp {
     pub fn new(config: MailchimpConfig) -> Result<Self, MailchimpError> {
-        // reqwest is built without a bundled crypto provider; ring is ours. A second install
-        // (tests start many servers in one process) is refused harmlessly.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        install_crypto_provider();
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(Duration::from_secs(10).min(config.timeout))

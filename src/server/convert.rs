@@ -35,7 +35,7 @@ pub fn settings(s: &Settings) -> pb::Settings {
         abandoned_carts: s.abandoned_carts,
         single_opt_in: s.single_opt_in,
         subscription_element_type: element_type_to_pb(s.subscription_element_type) as i32,
-        list_update_interval: interval_to_pb(s.list_update_interval) as i32,
+        list_update_interval: interval_to_pb(s.list_update_interval),
         coupon_upload_mode: coupon_mode_to_pb(s.coupon_upload_mode) as i32,
         default_automation_list_id: s.choices().default_automation_list.unwrap_or_default(),
         shop: Some(shop(&s.shop)),

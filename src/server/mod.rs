@@ -24,6 +24,9 @@ use crate::proto::v1::settings_service_server::SettingsServiceServer;
 use crate::store::Store;
 use auth::BearerAuth;
 
+/// How long a shutdown waits for running calls and open connections.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
@@ -62,15 +65,21 @@ pub struct ServerHandle {
 }
 
 impl ServerHandle {
-    /// Stops accepting calls, lets running ones finish, stops background work, flushes sled.
+    /// Stops accepting calls, lets running ones finish (for at most [`SHUTDOWN_GRACE`]: a
+    /// client holding a connection open must not keep the process alive), stops background
+    /// work, flushes sled.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        match (&mut self.server).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "gRPC server failed"),
-            Err(e) => tracing::error!(error = %e, "gRPC server task failed"),
+        match tokio::time::timeout(SHUTDOWN_GRACE, &mut self.server).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::error!(error = %e, "gRPC server failed"),
+            Ok(Err(e)) => tracing::error!(error = %e, "gRPC server task failed"),
+            Err(_) => {
+                tracing::warn!(grace = ?SHUTDOWN_GRACE, "connections still open after the grace period; closing them");
+                self.server.abort();
+            }
         }
         for task in self.background.drain(..) {
             task.abort();

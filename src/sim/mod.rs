@@ -140,6 +140,11 @@ impl SimHandle {
         self.with_account(api_key, |a| a.remove_list(list_id))
     }
 
+    /// Revokes a key, as a merchant would in Mailchimp's UI: from now on it gets 401.
+    pub fn revoke_key(&self, api_key: &str) {
+        self.with_account(api_key, |a| a.api_key = format!("revoked:{}", a.api_key));
+    }
+
     /// A member's status, if the member exists.
     pub fn member_status(&self, api_key: &str, list_id: &str, email: &str) -> Option<String> {
         self.with_account(api_key, |a| {

@@ -9,20 +9,20 @@ const ERROR_DOCS: &str = "https://mailchimp.com/developer/marketing/docs/errors/
 
 #[derive(Debug)]
 pub struct SimError {
-    pub problem: Problem,
+    pub problem: Box<Problem>,
 }
 
 impl SimError {
     pub fn new(status: u16, title: &str, detail: &str) -> Self {
         Self {
-            problem: Problem {
+            problem: Box::new(Problem {
                 status,
                 kind: ERROR_DOCS.into(),
                 title: title.into(),
                 detail: detail.into(),
                 instance: format!("{:x}", md5::compute(fastrand::u64(..).to_le_bytes())),
                 errors: Vec::new(),
-            },
+            }),
         }
     }
 

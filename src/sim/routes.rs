@@ -33,7 +33,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/3.0/lists/{list_id}", get(list))
         .route("/3.0/lists/{list_id}/interest-categories", get(categories))
         .route(
-            "/3.0/lists/{list_id}/interest-categories/{category_id}/interests",
+            "/3.0/lists/{list_id}/interest-categories/{interest_category_id}/interests",
             get(interests),
         )
         .route("/3.0/lists/{list_id}/segments", get(segments))

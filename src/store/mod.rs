@@ -229,8 +229,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let store = Store::open(dir.path()).unwrap();
-            let mut s = Settings::default();
-            s.abandoned_carts = true;
+            let s = Settings {
+                abandoned_carts: true,
+                ..Default::default()
+            };
             store.save_settings(&s).await.unwrap();
             store
                 .save_refresh("acc", vec![audience("x")], 7)

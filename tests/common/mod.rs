@@ -1,0 +1,176 @@
+//! `spawn_app()`: a simulator and an mcsync server on port 0, with clients that carry the token.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use mcsync::mailchimp::{MailchimpConfig, RetryPolicy};
+use mcsync::proto::v1::list_service_client::ListServiceClient;
+use mcsync::proto::v1::settings_service_client::SettingsServiceClient;
+use mcsync::server::{self, ServerConfig, ServerHandle};
+use mcsync::sim::{self, SimConfig, SimHandle};
+use tokio::net::TcpListener;
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+
+/// The simulator's first account.
+pub const KEY_A: &str = "0123456789abcdef0123456789abcdef-us6";
+/// A second account in the same simulator.
+pub const KEY_B: &str = "fedcba9876543210fedcba9876543210-us6";
+/// Well-formed, but no account has it.
+pub const KEY_UNKNOWN: &str = "00000000000000000000000000000000-us6";
+/// Belongs to a disabled account (403).
+pub const KEY_DISABLED: &str = "dddddddddddddddddddddddddddddddd-us6";
+
+pub const TOKEN: &str = "test-token-7f3a";
+
+#[derive(Clone)]
+pub struct Bearer(pub Option<String>);
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(t) = &self.0 {
+            req.metadata_mut()
+                .insert("authorization", format!("Bearer {t}").parse().unwrap());
+        }
+        Ok(req)
+    }
+}
+
+pub type Settings = SettingsServiceClient<InterceptedService<Channel, Bearer>>;
+pub type Lists = ListServiceClient<InterceptedService<Channel, Bearer>>;
+
+pub struct TestApp {
+    pub sim: SimHandle,
+    pub server: Option<ServerHandle>,
+    pub data_dir: tempfile::TempDir,
+    pub config: ServerConfig,
+    pub channel: Channel,
+}
+
+pub fn sim_config(lists: usize) -> SimConfig {
+    SimConfig {
+        api_keys: vec![KEY_A.into(), KEY_B.into()],
+        disabled_keys: vec![KEY_DISABLED.into()],
+        lists,
+        ..SimConfig::default()
+    }
+}
+
+/// Quick retries, so that tests of failures do not wait for production backoff.
+pub fn fast_retries() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 10,
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(50),
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(sim_config(3), 1).await
+}
+
+pub async fn spawn_app_with(sim_config: SimConfig, time_scale: u32) -> TestApp {
+    let sim = sim::start(sim_config, TcpListener::bind("127.0.0.1:0").await.unwrap()).unwrap();
+    let data_dir = tempfile::tempdir().unwrap();
+    let config = ServerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: data_dir.path().join("data"),
+        token: Some(TOKEN.into()),
+        mailchimp: MailchimpConfig {
+            base_url: Some(sim.base_url().parse().unwrap()),
+            retry: fast_retries(),
+            ..MailchimpConfig::default()
+        },
+        time_scale,
+    };
+    let server = server::start(config.clone()).await.unwrap();
+    let channel = channel(server.addr).await;
+    TestApp {
+        sim,
+        server: Some(server),
+        data_dir,
+        config,
+        channel,
+    }
+}
+
+pub async fn channel(addr: std::net::SocketAddr) -> Channel {
+    Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
+}
+
+impl TestApp {
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.server.as_ref().unwrap().addr
+    }
+
+    pub fn settings(&self) -> Settings {
+        SettingsServiceClient::with_interceptor(self.channel.clone(), Bearer(Some(TOKEN.into())))
+    }
+
+    pub fn lists(&self) -> Lists {
+        ListServiceClient::with_interceptor(self.channel.clone(), Bearer(Some(TOKEN.into())))
+    }
+
+    pub fn settings_with_token(&self, token: Option<&str>) -> Settings {
+        SettingsServiceClient::with_interceptor(self.channel.clone(), Bearer(token.map(Into::into)))
+    }
+
+    /// Stops the server (flushing sled) and starts a new one on the same data dir.
+    pub async fn restart(&mut self) {
+        self.server.take().unwrap().shutdown().await;
+        let server = server::start(self.config.clone()).await.unwrap();
+        self.channel = channel(server.addr).await;
+        self.server = Some(server);
+    }
+
+    pub async fn connect(&self, key: &str) -> mcsync::proto::v1::Settings {
+        let req = mcsync::proto::v1::ConnectRequest {
+            api_key: key.into(),
+        };
+        self.settings()
+            .connect(req)
+            .await
+            .expect("connect")
+            .into_inner()
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(s) = self.server.take() {
+            s.shutdown().await;
+        }
+        self.sim.shutdown().await;
+    }
+}
+
+/// Polls `check` every 20 ms until it holds or `timeout` passes.
+pub async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The field names of a status's `google.rpc.BadRequest` violations.
+pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
+    use tonic_types::StatusExt;
+    status
+        .get_details_bad_request()
+        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default()
+}
