@@ -13,6 +13,7 @@
 //! - [`sim`]: the Mailchimp simulator (`mcsync sim`).
 //! - [`cli`]: command-line arguments and the subcommands.
 //! - [`telemetry`]: tracing set-up, human or JSON.
+//! - [`testdata`]: sample shop records for tests, benchmarks and the demo.
 
 pub mod app;
 pub mod cli;
@@ -24,3 +25,4 @@ pub mod sim;
 pub mod store;
 pub mod sync;
 pub mod telemetry;
+pub mod testdata;

@@ -1,6 +1,8 @@
 //! The operations behind the RPCs: connect, settings, audiences. Handlers parse and call these;
 //! these write durably and talk to Mailchimp through [`crate::mailchimp`].
 
+pub mod feed;
+mod records;
 mod refresh;
 
 use std::collections::BTreeSet;
@@ -25,6 +27,11 @@ pub enum AppError {
     Mailchimp(#[from] MailchimpError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A storage failure reported by the writer thread (shared by every request of a group).
+    #[error("storage error: {0}")]
+    Storage(String),
+    #[error("{0}")]
+    NotFound(String),
 }
 
 impl From<ValidationError> for AppError {
@@ -43,6 +50,8 @@ pub struct AudienceView {
 
 pub struct App {
     store: Store,
+    feed: feed::Feed,
+    writer: Option<std::thread::JoinHandle<()>>,
     mailchimp: Mailchimp,
     /// Serialises read-modify-write of the settings document.
     settings_lock: Mutex<()>,
@@ -56,7 +65,10 @@ pub struct App {
 impl App {
     pub fn new(store: Store, mailchimp: Mailchimp) -> Result<Arc<Self>, AppError> {
         let interval = store.settings()?.list_update_interval;
+        let (feed, writer) = feed::Feed::start(store.clone());
         Ok(Arc::new(Self {
+            feed,
+            writer: Some(writer),
             store,
             mailchimp,
             settings_lock: Mutex::new(()),
@@ -68,6 +80,40 @@ impl App {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Waits (a few seconds at most) for every other user of the app to let go, then stops the
+    /// writer thread and flushes, so that the data dir is free for the next open.
+    pub async fn close(self: Arc<Self>) {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mut app = self;
+        let inner = loop {
+            match Arc::try_unwrap(app) {
+                Ok(inner) => break inner,
+                Err(shared) if tokio::time::Instant::now() < deadline => {
+                    app = shared;
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+                Err(shared) => {
+                    tracing::warn!("still in use at shutdown; flushing without closing");
+                    let _ = shared.store.flush().await;
+                    return;
+                }
+            }
+        };
+        let App {
+            store,
+            feed,
+            writer,
+            ..
+        } = inner;
+        drop(feed);
+        if let Some(writer) = writer {
+            let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+        }
+        if let Err(e) = store.flush().await {
+            tracing::error!(error = %e, "final flush failed");
+        }
     }
 
     pub fn settings(&self) -> Result<Settings, AppError> {

@@ -2,6 +2,8 @@
 
 mod api_key;
 mod audience;
+pub mod money;
+pub mod record;
 mod settings;
 pub mod validate;
 

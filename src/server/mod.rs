@@ -4,6 +4,7 @@
 mod auth;
 mod convert;
 mod lists;
+mod records;
 mod settings;
 pub mod status;
 
@@ -21,6 +22,7 @@ use crate::app::App;
 use crate::mailchimp::{Mailchimp, MailchimpConfig};
 use crate::proto::v1::list_service_server::ListServiceServer;
 use crate::proto::v1::settings_service_server::SettingsServiceServer;
+use crate::proto::v1::store_data_service_server::StoreDataServiceServer;
 use crate::store::Store;
 use auth::BearerAuth;
 
@@ -85,9 +87,8 @@ impl ServerHandle {
             task.abort();
             let _ = task.await;
         }
-        if let Err(e) = self.app.store().flush().await {
-            tracing::error!(error = %e, "final flush failed");
-        }
+        drop(self.server);
+        self.app.close().await;
         tracing::info!("mcsync stopped");
     }
 }
@@ -129,6 +130,9 @@ pub async fn start_on(
     health
         .set_serving::<ListServiceServer<lists::Lists>>()
         .await;
+    health
+        .set_serving::<StoreDataServiceServer<records::Records>>()
+        .await;
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
@@ -154,6 +158,10 @@ pub async fn start_on(
         ))
         .add_service(ListServiceServer::with_interceptor(
             lists::Lists(app.clone()),
+            auth.clone(),
+        ))
+        .add_service(StoreDataServiceServer::with_interceptor(
+            records::Records(app.clone()),
             auth,
         ));
 

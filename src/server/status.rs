@@ -18,6 +18,11 @@ impl From<AppError> for Status {
                 tracing::error!(error = %e, "storage failure");
                 Status::internal("internal storage error; the server log has details")
             }
+            // Already logged by the writer thread.
+            AppError::Storage(_) => {
+                Status::unavailable("storage error: the change was not saved; retry it")
+            }
+            AppError::NotFound(m) => Status::not_found(m),
         }
     }
 }

@@ -5,7 +5,10 @@
 //! - `audiences`: `<account id> 0x00 <list id>` → [`Audience`], so each account keeps its own.
 //! - `accounts`: `<account id>` → [`AccountState`] (last refresh).
 //!
-//! Every write is flushed before it returns: a caller that got `Ok` may acknowledge.
+//! - `records/<kind>` and `outbox`: the mirror of shop records and its change log ([`records`]).
+//!
+//! Every settings write is flushed before it returns: a caller that got `Ok` may acknowledge.
+//! Record writes are flushed by the caller, once per group of requests.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -16,12 +19,16 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use crate::domain::{Audience, Settings, UnixTime};
 
+pub mod records;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("storage error: {0}")]
     Sled(#[from] sled::Error),
     #[error("stored value under {key} is unreadable: {reason}")]
     Corrupt { key: String, reason: String },
+    #[error("the store is shutting down")]
+    Closed,
     #[error("cannot prepare data dir {path}: {reason}")]
     DataDir { path: String, reason: String },
 }
@@ -40,18 +47,29 @@ pub struct Store {
     settings: sled::Tree,
     audiences: sled::Tree,
     accounts: sled::Tree,
+    /// One tree per [`crate::domain::record::RecordKind`], in `RecordKind::ALL` order.
+    records: Vec<sled::Tree>,
+    outbox: sled::Tree,
 }
+
+/// sled's page cache; its default (1 GiB) would dwarf the rest of the process.
+const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 const SETTINGS_KEY: &[u8] = b"settings";
 
 impl Store {
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         prepare_dir(dir)?;
-        let db = sled::Config::new().path(dir.join("db")).open()?;
+        let db = sled::Config::new()
+            .path(dir.join("db"))
+            .cache_capacity(CACHE_BYTES)
+            .open()?;
         Ok(Self {
             settings: db.open_tree("settings")?,
             audiences: db.open_tree("audiences")?,
             accounts: db.open_tree("accounts")?,
+            records: Self::open_record_trees(&db)?,
+            outbox: db.open_tree("outbox")?,
             db,
         })
     }
@@ -59,6 +77,12 @@ impl Store {
     /// Waits until everything written so far is on disk.
     pub async fn flush(&self) -> Result<(), StoreError> {
         self.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// [`Store::flush`] for threads outside the async runtime.
+    pub fn flush_blocking(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
         Ok(())
     }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use mcsync::mailchimp::{MailchimpConfig, RetryPolicy};
 use mcsync::proto::v1::list_service_client::ListServiceClient;
 use mcsync::proto::v1::settings_service_client::SettingsServiceClient;
+use mcsync::proto::v1::store_data_service_client::StoreDataServiceClient;
 use mcsync::server::{self, ServerConfig, ServerHandle};
 use mcsync::sim::{self, SimConfig, SimHandle};
 use tokio::net::TcpListener;
@@ -40,6 +41,7 @@ impl Interceptor for Bearer {
 
 pub type Settings = SettingsServiceClient<InterceptedService<Channel, Bearer>>;
 pub type Lists = ListServiceClient<InterceptedService<Channel, Bearer>>;
+pub type Records = StoreDataServiceClient<InterceptedService<Channel, Bearer>>;
 
 pub struct TestApp {
     pub sim: SimHandle,
@@ -115,6 +117,11 @@ impl TestApp {
 
     pub fn lists(&self) -> Lists {
         ListServiceClient::with_interceptor(self.channel.clone(), Bearer(Some(TOKEN.into())))
+    }
+
+    pub fn records(&self) -> Records {
+        StoreDataServiceClient::with_interceptor(self.channel.clone(), Bearer(Some(TOKEN.into())))
+            .max_decoding_message_size(64 * 1024 * 1024)
     }
 
     pub fn settings_with_token(&self, token: Option<&str>) -> Settings {

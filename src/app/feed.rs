@@ -1,0 +1,232 @@
+//! The shop's record feed: validated changes go to one writer thread that applies whatever has
+//! queued up in one transaction and one flush (group commit), then acknowledges each request.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::AppError;
+use crate::domain::ValidationError;
+use crate::domain::record::{self, Change, RecordKind, Refused};
+use crate::proto::v1 as pb;
+use crate::store::records::Outcome;
+use crate::store::{Store, StoreError};
+
+/// Changes applied in one transaction and one flush, at most (a batch is never split).
+const MAX_GROUP: usize = 16_384;
+/// Changes a stream hands to the writer at a time.
+const STREAM_BATCH: usize = 1_024;
+/// Batches a stream may have in the writer's hands before it waits: bounds memory per stream.
+const STREAM_IN_FLIGHT: usize = 4;
+
+type Reply = oneshot::Sender<Result<Vec<Outcome>, Arc<StoreError>>>;
+
+struct Job {
+    changes: Vec<Change>,
+    reply: Reply,
+}
+
+#[derive(Clone)]
+pub struct Feed {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Feed {
+    /// Starts the writer thread; it ends when the last `Feed` is dropped.
+    pub fn start(store: Store) -> (Self, std::thread::JoinHandle<()>) {
+        let (jobs, rx) = mpsc::channel::<Job>(64);
+        let thread = std::thread::Builder::new()
+            .name("mcsync-writer".into())
+            .spawn(move || writer(store, rx))
+            .expect("spawn the writer thread");
+        (Self { jobs }, thread)
+    }
+
+    /// Queues changes; the receiver answers once they are durable.
+    async fn submit(
+        &self,
+        changes: Vec<Change>,
+    ) -> oneshot::Receiver<Result<Vec<Outcome>, Arc<StoreError>>> {
+        let (reply, rx) = oneshot::channel();
+        if let Err(e) = self.jobs.send(Job { changes, reply }).await {
+            // The writer is gone (shutting down): answer with an error, never a silent success.
+            let _ = e.0.reply.send(Err(Arc::new(StoreError::Closed)));
+        }
+        rx
+    }
+
+    /// Applies changes and waits until they are on disk.
+    pub async fn write(&self, changes: Vec<Change>) -> Result<Vec<Outcome>, AppError> {
+        wait(self.submit(changes).await).await
+    }
+}
+
+async fn wait(
+    rx: oneshot::Receiver<Result<Vec<Outcome>, Arc<StoreError>>>,
+) -> Result<Vec<Outcome>, AppError> {
+    match rx.await {
+        Ok(Ok(outcomes)) => Ok(outcomes),
+        Ok(Err(e)) => Err(AppError::Storage(e.to_string())),
+        Err(_) => Err(AppError::Storage(StoreError::Closed.to_string())),
+    }
+}
+
+fn writer(store: Store, mut rx: mpsc::Receiver<Job>) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut jobs = vec![first];
+        let mut total = jobs[0].changes.len();
+        while total < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(job) => {
+                    total += job.changes.len();
+                    jobs.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        let sizes: Vec<usize> = jobs.iter().map(|j| j.changes.len()).collect();
+        let mut all = Vec::with_capacity(total);
+        let mut replies = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            all.extend(job.changes);
+            replies.push(job.reply);
+        }
+        let result = store.apply_changes(&all).and_then(|outcomes| {
+            store.flush_blocking()?;
+            Ok(outcomes)
+        });
+        match result {
+            Ok(outcomes) => {
+                let mut rest = outcomes.into_iter();
+                for (reply, n) in replies.into_iter().zip(sizes) {
+                    let _ = reply.send(Ok(rest.by_ref().take(n).collect()));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, changes = total, "writing shop records failed");
+                let e = Arc::new(e);
+                for reply in replies {
+                    let _ = reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// One refused record, field by field.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejection {
+    pub kind: Option<RecordKind>,
+    pub id: String,
+    pub field: String,
+    pub reason: String,
+    pub index: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PushSummary {
+    pub accepted: u64,
+    pub unchanged: u64,
+    pub deleted: u64,
+    /// Records refused; `rejections` has one entry per offending field.
+    pub rejected: u64,
+    pub rejections: Vec<Rejection>,
+    pub not_found: Vec<(RecordKind, String)>,
+}
+
+/// The state of one PushRecords stream: validates each record as it comes, hands batches to
+/// the writer, and keeps at most [`STREAM_IN_FLIGHT`] of them unacknowledged.
+pub struct Push {
+    feed: Feed,
+    index: u64,
+    batch: Vec<Change>,
+    in_flight: VecDeque<(
+        Vec<Option<(RecordKind, String)>>,
+        oneshot::Receiver<Result<Vec<Outcome>, Arc<StoreError>>>,
+    )>,
+    summary: PushSummary,
+}
+
+impl Push {
+    pub fn new(feed: Feed) -> Self {
+        Self {
+            feed,
+            index: 0,
+            batch: Vec::with_capacity(STREAM_BATCH),
+            in_flight: VecDeque::new(),
+            summary: PushSummary::default(),
+        }
+    }
+
+    pub async fn offer(&mut self, record: pb::Record) -> Result<(), AppError> {
+        let index = self.index;
+        self.index += 1;
+        match record::parse(record) {
+            Ok(change) => {
+                self.batch.push(change);
+                if self.batch.len() >= STREAM_BATCH {
+                    self.send_batch().await?;
+                }
+            }
+            Err(Refused { kind, id, errors }) => {
+                self.summary.rejected += 1;
+                self.summary.rejections.extend(errors.into_iter().map(
+                    |ValidationError { field, reason }| Rejection {
+                        kind,
+                        id: id.clone(),
+                        field,
+                        reason,
+                        index,
+                    },
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    async fn send_batch(&mut self) -> Result<(), AppError> {
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(STREAM_BATCH));
+        let deletes = batch
+            .iter()
+            .map(|c| match c {
+                Change::Delete(k, id) => Some((*k, id.clone())),
+                Change::Upsert(_) => None,
+            })
+            .collect();
+        let rx = self.feed.submit(batch).await;
+        self.in_flight.push_back((deletes, rx));
+        while self.in_flight.len() > STREAM_IN_FLIGHT {
+            self.settle_oldest().await?;
+        }
+        Ok(())
+    }
+
+    async fn settle_oldest(&mut self) -> Result<(), AppError> {
+        let Some((deletes, rx)) = self.in_flight.pop_front() else {
+            return Ok(());
+        };
+        let outcomes = wait(rx).await?;
+        for (outcome, delete) in outcomes.into_iter().zip(deletes) {
+            let s = &mut self.summary;
+            match outcome {
+                Outcome::Accepted => s.accepted += 1,
+                Outcome::Unchanged => s.unchanged += 1,
+                Outcome::Deleted => s.deleted += 1,
+                Outcome::NotFound => s.not_found.extend(delete),
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends what is left and waits until everything accepted is durable.
+    pub async fn finish(mut self) -> Result<PushSummary, AppError> {
+        if !self.batch.is_empty() {
+            self.send_batch().await?;
+        }
+        while !self.in_flight.is_empty() {
+            self.settle_oldest().await?;
+        }
+        Ok(self.summary)
+    }
+}

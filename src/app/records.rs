@@ -1,0 +1,68 @@
+//! The record operations behind StoreDataService.
+
+use super::feed::Push;
+use super::{App, AppError};
+use crate::domain::record::{self, Change, RecordKind};
+use crate::proto::v1 as pb;
+use crate::store::records::Outcome;
+
+impl App {
+    /// A new PushRecords stream.
+    pub fn push(&self) -> Push {
+        Push::new(self.feed.clone())
+    }
+
+    /// One change, acknowledged once durable. Returns whether anything changed.
+    pub async fn upsert(&self, record: pb::Record) -> Result<bool, AppError> {
+        let change = record::parse(record).map_err(|r| AppError::Invalid(r.errors))?;
+        let key = (change.kind(), change.id().to_owned());
+        match self.feed.write(vec![change]).await?.as_slice() {
+            [Outcome::Accepted | Outcome::Deleted] => Ok(true),
+            [Outcome::Unchanged] => Ok(false),
+            [Outcome::NotFound] => Err(not_found(key.0, &key.1)),
+            other => unreachable!("one change, one outcome: {other:?}"),
+        }
+    }
+
+    pub async fn delete(&self, key: &pb::RecordKey) -> Result<(), AppError> {
+        let (kind, id) = record::parse_key(key, "").map_err(AppError::Invalid)?;
+        match self
+            .feed
+            .write(vec![Change::Delete(kind, id.clone())])
+            .await?
+            .as_slice()
+        {
+            [Outcome::Deleted] => Ok(()),
+            _ => Err(not_found(kind, &id)),
+        }
+    }
+
+    pub fn get_record(&self, key: &pb::RecordKey) -> Result<pb::Record, AppError> {
+        let (kind, id) = record::parse_key(key, "").map_err(AppError::Invalid)?;
+        let (_, bytes) = self
+            .store
+            .record(kind, &id)?
+            .ok_or_else(|| not_found(kind, &id))?;
+        let decoded = record::decode(kind, &bytes).map_err(|e| {
+            AppError::Store(crate::store::StoreError::Corrupt {
+                key: format!("{}/{id}", kind.name()),
+                reason: e.to_string(),
+            })
+        })?;
+        Ok(pb::Record {
+            record: Some(decoded),
+        })
+    }
+
+    pub fn count_records(&self) -> (Vec<(RecordKind, usize)>, usize) {
+        let counts = RecordKind::ALL
+            .iter()
+            .map(|k| (*k, self.store.count_records(*k)))
+            .collect();
+        (counts, self.store.outbox_len())
+    }
+}
+
+fn not_found(kind: RecordKind, id: &str) -> AppError {
+    AppError::NotFound(format!("no {} with id '{id}'", kind.name()))
+}

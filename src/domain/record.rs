@@ -1,0 +1,577 @@
+//! Shop records: checked and normalised at the edge, so that whatever is stored is valid and
+//! equal records encode (and hash) identically.
+//!
+//! The records are the `mcsync.v1` messages themselves: they are also the storage encoding
+//! (prost is compact and deterministic), and a second set of 80-odd fields would only be a copy.
+//! What makes them domain values is [`Valid`], which only [`parse`] can build.
+
+use std::collections::HashSet;
+
+use prost::Message;
+
+use super::{ValidationError, money, validate};
+use crate::proto::v1 as pb;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RecordKind {
+    Product,
+    Customer,
+    Order,
+    Cart,
+    Coupon,
+}
+
+impl RecordKind {
+    pub const ALL: [Self; 5] = [
+        Self::Product,
+        Self::Customer,
+        Self::Order,
+        Self::Cart,
+        Self::Coupon,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Product => "product",
+            Self::Customer => "customer",
+            Self::Order => "order",
+            Self::Cart => "cart",
+            Self::Coupon => "coupon",
+        }
+    }
+
+    pub fn to_byte(self) -> u8 {
+        self as u8 + 1
+    }
+
+    pub fn from_byte(b: u8) -> Option<Self> {
+        Self::ALL.get(usize::from(b).checked_sub(1)?).copied()
+    }
+}
+
+/// A record that passed every rule, normalised.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Valid {
+    kind: RecordKind,
+    record: pb::record::Record,
+}
+
+impl Valid {
+    pub fn kind(&self) -> RecordKind {
+        self.kind
+    }
+
+    pub fn id(&self) -> &str {
+        use pb::record::Record::*;
+        match &self.record {
+            Product(r) => &r.id,
+            Customer(r) => &r.id,
+            Order(r) => &r.id,
+            Cart(r) => &r.id,
+            Coupon(r) => &r.id,
+            Delete(k) => &k.id,
+        }
+    }
+
+    /// The storage encoding: the normalised message.
+    pub fn encode(&self) -> Vec<u8> {
+        use pb::record::Record::*;
+        match &self.record {
+            Product(r) => r.encode_to_vec(),
+            Customer(r) => r.encode_to_vec(),
+            Order(r) => r.encode_to_vec(),
+            Cart(r) => r.encode_to_vec(),
+            Coupon(r) => r.encode_to_vec(),
+            Delete(r) => r.encode_to_vec(),
+        }
+    }
+}
+
+/// Decodes a stored record back into its message.
+pub fn decode(kind: RecordKind, bytes: &[u8]) -> Result<pb::record::Record, prost::DecodeError> {
+    use pb::record::Record as R;
+    Ok(match kind {
+        RecordKind::Product => R::Product(pb::Product::decode(bytes)?),
+        RecordKind::Customer => R::Customer(pb::Customer::decode(bytes)?),
+        RecordKind::Order => R::Order(pb::Order::decode(bytes)?),
+        RecordKind::Cart => R::Cart(pb::Cart::decode(bytes)?),
+        RecordKind::Coupon => R::Coupon(pb::Coupon::decode(bytes)?),
+    })
+}
+
+/// What one feed message asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    Upsert(Valid),
+    Delete(RecordKind, String),
+}
+
+impl Change {
+    pub fn kind(&self) -> RecordKind {
+        match self {
+            Change::Upsert(v) => v.kind(),
+            Change::Delete(k, _) => *k,
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        match self {
+            Change::Upsert(v) => v.id(),
+            Change::Delete(_, id) => id,
+        }
+    }
+}
+
+/// A record that was refused, with what is known of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refused {
+    pub kind: Option<RecordKind>,
+    pub id: String,
+    pub errors: Vec<ValidationError>,
+}
+
+pub fn kind_from_pb(v: i32) -> Option<RecordKind> {
+    match pb::RecordKind::try_from(v).ok()? {
+        pb::RecordKind::Product => Some(RecordKind::Product),
+        pb::RecordKind::Customer => Some(RecordKind::Customer),
+        pb::RecordKind::Order => Some(RecordKind::Order),
+        pb::RecordKind::Cart => Some(RecordKind::Cart),
+        pb::RecordKind::Coupon => Some(RecordKind::Coupon),
+        pb::RecordKind::Unspecified => None,
+    }
+}
+
+pub fn kind_to_pb(k: RecordKind) -> pb::RecordKind {
+    match k {
+        RecordKind::Product => pb::RecordKind::Product,
+        RecordKind::Customer => pb::RecordKind::Customer,
+        RecordKind::Order => pb::RecordKind::Order,
+        RecordKind::Cart => pb::RecordKind::Cart,
+        RecordKind::Coupon => pb::RecordKind::Coupon,
+    }
+}
+
+/// Checks a record key (for deletes and reads).
+pub fn parse_key(
+    key: &pb::RecordKey,
+    prefix: &str,
+) -> Result<(RecordKind, String), Vec<ValidationError>> {
+    let mut c = Check::default();
+    let kind = kind_from_pb(key.kind);
+    if kind.is_none() {
+        c.fail(
+            format!("{prefix}kind"),
+            "must be PRODUCT, CUSTOMER, ORDER, CART or COUPON",
+        );
+    }
+    let mut id = key.id.clone();
+    c.id(&format!("{prefix}id"), &mut id);
+    match kind {
+        Some(k) if c.errors.is_empty() => Ok((k, id)),
+        _ => Err(c.errors),
+    }
+}
+
+/// Validates and normalises one feed message. Field paths start with the kind, as in
+/// `order.lines[2].quantity`.
+pub fn parse(record: pb::Record) -> Result<Change, Refused> {
+    use pb::record::Record as R;
+    let Some(record) = record.record else {
+        return Err(Refused {
+            kind: None,
+            id: String::new(),
+            errors: vec![ValidationError::new(
+                "record",
+                "is empty: set one of product, customer, order, cart, coupon, delete",
+            )],
+        });
+    };
+    let mut c = Check::default();
+    let (kind, record) = match record {
+        R::Delete(key) => {
+            return parse_key(&key, "delete.")
+                .map(|(k, id)| Change::Delete(k, id))
+                .map_err(|errors| Refused {
+                    kind: kind_from_pb(key.kind),
+                    id: key.id,
+                    errors,
+                });
+        }
+        R::Product(mut p) => {
+            product(&mut c, &mut p);
+            (RecordKind::Product, R::Product(p))
+        }
+        R::Customer(mut x) => {
+            customer(&mut c, &mut x);
+            (RecordKind::Customer, R::Customer(x))
+        }
+        R::Order(mut o) => {
+            order(&mut c, &mut o);
+            (RecordKind::Order, R::Order(o))
+        }
+        R::Cart(mut x) => {
+            cart(&mut c, &mut x);
+            (RecordKind::Cart, R::Cart(x))
+        }
+        R::Coupon(mut x) => {
+            coupon(&mut c, &mut x);
+            (RecordKind::Coupon, R::Coupon(x))
+        }
+    };
+    let valid = Valid { kind, record };
+    if c.errors.is_empty() {
+        Ok(Change::Upsert(valid))
+    } else {
+        Err(Refused {
+            kind: Some(kind),
+            id: valid.id().to_owned(),
+            errors: c.errors,
+        })
+    }
+}
+
+const MAX_ID: usize = 50;
+const MAX_TEXT: usize = 255;
+const MAX_DESCRIPTION: usize = 65_535;
+const MAX_URL: usize = 2_048;
+
+#[derive(Default)]
+struct Check {
+    errors: Vec<ValidationError>,
+}
+
+impl Check {
+    fn fail(&mut self, path: impl Into<String>, reason: impl Into<String>) {
+        self.errors.push(ValidationError::new(path, reason));
+    }
+
+    fn apply(
+        &mut self,
+        path: &str,
+        v: &mut String,
+        rule: impl FnOnce(&str) -> Result<String, String>,
+    ) {
+        match rule(v) {
+            Ok(n) => *v = n,
+            Err(reason) => self.fail(path, reason),
+        }
+    }
+
+    fn id(&mut self, path: &str, v: &mut String) {
+        self.apply(path, v, |s| {
+            let s = validate::text(s, MAX_ID)?;
+            if s.is_empty() {
+                Err("is required".into())
+            } else {
+                Ok(s)
+            }
+        });
+    }
+
+    fn text(&mut self, path: &str, v: &mut String, max: usize) {
+        self.apply(path, v, |s| validate::text(s, max));
+    }
+
+    fn required_text(&mut self, path: &str, v: &mut String, max: usize) {
+        self.apply(path, v, |s| {
+            let s = validate::text(s, max)?;
+            if s.is_empty() {
+                Err("is required".into())
+            } else {
+                Ok(s)
+            }
+        });
+    }
+
+    fn email(&mut self, path: &str, v: &mut String) {
+        self.apply(path, v, validate::email);
+    }
+
+    fn money(&mut self, path: &str, v: &mut String) {
+        self.apply(path, v, money::canonical);
+    }
+
+    fn optional_money(&mut self, path: &str, v: &mut String) {
+        if !v.trim().is_empty() {
+            self.money(path, v);
+        } else {
+            v.clear();
+        }
+    }
+
+    fn currency(&mut self, path: &str, v: &mut String) {
+        self.apply(path, v, |s| {
+            let c = validate::currency_code(s)?;
+            if c.is_empty() {
+                Err("is required".into())
+            } else {
+                Ok(c)
+            }
+        });
+    }
+
+    fn time(&mut self, path: &str, v: &mut String) {
+        self.apply(path, v, rfc3339);
+    }
+
+    fn url(&mut self, path: &str, v: &mut String) {
+        self.apply(path, v, |s| {
+            let s = validate::text(s, MAX_URL)?;
+            if s.is_empty() {
+                return Ok(s);
+            }
+            let url =
+                reqwest::Url::parse(&s).map_err(|e| format!("is not an absolute URL ({e})"))?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err("must be an http or https URL".into());
+            }
+            Ok(s)
+        });
+    }
+
+    fn address(&mut self, path: &str, a: &mut Option<pb::Address>) {
+        let Some(a) = a else { return };
+        let mut d = crate::domain::Address {
+            address1: std::mem::take(&mut a.address1),
+            address2: std::mem::take(&mut a.address2),
+            city: std::mem::take(&mut a.city),
+            province: std::mem::take(&mut a.province),
+            province_code: std::mem::take(&mut a.province_code),
+            postal_code: std::mem::take(&mut a.postal_code),
+            country: std::mem::take(&mut a.country),
+            country_code: std::mem::take(&mut a.country_code),
+        };
+        self.errors.extend(validate::address(&mut d, path));
+        *a = pb::Address {
+            address1: d.address1,
+            address2: d.address2,
+            city: d.city,
+            province: d.province,
+            province_code: d.province_code,
+            postal_code: d.postal_code,
+            country: d.country,
+            country_code: d.country_code,
+        };
+    }
+
+    fn non_negative(&mut self, path: &str, v: i64) {
+        if v < 0 {
+            self.fail(path, "must not be negative");
+        }
+    }
+
+    fn unique_ids<'a>(&mut self, path: &str, ids: impl Iterator<Item = &'a str>) {
+        let mut seen = HashSet::new();
+        for (i, id) in ids.enumerate() {
+            if !id.is_empty() && !seen.insert(id) {
+                self.fail(format!("{path}[{i}].id"), format!("duplicates id '{id}'"));
+            }
+        }
+    }
+
+    fn customer_of(&mut self, path: &str, c: &mut Option<pb::OrderCustomer>) {
+        let Some(c) = c else {
+            self.fail(path, "is required (id and email)");
+            return;
+        };
+        self.id(&format!("{path}.id"), &mut c.id);
+        self.email(&format!("{path}.email"), &mut c.email);
+        self.text(&format!("{path}.first_name"), &mut c.first_name, MAX_TEXT);
+        self.text(&format!("{path}.last_name"), &mut c.last_name, MAX_TEXT);
+        self.text(&format!("{path}.company"), &mut c.company, MAX_TEXT);
+        self.address(&format!("{path}.address"), &mut c.address);
+    }
+
+    fn lines(&mut self, path: &str, lines: &mut [pb::LineItem]) {
+        for (i, l) in lines.iter_mut().enumerate() {
+            let p = format!("{path}[{i}]");
+            self.id(&format!("{p}.id"), &mut l.id);
+            self.id(&format!("{p}.product_id"), &mut l.product_id);
+            self.id(&format!("{p}.variant_id"), &mut l.variant_id);
+            self.text(&format!("{p}.title"), &mut l.title, MAX_TEXT);
+            self.text(&format!("{p}.sku"), &mut l.sku, MAX_TEXT);
+            if l.quantity <= 0 {
+                self.fail(format!("{p}.quantity"), "must be at least 1");
+            }
+            self.money(&format!("{p}.price"), &mut l.price);
+            self.optional_money(&format!("{p}.discount"), &mut l.discount);
+        }
+        self.unique_ids(path, lines.iter().map(|l| l.id.as_str()));
+    }
+
+    fn tracking(&mut self, path: &str, t: &mut Option<pb::CampaignTracking>) {
+        let Some(t) = t else { return };
+        self.text(&format!("{path}.campaign_id"), &mut t.campaign_id, MAX_ID);
+        self.text(&format!("{path}.email_id"), &mut t.email_id, MAX_ID);
+        self.text(
+            &format!("{path}.tracking_code"),
+            &mut t.tracking_code,
+            MAX_TEXT,
+        );
+        self.url(&format!("{path}.landing_site"), &mut t.landing_site);
+    }
+
+    fn enum_value<E: TryFrom<i32>>(&mut self, path: &str, v: i32, allow_unspecified: bool) {
+        if E::try_from(v).is_err() || (v == 0 && !allow_unspecified) {
+            self.fail(path, format!("{v} is not an allowed value"));
+        }
+    }
+}
+
+/// An RFC 3339 time, stored in UTC; empty means unset.
+pub fn rfc3339(s: &str) -> Result<String, String> {
+    use time::format_description::well_known::Rfc3339;
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(String::new());
+    }
+    let t = time::OffsetDateTime::parse(s, &Rfc3339)
+        .map_err(|_| format!("'{s}' is not an RFC 3339 time such as 2026-11-26T15:30:00Z"))?;
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&Rfc3339)
+        .map_err(|e| e.to_string())
+}
+
+fn product(c: &mut Check, p: &mut pb::Product) {
+    c.id("product.id", &mut p.id);
+    c.required_text("product.title", &mut p.title, MAX_TEXT);
+    c.url("product.url", &mut p.url);
+    c.text("product.description", &mut p.description, MAX_DESCRIPTION);
+    c.text("product.vendor", &mut p.vendor, MAX_TEXT);
+    c.url("product.image_url", &mut p.image_url);
+    c.time("product.published_at", &mut p.published_at);
+    for (i, cat) in p.categories.iter_mut().enumerate() {
+        c.text(&format!("product.categories[{i}]"), cat, MAX_TEXT);
+    }
+    let variant_ids: HashSet<String> = p.variants.iter().map(|v| v.id.trim().to_owned()).collect();
+    for (i, img) in p.images.iter_mut().enumerate() {
+        let path = format!("product.images[{i}]");
+        c.id(&format!("{path}.id"), &mut img.id);
+        c.url(&format!("{path}.url"), &mut img.url);
+        if img.url.is_empty() {
+            c.fail(format!("{path}.url"), "is required");
+        }
+        for (j, v) in img.variant_ids.iter_mut().enumerate() {
+            *v = v.trim().to_owned();
+            if !variant_ids.contains(v.as_str()) {
+                c.fail(
+                    format!("{path}.variant_ids[{j}]"),
+                    format!("no variant '{v}' in this product"),
+                );
+            }
+        }
+    }
+    c.unique_ids("product.images", p.images.iter().map(|i| i.id.as_str()));
+    for (i, v) in p.variants.iter_mut().enumerate() {
+        let path = format!("product.variants[{i}]");
+        c.id(&format!("{path}.id"), &mut v.id);
+        c.required_text(&format!("{path}.title"), &mut v.title, MAX_TEXT);
+        c.text(&format!("{path}.sku"), &mut v.sku, MAX_TEXT);
+        c.optional_money(&format!("{path}.price"), &mut v.price);
+        c.url(&format!("{path}.url"), &mut v.url);
+        c.url(&format!("{path}.image_url"), &mut v.image_url);
+        c.text(&format!("{path}.visibility"), &mut v.visibility, MAX_TEXT);
+    }
+    c.unique_ids("product.variants", p.variants.iter().map(|v| v.id.as_str()));
+}
+
+fn customer(c: &mut Check, x: &mut pb::Customer) {
+    c.id("customer.id", &mut x.id);
+    c.email("customer.email", &mut x.email);
+    c.text("customer.first_name", &mut x.first_name, MAX_TEXT);
+    c.text("customer.last_name", &mut x.last_name, MAX_TEXT);
+    c.text("customer.company", &mut x.company, MAX_TEXT);
+    c.address("customer.address", &mut x.address);
+    c.non_negative("customer.orders_count", x.orders_count);
+    c.optional_money("customer.total_spent", &mut x.total_spent);
+}
+
+fn order(c: &mut Check, o: &mut pb::Order) {
+    c.id("order.id", &mut o.id);
+    c.customer_of("order.customer", &mut o.customer);
+    c.currency("order.currency_code", &mut o.currency_code);
+    c.money("order.order_total", &mut o.order_total);
+    c.optional_money("order.tax_total", &mut o.tax_total);
+    c.optional_money("order.shipping_total", &mut o.shipping_total);
+    c.optional_money("order.discount_total", &mut o.discount_total);
+    if o.lines.is_empty() {
+        c.fail("order.lines", "an order needs at least one line");
+    }
+    c.lines("order.lines", &mut o.lines);
+    c.enum_value::<pb::PaymentStatus>("order.payment_status", o.payment_status, true);
+    c.enum_value::<pb::ShippingStatus>("order.shipping_status", o.shipping_status, true);
+    c.time("order.placed_at", &mut o.placed_at);
+    c.time("order.updated_at", &mut o.updated_at);
+    c.time("order.cancelled_at", &mut o.cancelled_at);
+    c.tracking("order.tracking", &mut o.tracking);
+    for (i, p) in o.promos.iter_mut().enumerate() {
+        let path = format!("order.promos[{i}]");
+        c.required_text(&format!("{path}.code"), &mut p.code, MAX_ID);
+        c.money(
+            &format!("{path}.amount_discounted"),
+            &mut p.amount_discounted,
+        );
+        if !matches!(p.r#type.as_str(), "fixed" | "percent" | "") {
+            c.fail(format!("{path}.type"), "must be 'fixed' or 'percent'");
+        }
+    }
+    c.address("order.billing_address", &mut o.billing_address);
+    c.address("order.shipping_address", &mut o.shipping_address);
+    c.url("order.order_url", &mut o.order_url);
+}
+
+fn cart(c: &mut Check, x: &mut pb::Cart) {
+    c.id("cart.id", &mut x.id);
+    c.customer_of("cart.customer", &mut x.customer);
+    c.currency("cart.currency_code", &mut x.currency_code);
+    c.money("cart.order_total", &mut x.order_total);
+    c.optional_money("cart.tax_total", &mut x.tax_total);
+    c.lines("cart.lines", &mut x.lines);
+    c.url("cart.checkout_url", &mut x.checkout_url);
+    c.tracking("cart.tracking", &mut x.tracking);
+    c.time("cart.updated_at", &mut x.updated_at);
+}
+
+fn coupon(c: &mut Check, x: &mut pb::Coupon) {
+    c.id("coupon.id", &mut x.id);
+    c.required_text("coupon.code", &mut x.code, MAX_ID);
+    c.enum_value::<pb::CouponType>("coupon.type", x.r#type, false);
+    if x.r#type == pb::CouponType::FreeShipping as i32 {
+        c.optional_money("coupon.value", &mut x.value);
+    } else {
+        c.money("coupon.value", &mut x.value);
+        if x.r#type == pb::CouponType::Percent as i32
+            && money::parse(&x.value).is_ok_and(|v| v > 100 * 10_000)
+        {
+            c.fail("coupon.value", "a percentage must be at most 100");
+        }
+    }
+    c.text("coupon.comment", &mut x.comment, MAX_TEXT);
+    c.time("coupon.valid_from", &mut x.valid_from);
+    c.time("coupon.valid_until", &mut x.valid_until);
+    if !x.valid_from.is_empty() && !x.valid_until.is_empty() && x.valid_from > x.valid_until {
+        c.fail("coupon.valid_until", "must not be before valid_from");
+    }
+    c.optional_money("coupon.total_min", &mut x.total_min);
+    c.optional_money("coupon.total_max", &mut x.total_max);
+    if let (Ok(min), Ok(max)) = (money::parse(&x.total_min), money::parse(&x.total_max)) {
+        if min > max {
+            c.fail("coupon.total_max", "must not be below total_min");
+        }
+    }
+    c.non_negative("coupon.uses", x.uses);
+    c.non_negative("coupon.uses_limit", x.uses_limit);
+    c.non_negative("coupon.uses_limit_per_user", x.uses_limit_per_user);
+    let lists: [(&str, &mut Vec<String>); 5] = [
+        ("coupon.product_ids", &mut x.product_ids),
+        ("coupon.product_class_ids", &mut x.product_class_ids),
+        ("coupon.membership_ids", &mut x.membership_ids),
+        ("coupon.zone_ids", &mut x.zone_ids),
+        ("coupon.category_ids", &mut x.category_ids),
+    ];
+    for (path, ids) in lists {
+        for (i, id) in ids.iter_mut().enumerate() {
+            c.id(&format!("{path}[{i}]"), id);
+        }
+    }
+}
