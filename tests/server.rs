@@ -3,10 +3,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::process::Command;
 
 use common::*;
 use mcsync::proto::v1::{self as pb, GetSettingsRequest};
@@ -114,6 +111,7 @@ async fn grpcurl_lists_describes_and_calls_every_service_through_reflection() {
     for service in [
         "mcsync.v1.SettingsService",
         "mcsync.v1.ListService",
+        "mcsync.v1.StoreDataService",
         "grpc.health.v1.Health",
         "grpc.reflection.v1alpha.ServerReflection",
     ] {
@@ -152,6 +150,39 @@ async fn grpcurl_lists_describes_and_calls_every_service_through_reflection() {
         "{connected}"
     );
     assert!(health.contains("SERVING"), "{health}");
+
+    // The README's recipe: push the example records with `-d @`.
+    let addr = app.addr().to_string();
+    let pushed = tokio::task::spawn_blocking(move || {
+        let mut c = grpcurl();
+        c.args([
+            "-H",
+            &format!("authorization: Bearer {TOKEN}"),
+            "-d",
+            "@",
+            &addr,
+            "mcsync.v1.StoreDataService/PushRecords",
+        ]);
+        c.stdin(
+            std::fs::File::open(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/examples/records.json"
+            ))
+            .unwrap(),
+        );
+        run(c)
+    })
+    .await
+    .unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&pushed).unwrap_or_else(|e| panic!("{e}: {pushed}"));
+    assert_eq!(summary["accepted"], "4", "{pushed}");
+    assert_eq!(summary["rejected"], "1", "{pushed}");
+    assert_eq!(summary["rejections"][0]["index"], "4", "{pushed}");
+    assert_eq!(
+        summary["notFound"][0]["id"], "cart-that-never-was",
+        "{pushed}"
+    );
     app.stop().await;
 }
 
@@ -220,43 +251,13 @@ async fn the_binary_never_logs_the_api_key_and_shuts_down_cleanly_on_sigterm() {
     )
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mcsync"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-            "--mailchimp-url",
-            &sim.base_url(),
-        ])
-        .arg("--data-dir")
-        .arg(dir.path())
-        .env("MCSYNC_TOKEN", TOKEN)
-        .env("RUST_LOG", "trace")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel::<String>();
-    let reader = {
-        let stderr = child.stderr.take().unwrap();
-        let lines = lines.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if line.contains("mcsync listening") {
-                    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
-                    let _ = addr_tx.send(v["addr"].as_str().unwrap().to_owned());
-                }
-                lines.lock().unwrap().push(line);
-            }
-        })
-    };
-    let addr = addr_rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("the server logs its address");
-    let channel = channel(addr.parse().unwrap()).await;
+    let ServerProcess {
+        mut child,
+        addr,
+        lines,
+        reader,
+    } = start_binary(dir.path(), &sim.base_url(), "trace");
+    let channel = channel(addr).await;
     let mut settings =
         mcsync::proto::v1::settings_service_client::SettingsServiceClient::with_interceptor(
             channel.clone(),

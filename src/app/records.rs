@@ -54,12 +54,12 @@ impl App {
         })
     }
 
-    pub fn count_records(&self) -> (Vec<(RecordKind, usize)>, usize) {
+    pub fn count_records(&self) -> Result<(Vec<(RecordKind, usize)>, usize), AppError> {
         let counts = RecordKind::ALL
             .iter()
             .map(|k| (*k, self.store.count_records(*k)))
             .collect();
-        (counts, self.store.outbox_len())
+        Ok((counts, self.store.outbox_len()?))
     }
 }
 

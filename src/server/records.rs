@@ -62,7 +62,7 @@ impl StoreDataService for Records {
         &self,
         _: Request<pb::CountRecordsRequest>,
     ) -> Result<Response<pb::CountRecordsResponse>, Status> {
-        let (counts, outbox) = self.0.count_records();
+        let (counts, outbox) = self.0.count_records()?;
         Ok(Response::new(pb::CountRecordsResponse {
             counts: counts
                 .into_iter()

@@ -50,10 +50,12 @@ pub struct Store {
     /// One tree per [`crate::domain::record::RecordKind`], in `RecordKind::ALL` order.
     records: Vec<sled::Tree>,
     outbox: sled::Tree,
+    /// Serialises record writers; holds the next outbox sequence.
+    writer: std::sync::Arc<std::sync::Mutex<u64>>,
 }
 
-/// sled's page cache; its default (1 GiB) would dwarf the rest of the process.
-const CACHE_BYTES: u64 = 64 * 1024 * 1024;
+/// sled's page cache; its default (1 GiB) would dwarf the rest of the process (BENCHMARKS.md).
+const CACHE_BYTES: u64 = 32 * 1024 * 1024;
 
 const SETTINGS_KEY: &[u8] = b"settings";
 
@@ -64,12 +66,16 @@ impl Store {
             .path(dir.join("db"))
             .cache_capacity(CACHE_BYTES)
             .open()?;
+        let outbox = db.open_tree("outbox")?;
         Ok(Self {
             settings: db.open_tree("settings")?,
             audiences: db.open_tree("audiences")?,
             accounts: db.open_tree("accounts")?,
             records: Self::open_record_trees(&db)?,
-            outbox: db.open_tree("outbox")?,
+            writer: std::sync::Arc::new(std::sync::Mutex::new(Self::next_outbox_sequence(
+                &outbox,
+            )?)),
+            outbox,
             db,
         })
     }

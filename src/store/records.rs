@@ -1,6 +1,11 @@
 //! The mirror of shop records: a tree per kind (`<id>` → 16-byte content hash + the encoded
-//! record) and the outbox (`<sequence u64 BE>` → kind, operation, id), written together in one
-//! transaction, and the outbox only when a record really changed.
+//! record) and the outbox of changes, written together in one transaction, and the outbox only
+//! when a record really changed.
+//!
+//! The outbox keeps one *segment* per write: key = the first entry's sequence (u64 BE), value =
+//! the entries (kind, operation, id), whose sequences follow on from the key. Every change
+//! still has its own entry and sequence; packing them costs one insert per write group instead
+//! of one per change, which halves the cost of ingest (BENCHMARKS.md has the measurements).
 
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
@@ -56,68 +61,96 @@ impl Store {
             .collect()
     }
 
-    /// Applies the changes in order, in one transaction (later changes see earlier ones), and
+    /// Applies the changes in order (later changes see earlier ones) in one transaction, and
     /// does not flush: the caller acknowledges only after [`Store::flush`]. This is what lets
     /// one flush cover many requests (group commit).
+    ///
+    /// Writers are serialised by a lock, so the stored hashes can be read before the
+    /// transaction and outbox sequences drawn from a counter: the transaction itself only
+    /// writes, which makes it several times cheaper.
     pub fn apply_changes(&self, changes: &[Change]) -> Result<Vec<Outcome>, StoreError> {
-        let encoded: Vec<Option<(Vec<u8>, [u8; HASH_LEN])>> = changes
-            .iter()
-            .map(|c| match c {
+        let mut next_seq = self.writer.lock().expect("writer lock");
+        let mut outcomes = Vec::with_capacity(changes.len());
+        // What this batch has already written, so that a record changed twice compares with
+        // its newer version: (kind, id) -> hash, or None once deleted.
+        let mut batch_state: std::collections::HashMap<(RecordKind, &str), Option<[u8; HASH_LEN]>> =
+            std::collections::HashMap::new();
+        let mut writes: Vec<(usize, &str, Option<Vec<u8>>)> = Vec::with_capacity(changes.len());
+        let first_seq = *next_seq;
+        let mut segment = Vec::with_capacity(4 + changes.len() * 16);
+        segment.extend_from_slice(&0u32.to_be_bytes());
+        let mut entries = 0u32;
+        for change in changes {
+            let (kind, id) = (change.kind(), change.id());
+            let current: Option<[u8; HASH_LEN]> = match batch_state.get(&(kind, id)) {
+                Some(state) => *state,
+                None => self.records[tree_index(kind)]
+                    .get(id.as_bytes())?
+                    .and_then(|v| v.get(..HASH_LEN).and_then(|h| h.try_into().ok())),
+            };
+            let (outcome, op) = match change {
                 Change::Upsert(v) => {
                     let bytes = v.encode();
                     let hash = content_hash(&bytes);
-                    let mut value = Vec::with_capacity(HASH_LEN + bytes.len());
-                    value.extend_from_slice(&hash);
-                    value.extend_from_slice(&bytes);
-                    Some((value, hash))
+                    if current == Some(hash) {
+                        (Outcome::Unchanged, None)
+                    } else {
+                        let mut value = Vec::with_capacity(HASH_LEN + bytes.len());
+                        value.extend_from_slice(&hash);
+                        value.extend_from_slice(&bytes);
+                        writes.push((tree_index(kind), id, Some(value)));
+                        batch_state.insert((kind, id), Some(hash));
+                        (Outcome::Accepted, Some(Operation::Upsert))
+                    }
                 }
-                Change::Delete(..) => None,
-            })
-            .collect();
+                Change::Delete(..) if current.is_some() => {
+                    writes.push((tree_index(kind), id, None));
+                    batch_state.insert((kind, id), None);
+                    (Outcome::Deleted, Some(Operation::Delete))
+                }
+                Change::Delete(..) => (Outcome::NotFound, None),
+            };
+            if let Some(op) = op {
+                push_entry(&mut segment, kind, op, id);
+                entries += 1;
+            }
+            outcomes.push(outcome);
+        }
+        if writes.is_empty() {
+            return Ok(outcomes);
+        }
+        segment[..4].copy_from_slice(&entries.to_be_bytes());
         let r = &self.records;
         let trees = (&r[0], &r[1], &r[2], &r[3], &r[4], &self.outbox);
         trees
-            .transaction(|(t0, t1, t2, t3, t4, outbox)| {
+            .transaction(|(t0, t1, t2, t3, t4, ob)| {
                 let trees: [&TransactionalTree; 5] = [t0, t1, t2, t3, t4];
-                let mut outcomes = Vec::with_capacity(changes.len());
-                for (change, enc) in changes.iter().zip(&encoded) {
-                    let tree = trees[tree_index(change.kind())];
-                    let id = change.id().as_bytes();
-                    let outcome = match enc {
-                        Some((value, hash)) => match tree.get(id)? {
-                            Some(old) if old.get(..HASH_LEN) == Some(&hash[..]) => {
-                                Outcome::Unchanged
-                            }
-                            _ => {
-                                tree.insert(id, value.as_slice())?;
-                                Outcome::Accepted
-                            }
-                        },
-                        None => match tree.remove(id)? {
-                            Some(_) => Outcome::Deleted,
-                            None => Outcome::NotFound,
-                        },
+                for (tree, id, value) in &writes {
+                    match value {
+                        Some(v) => trees[*tree].insert(id.as_bytes(), v.as_slice())?,
+                        None => trees[*tree].remove(id.as_bytes())?,
                     };
-                    let op = match outcome {
-                        Outcome::Accepted => Some(Operation::Upsert),
-                        Outcome::Deleted => Some(Operation::Delete),
-                        Outcome::Unchanged | Outcome::NotFound => None,
-                    };
-                    if let Some(op) = op {
-                        let seq = outbox.generate_id()?;
-                        outbox.insert(
-                            &seq.to_be_bytes(),
-                            outbox_value(change.kind(), op, change.id()),
-                        )?;
-                    }
-                    outcomes.push(outcome);
                 }
-                Ok::<_, ConflictableTransactionError<()>>(outcomes)
+                ob.insert(&first_seq.to_be_bytes(), segment.as_slice())?;
+                Ok::<_, ConflictableTransactionError<()>>(())
             })
             .map_err(|e| match e {
                 TransactionError::Storage(e) => StoreError::Sled(e),
                 TransactionError::Abort(()) => unreachable!("the transaction never aborts"),
-            })
+            })?;
+        *next_seq = first_seq + u64::from(entries);
+        Ok(outcomes)
+    }
+
+    /// The sequence after the newest outbox entry: where the counter resumes after a restart.
+    pub(super) fn next_outbox_sequence(outbox: &sled::Tree) -> Result<u64, StoreError> {
+        Ok(match outbox.last()? {
+            Some((k, v)) => {
+                let entries = decode_segment(&k, &v)?;
+                entries.last().map_or(1, |e| e.sequence + 1)
+            }
+            None => 1,
+        })
     }
 
     /// The stored record (encoded message) and its content hash.
@@ -144,48 +177,120 @@ impl Store {
         self.records[tree_index(kind)].len()
     }
 
-    pub fn outbox_len(&self) -> usize {
-        self.outbox.len()
+    /// Changes waiting in the outbox.
+    pub fn outbox_len(&self) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for kv in self.outbox.iter() {
+            let (_, v) = kv?;
+            n += v.get(..4).map_or(0, |c| {
+                u32::from_be_bytes(c.try_into().unwrap_or([0; 4])) as usize
+            });
+        }
+        Ok(n)
     }
 
     /// The oldest outbox entries, up to `limit`.
     pub fn outbox_head(&self, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
-        self.outbox
-            .iter()
-            .take(limit)
-            .map(|kv| {
-                let (k, v) = kv?;
-                decode_outbox(&k, &v)
-            })
-            .collect()
+        let mut out = Vec::new();
+        for kv in self.outbox.iter() {
+            let (k, v) = kv?;
+            out.extend(decode_segment(&k, &v)?);
+            if out.len() >= limit {
+                out.truncate(limit);
+                break;
+            }
+        }
+        Ok(out)
     }
 }
 
-fn outbox_value(kind: RecordKind, op: Operation, id: &str) -> Vec<u8> {
-    let mut v = Vec::with_capacity(2 + id.len());
-    v.push(kind.to_byte());
-    v.push(op as u8);
-    v.extend_from_slice(id.as_bytes());
-    v
+/// Appends one entry: kind, operation, id length (ids are at most 50 bytes), id.
+fn push_entry(segment: &mut Vec<u8>, kind: RecordKind, op: Operation, id: &str) {
+    segment.push(kind.to_byte());
+    segment.push(op as u8);
+    segment.push(u8::try_from(id.len()).expect("ids are at most 50 characters"));
+    segment.extend_from_slice(id.as_bytes());
 }
 
-fn decode_outbox(k: &[u8], v: &[u8]) -> Result<OutboxEntry, StoreError> {
+fn decode_segment(k: &[u8], v: &[u8]) -> Result<Vec<OutboxEntry>, StoreError> {
     let corrupt = || StoreError::Corrupt {
         key: format!("outbox/{k:?}"),
-        reason: "bad entry".into(),
+        reason: "bad segment".into(),
     };
-    let sequence = u64::from_be_bytes(k.try_into().map_err(|_| corrupt())?);
-    let kind = RecordKind::from_byte(*v.first().ok_or_else(corrupt)?).ok_or_else(corrupt)?;
-    let operation = match v.get(1) {
-        Some(1) => Operation::Upsert,
-        Some(2) => Operation::Delete,
-        _ => return Err(corrupt()),
-    };
-    let id = String::from_utf8(v[2..].to_vec()).map_err(|_| corrupt())?;
-    Ok(OutboxEntry {
-        sequence,
-        kind,
-        operation,
-        id,
-    })
+    let first = u64::from_be_bytes(k.try_into().map_err(|_| corrupt())?);
+    let count = u32::from_be_bytes(
+        v.get(..4)
+            .ok_or_else(corrupt)?
+            .try_into()
+            .map_err(|_| corrupt())?,
+    );
+    let mut entries = Vec::with_capacity(count as usize);
+    let mut rest = &v[4..];
+    for i in 0..u64::from(count) {
+        let [kind, op, len, tail @ ..] = rest else {
+            return Err(corrupt());
+        };
+        let kind = RecordKind::from_byte(*kind).ok_or_else(corrupt)?;
+        let operation = match op {
+            1 => Operation::Upsert,
+            2 => Operation::Delete,
+            _ => return Err(corrupt()),
+        };
+        let id = tail.get(..usize::from(*len)).ok_or_else(corrupt)?;
+        let id = String::from_utf8(id.to_vec()).map_err(|_| corrupt())?;
+        rest = &tail[usize::from(*len)..];
+        entries.push(OutboxEntry {
+            sequence: first + i,
+            kind,
+            operation,
+            id,
+        });
+    }
+    Ok(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::record::{self, Change};
+    use crate::testdata;
+
+    fn upsert(i: u64) -> Change {
+        record::parse(testdata::mixed(i)).unwrap()
+    }
+
+    #[test]
+    fn outbox_sequences_are_contiguous_and_resume_after_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            let out = store
+                .apply_changes(&[upsert(1), upsert(2), upsert(1)])
+                .unwrap();
+            assert_eq!(
+                out,
+                [Outcome::Accepted, Outcome::Accepted, Outcome::Unchanged]
+            );
+            let del = Change::Delete(RecordKind::Order, "100002".into());
+            let out = store.apply_changes(&[del.clone(), del]).unwrap();
+            assert_eq!(
+                out,
+                [Outcome::Deleted, Outcome::NotFound],
+                "the batch sees its own delete"
+            );
+            store.flush_blocking().unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        store.apply_changes(&[upsert(3)]).unwrap();
+        let entries = store.outbox_head(100).unwrap();
+        let seqs: Vec<u64> = entries.iter().map(|e| e.sequence).collect();
+        assert_eq!(seqs, [1, 2, 3, 4]);
+        assert_eq!(entries[2].operation, Operation::Delete);
+        assert_eq!(
+            (entries[3].kind, entries[3].id.as_str()),
+            (RecordKind::Order, "100003")
+        );
+        assert_eq!(store.outbox_len().unwrap(), 4);
+        assert_eq!(store.outbox_head(2).unwrap().len(), 2);
+    }
 }

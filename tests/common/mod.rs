@@ -181,3 +181,61 @@ pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
         .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
         .unwrap_or_default()
 }
+
+/// The real `mcsync serve` binary in a child process, for tests that kill it or read its logs.
+pub struct ServerProcess {
+    pub child: std::process::Child,
+    pub addr: std::net::SocketAddr,
+    /// Every line it wrote to stderr (JSON logs).
+    pub lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    pub reader: std::thread::JoinHandle<()>,
+}
+
+/// Starts `mcsync serve` on a free port with JSON logs and waits for its "listening" line.
+pub fn start_binary(
+    data_dir: &std::path::Path,
+    mailchimp_url: &str,
+    rust_log: &str,
+) -> ServerProcess {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mcsync"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--mailchimp-url",
+            mailchimp_url,
+        ])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("MCSYNC_TOKEN", TOKEN)
+        .env("RUST_LOG", rust_log)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel::<String>();
+    let stderr = child.stderr.take().unwrap();
+    let collected = lines.clone();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("mcsync listening") {
+                let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+                let _ = addr_tx.send(v["addr"].as_str().unwrap().to_owned());
+            }
+            collected.lock().unwrap().push(line);
+        }
+    });
+    let addr = addr_rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the server logs its address");
+    ServerProcess {
+        child,
+        addr: addr.parse().unwrap(),
+        lines,
+        reader,
+    }
+}
