@@ -33,6 +33,20 @@ pub fn format(units: i64) -> String {
     format!("{whole}.{frac:0<2}")
 }
 
+/// Whether `s` is already in the form [`format`] gives, checked without allocating.
+pub fn is_canonical(s: &str) -> bool {
+    let Some((whole, frac)) = s.split_once('.') else {
+        return false;
+    };
+    let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    digits(whole)
+        && digits(frac)
+        && (whole == "0" || !whole.starts_with('0'))
+        && whole.len() <= 14
+        && (2..=4).contains(&frac.len())
+        && (frac.len() == 2 || !frac.ends_with('0'))
+}
+
 /// Parses and re-formats, so that equal amounts are stored (and hashed) identically.
 pub fn canonical(s: &str) -> Result<String, String> {
     parse(s).map(format)

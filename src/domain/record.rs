@@ -159,13 +159,13 @@ pub fn parse_key(
     let mut c = Check::default();
     let kind = kind_from_pb(key.kind);
     if kind.is_none() {
-        c.fail(
-            format!("{prefix}kind"),
+        c.fail_at(
+            (prefix, "kind"),
             "must be PRODUCT, CUSTOMER, ORDER, CART or COUPON",
         );
     }
     let mut id = key.id.clone();
-    c.id(&format!("{prefix}id"), &mut id);
+    c.id((prefix, "id"), &mut id);
     match kind {
         Some(k) if c.errors.is_empty() => Ok((k, id)),
         _ => Err(c.errors),
@@ -189,7 +189,7 @@ pub fn parse(record: pb::Record) -> Result<Change, Refused> {
     let mut c = Check::default();
     let (kind, record) = match record {
         R::Delete(key) => {
-            return parse_key(&key, "delete.")
+            return parse_key(&key, "delete")
                 .map(|(k, id)| Change::Delete(k, id))
                 .map_err(|errors| Refused {
                     kind: kind_from_pb(key.kind),
@@ -235,6 +235,18 @@ const MAX_TEXT: usize = 255;
 const MAX_DESCRIPTION: usize = 65_535;
 const MAX_URL: usize = 2_048;
 
+/// Where a field is: its parent's path and its name, joined only when something is wrong, so
+/// that a valid record costs no path strings (ingest validates every field of every record).
+type At<'a> = (&'a str, &'a str);
+
+fn path((parent, name): At) -> String {
+    if parent.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{parent}.{name}")
+    }
+}
+
 #[derive(Default)]
 struct Check {
     errors: Vec<ValidationError>,
@@ -245,62 +257,62 @@ impl Check {
         self.errors.push(ValidationError::new(path, reason));
     }
 
-    fn apply(
-        &mut self,
-        path: &str,
-        v: &mut String,
-        rule: impl FnOnce(&str) -> Result<String, String>,
-    ) {
+    fn fail_at(&mut self, at: At, reason: impl Into<String>) {
+        self.errors.push(ValidationError::new(path(at), reason));
+    }
+
+    fn apply(&mut self, at: At, v: &mut String, rule: impl FnOnce(&str) -> Result<String, String>) {
         match rule(v) {
             Ok(n) => *v = n,
-            Err(reason) => self.fail(path, reason),
+            Err(reason) => self.fail_at(at, reason),
         }
     }
 
-    fn id(&mut self, path: &str, v: &mut String) {
-        self.apply(path, v, |s| {
-            let s = validate::text(s, MAX_ID)?;
-            if s.is_empty() {
-                Err("is required".into())
-            } else {
-                Ok(s)
-            }
-        });
+    /// Trims in place; refuses control characters and more than `max` characters.
+    fn text(&mut self, at: At, v: &mut String, max: usize) {
+        let trimmed = v.trim();
+        if trimmed.chars().any(char::is_control) {
+            return self.fail_at(at, "must not contain control characters");
+        }
+        if trimmed.len() != v.len() {
+            *v = trimmed.to_owned();
+        }
+        if v.len() > max && v.chars().count() > max {
+            self.fail_at(at, format!("must be at most {max} characters"));
+        }
     }
 
-    fn text(&mut self, path: &str, v: &mut String, max: usize) {
-        self.apply(path, v, |s| validate::text(s, max));
+    fn required_text(&mut self, at: At, v: &mut String, max: usize) {
+        self.text(at, v, max);
+        if v.is_empty() {
+            self.fail_at(at, "is required");
+        }
     }
 
-    fn required_text(&mut self, path: &str, v: &mut String, max: usize) {
-        self.apply(path, v, |s| {
-            let s = validate::text(s, max)?;
-            if s.is_empty() {
-                Err("is required".into())
-            } else {
-                Ok(s)
-            }
-        });
+    fn id(&mut self, at: At, v: &mut String) {
+        self.required_text(at, v, MAX_ID);
     }
 
-    fn email(&mut self, path: &str, v: &mut String) {
-        self.apply(path, v, validate::email);
+    fn email(&mut self, at: At, v: &mut String) {
+        self.apply(at, v, validate::email);
     }
 
-    fn money(&mut self, path: &str, v: &mut String) {
-        self.apply(path, v, money::canonical);
+    fn money(&mut self, at: At, v: &mut String) {
+        if !money::is_canonical(v) {
+            self.apply(at, v, money::canonical);
+        }
     }
 
-    fn optional_money(&mut self, path: &str, v: &mut String) {
-        if !v.trim().is_empty() {
-            self.money(path, v);
-        } else {
+    fn optional_money(&mut self, at: At, v: &mut String) {
+        if v.trim().is_empty() {
             v.clear();
+        } else {
+            self.money(at, v);
         }
     }
 
-    fn currency(&mut self, path: &str, v: &mut String) {
-        self.apply(path, v, |s| {
+    fn currency(&mut self, at: At, v: &mut String) {
+        self.apply(at, v, |s| {
             let c = validate::currency_code(s)?;
             if c.is_empty() {
                 Err("is required".into())
@@ -310,110 +322,114 @@ impl Check {
         });
     }
 
-    fn time(&mut self, path: &str, v: &mut String) {
-        self.apply(path, v, rfc3339);
+    fn time(&mut self, at: At, v: &mut String) {
+        // Already canonical (UTC, whole seconds): check without re-formatting.
+        if v.len() == 20 && v.ends_with('Z') && rfc3339(v).is_ok() {
+            return;
+        }
+        self.apply(at, v, rfc3339);
     }
 
-    fn url(&mut self, path: &str, v: &mut String) {
-        self.apply(path, v, |s| {
-            let s = validate::text(s, MAX_URL)?;
-            if s.is_empty() {
-                return Ok(s);
-            }
-            let url =
-                reqwest::Url::parse(&s).map_err(|e| format!("is not an absolute URL ({e})"))?;
-            if !matches!(url.scheme(), "http" | "https") {
-                return Err("must be an http or https URL".into());
-            }
-            Ok(s)
-        });
-    }
-
-    fn address(&mut self, path: &str, a: &mut Option<pb::Address>) {
-        let Some(a) = a else { return };
-        let mut d = crate::domain::Address {
-            address1: std::mem::take(&mut a.address1),
-            address2: std::mem::take(&mut a.address2),
-            city: std::mem::take(&mut a.city),
-            province: std::mem::take(&mut a.province),
-            province_code: std::mem::take(&mut a.province_code),
-            postal_code: std::mem::take(&mut a.postal_code),
-            country: std::mem::take(&mut a.country),
-            country_code: std::mem::take(&mut a.country_code),
-        };
-        self.errors.extend(validate::address(&mut d, path));
-        *a = pb::Address {
-            address1: d.address1,
-            address2: d.address2,
-            city: d.city,
-            province: d.province,
-            province_code: d.province_code,
-            postal_code: d.postal_code,
-            country: d.country,
-            country_code: d.country_code,
-        };
-    }
-
-    fn non_negative(&mut self, path: &str, v: i64) {
-        if v < 0 {
-            self.fail(path, "must not be negative");
+    fn url(&mut self, at: At, v: &mut String) {
+        self.text(at, v, MAX_URL);
+        if v.is_empty() {
+            return;
+        }
+        match reqwest::Url::parse(v) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") => {}
+            Ok(_) => self.fail_at(at, "must be an http or https URL"),
+            Err(e) => self.fail_at(at, format!("is not an absolute URL ({e})")),
         }
     }
 
-    fn unique_ids<'a>(&mut self, path: &str, ids: impl Iterator<Item = &'a str>) {
+    fn address(&mut self, at: At, a: &mut Option<pb::Address>) {
+        let Some(a) = a else { return };
+        let p = path(at);
+        self.text((&p, "address1"), &mut a.address1, 100);
+        self.text((&p, "address2"), &mut a.address2, 100);
+        self.text((&p, "city"), &mut a.city, 50);
+        self.text((&p, "province"), &mut a.province, 50);
+        self.text((&p, "province_code"), &mut a.province_code, 10);
+        self.text((&p, "postal_code"), &mut a.postal_code, 20);
+        self.text((&p, "country"), &mut a.country, 50);
+        let cc = &mut a.country_code;
+        if !(cc.len() == 2 && cc.bytes().all(|b| b.is_ascii_uppercase())) {
+            let upper = cc.trim().to_ascii_uppercase();
+            if upper.is_empty()
+                || (upper.len() == 2 && upper.bytes().all(|b| b.is_ascii_uppercase()))
+            {
+                *cc = upper;
+            } else {
+                self.fail_at(
+                    (&p, "country_code"),
+                    "must be an ISO 3166-1 alpha-2 code such as 'US'",
+                );
+            }
+        }
+    }
+
+    fn non_negative(&mut self, at: At, v: i64) {
+        if v < 0 {
+            self.fail_at(at, "must not be negative");
+        }
+    }
+
+    fn unique_ids<'a>(&mut self, at: At, ids: impl Iterator<Item = &'a str>) {
         let mut seen = HashSet::new();
         for (i, id) in ids.enumerate() {
             if !id.is_empty() && !seen.insert(id) {
-                self.fail(format!("{path}[{i}].id"), format!("duplicates id '{id}'"));
+                self.fail(
+                    format!("{}[{i}].id", path(at)),
+                    format!("duplicates id '{id}'"),
+                );
             }
         }
     }
 
-    fn customer_of(&mut self, path: &str, c: &mut Option<pb::OrderCustomer>) {
+    fn customer_of(&mut self, at: At, c: &mut Option<pb::OrderCustomer>) {
         let Some(c) = c else {
-            self.fail(path, "is required (id and email)");
+            self.fail_at(at, "is required (id and email)");
             return;
         };
-        self.id(&format!("{path}.id"), &mut c.id);
-        self.email(&format!("{path}.email"), &mut c.email);
-        self.text(&format!("{path}.first_name"), &mut c.first_name, MAX_TEXT);
-        self.text(&format!("{path}.last_name"), &mut c.last_name, MAX_TEXT);
-        self.text(&format!("{path}.company"), &mut c.company, MAX_TEXT);
-        self.address(&format!("{path}.address"), &mut c.address);
+        let p = path(at);
+        self.id((&p, "id"), &mut c.id);
+        self.email((&p, "email"), &mut c.email);
+        self.text((&p, "first_name"), &mut c.first_name, MAX_TEXT);
+        self.text((&p, "last_name"), &mut c.last_name, MAX_TEXT);
+        self.text((&p, "company"), &mut c.company, MAX_TEXT);
+        self.address((&p, "address"), &mut c.address);
     }
 
-    fn lines(&mut self, path: &str, lines: &mut [pb::LineItem]) {
+    fn lines(&mut self, at: At, lines: &mut [pb::LineItem]) {
+        let parent = path(at);
         for (i, l) in lines.iter_mut().enumerate() {
-            let p = format!("{path}[{i}]");
-            self.id(&format!("{p}.id"), &mut l.id);
-            self.id(&format!("{p}.product_id"), &mut l.product_id);
-            self.id(&format!("{p}.variant_id"), &mut l.variant_id);
-            self.text(&format!("{p}.title"), &mut l.title, MAX_TEXT);
-            self.text(&format!("{p}.sku"), &mut l.sku, MAX_TEXT);
+            let p = format!("{parent}[{i}]");
+            self.id((&p, "id"), &mut l.id);
+            self.id((&p, "product_id"), &mut l.product_id);
+            self.id((&p, "variant_id"), &mut l.variant_id);
+            self.text((&p, "title"), &mut l.title, MAX_TEXT);
+            self.text((&p, "sku"), &mut l.sku, MAX_TEXT);
             if l.quantity <= 0 {
-                self.fail(format!("{p}.quantity"), "must be at least 1");
+                self.fail_at((&p, "quantity"), "must be at least 1");
             }
-            self.money(&format!("{p}.price"), &mut l.price);
-            self.optional_money(&format!("{p}.discount"), &mut l.discount);
+            self.money((&p, "price"), &mut l.price);
+            self.optional_money((&p, "discount"), &mut l.discount);
         }
-        self.unique_ids(path, lines.iter().map(|l| l.id.as_str()));
+        self.unique_ids(at, lines.iter().map(|l| l.id.as_str()));
     }
 
-    fn tracking(&mut self, path: &str, t: &mut Option<pb::CampaignTracking>) {
+    fn tracking(&mut self, at: At, t: &mut Option<pb::CampaignTracking>) {
         let Some(t) = t else { return };
-        self.text(&format!("{path}.campaign_id"), &mut t.campaign_id, MAX_ID);
-        self.text(&format!("{path}.email_id"), &mut t.email_id, MAX_ID);
-        self.text(
-            &format!("{path}.tracking_code"),
-            &mut t.tracking_code,
-            MAX_TEXT,
-        );
-        self.url(&format!("{path}.landing_site"), &mut t.landing_site);
+        let p = path(at);
+        self.text((&p, "campaign_id"), &mut t.campaign_id, MAX_ID);
+        self.text((&p, "email_id"), &mut t.email_id, MAX_ID);
+        self.text((&p, "tracking_code"), &mut t.tracking_code, MAX_TEXT);
+        self.url((&p, "landing_site"), &mut t.landing_site);
     }
 
-    fn enum_value<E: TryFrom<i32>>(&mut self, path: &str, v: i32, allow_unspecified: bool) {
+    fn enum_value<E: TryFrom<i32>>(&mut self, at: At, v: i32, allow_unspecified: bool) {
         if E::try_from(v).is_err() || (v == 0 && !allow_unspecified) {
-            self.fail(path, format!("{v} is not an allowed value"));
+            self.fail_at(at, format!("{v} is not an allowed value"));
         }
     }
 }
@@ -433,21 +449,25 @@ pub fn rfc3339(s: &str) -> Result<String, String> {
 }
 
 fn product(c: &mut Check, p: &mut pb::Product) {
-    c.id("product.id", &mut p.id);
-    c.required_text("product.title", &mut p.title, MAX_TEXT);
-    c.url("product.url", &mut p.url);
-    c.text("product.description", &mut p.description, MAX_DESCRIPTION);
-    c.text("product.vendor", &mut p.vendor, MAX_TEXT);
-    c.url("product.image_url", &mut p.image_url);
-    c.time("product.published_at", &mut p.published_at);
+    c.id(("product", "id"), &mut p.id);
+    c.required_text(("product", "title"), &mut p.title, MAX_TEXT);
+    c.url(("product", "url"), &mut p.url);
+    c.text(
+        ("product", "description"),
+        &mut p.description,
+        MAX_DESCRIPTION,
+    );
+    c.text(("product", "vendor"), &mut p.vendor, MAX_TEXT);
+    c.url(("product", "image_url"), &mut p.image_url);
+    c.time(("product", "published_at"), &mut p.published_at);
     for (i, cat) in p.categories.iter_mut().enumerate() {
-        c.text(&format!("product.categories[{i}]"), cat, MAX_TEXT);
+        c.text(("product", &format!("categories[{i}]")), cat, MAX_TEXT);
     }
     let variant_ids: HashSet<String> = p.variants.iter().map(|v| v.id.trim().to_owned()).collect();
     for (i, img) in p.images.iter_mut().enumerate() {
         let path = format!("product.images[{i}]");
-        c.id(&format!("{path}.id"), &mut img.id);
-        c.url(&format!("{path}.url"), &mut img.url);
+        c.id((&path, "id"), &mut img.id);
+        c.url((&path, "url"), &mut img.url);
         if img.url.is_empty() {
             c.fail(format!("{path}.url"), "is required");
         }
@@ -461,107 +481,110 @@ fn product(c: &mut Check, p: &mut pb::Product) {
             }
         }
     }
-    c.unique_ids("product.images", p.images.iter().map(|i| i.id.as_str()));
+    c.unique_ids(
+        ("product", "images"),
+        p.images.iter().map(|i| i.id.as_str()),
+    );
     for (i, v) in p.variants.iter_mut().enumerate() {
         let path = format!("product.variants[{i}]");
-        c.id(&format!("{path}.id"), &mut v.id);
-        c.required_text(&format!("{path}.title"), &mut v.title, MAX_TEXT);
-        c.text(&format!("{path}.sku"), &mut v.sku, MAX_TEXT);
-        c.optional_money(&format!("{path}.price"), &mut v.price);
-        c.url(&format!("{path}.url"), &mut v.url);
-        c.url(&format!("{path}.image_url"), &mut v.image_url);
-        c.text(&format!("{path}.visibility"), &mut v.visibility, MAX_TEXT);
+        c.id((&path, "id"), &mut v.id);
+        c.required_text((&path, "title"), &mut v.title, MAX_TEXT);
+        c.text((&path, "sku"), &mut v.sku, MAX_TEXT);
+        c.optional_money((&path, "price"), &mut v.price);
+        c.url((&path, "url"), &mut v.url);
+        c.url((&path, "image_url"), &mut v.image_url);
+        c.text((&path, "visibility"), &mut v.visibility, MAX_TEXT);
     }
-    c.unique_ids("product.variants", p.variants.iter().map(|v| v.id.as_str()));
+    c.unique_ids(
+        ("product", "variants"),
+        p.variants.iter().map(|v| v.id.as_str()),
+    );
 }
 
 fn customer(c: &mut Check, x: &mut pb::Customer) {
-    c.id("customer.id", &mut x.id);
-    c.email("customer.email", &mut x.email);
-    c.text("customer.first_name", &mut x.first_name, MAX_TEXT);
-    c.text("customer.last_name", &mut x.last_name, MAX_TEXT);
-    c.text("customer.company", &mut x.company, MAX_TEXT);
-    c.address("customer.address", &mut x.address);
-    c.non_negative("customer.orders_count", x.orders_count);
-    c.optional_money("customer.total_spent", &mut x.total_spent);
+    c.id(("customer", "id"), &mut x.id);
+    c.email(("customer", "email"), &mut x.email);
+    c.text(("customer", "first_name"), &mut x.first_name, MAX_TEXT);
+    c.text(("customer", "last_name"), &mut x.last_name, MAX_TEXT);
+    c.text(("customer", "company"), &mut x.company, MAX_TEXT);
+    c.address(("customer", "address"), &mut x.address);
+    c.non_negative(("customer", "orders_count"), x.orders_count);
+    c.optional_money(("customer", "total_spent"), &mut x.total_spent);
 }
 
 fn order(c: &mut Check, o: &mut pb::Order) {
-    c.id("order.id", &mut o.id);
-    c.customer_of("order.customer", &mut o.customer);
-    c.currency("order.currency_code", &mut o.currency_code);
-    c.money("order.order_total", &mut o.order_total);
-    c.optional_money("order.tax_total", &mut o.tax_total);
-    c.optional_money("order.shipping_total", &mut o.shipping_total);
-    c.optional_money("order.discount_total", &mut o.discount_total);
+    c.id(("order", "id"), &mut o.id);
+    c.customer_of(("order", "customer"), &mut o.customer);
+    c.currency(("order", "currency_code"), &mut o.currency_code);
+    c.money(("order", "order_total"), &mut o.order_total);
+    c.optional_money(("order", "tax_total"), &mut o.tax_total);
+    c.optional_money(("order", "shipping_total"), &mut o.shipping_total);
+    c.optional_money(("order", "discount_total"), &mut o.discount_total);
     if o.lines.is_empty() {
         c.fail("order.lines", "an order needs at least one line");
     }
-    c.lines("order.lines", &mut o.lines);
-    c.enum_value::<pb::PaymentStatus>("order.payment_status", o.payment_status, true);
-    c.enum_value::<pb::ShippingStatus>("order.shipping_status", o.shipping_status, true);
-    c.time("order.placed_at", &mut o.placed_at);
-    c.time("order.updated_at", &mut o.updated_at);
-    c.time("order.cancelled_at", &mut o.cancelled_at);
-    c.tracking("order.tracking", &mut o.tracking);
+    c.lines(("order", "lines"), &mut o.lines);
+    c.enum_value::<pb::PaymentStatus>(("order", "payment_status"), o.payment_status, true);
+    c.enum_value::<pb::ShippingStatus>(("order", "shipping_status"), o.shipping_status, true);
+    c.time(("order", "placed_at"), &mut o.placed_at);
+    c.time(("order", "updated_at"), &mut o.updated_at);
+    c.time(("order", "cancelled_at"), &mut o.cancelled_at);
+    c.tracking(("order", "tracking"), &mut o.tracking);
     for (i, p) in o.promos.iter_mut().enumerate() {
         let path = format!("order.promos[{i}]");
-        c.required_text(&format!("{path}.code"), &mut p.code, MAX_ID);
-        c.money(
-            &format!("{path}.amount_discounted"),
-            &mut p.amount_discounted,
-        );
+        c.required_text((&path, "code"), &mut p.code, MAX_ID);
+        c.money((&path, "amount_discounted"), &mut p.amount_discounted);
         if !matches!(p.r#type.as_str(), "fixed" | "percent" | "") {
             c.fail(format!("{path}.type"), "must be 'fixed' or 'percent'");
         }
     }
-    c.address("order.billing_address", &mut o.billing_address);
-    c.address("order.shipping_address", &mut o.shipping_address);
-    c.url("order.order_url", &mut o.order_url);
+    c.address(("order", "billing_address"), &mut o.billing_address);
+    c.address(("order", "shipping_address"), &mut o.shipping_address);
+    c.url(("order", "order_url"), &mut o.order_url);
 }
 
 fn cart(c: &mut Check, x: &mut pb::Cart) {
-    c.id("cart.id", &mut x.id);
-    c.customer_of("cart.customer", &mut x.customer);
-    c.currency("cart.currency_code", &mut x.currency_code);
-    c.money("cart.order_total", &mut x.order_total);
-    c.optional_money("cart.tax_total", &mut x.tax_total);
-    c.lines("cart.lines", &mut x.lines);
-    c.url("cart.checkout_url", &mut x.checkout_url);
-    c.tracking("cart.tracking", &mut x.tracking);
-    c.time("cart.updated_at", &mut x.updated_at);
+    c.id(("cart", "id"), &mut x.id);
+    c.customer_of(("cart", "customer"), &mut x.customer);
+    c.currency(("cart", "currency_code"), &mut x.currency_code);
+    c.money(("cart", "order_total"), &mut x.order_total);
+    c.optional_money(("cart", "tax_total"), &mut x.tax_total);
+    c.lines(("cart", "lines"), &mut x.lines);
+    c.url(("cart", "checkout_url"), &mut x.checkout_url);
+    c.tracking(("cart", "tracking"), &mut x.tracking);
+    c.time(("cart", "updated_at"), &mut x.updated_at);
 }
 
 fn coupon(c: &mut Check, x: &mut pb::Coupon) {
-    c.id("coupon.id", &mut x.id);
-    c.required_text("coupon.code", &mut x.code, MAX_ID);
-    c.enum_value::<pb::CouponType>("coupon.type", x.r#type, false);
+    c.id(("coupon", "id"), &mut x.id);
+    c.required_text(("coupon", "code"), &mut x.code, MAX_ID);
+    c.enum_value::<pb::CouponType>(("coupon", "type"), x.r#type, false);
     if x.r#type == pb::CouponType::FreeShipping as i32 {
-        c.optional_money("coupon.value", &mut x.value);
+        c.optional_money(("coupon", "value"), &mut x.value);
     } else {
-        c.money("coupon.value", &mut x.value);
+        c.money(("coupon", "value"), &mut x.value);
         if x.r#type == pb::CouponType::Percent as i32
             && money::parse(&x.value).is_ok_and(|v| v > 100 * 10_000)
         {
             c.fail("coupon.value", "a percentage must be at most 100");
         }
     }
-    c.text("coupon.comment", &mut x.comment, MAX_TEXT);
-    c.time("coupon.valid_from", &mut x.valid_from);
-    c.time("coupon.valid_until", &mut x.valid_until);
+    c.text(("coupon", "comment"), &mut x.comment, MAX_TEXT);
+    c.time(("coupon", "valid_from"), &mut x.valid_from);
+    c.time(("coupon", "valid_until"), &mut x.valid_until);
     if !x.valid_from.is_empty() && !x.valid_until.is_empty() && x.valid_from > x.valid_until {
         c.fail("coupon.valid_until", "must not be before valid_from");
     }
-    c.optional_money("coupon.total_min", &mut x.total_min);
-    c.optional_money("coupon.total_max", &mut x.total_max);
+    c.optional_money(("coupon", "total_min"), &mut x.total_min);
+    c.optional_money(("coupon", "total_max"), &mut x.total_max);
     if let (Ok(min), Ok(max)) = (money::parse(&x.total_min), money::parse(&x.total_max)) {
         if min > max {
             c.fail("coupon.total_max", "must not be below total_min");
         }
     }
-    c.non_negative("coupon.uses", x.uses);
-    c.non_negative("coupon.uses_limit", x.uses_limit);
-    c.non_negative("coupon.uses_limit_per_user", x.uses_limit_per_user);
+    c.non_negative(("coupon", "uses"), x.uses);
+    c.non_negative(("coupon", "uses_limit"), x.uses_limit);
+    c.non_negative(("coupon", "uses_limit_per_user"), x.uses_limit_per_user);
     let lists: [(&str, &mut Vec<String>); 5] = [
         ("coupon.product_ids", &mut x.product_ids),
         ("coupon.product_class_ids", &mut x.product_class_ids),
@@ -571,7 +594,7 @@ fn coupon(c: &mut Check, x: &mut pb::Coupon) {
     ];
     for (path, ids) in lists {
         for (i, id) in ids.iter_mut().enumerate() {
-            c.id(&format!("{path}[{i}]"), id);
+            c.id(("", &format!("{path}[{i}]")), id);
         }
     }
 }
