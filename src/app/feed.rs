@@ -20,7 +20,16 @@ const STREAM_BATCH: usize = 1_024;
 /// Batches a stream may have in the writer's hands before it waits: bounds memory per stream.
 const STREAM_IN_FLIGHT: usize = 4;
 
-type Reply = oneshot::Sender<Result<Vec<Outcome>, Arc<StoreError>>>;
+type Written = Result<Vec<Outcome>, Arc<StoreError>>;
+type Reply = oneshot::Sender<Written>;
+type Pending = oneshot::Receiver<Written>;
+
+/// A batch in the writer's hands: which of its changes were deletes (to name the ones that
+/// found nothing), and where the outcome will arrive.
+struct InFlight {
+    deletes: Vec<Option<(RecordKind, String)>>,
+    outcome: Pending,
+}
 
 struct Job {
     changes: Vec<Change>,
@@ -44,10 +53,7 @@ impl Feed {
     }
 
     /// Queues changes; the receiver answers once they are durable.
-    async fn submit(
-        &self,
-        changes: Vec<Change>,
-    ) -> oneshot::Receiver<Result<Vec<Outcome>, Arc<StoreError>>> {
+    async fn submit(&self, changes: Vec<Change>) -> Pending {
         let (reply, rx) = oneshot::channel();
         if let Err(e) = self.jobs.send(Job { changes, reply }).await {
             // The writer is gone (shutting down): answer with an error, never a silent success.
@@ -62,9 +68,7 @@ impl Feed {
     }
 }
 
-async fn wait(
-    rx: oneshot::Receiver<Result<Vec<Outcome>, Arc<StoreError>>>,
-) -> Result<Vec<Outcome>, AppError> {
+async fn wait(rx: Pending) -> Result<Vec<Outcome>, AppError> {
     match rx.await {
         Ok(Ok(outcomes)) => Ok(outcomes),
         Ok(Err(e)) => Err(AppError::Storage(e.to_string())),
@@ -141,10 +145,7 @@ pub struct Push {
     feed: Feed,
     index: u64,
     batch: Vec<Change>,
-    in_flight: VecDeque<(
-        Vec<Option<(RecordKind, String)>>,
-        oneshot::Receiver<Result<Vec<Outcome>, Arc<StoreError>>>,
-    )>,
+    in_flight: VecDeque<InFlight>,
     summary: PushSummary,
 }
 
@@ -195,7 +196,10 @@ impl Push {
             })
             .collect();
         let rx = self.feed.submit(batch).await;
-        self.in_flight.push_back((deletes, rx));
+        self.in_flight.push_back(InFlight {
+            deletes,
+            outcome: rx,
+        });
         while self.in_flight.len() > STREAM_IN_FLIGHT {
             self.settle_oldest().await?;
         }
@@ -203,7 +207,11 @@ impl Push {
     }
 
     async fn settle_oldest(&mut self) -> Result<(), AppError> {
-        let Some((deletes, rx)) = self.in_flight.pop_front() else {
+        let Some(InFlight {
+            deletes,
+            outcome: rx,
+        }) = self.in_flight.pop_front()
+        else {
             return Ok(());
         };
         let outcomes = wait(rx).await?;

@@ -53,7 +53,8 @@ impl RecordKind {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Valid {
     kind: RecordKind,
-    record: pb::record::Record,
+    /// Boxed: an order is a kilobyte, a delete a few words, and both travel as a [`Change`].
+    record: Box<pb::record::Record>,
 }
 
 impl Valid {
@@ -63,7 +64,7 @@ impl Valid {
 
     pub fn id(&self) -> &str {
         use pb::record::Record::*;
-        match &self.record {
+        match self.record.as_ref() {
             Product(r) => &r.id,
             Customer(r) => &r.id,
             Order(r) => &r.id,
@@ -76,7 +77,7 @@ impl Valid {
     /// The storage encoding: the normalised message.
     pub fn encode(&self) -> Vec<u8> {
         use pb::record::Record::*;
-        match &self.record {
+        match self.record.as_ref() {
             Product(r) => r.encode_to_vec(),
             Customer(r) => r.encode_to_vec(),
             Order(r) => r.encode_to_vec(),
@@ -218,7 +219,10 @@ pub fn parse(record: pb::Record) -> Result<Change, Refused> {
             (RecordKind::Coupon, R::Coupon(x))
         }
     };
-    let valid = Valid { kind, record };
+    let valid = Valid {
+        kind,
+        record: Box::new(record),
+    };
     if c.errors.is_empty() {
         Ok(Change::Upsert(valid))
     } else {

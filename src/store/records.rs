@@ -15,6 +15,9 @@ use crate::domain::record::{Change, RecordKind};
 
 pub const HASH_LEN: usize = 16;
 
+/// A stored record: its content hash and its encoded message.
+pub type Stored = ([u8; HASH_LEN], Vec<u8>);
+
 /// What became of one change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -154,11 +157,7 @@ impl Store {
     }
 
     /// The stored record (encoded message) and its content hash.
-    pub fn record(
-        &self,
-        kind: RecordKind,
-        id: &str,
-    ) -> Result<Option<([u8; HASH_LEN], Vec<u8>)>, StoreError> {
+    pub fn record(&self, kind: RecordKind, id: &str) -> Result<Option<Stored>, StoreError> {
         let Some(v) = self.records[tree_index(kind)].get(id.as_bytes())? else {
             return Ok(None);
         };

@@ -1,0 +1,140 @@
+<?php
+declare(strict_types=1);
+
+namespace Mcsync\Client;
+
+/**
+ * What both curl transports share: the streamed request body, the incremental response parser,
+ * status and trailer handling, timeouts and the bearer token.
+ */
+abstract class CurlTransport implements Transport
+{
+    /** @var string */
+    private $baseUrl;
+    /** @var string|null */
+    private $token;
+    /** @var int */
+    private $timeoutMs;
+    /** @var int */
+    private $connectTimeoutMs;
+    /** @var int messages encoded per read of the request body */
+    private $chunkMessages;
+
+    /**
+     * @param array{timeout_ms?: int, connect_timeout_ms?: int, chunk_messages?: int} $options
+     */
+    public function __construct(string $baseUrl, ?string $token = null, array $options = [])
+    {
+        $this->baseUrl = rtrim($baseUrl, '/');
+        $this->token = $token;
+        $this->timeoutMs = (int) ($options['timeout_ms'] ?? 30000);
+        $this->connectTimeoutMs = (int) ($options['connect_timeout_ms'] ?? 5000);
+        $this->chunkMessages = max(1, (int) ($options['chunk_messages'] ?? 500));
+    }
+
+    /** curl options that make this transport what it is (HTTP version, content type). */
+    abstract protected function protocolOptions(): array;
+
+
+    public function call(string $path, iterable $requests, callable $onMessage): void
+    {
+        $iterator = (function () use ($requests) {
+            yield from $requests;
+        })();
+        $pending = '';
+        $readBody = function ($ch, $fd, int $length) use ($iterator, &$pending): string {
+            // Encode a chunk of messages at a time: a long stream never sits in memory whole.
+            $count = 0;
+            while (strlen($pending) < $length && $iterator->valid() && $count < $this->chunkMessages) {
+                $pending .= Frames::encode($iterator->current()->serializeToString());
+                $iterator->next();
+                $count++;
+            }
+            $out = (string) substr($pending, 0, $length);
+            $pending = (string) substr($pending, strlen($out));
+            return $out;
+        };
+
+        $headers = [];
+        $readHeader = function ($ch, string $line) use (&$headers): int {
+            $pos = strpos($line, ':');
+            if ($pos !== false) {
+                // Native gRPC's trailers arrive here too, after the body.
+                $headers[strtolower(trim(substr($line, 0, $pos)))] = trim(substr($line, $pos + 1));
+            }
+            return strlen($line);
+        };
+
+        $frames = new Frames();
+        $trailers = [];
+        $callbackError = null;
+        $readResponse = function ($ch, string $bytes) use ($frames, $onMessage, &$trailers, &$callbackError): int {
+            try {
+                foreach ($frames->push($bytes) as [$flag, $payload]) {
+                    if ($flag & Frames::TRAILER) {
+                        $trailers = Frames::parseTrailers($payload);
+                    } else {
+                        $onMessage($payload);
+                    }
+                }
+            } catch (\Throwable $e) {
+                $callbackError = $e;
+                return 0; // aborts the transfer
+            }
+            return strlen($bytes);
+        };
+
+        $httpHeaders = ['te: trailers', 'expect:', 'grpc-timeout: ' . $this->timeoutMs . 'm'];
+        if ($this->token !== null && $this->token !== '') {
+            $httpHeaders[] = 'authorization: Bearer ' . $this->token;
+        }
+        $ch = curl_init($this->baseUrl . $path);
+        $options = [
+            CURLOPT_POST => true,
+            CURLOPT_UPLOAD => true,
+            CURLOPT_CUSTOMREQUEST => 'POST',
+            CURLOPT_READFUNCTION => $readBody,
+            CURLOPT_HEADERFUNCTION => $readHeader,
+            CURLOPT_WRITEFUNCTION => $readResponse,
+            CURLOPT_TIMEOUT_MS => $this->timeoutMs,
+            CURLOPT_CONNECTTIMEOUT_MS => $this->connectTimeoutMs,
+            CURLOPT_TCP_NODELAY => true,
+        ];
+        foreach ($this->protocolOptions() as $k => $v) {
+            if ($k === CURLOPT_HTTPHEADER) {
+                $httpHeaders = array_merge($httpHeaders, $v);
+            } else {
+                $options[$k] = $v;
+            }
+        }
+        $options[CURLOPT_HTTPHEADER] = $httpHeaders;
+        curl_setopt_array($ch, $options);
+        $ok = curl_exec($ch);
+        $curlError = curl_error($ch);
+        $httpStatus = (int) curl_getinfo($ch, CURLINFO_RESPONSE_CODE);
+        curl_close($ch);
+
+        if ($callbackError !== null) {
+            throw $callbackError;
+        }
+        // A status in the headers (trailers-only answer) wins over a broken transfer.
+        $status = $trailers + $headers;
+        if (isset($status['grpc-status'])) {
+            $code = (int) $status['grpc-status'];
+            if ($code !== McsyncException::OK) {
+                throw McsyncException::fromStatus($code, $status['grpc-message'] ?? '', $status['grpc-status-details-bin'] ?? '');
+            }
+            if ($frames->pending() !== 0) {
+                throw new McsyncException(McsyncException::INTERNAL, 'response ended inside a message');
+            }
+            return;
+        }
+        if ($ok === false) {
+            throw new McsyncException(McsyncException::UNAVAILABLE, 'cannot reach mcsync: ' . $curlError);
+        }
+        throw new McsyncException(
+            $httpStatus === 401 ? McsyncException::UNAUTHENTICATED : McsyncException::UNKNOWN,
+            sprintf('no grpc-status in the answer (HTTP %d)', $httpStatus)
+        );
+    }
+}
