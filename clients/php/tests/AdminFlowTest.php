@@ -1,0 +1,243 @@
+<?php
+declare(strict_types=1);
+
+use Mcsync\Client\Client;
+use Mcsync\Client\McsyncException;
+use Mcsync\Client\Tests\Processes;
+use Mcsync\V1;
+use PHPUnit\Framework\TestCase;
+
+/**
+ * The seed page's admin flow, end to end against real mcsync and simulator processes, over
+ * gRPC-Web (HTTP/1.1) and native gRPC (h2c).
+ */
+final class AdminFlowTest extends TestCase
+{
+    /** @var Processes */
+    private $procs;
+
+    protected function setUp(): void
+    {
+        $this->procs = new Processes();
+    }
+
+    protected function tearDown(): void
+    {
+        $this->procs->stop();
+    }
+
+    public function transports(): array
+    {
+        return ['grpc-web' => ['grpc-web'], 'h2c' => ['h2c']];
+    }
+
+    private function client(string $transport, ?string $token = Processes::TOKEN): Client
+    {
+        return Client::create($this->procs->serverUrl, $token, $transport);
+    }
+
+    private static function product(int $i): V1\Record
+    {
+        $variant = (new V1\ProductVariant())->setId("p$i-42")->setTitle('Size 42')->setPrice('129.90')->setInventoryQuantity(5);
+        $product = (new V1\Product())->setId("p$i")->setTitle("Boot $i")->setUrl("https://shop.example.com/p$i")->setVariants([$variant]);
+        return (new V1\Record())->setProduct($product);
+    }
+
+    private static function order(int $i, int $quantity = 1): V1\Record
+    {
+        $customer = (new V1\OrderCustomer())->setId("c$i")->setEmail("customer$i@example.com");
+        $line = (new V1\LineItem())->setId('l1')->setProductId("p$i")->setVariantId("p$i-42")->setQuantity($quantity)->setPrice('129.90');
+        $order = (new V1\Order())->setId((string) (100000 + $i))->setCustomer($customer)->setCurrencyCode('USD')
+            ->setOrderTotal('129.90')->setLines([$line])->setPaymentStatus(V1\PaymentStatus::PAYMENT_STATUS_PAID)
+            ->setPlacedAt('2026-11-20T10:00:00Z');
+        return (new V1\Record())->setOrder($order);
+    }
+
+    /** @dataProvider transports */
+    public function testTheWholeAdminFlow(string $transport): void
+    {
+        $mcsync = $this->client($transport);
+
+        // Mailchimp settings: connect, with the key shown masked.
+        $settings = $mcsync->connect(Processes::KEY_A);
+        $this->assertTrue($settings->getConnection()->getConnected());
+        $this->assertSame('****************************cdef-us6', $settings->getConnection()->getApiKeyMasked());
+        $this->assertTrue($settings->getEcommerceAnalytics(), 'X-Cart default');
+
+        // Adjust settings: only what is set changes.
+        $shop = (new V1\ShopIdentityUpdate())->setShopUrl('https://shop.example.com')->setCompanyName('Acme')->setCurrencyCode('usd');
+        $settings = $mcsync->updateSettings((new V1\UpdateSettingsRequest())
+            ->setAbandonedCarts(true)
+            ->setListUpdateInterval(V1\ListUpdateInterval::LIST_UPDATE_INTERVAL_1_HOUR)
+            ->setShop($shop));
+        $this->assertTrue($settings->getAbandonedCarts());
+        $this->assertFalse($settings->getSingleOptIn());
+        $this->assertSame('USD', $settings->getShop()->getCurrencyCode());
+
+        // E-Commerce features setup: refresh, tick two lists, Update.
+        $lists = $mcsync->refreshLists();
+        $this->assertCount(3, $lists->getLists());
+        $first = $lists->getLists()[0];
+        $this->assertCount(2, $first->getInterestCategories());
+        $this->assertCount(2, $first->getSegments());
+        $ids = [];
+        foreach ($lists->getLists() as $l) {
+            $ids[] = $l->getId();
+        }
+        $selected = $mcsync->selectLists([$ids[0], $ids[2]]);
+        $ticked = [];
+        foreach ($selected->getLists() as $l) {
+            if ($l->getSelected()) {
+                $ticked[] = $l->getId();
+            }
+        }
+        sort($ticked);
+        $expected = [$ids[0], $ids[2]];
+        sort($expected);
+        $this->assertSame($expected, $ticked);
+        $settings = $mcsync->updateSettings((new V1\UpdateSettingsRequest())->setDefaultAutomationListId($ids[0]));
+        $this->assertSame($ids[0], $settings->getDefaultAutomationListId());
+
+        // Push a small shop in one stream, one record bad.
+        $shopData = (function () {
+            for ($i = 1; $i <= 50; $i++) {
+                yield self::product($i);
+            }
+            for ($i = 1; $i <= 50; $i++) {
+                yield self::order($i, $i === 13 ? 0 : 1);
+            }
+            $coupon = (new V1\Coupon())->setId('k1')->setCode('WELCOME10')->setEnabled(true)
+                ->setType(V1\CouponType::COUPON_TYPE_PERCENT)->setValue('10');
+            yield (new V1\Record())->setCoupon($coupon);
+        })();
+        $summary = $mcsync->pushRecords($shopData);
+        $this->assertSame(100, (int) $summary->getAccepted());
+        $this->assertSame(1, (int) $summary->getRejected());
+        $rejection = $summary->getRejections()[0];
+        $this->assertSame('order.lines[0].quantity', $rejection->getField());
+        $this->assertSame('100013', $rejection->getId());
+        $this->assertSame(62, (int) $rejection->getIndex());
+
+        $counts = [];
+        foreach ($mcsync->countRecords()->getCounts() as $c) {
+            $counts[$c->getKind()] = (int) $c->getCount();
+        }
+        $this->assertSame(50, $counts[V1\RecordKind::RECORD_KIND_PRODUCT]);
+        $this->assertSame(49, $counts[V1\RecordKind::RECORD_KIND_ORDER]);
+        $this->assertSame(1, $counts[V1\RecordKind::RECORD_KIND_COUPON]);
+
+        // Records read back as sent (normalised), change detection, delete.
+        $coupon = $mcsync->getRecord(V1\RecordKind::RECORD_KIND_COUPON, 'k1')->getCoupon();
+        $this->assertSame('10.00', $coupon->getValue());
+        $this->assertFalse($mcsync->upsert(self::product(1))->getChanged());
+        $mcsync->delete(V1\RecordKind::RECORD_KIND_COUPON, 'k1');
+        try {
+            $mcsync->getRecord(V1\RecordKind::RECORD_KIND_COUPON, 'k1');
+            $this->fail('deleted');
+        } catch (McsyncException $e) {
+            $this->assertSame(McsyncException::NOT_FOUND, $e->getGrpcCode());
+        }
+
+        // Reset Mailchimp connection.
+        $this->assertFalse($mcsync->resetConnection()->getConnection()->getConnected());
+    }
+
+    /** @dataProvider transports */
+    public function testKeysMailchimpRejectsOrThatAreMalformed(string $transport): void
+    {
+        $mcsync = $this->client($transport);
+        foreach ([
+            [Processes::KEY_UNKNOWN, McsyncException::UNAUTHENTICATED, 'API Key Invalid'],
+            [Processes::KEY_DISABLED, McsyncException::PERMISSION_DENIED, 'disabled'],
+            ['not-a-key', McsyncException::INVALID_ARGUMENT, 'api_key'],
+        ] as [$key, $code, $words]) {
+            try {
+                $mcsync->connect($key);
+                $this->fail("connect($key) succeeded");
+            } catch (McsyncException $e) {
+                $this->assertSame($code, $e->getGrpcCode(), $e->getMessage());
+                $this->assertStringContainsString($words, $e->getGrpcMessage());
+            }
+        }
+        try {
+            $mcsync->connect('not-a-key');
+        } catch (McsyncException $e) {
+            $this->assertArrayHasKey('api_key', $e->getFieldViolations());
+        }
+        $this->assertFalse($mcsync->getSettings()->getConnection()->getConnected(), 'nothing stored');
+    }
+
+    /** @dataProvider transports */
+    public function testABadTokenIsUnauthenticated(string $transport): void
+    {
+        foreach (['wrong-token', null] as $token) {
+            try {
+                $this->client($transport, $token)->getSettings();
+                $this->fail('accepted a bad token');
+            } catch (McsyncException $e) {
+                $this->assertSame(McsyncException::UNAUTHENTICATED, $e->getGrpcCode());
+            }
+        }
+    }
+
+    /** @dataProvider transports */
+    public function testAnInvalidRecordNamesItsFields(string $transport): void
+    {
+        $order = self::order(1, 0);
+        $order->getOrder()->setCurrencyCode('DOLLARS');
+        try {
+            $this->client($transport)->upsert($order);
+            $this->fail('accepted an invalid order');
+        } catch (McsyncException $e) {
+            $this->assertSame(McsyncException::INVALID_ARGUMENT, $e->getGrpcCode());
+            $violations = $e->getFieldViolations();
+            $this->assertArrayHasKey('order.currency_code', $violations);
+            $this->assertArrayHasKey('order.lines[0].quantity', $violations);
+        }
+        $settings = (new V1\UpdateSettingsRequest())->setShop((new V1\ShopIdentityUpdate())->setEmail('owner@'));
+        try {
+            $this->client($transport)->updateSettings($settings);
+            $this->fail('accepted an invalid email');
+        } catch (McsyncException $e) {
+            $this->assertSame(['shop.email'], array_keys($e->getFieldViolations()));
+        }
+    }
+
+    /** @dataProvider transports */
+    public function testALargePushIsStreamedNotBuffered(string $transport): void
+    {
+        $mcsync = Client::create($this->procs->serverUrl, Processes::TOKEN, $transport, ['chunk_messages' => 200]);
+        $before = memory_get_usage();
+        $peak = 0;
+        $records = (function () use (&$peak) {
+            for ($i = 0; $i < 20000; $i++) {
+                $peak = max($peak, memory_get_usage());
+                yield self::product($i);
+            }
+        })();
+        $summary = $mcsync->pushRecords($records);
+        $this->assertSame(20000, (int) $summary->getAccepted());
+        // 20,000 encoded records are ~1.5 MB, their objects far more; a chunked upload holds
+        // only a chunk at a time.
+        $this->assertLessThan(4 * 1024 * 1024, $peak - $before, 'memory grew with the stream');
+    }
+
+    public function testAnUnreachableServerIsUnavailable(): void
+    {
+        $port = $this->freePort();
+        try {
+            Client::create("http://127.0.0.1:$port", Processes::TOKEN, 'grpc-web', ['connect_timeout_ms' => 2000])->getSettings();
+            $this->fail('reached a closed port');
+        } catch (McsyncException $e) {
+            $this->assertSame(McsyncException::UNAVAILABLE, $e->getGrpcCode());
+        }
+    }
+
+    private function freePort(): int
+    {
+        $s = stream_socket_server('tcp://127.0.0.1:0');
+        $name = stream_socket_get_name($s, false);
+        fclose($s);
+        return (int) substr($name, strrpos($name, ':') + 1);
+    }
+}

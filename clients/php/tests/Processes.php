@@ -1,0 +1,94 @@
+<?php
+declare(strict_types=1);
+
+namespace Mcsync\Client\Tests;
+
+/**
+ * A real `mcsync sim` and `mcsync serve`, each in its own process on a free port, for one test.
+ * The binary is target/debug/mcsync (built by `cargo test`) unless MCSYNC_BIN says otherwise.
+ */
+final class Processes
+{
+    public const KEY_A = '0123456789abcdef0123456789abcdef-us6';
+    public const KEY_B = 'fedcba9876543210fedcba9876543210-us6';
+    public const KEY_UNKNOWN = '00000000000000000000000000000000-us6';
+    public const KEY_DISABLED = 'dddddddddddddddddddddddddddddddd-us6';
+    public const TOKEN = 'php-test-token';
+
+    /** @var resource[] */
+    private $procs = [];
+    /** @var string */
+    private $dir;
+    /** @var string */
+    public $simUrl;
+    /** @var string */
+    public $serverUrl;
+
+    public static function binary(): string
+    {
+        $bin = getenv('MCSYNC_BIN') ?: __DIR__ . '/../../../target/debug/mcsync';
+        if (!is_executable($bin)) {
+            throw new \RuntimeException("no mcsync binary at $bin: run `cargo build` or set MCSYNC_BIN");
+        }
+        return $bin;
+    }
+
+    public function __construct()
+    {
+        $this->dir = sys_get_temp_dir() . '/mcsync-php-' . bin2hex(random_bytes(6));
+        mkdir($this->dir, 0700, true);
+        $bin = escapeshellarg(self::binary());
+        $keys = sprintf('--api-key %s --api-key %s --disabled-key %s', self::KEY_A, self::KEY_B, self::KEY_DISABLED);
+        $this->start("$bin sim --listen 127.0.0.1:0 $keys --lists 3", 'sim');
+        $line = $this->waitFor('sim.out', 'Mailchimp simulator: ');
+        preg_match('#(http://\S+/3\.0)#', $line, $m);
+        $this->simUrl = $m[1];
+        $data = escapeshellarg($this->dir . '/data');
+        $this->start(
+            "$bin serve --listen 127.0.0.1:0 --data-dir $data --token " . self::TOKEN
+            . ' --mailchimp-url ' . escapeshellarg($this->simUrl) . ' --log-format json',
+            'server'
+        );
+        $line = $this->waitFor('server.err', 'mcsync listening');
+        $this->serverUrl = 'http://' . json_decode($line, true)['addr'];
+    }
+
+    private function start(string $command, string $name): void
+    {
+        $spec = [
+            0 => ['file', '/dev/null', 'r'],
+            1 => ['file', "{$this->dir}/$name.out", 'w'],
+            2 => ['file', "{$this->dir}/$name.err", 'w'],
+        ];
+        // exec: the process we hold is mcsync itself, so terminating it stops mcsync.
+        $proc = proc_open("exec $command", $spec, $pipes);
+        if (!is_resource($proc)) {
+            throw new \RuntimeException("cannot start: $command");
+        }
+        $this->procs[] = $proc;
+    }
+
+    private function waitFor(string $file, string $needle): string
+    {
+        $deadline = microtime(true) + 30;
+        while (microtime(true) < $deadline) {
+            foreach (@file("{$this->dir}/$file") ?: [] as $line) {
+                if (strpos($line, $needle) !== false) {
+                    return trim($line);
+                }
+            }
+            usleep(20000);
+        }
+        throw new \RuntimeException("timed out waiting for '$needle' in $file");
+    }
+
+    public function stop(): void
+    {
+        foreach (array_reverse($this->procs) as $proc) {
+            proc_terminate($proc, 15);
+            proc_close($proc);
+        }
+        $this->procs = [];
+        exec('rm -rf ' . escapeshellarg($this->dir));
+    }
+}
