@@ -9,7 +9,6 @@ async fn main() -> std::process::ExitCode {
     match mcsync::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e}");
             eprintln!("mcsync: {e}");
             std::process::ExitCode::FAILURE
         }

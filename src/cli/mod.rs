@@ -1,4 +1,7 @@
-//! Command-line arguments (flags with environment fallbacks) and the subcommands they run.
+//! Command-line arguments (flags with environment fallbacks) and the subcommands they run:
+//! the server, the simulator and the demo here, the operator commands in [`ops`].
+
+pub mod ops;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -44,6 +47,43 @@ pub enum Command {
     Sim(SimArgs),
     /// Run simulator and server together on embedded defaults, connected, until Ctrl-C.
     Demo(DemoArgs),
+    /// Operator: connection, settings, audiences and records of a running server, in short.
+    Status {
+        #[command(flatten)]
+        remote: ops::Remote,
+    },
+    /// Operator: connect a Mailchimp account (the key as argument, or one line on stdin).
+    Connect {
+        api_key: Option<String>,
+        #[command(flatten)]
+        remote: ops::Remote,
+    },
+    /// Operator: "Reset Mailchimp connection".
+    Reset {
+        #[command(flatten)]
+        remote: ops::Remote,
+    },
+    /// Operator: read or change settings.
+    Settings {
+        #[command(subcommand)]
+        command: ops::SettingsCommand,
+        #[command(flatten)]
+        remote: ops::Remote,
+    },
+    /// Operator: the account's audiences ([x] = gets a Store).
+    Lists {
+        /// Read them from Mailchimp first.
+        #[arg(long)]
+        refresh: bool,
+        #[command(flatten)]
+        remote: ops::Remote,
+    },
+    /// Operator: choose the audiences that get a Store (replaces the selection).
+    Select {
+        list_ids: Vec<String>,
+        #[command(flatten)]
+        remote: ops::Remote,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -130,6 +170,12 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Command::Serve(args) => serve(args).await,
         Command::Sim(args) => run_sim(args).await,
         Command::Demo(args) => demo(args).await,
+        Command::Status { remote } => ops::status(&remote).await,
+        Command::Connect { api_key, remote } => ops::connect(&remote, api_key).await,
+        Command::Reset { remote } => ops::reset(&remote).await,
+        Command::Settings { command, remote } => ops::settings(&remote, command).await,
+        Command::Lists { refresh, remote } => ops::lists(&remote, refresh).await,
+        Command::Select { list_ids, remote } => ops::select(&remote, list_ids).await,
     }
 }
 

@@ -1,0 +1,475 @@
+//! Operator commands: talk gRPC to a running mcsync (address and token from flags or the
+//! environment), print what an operator needs, exit 0 on success and 1 with the server's reason
+//! on failure.
+
+use std::fmt::Write as _;
+
+use clap::{Args, Subcommand, ValueEnum};
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+
+use crate::proto::v1::{
+    self as pb, list_service_client::ListServiceClient,
+    settings_service_client::SettingsServiceClient,
+    store_data_service_client::StoreDataServiceClient,
+};
+
+#[derive(Debug, Args)]
+pub struct Remote {
+    /// The mcsync server.
+    #[arg(
+        long,
+        env = "MCSYNC_SERVER",
+        default_value = "http://127.0.0.1:50051",
+        global = true
+    )]
+    pub server: String,
+    /// Its bearer token.
+    #[arg(long, env = "MCSYNC_TOKEN", hide_env_values = true, global = true)]
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SettingsCommand {
+    /// Print every setting (the API key masked).
+    Get,
+    /// Change the settings given; the others keep their values.
+    Set(SetArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum OnOff {
+    On,
+    Off,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ElementType {
+    Checkbox,
+    Select,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CouponMode {
+    All,
+    Matching,
+}
+
+/// X-Cart's 14 choices, in order.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Interval {
+    Never,
+    #[value(name = "1m")]
+    M1,
+    #[value(name = "10m")]
+    M10,
+    #[value(name = "15m")]
+    M15,
+    #[value(name = "30m")]
+    M30,
+    #[value(name = "1h")]
+    H1,
+    #[value(name = "2h")]
+    H2,
+    #[value(name = "4h")]
+    H4,
+    #[value(name = "6h")]
+    H6,
+    #[value(name = "12h")]
+    H12,
+    #[value(name = "1d")]
+    D1,
+    #[value(name = "2d")]
+    D2,
+    #[value(name = "5d")]
+    D5,
+    #[value(name = "1w")]
+    W1,
+}
+
+#[derive(Debug, Args)]
+pub struct SetArgs {
+    #[arg(long)]
+    ecommerce_analytics: Option<OnOff>,
+    #[arg(long)]
+    abandoned_carts: Option<OnOff>,
+    #[arg(long)]
+    single_opt_in: Option<OnOff>,
+    #[arg(long)]
+    subscription_element_type: Option<ElementType>,
+    #[arg(long)]
+    list_update_interval: Option<Interval>,
+    #[arg(long)]
+    coupon_upload_mode: Option<CouponMode>,
+    /// A selected list id, or "" for none.
+    #[arg(long)]
+    default_list: Option<String>,
+    #[arg(long)]
+    shop_url: Option<String>,
+    #[arg(long)]
+    company_name: Option<String>,
+    #[arg(long)]
+    email: Option<String>,
+    #[arg(long)]
+    phone: Option<String>,
+    #[arg(long)]
+    currency: Option<String>,
+    #[arg(long)]
+    locale: Option<String>,
+    #[arg(long)]
+    timezone: Option<String>,
+}
+
+type Auth = Box<dyn FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Send>;
+
+struct Clients {
+    settings: SettingsServiceClient<InterceptedService<Channel, Auth>>,
+    lists: ListServiceClient<InterceptedService<Channel, Auth>>,
+    records: StoreDataServiceClient<InterceptedService<Channel, Auth>>,
+}
+
+async fn clients(remote: &Remote) -> Result<Clients, String> {
+    let channel = Channel::from_shared(remote.server.clone())
+        .map_err(|e| format!("--server {}: {e}", remote.server))?
+        .connect()
+        .await
+        .map_err(|e| format!("cannot reach mcsync at {}: {e}", remote.server))?;
+    let header: Option<tonic::metadata::MetadataValue<_>> = match &remote.token {
+        Some(t) => Some(
+            format!("Bearer {t}")
+                .parse()
+                .map_err(|_| "the token has characters a header cannot carry")?,
+        ),
+        None => None,
+    };
+    let auth = move || -> Auth {
+        let header = header.clone();
+        Box::new(move |mut req: tonic::Request<()>| {
+            if let Some(h) = &header {
+                req.metadata_mut().insert("authorization", h.clone());
+            }
+            Ok(req)
+        })
+    };
+    Ok(Clients {
+        settings: SettingsServiceClient::with_interceptor(channel.clone(), auth()),
+        lists: ListServiceClient::with_interceptor(channel.clone(), auth()),
+        records: StoreDataServiceClient::with_interceptor(channel, auth()),
+    })
+}
+
+/// The server's reason, with each offending field on its own line.
+fn failure(status: tonic::Status) -> String {
+    use tonic_types::StatusExt;
+    let mut out = format!("{:?}: {}", status.code(), status.message());
+    if let Some(bad) = status.get_details_bad_request() {
+        for v in bad.field_violations {
+            let _ = write!(out, "\n  {}: {}", v.field, v.description);
+        }
+    }
+    out
+}
+
+pub async fn connect(remote: &Remote, key: Option<String>) -> Result<(), String> {
+    let api_key = match key {
+        Some(k) => k,
+        None => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .map_err(|e| e.to_string())?;
+            line.trim().to_owned()
+        }
+    };
+    let mut c = clients(remote).await?;
+    let s = c
+        .settings
+        .connect(pb::ConnectRequest { api_key })
+        .await
+        .map_err(failure)?
+        .into_inner();
+    print!("{}", render_settings(&s));
+    Ok(())
+}
+
+pub async fn reset(remote: &Remote) -> Result<(), String> {
+    let mut c = clients(remote).await?;
+    c.settings
+        .reset_connection(pb::ResetConnectionRequest {})
+        .await
+        .map_err(failure)?;
+    println!("Mailchimp connection reset.");
+    Ok(())
+}
+
+pub async fn settings(remote: &Remote, command: SettingsCommand) -> Result<(), String> {
+    let mut c = clients(remote).await?;
+    let s = match command {
+        SettingsCommand::Get => c.settings.get_settings(pb::GetSettingsRequest {}).await,
+        SettingsCommand::Set(args) => c.settings.update_settings(update(args)).await,
+    }
+    .map_err(failure)?
+    .into_inner();
+    print!("{}", render_settings(&s));
+    Ok(())
+}
+
+pub async fn lists(remote: &Remote, refresh: bool) -> Result<(), String> {
+    let mut c = clients(remote).await?;
+    let r = if refresh {
+        c.lists.refresh_lists(pb::RefreshListsRequest {}).await
+    } else {
+        c.lists.list_lists(pb::ListListsRequest {}).await
+    }
+    .map_err(failure)?
+    .into_inner();
+    print!("{}", render_lists(&r));
+    Ok(())
+}
+
+pub async fn select(remote: &Remote, ids: Vec<String>) -> Result<(), String> {
+    let mut c = clients(remote).await?;
+    let r = c
+        .lists
+        .select_lists(pb::SelectListsRequest { list_ids: ids })
+        .await
+        .map_err(failure)?
+        .into_inner();
+    print!("{}", render_lists(&r));
+    Ok(())
+}
+
+pub async fn status(remote: &Remote) -> Result<(), String> {
+    let mut c = clients(remote).await?;
+    let s = c
+        .settings
+        .get_settings(pb::GetSettingsRequest {})
+        .await
+        .map_err(failure)?
+        .into_inner();
+    let conn = s.connection.clone().unwrap_or_default();
+    let mut out = String::new();
+    if conn.connected {
+        let _ = writeln!(
+            out,
+            "Mailchimp:      connected to {} ({}), key {}",
+            conn.account_name, conn.account_id, conn.api_key_masked
+        );
+        let lists = c
+            .lists
+            .list_lists(pb::ListListsRequest {})
+            .await
+            .map_err(failure)?
+            .into_inner();
+        let selected: Vec<&str> = lists
+            .lists
+            .iter()
+            .filter(|l| l.selected)
+            .map(|l| l.name.as_str())
+            .collect();
+        let _ = writeln!(
+            out,
+            "Audiences:      {} known, {} selected{}",
+            lists.lists.len(),
+            selected.len(),
+            if selected.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", selected.join(", "))
+            }
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "Mailchimp:      not connected (mcsync connect <api key>)"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "E-commerce:     analytics {}, abandoned carts {}",
+        on(s.ecommerce_analytics),
+        on(s.abandoned_carts)
+    );
+    let counts = c
+        .records
+        .count_records(pb::CountRecordsRequest {})
+        .await
+        .map_err(failure)?
+        .into_inner();
+    let per_kind: Vec<String> = counts
+        .counts
+        .iter()
+        .map(|k| format!("{} {}", k.count, kind_name(k.kind)))
+        .collect();
+    let _ = writeln!(out, "Shop records:   {}", per_kind.join(", "));
+    let _ = writeln!(
+        out,
+        "Outbox:         {} changes waiting for Mailchimp",
+        counts.outbox_pending
+    );
+    print!("{out}");
+    Ok(())
+}
+
+fn update(a: SetArgs) -> pb::UpdateSettingsRequest {
+    let flag = |v: Option<OnOff>| v.map(|v| matches!(v, OnOff::On));
+    let shop = pb::ShopIdentityUpdate {
+        shop_url: a.shop_url,
+        company_name: a.company_name,
+        email: a.email,
+        phone: a.phone,
+        address: None,
+        currency_code: a.currency,
+        locale: a.locale,
+        timezone: a.timezone,
+    };
+    pb::UpdateSettingsRequest {
+        ecommerce_analytics: flag(a.ecommerce_analytics),
+        abandoned_carts: flag(a.abandoned_carts),
+        single_opt_in: flag(a.single_opt_in),
+        subscription_element_type: a.subscription_element_type.map(|t| match t {
+            ElementType::Checkbox => pb::SubscriptionElementType::Checkbox as i32,
+            ElementType::Select => pb::SubscriptionElementType::Select as i32,
+        }),
+        // The proto enum lists the 14 choices in the same order, from 1.
+        list_update_interval: a.list_update_interval.map(|i| i as i32 + 1),
+        coupon_upload_mode: a.coupon_upload_mode.map(|m| match m {
+            CouponMode::All => pb::CouponUploadMode::All as i32,
+            CouponMode::Matching => pb::CouponUploadMode::MatchingPromoRules as i32,
+        }),
+        default_automation_list_id: a.default_list,
+        shop: Some(shop),
+    }
+}
+
+fn on(b: bool) -> &'static str {
+    if b { "on" } else { "off" }
+}
+
+fn kind_name(kind: i32) -> &'static str {
+    match pb::RecordKind::try_from(kind) {
+        Ok(pb::RecordKind::Product) => "products",
+        Ok(pb::RecordKind::Customer) => "customers",
+        Ok(pb::RecordKind::Order) => "orders",
+        Ok(pb::RecordKind::Cart) => "carts",
+        Ok(pb::RecordKind::Coupon) => "coupons",
+        _ => "other",
+    }
+}
+
+fn interval_name(v: i32) -> &'static str {
+    const NAMES: [&str; 14] = [
+        "never",
+        "1 minute",
+        "10 minutes",
+        "15 minutes",
+        "30 minutes",
+        "1 hour",
+        "2 hours",
+        "4 hours",
+        "6 hours",
+        "12 hours",
+        "1 day",
+        "2 days",
+        "5 days",
+        "1 week",
+    ];
+    usize::try_from(v - 1)
+        .ok()
+        .and_then(|i| NAMES.get(i))
+        .copied()
+        .unwrap_or("unknown")
+}
+
+fn render_settings(s: &pb::Settings) -> String {
+    let conn = s.connection.clone().unwrap_or_default();
+    let shop = s.shop.clone().unwrap_or_default();
+    let mut o = String::new();
+    if conn.connected {
+        let _ = writeln!(
+            o,
+            "Mailchimp API key:           {} (account {}, {})",
+            conn.api_key_masked, conn.account_name, conn.account_id
+        );
+    } else {
+        let _ = writeln!(o, "Mailchimp API key:           not connected");
+    }
+    let _ = writeln!(
+        o,
+        "E-commerce analytics:        {}",
+        on(s.ecommerce_analytics)
+    );
+    let _ = writeln!(o, "Abandoned carts:             {}", on(s.abandoned_carts));
+    let _ = writeln!(o, "Single opt-in:               {}", on(s.single_opt_in));
+    let element = if s.subscription_element_type == pb::SubscriptionElementType::Select as i32 {
+        "select box"
+    } else {
+        "checkbox"
+    };
+    let _ = writeln!(o, "Subscription element type:   {element}");
+    let _ = writeln!(
+        o,
+        "Update Mailchimp lists every: {}",
+        interval_name(s.list_update_interval)
+    );
+    let coupons = if s.coupon_upload_mode == pb::CouponUploadMode::MatchingPromoRules as i32 {
+        "only matching Mailchimp promo rules"
+    } else {
+        "all"
+    };
+    let _ = writeln!(o, "Coupons uploaded:            {coupons}");
+    let default = if s.default_automation_list_id.is_empty() {
+        "none"
+    } else {
+        &s.default_automation_list_id
+    };
+    let _ = writeln!(o, "Default automation list:     {default}");
+    let _ = writeln!(
+        o,
+        "Shop:                        {} <{}> {} {} {} {} {}",
+        shop.company_name,
+        shop.email,
+        shop.shop_url,
+        shop.phone,
+        shop.currency_code,
+        shop.locale,
+        shop.timezone
+    );
+    o
+}
+
+fn render_lists(r: &pb::ListListsResponse) -> String {
+    let mut o = String::new();
+    let refreshed = r
+        .last_refreshed_at
+        .as_ref()
+        .map_or("never".to_string(), |t| {
+            time::OffsetDateTime::from_unix_timestamp(t.seconds)
+                .map_or_else(|_| t.seconds.to_string(), |d| d.to_string())
+        });
+    let _ = writeln!(
+        o,
+        "{} audiences of account {} (refreshed {refreshed})",
+        r.lists.len(),
+        r.account_id
+    );
+    let _ = writeln!(
+        o,
+        "{:<3} {:<12} {:<32} {:>9}  {}",
+        "", "ID", "NAME", "MEMBERS", "NOTE"
+    );
+    for l in &r.lists {
+        let mark = if l.selected { "[x]" } else { "[ ]" };
+        let note = if l.removed {
+            "removed from Mailchimp"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            o,
+            "{mark:<3} {:<12} {:<32} {:>9}  {note}",
+            l.id, l.name, l.member_count
+        );
+    }
+    o
+}

@@ -1,0 +1,150 @@
+//! The operator commands, run as the real binary against a server started by the test.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::*;
+
+async fn mcsync(app: &TestApp, token: &str, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mcsync"));
+    cmd.args(args)
+        .env("MCSYNC_SERVER", format!("http://{}", app.addr()))
+        .env("MCSYNC_TOKEN", token)
+        .env_remove("RUST_LOG");
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[tokio::test]
+async fn an_operator_connects_configures_and_selects_lists_from_the_terminal() {
+    let app = spawn_app().await;
+    let out = mcsync(&app, TOKEN, &["status"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("not connected"), "{}", text(&out));
+
+    let out = mcsync(&app, TOKEN, &["connect", KEY_A]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("cdef-us6") && !text(&out).contains(&KEY_A[..28]));
+
+    let out = mcsync(&app, TOKEN, &["lists", "--refresh"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("3 audiences") && text(&out).contains("Newsletter"),
+        "{}",
+        text(&out)
+    );
+
+    let ids = app.sim.list_ids(KEY_A);
+    let out = mcsync(&app, TOKEN, &["select", &ids[0], &ids[1]]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(text(&out).matches("[x]").count(), 2, "{}", text(&out));
+
+    let out = mcsync(
+        &app,
+        TOKEN,
+        &[
+            "settings",
+            "set",
+            "--abandoned-carts",
+            "on",
+            "--list-update-interval",
+            "1h",
+            "--company-name",
+            "Acme",
+            "--default-list",
+            &ids[0],
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let out = mcsync(&app, TOKEN, &["settings", "get"]).await;
+    let shown = text(&out);
+    assert!(shown.contains("Abandoned carts:             on"), "{shown}");
+    assert!(
+        shown.contains("Update Mailchimp lists every: 1 hour"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(&format!("Default automation list:     {}", ids[0])),
+        "{shown}"
+    );
+
+    let out = mcsync(&app, TOKEN, &["status"]).await;
+    let shown = text(&out);
+    assert!(shown.contains("connected to Simulated Shop 1"), "{shown}");
+    assert!(shown.contains("3 known, 2 selected"), "{shown}");
+    assert!(shown.contains("Outbox:"), "{shown}");
+
+    let out = mcsync(&app, TOKEN, &["reset"]).await;
+    assert!(out.status.success());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn failures_exit_non_zero_with_the_servers_reason() {
+    let app = spawn_app().await;
+    let out = mcsync(&app, "wrong", &["status"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("Unauthenticated") && text(&out).contains("invalid bearer token"),
+        "{}",
+        text(&out)
+    );
+
+    let out = mcsync(&app, TOKEN, &["connect", KEY_UNKNOWN]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("API Key Invalid"), "{}", text(&out));
+
+    let out = mcsync(
+        &app,
+        TOKEN,
+        &["settings", "set", "--currency", "DOLLARS", "--email", "x@"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let shown = text(&out);
+    assert!(
+        shown.contains("shop.currency_code:") && shown.contains("shop.email:"),
+        "{shown}"
+    );
+
+    let out = mcsync(&app, TOKEN, &["lists"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("FailedPrecondition"), "{}", text(&out));
+
+    let out = mcsync(
+        &app,
+        TOKEN,
+        &["settings", "set", "--list-update-interval", "3h"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2), "a usage error is clap's");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_a_clear_error() {
+    let app = spawn_app().await;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mcsync"));
+    cmd.args(["status", "--server", "http://127.0.0.1:9"]);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("cannot reach mcsync at http://127.0.0.1:9"),
+        "{}",
+        text(&out)
+    );
+    app.stop().await;
+}
