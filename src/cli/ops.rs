@@ -455,8 +455,8 @@ fn render_lists(r: &pb::ListListsResponse) -> String {
     );
     let _ = writeln!(
         o,
-        "{:<3} {:<12} {:<32} {:>9}  {}",
-        "", "ID", "NAME", "MEMBERS", "NOTE"
+        "{:<3} {:<12} {:<32} {:>9}  NOTE",
+        "", "ID", "NAME", "MEMBERS"
     );
     for l in &r.lists {
         let mark = if l.selected { "[x]" } else { "[ ]" };
