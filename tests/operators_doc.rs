@@ -1,0 +1,110 @@
+//! Every grpcurl recipe in docs/operators.md, run in order with the real grpcurl against a
+//! server and simulator started here.
+
+mod common;
+
+use common::*;
+
+fn grpcurl_dir() -> String {
+    let path = std::env::var("GRPCURL")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/grpcurl").into());
+    std::path::Path::new(&path)
+        .parent()
+        .unwrap()
+        .display()
+        .to_string()
+}
+
+/// The `grpcurl` commands of the page's ```sh blocks, continuation lines joined.
+fn recipes() -> Vec<String> {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/operators.md")).unwrap();
+    let mut out = Vec::new();
+    let mut in_sh = false;
+    let mut current = String::new();
+    for line in doc.lines() {
+        if line.starts_with("```") {
+            in_sh = line == "```sh";
+            continue;
+        }
+        if !in_sh {
+            continue;
+        }
+        current.push_str(line.trim_end_matches('\\'));
+        if line.ends_with('\\') {
+            current.push(' ');
+            continue;
+        }
+        if current.trim_start().starts_with("grpcurl") {
+            out.push(current.trim().to_owned());
+        }
+        current.clear();
+    }
+    out
+}
+
+#[tokio::test]
+async fn every_recipe_in_the_operators_guide_works() {
+    let app = spawn_app().await;
+    let recipes = recipes();
+    assert!(recipes.len() >= 18, "found {} recipes", recipes.len());
+    let services = [
+        "SettingsService",
+        "ListService",
+        "StoreDataService",
+        "Health",
+    ];
+    for s in services {
+        assert!(recipes.iter().any(|r| r.contains(s)), "no recipe for {s}");
+    }
+    let list = app.sim.list_ids(KEY_A)[0].clone();
+    let path = format!(
+        "{}:{}",
+        grpcurl_dir(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let addr = app.addr().to_string();
+    let outputs = tokio::task::spawn_blocking(move || {
+        recipes
+            .into_iter()
+            .map(|recipe| {
+                let out = std::process::Command::new("bash")
+                    .args(["-c", &recipe])
+                    .current_dir(env!("CARGO_MANIFEST_DIR"))
+                    .env("PATH", &path)
+                    .env("ADDR", &addr)
+                    .env("TOKEN", TOKEN)
+                    .env("KEY", KEY_A)
+                    .env("LIST", &list)
+                    .output()
+                    .unwrap();
+                let text = format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                assert!(out.status.success(), "recipe failed: {recipe}\n{text}");
+                (recipe, text)
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    let find = |rpc: &str| &outputs.iter().find(|(r, _)| r.contains(rpc)).unwrap().1;
+    assert!(find("Health/Check").contains("SERVING"));
+    assert!(find("SettingsService/Connect").contains("cdef-us6"));
+    assert!(find("ListService/ListLists").contains("Newsletter"));
+    assert!(
+        find("PushRecords").contains("\"accepted\": \"4\""),
+        "{}",
+        find("PushRecords")
+    );
+    assert!(find("GetRecord").contains("100001"));
+    assert!(find("describe mcsync.v1.SettingsService").contains("Reset Mailchimp connection"));
+    let settings = app.server.as_ref().unwrap().app.settings().unwrap();
+    assert!(
+        settings.abandoned_carts && settings.connection.is_none(),
+        "the recipes took effect"
+    );
+    app.stop().await;
+}
