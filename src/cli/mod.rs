@@ -260,6 +260,9 @@ async fn demo(args: DemoArgs) -> Result<(), String> {
          \n  grpcurl -plaintext {addr} list\
          \n  grpcurl -plaintext -H 'authorization: Bearer {token}' {addr} mcsync.v1.SettingsService/GetSettings\
          \n  grpcurl -plaintext -H 'authorization: Bearer {token}' {addr} mcsync.v1.ListService/ListLists\
+         \n\nOr with mcsync's own operator commands:\n\
+         \n  export MCSYNC_SERVER=http://{addr} MCSYNC_TOKEN={token}\
+         \n  mcsync status; mcsync lists; mcsync settings get\
          \n\nPress Ctrl-C to stop.",
         sim_url = sim.base_url(),
         dir = data_dir.display(),

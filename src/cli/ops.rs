@@ -445,7 +445,12 @@ fn render_lists(r: &pb::ListListsResponse) -> String {
         .as_ref()
         .map_or("never".to_string(), |t| {
             time::OffsetDateTime::from_unix_timestamp(t.seconds)
-                .map_or_else(|_| t.seconds.to_string(), |d| d.to_string())
+                .ok()
+                .and_then(|d| {
+                    d.format(&time::format_description::well_known::Rfc3339)
+                        .ok()
+                })
+                .unwrap_or_else(|| t.seconds.to_string())
         });
     let _ = writeln!(
         o,
