@@ -272,17 +272,9 @@ impl Check {
         }
     }
 
-    /// Trims in place; refuses control characters and more than `max` characters.
     fn text(&mut self, at: At, v: &mut String, max: usize) {
-        let trimmed = v.trim();
-        if trimmed.chars().any(char::is_control) {
-            return self.fail_at(at, "must not contain control characters");
-        }
-        if trimmed.len() != v.len() {
-            *v = trimmed.to_owned();
-        }
-        if v.len() > max && v.chars().count() > max {
-            self.fail_at(at, format!("must be at most {max} characters"));
+        if let Err(reason) = validate::text_in_place(v, max) {
+            self.fail_at(at, reason);
         }
     }
 
@@ -347,28 +339,8 @@ impl Check {
     }
 
     fn address(&mut self, at: At, a: &mut Option<pb::Address>) {
-        let Some(a) = a else { return };
-        let p = path(at);
-        self.text((&p, "address1"), &mut a.address1, 100);
-        self.text((&p, "address2"), &mut a.address2, 100);
-        self.text((&p, "city"), &mut a.city, 50);
-        self.text((&p, "province"), &mut a.province, 50);
-        self.text((&p, "province_code"), &mut a.province_code, 10);
-        self.text((&p, "postal_code"), &mut a.postal_code, 20);
-        self.text((&p, "country"), &mut a.country, 50);
-        let cc = &mut a.country_code;
-        if !(cc.len() == 2 && cc.bytes().all(|b| b.is_ascii_uppercase())) {
-            let upper = cc.trim().to_ascii_uppercase();
-            if upper.is_empty()
-                || (upper.len() == 2 && upper.bytes().all(|b| b.is_ascii_uppercase()))
-            {
-                *cc = upper;
-            } else {
-                self.fail_at(
-                    (&p, "country_code"),
-                    "must be an ISO 3166-1 alpha-2 code such as 'US'",
-                );
-            }
+        if let Some(a) = a {
+            self.errors.extend(validate::address(a, &path(at)));
         }
     }
 

@@ -162,30 +162,92 @@ pub fn timezone(value: &str) -> Result<String, String> {
     }
 }
 
+/// Trims in place (allocating only when there is something to trim); refuses control
+/// characters and more than `max` characters.
+pub fn text_in_place(v: &mut String, max: usize) -> Result<(), String> {
+    let trimmed = v.trim();
+    if trimmed.chars().any(char::is_control) {
+        return Err("must not contain control characters".into());
+    }
+    if trimmed.len() != v.len() {
+        *v = trimmed.to_owned();
+    }
+    if v.len() > max && v.chars().count() > max {
+        return Err(format!("must be at most {max} characters"));
+    }
+    Ok(())
+}
+
+/// The fields of an address, whichever type holds them (settings or a shop record), so that
+/// one set of rules serves both.
+pub trait AddressFields {
+    fn fields(&mut self) -> [(&'static str, &mut String); 8];
+}
+
+impl AddressFields for Address {
+    fn fields(&mut self) -> [(&'static str, &mut String); 8] {
+        [
+            ("address1", &mut self.address1),
+            ("address2", &mut self.address2),
+            ("city", &mut self.city),
+            ("province", &mut self.province),
+            ("province_code", &mut self.province_code),
+            ("postal_code", &mut self.postal_code),
+            ("country", &mut self.country),
+            ("country_code", &mut self.country_code),
+        ]
+    }
+}
+
+impl AddressFields for crate::proto::v1::Address {
+    fn fields(&mut self) -> [(&'static str, &mut String); 8] {
+        [
+            ("address1", &mut self.address1),
+            ("address2", &mut self.address2),
+            ("city", &mut self.city),
+            ("province", &mut self.province),
+            ("province_code", &mut self.province_code),
+            ("postal_code", &mut self.postal_code),
+            ("country", &mut self.country),
+            ("country_code", &mut self.country_code),
+        ]
+    }
+}
+
 /// Checks an address in place; `prefix` names it in errors (e.g. `shop.address`).
-pub fn address(a: &mut Address, prefix: &str) -> Vec<ValidationError> {
+pub fn address(a: &mut impl AddressFields, prefix: &str) -> Vec<ValidationError> {
     let mut errors = Vec::new();
-    let mut field = |name: &str, value: &mut String, max: usize| match text(value, max) {
-        Ok(v) => *value = v,
-        Err(reason) => errors.push(ValidationError::new(format!("{prefix}.{name}"), reason)),
-    };
-    field("address1", &mut a.address1, 100);
-    field("address2", &mut a.address2, 100);
-    field("city", &mut a.city, 50);
-    field("province", &mut a.province, 50);
-    field("province_code", &mut a.province_code, 10);
-    field("postal_code", &mut a.postal_code, 20);
-    field("country", &mut a.country, 50);
-    let cc = a.country_code.trim().to_ascii_uppercase();
-    if cc.is_empty() || (cc.len() == 2 && cc.bytes().all(|b| b.is_ascii_uppercase())) {
-        a.country_code = cc;
-    } else {
-        errors.push(ValidationError::new(
-            format!("{prefix}.country_code"),
-            "must be an ISO 3166-1 alpha-2 code such as 'US'",
-        ));
+    for (name, value) in a.fields() {
+        let result = if name == "country_code" {
+            country_code(value)
+        } else {
+            let max = match name {
+                "address1" | "address2" => 100,
+                "province_code" => 10,
+                "postal_code" => 20,
+                _ => 50,
+            };
+            text_in_place(value, max)
+        };
+        if let Err(reason) = result {
+            errors.push(ValidationError::new(format!("{prefix}.{name}"), reason));
+        }
     }
     errors
+}
+
+/// ISO 3166-1 alpha-2, upper-cased in place; empty means unset.
+fn country_code(v: &mut String) -> Result<(), String> {
+    if !(v.len() == 2 && v.bytes().all(|b| b.is_ascii_uppercase())) {
+        let upper = v.trim().to_ascii_uppercase();
+        if !(upper.is_empty()
+            || (upper.len() == 2 && upper.bytes().all(|b| b.is_ascii_uppercase())))
+        {
+            return Err("must be an ISO 3166-1 alpha-2 code such as 'US'".into());
+        }
+        *v = upper;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
