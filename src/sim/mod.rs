@@ -2,8 +2,10 @@
 //! authentication, validation, problem documents, connection limit, latency and faults, plus a
 //! read-only `GET /__sim/stats` for tests and benchmarks.
 
+mod ecommerce;
 mod problem;
 mod routes;
+mod schema;
 mod world;
 
 use std::collections::BTreeMap;
@@ -59,6 +61,12 @@ pub struct SimStats {
     pub rejected: BTreeMap<u16, u64>,
     /// The most requests ever in flight at once.
     pub max_in_flight: usize,
+    /// Resources per store and kind, e.g. `{"s1": {"products": 10, ...}}` (all accounts).
+    #[serde(default)]
+    pub stores: BTreeMap<String, BTreeMap<String, u64>>,
+    /// E-commerce creates refused because the id already existed.
+    #[serde(default)]
+    pub duplicate_creates: u64,
 }
 
 impl SimStats {
@@ -79,6 +87,19 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// The request statistics, with the e-commerce counts read from the world now.
+    fn snapshot(&self) -> SimStats {
+        let mut stats = self.stats.lock().expect("stats lock").clone();
+        let world = self.world.lock().expect("world lock");
+        for account in &world.accounts {
+            stats.duplicate_creates += account.duplicate_creates;
+            for (id, store) in &account.stores {
+                stats.stores.insert(id.clone(), store.counts());
+            }
+        }
+        stats
+    }
+
     fn enter(&self) -> usize {
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         let mut stats = self.stats.lock().expect("stats lock");
@@ -114,7 +135,7 @@ impl SimHandle {
     }
 
     pub fn stats(&self) -> SimStats {
-        self.shared.stats.lock().expect("stats lock").clone()
+        self.shared.snapshot()
     }
 
     /// The id of the account that `api_key` belongs to.

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::{MatchedPath, Path, Query, Request, State};
 use axum::http::HeaderMap;
+use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use axum::{Extension, Json, Router};
 use base64::Engine;
 use serde_json::{Value, json};
@@ -24,8 +25,32 @@ type Answer = Result<Json<Value>, SimError>;
 #[derive(Clone, Copy)]
 struct AccountIdx(usize);
 
+/// The e-commerce paths served, as the spec writes them (one handler; see [`ecommerce`]).
+const ECOMMERCE: &[&str] = &[
+    "/3.0/ecommerce/stores",
+    "/3.0/ecommerce/stores/{store_id}",
+    "/3.0/ecommerce/stores/{store_id}/products",
+    "/3.0/ecommerce/stores/{store_id}/products/{product_id}",
+    "/3.0/ecommerce/stores/{store_id}/products/{product_id}/variants",
+    "/3.0/ecommerce/stores/{store_id}/products/{product_id}/variants/{variant_id}",
+    "/3.0/ecommerce/stores/{store_id}/customers",
+    "/3.0/ecommerce/stores/{store_id}/customers/{customer_id}",
+    "/3.0/ecommerce/stores/{store_id}/orders",
+    "/3.0/ecommerce/stores/{store_id}/orders/{order_id}",
+    "/3.0/ecommerce/stores/{store_id}/carts",
+    "/3.0/ecommerce/stores/{store_id}/carts/{cart_id}",
+    "/3.0/ecommerce/stores/{store_id}/promo-rules",
+    "/3.0/ecommerce/stores/{store_id}/promo-rules/{promo_rule_id}",
+    "/3.0/ecommerce/stores/{store_id}/promo-rules/{promo_rule_id}/promo-codes",
+    "/3.0/ecommerce/stores/{store_id}/promo-rules/{promo_rule_id}/promo-codes/{promo_code_id}",
+];
+
 pub fn router(shared: Arc<Shared>) -> Router {
-    let api = Router::new()
+    let mut api = Router::new();
+    for template in ECOMMERCE {
+        api = api.route(template, any(ecommerce));
+    }
+    let api = api
         .route("/3.0", get(root))
         .route("/3.0/", get(root))
         .route("/3.0/ping", get(ping))
@@ -275,6 +300,50 @@ async fn put_member(
     })
 }
 
+async fn ecommerce(
+    State(s): Sim,
+    Extension(a): Extension<AccountIdx>,
+    matched: MatchedPath,
+    method: Method,
+    Path(params): Path<HashMap<String, String>>,
+    Query(q): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Result<Response, SimError> {
+    let template = matched
+        .as_str()
+        .strip_prefix("/3.0")
+        .unwrap_or(matched.as_str());
+    if !super::schema::has_operation(method.as_str(), template) {
+        return Err(SimError::new(
+            405,
+            "Method Not Allowed",
+            "The requested method and resource are not compatible.",
+        ));
+    }
+    let body = match method {
+        Method::POST | Method::PUT | Method::PATCH => {
+            Some(serde_json::from_slice(&body).map_err(|_| SimError::json_parse())?)
+        }
+        _ => None,
+    };
+    let paging = if method == Method::GET {
+        paging(&q)?
+    } else {
+        (10, 0)
+    };
+    let request = super::ecommerce::Request {
+        method: method.as_str(),
+        template,
+        params: &params,
+        paging,
+        body,
+    };
+    with_account(&s, a, |acc| super::ecommerce::handle(acc, request)).map(|answer| match answer {
+        super::ecommerce::Answer::Json(v) => Json(v).into_response(),
+        super::ecommerce::Answer::NoContent => StatusCode::NO_CONTENT.into_response(),
+    })
+}
+
 async fn stats(State(s): Sim) -> Json<super::SimStats> {
-    Json(s.stats.lock().expect("stats lock").clone())
+    Json(s.snapshot())
 }

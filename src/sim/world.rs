@@ -81,6 +81,9 @@ pub struct Account {
     pub login_id: String,
     pub disabled: bool,
     pub lists: Vec<List>,
+    pub stores: std::collections::BTreeMap<String, super::ecommerce::Store>,
+    /// Creates refused because the id existed: what an idempotent client never causes.
+    pub duplicate_creates: u64,
     next_web_id: i64,
     next_segment_id: i64,
     serial: u64,
@@ -119,6 +122,8 @@ impl Account {
             id,
             disabled,
             lists: Vec::new(),
+            stores: Default::default(),
+            duplicate_creates: 0,
             next_web_id: 100_000 * n as i64,
             next_segment_id: 1,
             serial: 0,

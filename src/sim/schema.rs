@@ -1,0 +1,264 @@
+//! Request-body validation against Mailchimp's OpenAPI spec itself (the vendored copy), so that
+//! the simulator refuses what the spec refuses, and every request mcsync sends is checked
+//! against the contract. Covers the keywords the spec's request schemas use: `$ref`, `type`,
+//! `required`, `properties`, `items`, `enum`, `maxLength`, `format: date-time`.
+
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+static SPEC: OnceLock<Value> = OnceLock::new();
+
+fn spec() -> &'static Value {
+    SPEC.get_or_init(|| {
+        serde_json::from_str(include_str!("../../spec/mailchimp-marketing-openapi.json"))
+            .expect("the vendored spec is valid JSON")
+    })
+}
+
+/// Whether the spec has this operation (method on path template, without `/3.0`).
+pub fn has_operation(method: &str, template: &str) -> bool {
+    spec()
+        .get("paths")
+        .and_then(|p| p.get(template))
+        .and_then(|p| p.get(method.to_lowercase()))
+        .is_some()
+}
+
+/// The request-body schema of an operation, by the spec's path template (without `/3.0`).
+fn request_schema(method: &str, template: &str) -> Option<&'static Value> {
+    let op = spec()
+        .get("paths")?
+        .get(template)?
+        .get(method.to_lowercase())?;
+    op.pointer("/requestBody/content/application~1json/schema")
+}
+
+fn resolve(schema: &'static Value) -> &'static Value {
+    match schema.get("$ref").and_then(Value::as_str) {
+        Some(r) => spec().pointer(&r[1..]).map(resolve).unwrap_or(&Value::Null),
+        None => schema,
+    }
+}
+
+/// Limits Mailchimp enforces that the spec does not state (shared/mailchimp/API-NOTES.md):
+/// (path template, top-level field, maximum characters).
+const LIMITS_BEYOND_THE_SPEC: &[(&str, &str, usize)] = &[
+    ("/ecommerce/stores/{store_id}/promo-rules", "id", 50),
+    (
+        "/ecommerce/stores/{store_id}/promo-rules",
+        "description",
+        255,
+    ),
+    (
+        "/ecommerce/stores/{store_id}/promo-rules/{promo_rule_id}",
+        "description",
+        255,
+    ),
+    (
+        "/ecommerce/stores/{store_id}/promo-rules/{promo_rule_id}/promo-codes",
+        "id",
+        50,
+    ),
+    (
+        "/ecommerce/stores/{store_id}/promo-rules/{promo_rule_id}/promo-codes",
+        "code",
+        50,
+    ),
+    (
+        "/ecommerce/stores/{store_id}/promo-rules/{promo_rule_id}/promo-codes/{promo_code_id}",
+        "code",
+        50,
+    ),
+];
+
+/// Field errors (path, message) of `body` against the operation's schema; empty when valid or
+/// when the spec has no body schema for the operation.
+pub fn check(method: &str, template: &str, body: &Value) -> Vec<(String, String)> {
+    let mut errors = Vec::new();
+    if let Some(schema) = request_schema(method, template) {
+        walk(resolve(schema), body, "", &mut errors);
+    }
+    for (t, field, max) in LIMITS_BEYOND_THE_SPEC {
+        if *t == template {
+            if let Some(s) = body.get(field).and_then(Value::as_str) {
+                if s.chars().count() > *max {
+                    errors.push((
+                        (*field).to_owned(),
+                        format!(
+                            "String is too long ({} chars), maximum {max}",
+                            s.chars().count()
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    errors
+}
+
+fn join(path: &str, field: &str) -> String {
+    if path.is_empty() {
+        field.to_owned()
+    } else {
+        format!("{path}.{field}")
+    }
+}
+
+fn walk(schema: &'static Value, value: &Value, path: &str, errors: &mut Vec<(String, String)>) {
+    let schema = resolve(schema);
+    let field = if path.is_empty() { "body" } else { path };
+    if let Some(t) = schema.get("type").and_then(Value::as_str) {
+        let ok = match t {
+            "object" => value.is_object(),
+            "array" => value.is_array(),
+            "string" => value.is_string(),
+            "integer" => value.is_i64() || value.is_u64(),
+            "number" => value.is_number(),
+            "boolean" => value.is_boolean(),
+            _ => true,
+        };
+        if !ok {
+            errors.push((
+                field.to_owned(),
+                format!("Schema describes {t}, {} found instead", kind(value)),
+            ));
+            return;
+        }
+    }
+    if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
+        if !allowed.contains(value) {
+            let names: Vec<String> = allowed
+                .iter()
+                .map(|v| v.as_str().map_or(v.to_string(), str::to_owned))
+                .collect();
+            errors.push((
+                field.to_owned(),
+                format!("Value must be one of: {}", names.join(", ")),
+            ));
+        }
+    }
+    if let (Some(max), Some(s)) = (
+        schema.get("maxLength").and_then(Value::as_u64),
+        value.as_str(),
+    ) {
+        if s.chars().count() as u64 > max {
+            errors.push((
+                field.to_owned(),
+                format!(
+                    "String is too long ({} chars), maximum {max}",
+                    s.chars().count()
+                ),
+            ));
+        }
+    }
+    if schema.get("format").and_then(Value::as_str) == Some("date-time") {
+        if let Some(s) = value.as_str() {
+            if !s.is_empty()
+                && time::OffsetDateTime::parse(
+                    s,
+                    &time::format_description::well_known::Iso8601::DEFAULT,
+                )
+                .is_err()
+            {
+                errors.push((
+                    field.to_owned(),
+                    "Value must be an ISO 8601 date-time".into(),
+                ));
+            }
+        }
+    }
+    if let Some(obj) = value.as_object() {
+        for req in schema
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(name) = req.as_str() {
+                if obj.get(name).is_none_or(Value::is_null) {
+                    errors.push((join(path, name), "This value should not be blank.".into()));
+                }
+            }
+        }
+        if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+            for (name, sub) in props {
+                if let Some(v) = obj.get(name).filter(|v| !v.is_null()) {
+                    walk(sub, v, &join(path, name), errors);
+                }
+            }
+        }
+    }
+    if let (Some(items), Some(arr)) = (schema.get("items"), value.as_array()) {
+        for (i, v) in arr.iter().enumerate() {
+            walk(items, v, &format!("{field}[{i}]"), errors);
+        }
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "NULL",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn store_create_needs_its_required_fields() {
+        let errors = check("POST", "/ecommerce/stores", &json!({"id": "s1"}));
+        let fields: Vec<&str> = errors.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(fields, ["currency_code", "list_id", "name"]);
+        assert!(
+            check(
+                "POST",
+                "/ecommerce/stores",
+                &json!({"id": "s1", "list_id": "l", "name": "n", "currency_code": "USD"})
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn nested_types_lengths_and_enums_are_checked() {
+        let order = json!({
+            "id": "o1", "customer": {"id": "c1"}, "currency_code": "USD", "order_total": "12",
+            "lines": [{"id": "l1", "product_id": "p", "product_variant_id": "v", "quantity": 1.5, "price": 1}],
+            "processed_at_foreign": "yesterday"
+        });
+        let errors = check("POST", "/ecommerce/stores/{store_id}/orders", &order);
+        let fields: Vec<&str> = errors.iter().map(|(f, _)| f.as_str()).collect();
+        assert!(fields.contains(&"order_total"), "{errors:?}");
+        assert!(fields.contains(&"lines[0].quantity"), "{errors:?}");
+        assert!(fields.contains(&"processed_at_foreign"), "{errors:?}");
+        let rule = json!({"id": "r", "description": "d", "amount": 0.1, "type": "bogus", "target": "total"});
+        let errors = check("POST", "/ecommerce/stores/{store_id}/promo-rules", &rule);
+        assert_eq!(errors[0].0, "type");
+        let long = json!({"id": "x".repeat(51), "description": "d", "amount": 0.1, "type": "fixed", "target": "total"});
+        assert_eq!(
+            check("POST", "/ecommerce/stores/{store_id}/promo-rules", &long)[0].0,
+            "id",
+            "API-NOTES: ids ≤ 50"
+        );
+        let customer =
+            json!({"id": "c".repeat(51), "email_address": "a@b.co", "opt_in_status": false});
+        assert_eq!(
+            check(
+                "PUT",
+                "/ecommerce/stores/{store_id}/customers/{customer_id}",
+                &customer
+            )[0]
+            .0,
+            "id",
+            "the spec: ≤ 50"
+        );
+    }
+}

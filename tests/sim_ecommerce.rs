@@ -1,0 +1,322 @@
+//! The simulator's e-commerce API over HTTP: the spec's validation plus Mailchimp's own rules.
+
+mod common;
+
+use common::*;
+use mcsync::sim::{self, SimHandle};
+use serde_json::{Value, json};
+
+struct Api {
+    sim: SimHandle,
+    http: reqwest::Client,
+}
+
+impl Api {
+    async fn start() -> Self {
+        mcsync::mailchimp::install_crypto_provider();
+        let sim = sim::start(
+            sim_config(2),
+            tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        )
+        .unwrap();
+        Api {
+            sim,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let url = format!("{}{path}", self.sim.base_url());
+        let mut req = self
+            .http
+            .request(method.parse().unwrap(), url)
+            .basic_auth("x", Some(KEY_A));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn store(&self, id: &str, domain: &str) -> (u16, Value) {
+        let list = &self.sim.list_ids(KEY_A)[0];
+        let body = json!({"id": id, "list_id": list, "name": "Acme (Newsletter)", "currency_code": "USD", "domain": domain, "is_syncing": true});
+        self.call("POST", "/ecommerce/stores", Some(body)).await
+    }
+}
+
+fn fields(body: &Value) -> Vec<String> {
+    body["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| e["field"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn product(id: &str) -> Value {
+    json!({"id": id, "title": format!("Boot {id}"), "variants": [{"id": format!("{id}-42"), "title": "42", "price": 129.9}]})
+}
+
+#[tokio::test]
+async fn stores_are_validated_unique_by_id_and_domain_and_keep_their_list() {
+    let api = Api::start().await;
+    let (status, body) = api
+        .call("POST", "/ecommerce/stores", Some(json!({"id": "s1"})))
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(fields(&body), ["currency_code", "list_id", "name"]);
+
+    let (status, body) = api
+        .call(
+            "POST",
+            "/ecommerce/stores",
+            Some(json!({"id": "s1", "list_id": "nope", "name": "n", "currency_code": "USD"})),
+        )
+        .await;
+    assert_eq!((status, fields(&body)), (400, vec!["list_id".to_string()]));
+
+    let (status, store) = api.store("s1", "shop.example.com").await;
+    assert_eq!(status, 200, "{store}");
+    assert_eq!(store["is_syncing"], true);
+    let (status, body) = api.store("s1", "other.example.com").await;
+    assert_eq!(status, 400);
+    assert!(body["detail"].as_str().unwrap().contains("already exists"));
+    let (status, body) = api.store("s2", "shop.example.com").await;
+    assert_eq!(status, 400);
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("domain 'shop.example.com' already exists"),
+        "{body}"
+    );
+
+    let (status, _) = api
+        .call(
+            "PATCH",
+            "/ecommerce/stores/s1",
+            Some(json!({"list_id": "other"})),
+        )
+        .await;
+    assert_eq!(status, 400, "a store's list never changes");
+    let (status, patched) = api
+        .call(
+            "PATCH",
+            "/ecommerce/stores/s1",
+            Some(json!({"is_syncing": false})),
+        )
+        .await;
+    assert_eq!((status, patched["is_syncing"].clone()), (200, json!(false)));
+
+    let (_, page) = api
+        .call("GET", "/ecommerce/stores?count=10&offset=0", None)
+        .await;
+    assert_eq!(page["total_items"], 1);
+    assert_eq!(api.sim.stats().duplicate_creates, 1);
+    api.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn products_need_a_variant_refuse_duplicates_and_patch_variants_by_id() {
+    let api = Api::start().await;
+    api.store("s1", "shop.example.com").await;
+    let base = "/ecommerce/stores/s1/products";
+    let (status, body) = api
+        .call(
+            "POST",
+            base,
+            Some(json!({"id": "p1", "title": "Boot", "variants": []})),
+        )
+        .await;
+    assert_eq!((status, fields(&body)), (400, vec!["variants".to_string()]));
+    assert_eq!(api.call("POST", base, Some(product("p1"))).await.0, 200);
+    let (status, body) = api.call("POST", base, Some(product("p1"))).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["detail"],
+        "A product with the provided ID already exists in the account."
+    );
+
+    let patch = json!({"title": "Boot, red", "variants": [{"id": "p1-42", "price": 99.0}, {"id": "p1-43", "title": "43"}]});
+    let (status, p) = api.call("PATCH", &format!("{base}/p1"), Some(patch)).await;
+    assert_eq!(status, 200, "{p}");
+    assert_eq!(p["title"], "Boot, red");
+    assert_eq!(p["variants"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        p["variants"][0]["title"], "42",
+        "unnamed fields of a variant stay"
+    );
+    assert_eq!(p["variants"][0]["price"], 99.0);
+
+    let (status, _) = api
+        .call(
+            "PUT",
+            &format!("{base}/p1/variants/p1-44"),
+            Some(json!({"id": "p1-44", "title": "44"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, variants) = api.call("GET", &format!("{base}/p1/variants"), None).await;
+    assert_eq!(variants["total_items"], 3);
+
+    let (status, _) = api.call("DELETE", &format!("{base}/p1"), None).await;
+    assert_eq!(status, 204);
+    assert_eq!(api.call("GET", &format!("{base}/p1"), None).await.0, 404);
+    api.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn orders_need_existing_products_and_customers_keep_their_email() {
+    let api = Api::start().await;
+    api.store("s1", "shop.example.com").await;
+    let order = |product: &str, email: Option<&str>| {
+        let mut customer = json!({"id": "c1"});
+        if let Some(e) = email {
+            customer["email_address"] = json!(e);
+        }
+        json!({"id": "o1", "customer": customer, "currency_code": "USD", "order_total": 129.9, "financial_status": "paid",
+               "processed_at_foreign": "2026-11-20T10:00:00+00:00",
+               "lines": [{"id": "l1", "product_id": product, "product_variant_id": format!("{product}-42"), "quantity": 1, "price": 129.9}]})
+    };
+    let (status, body) = api
+        .call(
+            "POST",
+            "/ecommerce/stores/s1/orders",
+            Some(order("p1", Some("a@example.com"))),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["detail"],
+        "A product with the provided ID does not exist in the account for this list."
+    );
+
+    api.call("POST", "/ecommerce/stores/s1/products", Some(product("p1")))
+        .await;
+    let (status, body) = api
+        .call(
+            "POST",
+            "/ecommerce/stores/s1/orders",
+            Some(order("p1", None)),
+        )
+        .await;
+    assert_eq!(
+        (status, fields(&body)),
+        (400, vec!["customer.email_address".to_string()]),
+        "a new customer needs an email"
+    );
+    let (status, body) = api
+        .call(
+            "POST",
+            "/ecommerce/stores/s1/orders",
+            Some(order("p1", Some("a@example.com"))),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, customer) = api
+        .call("GET", "/ecommerce/stores/s1/customers/c1", None)
+        .await;
+    assert_eq!(
+        (status, customer["email_address"].clone()),
+        (200, json!("a@example.com")),
+        "created by the order"
+    );
+
+    let changed = json!({"id": "c1", "email_address": "b@example.com", "opt_in_status": false});
+    let (status, body) = api
+        .call("PUT", "/ecommerce/stores/s1/customers/c1", Some(changed))
+        .await;
+    assert_eq!(
+        (status, body["detail"].clone()),
+        (400, json!("An email address may not be changed"))
+    );
+
+    let (status, body) = api
+        .call(
+            "POST",
+            "/ecommerce/stores/s1/orders",
+            Some(order("p1", Some("a@example.com"))),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = api
+        .call(
+            "PATCH",
+            "/ecommerce/stores/s1/orders/o1",
+            Some(json!({"fulfillment_status": "shipped"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        api.call(
+            "PUT",
+            "/ecommerce/stores/s1/orders/o1",
+            Some(order("p1", None))
+        )
+        .await
+        .0,
+        405,
+        "orders have no PUT"
+    );
+
+    let counts = &api.sim.stats().stores["s1"];
+    assert_eq!(
+        (counts["products"], counts["customers"], counts["orders"]),
+        (1, 1, 1)
+    );
+    assert_eq!(
+        api.sim
+            .stats()
+            .count("POST /3.0/ecommerce/stores/{store_id}/orders"),
+        4
+    );
+    api.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn promo_rules_and_codes() {
+    let api = Api::start().await;
+    api.store("s1", "shop.example.com").await;
+    let rules = "/ecommerce/stores/s1/promo-rules";
+    let rule = json!({"id": "r1", "description": "Autumn sale", "amount": 0.15, "type": "percentage", "target": "total",
+                      "starts_at": "2026-11-01T00:00:00+00:00"});
+    let (status, body) = api.call("POST", rules, Some(json!({"id": "r1", "description": "d", "amount": 1, "type": "bogus", "target": "total"}))).await;
+    assert_eq!((status, fields(&body)), (400, vec!["type".to_string()]));
+    assert_eq!(api.call("POST", rules, Some(rule)).await.0, 200);
+    let codes = format!("{rules}/r1/promo-codes");
+    let code = json!({"id": "k1", "code": "SAVE15", "redemption_url": "https://shop.example.com"});
+    assert_eq!(api.call("POST", &codes, Some(code.clone())).await.0, 200);
+    let (status, body) = api.call("POST", &codes, Some(code)).await;
+    assert_eq!(status, 400);
+    assert!(body["detail"].as_str().unwrap().contains("already exists"));
+    let (status, c) = api
+        .call(
+            "PATCH",
+            &format!("{codes}/k1"),
+            Some(json!({"enabled": false})),
+        )
+        .await;
+    assert_eq!((status, c["enabled"].clone()), (200, json!(false)));
+    assert_eq!(
+        api.call(
+            "POST",
+            "/ecommerce/stores/s1/promo-rules/none/promo-codes",
+            Some(json!({}))
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(
+        api.call("DELETE", &format!("{rules}/r1"), None).await.0,
+        204
+    );
+    assert_eq!(
+        api.sim.stats().stores["s1"]["promo_codes"],
+        0,
+        "codes go with their rule"
+    );
+    api.sim.shutdown().await;
+}
