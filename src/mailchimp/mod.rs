@@ -1,7 +1,9 @@
 //! The Mailchimp Marketing API v3 client: endpoints, problem+json errors, the retry policy, and
-//! the limit of 10 simultaneous connections per API key.
+//! the limit of 10 simultaneous connections per API key; [`ecommerce`] maps shop records to the
+//! e-commerce API's request bodies.
 
 mod client;
+pub mod ecommerce;
 mod error;
 pub mod retry;
 mod types;

@@ -20,6 +20,16 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use world::subscriber_hash;
+
+/// Field errors of a request body against Mailchimp's spec (empty when valid): what the
+/// simulator answers 400 for, usable by tests of what mcsync sends.
+pub fn check_request(
+    method: &str,
+    template: &str,
+    body: &serde_json::Value,
+) -> Vec<(String, String)> {
+    schema::check(method, template, body)
+}
 use world::{Account, World};
 
 #[derive(Debug, Clone)]
