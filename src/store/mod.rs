@@ -6,6 +6,7 @@
 //! - `accounts`: `<account id>` → [`AccountState`] (last refresh).
 //!
 //! - `records/<kind>` and `outbox`: the mirror of shop records and its change log ([`records`]).
+//! - `synced`: `<store id> 0x00 <kind> <id>` → hash of the body Mailchimp last accepted.
 //!
 //! Every settings write is flushed before it returns: a caller that got `Ok` may acknowledge.
 //! Record writes are flushed by the caller, once per group of requests.
@@ -20,6 +21,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use crate::domain::{Audience, Settings, UnixTime};
 
 pub mod records;
+mod synced;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -50,6 +52,7 @@ pub struct Store {
     /// One tree per [`crate::domain::record::RecordKind`], in `RecordKind::ALL` order.
     records: Vec<sled::Tree>,
     outbox: sled::Tree,
+    synced: sled::Tree,
     /// Serialises record writers; holds the next outbox sequence.
     writer: std::sync::Arc<std::sync::Mutex<u64>>,
 }
@@ -76,6 +79,7 @@ impl Store {
                 &outbox,
             )?)),
             outbox,
+            synced: db.open_tree("synced")?,
             db,
         })
     }

@@ -1,0 +1,52 @@
+//! What Mailchimp last accepted, per store and record: the hash of the body it acknowledged.
+//! It makes a second upload of unchanged data send nothing, and tells create from update.
+
+use super::records::HASH_LEN;
+use super::{Store, StoreError};
+use crate::domain::record::RecordKind;
+
+fn key(store_id: &str, kind: RecordKind, id: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(store_id.len() + id.len() + 2);
+    k.extend_from_slice(store_id.as_bytes());
+    k.push(0);
+    k.push(kind.to_byte());
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+impl Store {
+    pub fn synced_hash(
+        &self,
+        store_id: &str,
+        kind: RecordKind,
+        id: &str,
+    ) -> Result<Option<[u8; HASH_LEN]>, StoreError> {
+        Ok(self
+            .synced
+            .get(key(store_id, kind, id))?
+            .and_then(|v| v.as_ref().try_into().ok()))
+    }
+
+    /// Records that Mailchimp accepted this body. Not flushed here: losing it in a crash only
+    /// means the record is sent again, as an update.
+    pub fn set_synced(
+        &self,
+        store_id: &str,
+        kind: RecordKind,
+        id: &str,
+        hash: [u8; HASH_LEN],
+    ) -> Result<(), StoreError> {
+        self.synced.insert(key(store_id, kind, id), &hash[..])?;
+        Ok(())
+    }
+
+    pub fn clear_synced(
+        &self,
+        store_id: &str,
+        kind: RecordKind,
+        id: &str,
+    ) -> Result<(), StoreError> {
+        self.synced.remove(key(store_id, kind, id))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,188 @@
+//! Sending one shop record to one Mailchimp store, idempotently: nothing when Mailchimp already
+//! has this exact body, an update (never a second create) when it has an older one, a create
+//! otherwise, and an "already exists" answer turns a create into an update. The building block
+//! of uploads and of live sync.
+
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::domain::CouponUploadMode;
+use crate::domain::record::RecordKind;
+use crate::mailchimp::ecommerce as map;
+use crate::mailchimp::{AccountClient, MailchimpError, Problem, seg};
+use crate::proto::v1 as pb;
+use crate::store::records::{HASH_LEN, content_hash};
+use crate::store::{Store, StoreError};
+
+/// Where a record goes, and the settings that shape what is sent.
+pub struct Target<'a> {
+    pub client: &'a AccountClient,
+    pub store_id: &'a str,
+    pub shop_url: &'a str,
+    pub coupon_mode: CouponUploadMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pushed {
+    Created,
+    Updated,
+    /// Mailchimp already has this exact body: no request was sent.
+    Unchanged,
+    Deleted,
+    /// Nothing to do: a coupon the upload mode leaves out, or a delete of what Mailchimp lacks.
+    Skipped,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    #[error(transparent)]
+    Mailchimp(#[from] MailchimpError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn already_exists(p: &Problem) -> bool {
+    p.status == 400 && p.detail.contains("already exists")
+}
+
+fn hash(bodies: &[&Value]) -> [u8; HASH_LEN] {
+    // serde_json's maps are ordered, so equal bodies serialise identically.
+    content_hash(&serde_json::to_vec(bodies).expect("JSON values serialise"))
+}
+
+/// Sends `record` (or deletes the record when `None`) to the target store.
+pub async fn push(
+    store: &Store,
+    t: &Target<'_>,
+    kind: RecordKind,
+    id: &str,
+    record: Option<&pb::record::Record>,
+) -> Result<Pushed, PushError> {
+    use pb::record::Record as R;
+    let base = format!("/ecommerce/stores/{}", seg(t.store_id));
+    let synced = store.synced_hash(t.store_id, kind, id)?;
+    let Some(record) = record else {
+        return delete(store, t, kind, id, &base).await;
+    };
+    let (collection, body) = match record {
+        R::Product(p) => ("products", map::product_body(p)),
+        R::Customer(c) => ("customers", map::customer_body(c)),
+        R::Order(o) => ("orders", map::order_body(o)),
+        R::Cart(c) => ("carts", map::cart_body(c)),
+        R::Coupon(c) => return coupon(store, t, c, synced, &base).await,
+        R::Delete(_) => return Ok(Pushed::Skipped),
+    };
+    let h = hash(&[&body]);
+    if synced == Some(h) {
+        return Ok(Pushed::Unchanged);
+    }
+    let path = format!("{base}/{collection}");
+    let outcome = if kind == RecordKind::Customer {
+        // Customers have an upsert; the email of an existing one cannot change (issue #5).
+        t.client
+            .send(
+                Method::PUT,
+                &format!("{path}/{}", seg(id)),
+                &[],
+                Some(&body),
+            )
+            .await?;
+        if synced.is_some() {
+            Pushed::Updated
+        } else {
+            Pushed::Created
+        }
+    } else {
+        upsert(t.client, &path, id, &body, synced.is_some()).await?
+    };
+    store.set_synced(t.store_id, kind, id, h)?;
+    Ok(outcome)
+}
+
+/// Update what Mailchimp has from us, create what it has not; never create twice.
+async fn upsert(
+    client: &AccountClient,
+    collection: &str,
+    id: &str,
+    body: &Value,
+    synced: bool,
+) -> Result<Pushed, MailchimpError> {
+    let one = format!("{collection}/{}", seg(id));
+    if synced {
+        match client.send(Method::PATCH, &one, &[], Some(body)).await {
+            Ok(_) => return Ok(Pushed::Updated),
+            // Deleted in Mailchimp meanwhile: create it again.
+            Err(MailchimpError::Api(p)) if p.status == 404 => {}
+            Err(e) => return Err(e),
+        }
+    }
+    match client.send(Method::POST, collection, &[], Some(body)).await {
+        Ok(_) => Ok(Pushed::Created),
+        Err(MailchimpError::Api(p)) if already_exists(&p) => {
+            client.send(Method::PATCH, &one, &[], Some(body)).await?;
+            Ok(Pushed::Updated)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// A coupon is a promo rule with one promo code. In "matching promo rules" mode a coupon with
+/// other conditions is not uploaded, and one that stopped matching is deleted.
+async fn coupon(
+    store: &Store,
+    t: &Target<'_>,
+    c: &pb::Coupon,
+    synced: Option<[u8; HASH_LEN]>,
+    base: &str,
+) -> Result<Pushed, PushError> {
+    let Some(rule) = map::promo_rule_body(c, t.coupon_mode) else {
+        return if synced.is_some() {
+            delete(store, t, RecordKind::Coupon, &c.id, base).await
+        } else {
+            Ok(Pushed::Skipped)
+        };
+    };
+    let code = map::promo_code_body(c, t.shop_url);
+    let h = hash(&[&rule, &code]);
+    if synced == Some(h) {
+        return Ok(Pushed::Unchanged);
+    }
+    let rules = format!("{base}/promo-rules");
+    let outcome = upsert(t.client, &rules, &c.id, &rule, synced.is_some()).await?;
+    let codes = format!("{rules}/{}/promo-codes", seg(&c.id));
+    upsert(t.client, &codes, &c.id, &code, synced.is_some()).await?;
+    store.set_synced(t.store_id, RecordKind::Coupon, &c.id, h)?;
+    Ok(outcome)
+}
+
+async fn delete(
+    store: &Store,
+    t: &Target<'_>,
+    kind: RecordKind,
+    id: &str,
+    base: &str,
+) -> Result<Pushed, PushError> {
+    let collection = match kind {
+        RecordKind::Product => "products",
+        RecordKind::Customer => "customers",
+        RecordKind::Order => "orders",
+        RecordKind::Cart => "carts",
+        RecordKind::Coupon => "promo-rules",
+    };
+    let outcome = match t
+        .client
+        .send(
+            Method::DELETE,
+            &format!("{base}/{collection}/{}", seg(id)),
+            &[],
+            None,
+        )
+        .await
+    {
+        Ok(_) => Pushed::Deleted,
+        Err(MailchimpError::Api(p)) if p.status == 404 => Pushed::Skipped,
+        Err(e) => return Err(e.into()),
+    };
+    store.clear_synced(t.store_id, kind, id)?;
+    Ok(outcome)
+}
