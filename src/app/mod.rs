@@ -4,6 +4,7 @@
 pub mod feed;
 mod records;
 mod refresh;
+pub mod upload;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -32,6 +33,8 @@ pub enum AppError {
     Storage(String),
     #[error("{0}")]
     NotFound(String),
+    #[error("{0}")]
+    Precondition(String),
 }
 
 impl From<ValidationError> for AppError {
@@ -60,6 +63,8 @@ pub struct App {
     interval: watch::Sender<ListUpdateInterval>,
     /// Asks the background refresher for a refresh now (after connecting a new account).
     refresh_soon: Notify,
+    /// The upload job running now.
+    running: Mutex<Option<upload::Running>>,
 }
 
 impl App {
@@ -75,6 +80,7 @@ impl App {
             refresh_lock: Mutex::new(()),
             interval: watch::Sender::new(interval),
             refresh_soon: Notify::new(),
+            running: Mutex::new(None),
         }))
     }
 
@@ -85,6 +91,9 @@ impl App {
     /// Waits (a few seconds at most) for every other user of the app to let go, then stops the
     /// writer thread and flushes, so that the data dir is free for the next open.
     pub async fn close(self: Arc<Self>) {
+        if let Some(job) = self.running.lock().await.take() {
+            job.halt().await;
+        }
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
         let mut app = self;
         let inner = loop {

@@ -17,6 +17,13 @@ pub fn store_id(account_id: &str, list_id: &str, shop_url: &str) -> String {
     format!("xc_{:x}", md5::compute(key.as_bytes()))
 }
 
+/// A store's `domain`. Mailchimp wants domains unique in the account, and each selected list
+/// has its own store, so each store's domain is the shop URL with the list as fragment:
+/// stable whatever else is selected, and still the shop's address.
+pub fn store_domain(shop_url: &str, list_id: &str) -> String {
+    format!("{}#{list_id}", shop_url.trim_end_matches('/'))
+}
+
 /// The default variant of a product that has none.
 pub fn default_variant_id(product_id: &str) -> String {
     format!("{product_id}_dv")
@@ -82,7 +89,12 @@ pub fn store_body(
     );
     m.insert("platform".into(), json!("X-Cart"));
     m.insert("is_syncing".into(), json!(is_syncing));
-    put(&mut m, "domain", &shop.shop_url);
+    if !shop.shop_url.is_empty() {
+        m.insert(
+            "domain".into(),
+            json!(store_domain(&shop.shop_url, list_id)),
+        );
+    }
     put(&mut m, "email_address", &shop.email);
     let currency = if shop.currency_code.is_empty() {
         "USD"
@@ -422,6 +434,7 @@ mod tests {
         valid("POST", "/ecommerce/stores", &store);
         assert_eq!(store["name"], "Acme (Newsletter)");
         assert_eq!(store["money_format"], "€");
+        assert_eq!(store["domain"], "https://shop.example.com#list1");
         let s = "/ecommerce/stores/{store_id}";
         for i in 0..20 {
             valid(

@@ -7,6 +7,7 @@ mod lists;
 mod records;
 mod settings;
 pub mod status;
+mod sync;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -23,6 +24,7 @@ use crate::mailchimp::{Mailchimp, MailchimpConfig};
 use crate::proto::v1::list_service_server::ListServiceServer;
 use crate::proto::v1::settings_service_server::SettingsServiceServer;
 use crate::proto::v1::store_data_service_server::StoreDataServiceServer;
+use crate::proto::v1::sync_service_server::SyncServiceServer;
 use crate::store::Store;
 use auth::BearerAuth;
 
@@ -133,6 +135,7 @@ pub async fn start_on(
     health
         .set_serving::<StoreDataServiceServer<records::Records>>()
         .await;
+    health.set_serving::<SyncServiceServer<sync::Sync>>().await;
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
@@ -162,6 +165,10 @@ pub async fn start_on(
         ))
         .add_service(StoreDataServiceServer::with_interceptor(
             records::Records(app.clone()),
+            auth.clone(),
+        ))
+        .add_service(SyncServiceServer::with_interceptor(
+            sync::Sync(app.clone()),
             auth,
         ));
 
@@ -171,6 +178,9 @@ pub async fn start_on(
     let server = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
         let _ = stopped.await;
     }));
+    if let Err(e) = app.resume_jobs().await {
+        tracing::error!(error = %e, "could not resume the upload job");
+    }
     let background = vec![tokio::spawn(crate::sync::run_list_refresh(
         app.clone(),
         config.time_scale,

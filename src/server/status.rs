@@ -23,6 +23,7 @@ impl From<AppError> for Status {
                 Status::unavailable("storage error: the change was not saved; retry it")
             }
             AppError::NotFound(m) => Status::not_found(m),
+            AppError::Precondition(m) => Status::failed_precondition(m),
         }
     }
 }

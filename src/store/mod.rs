@@ -7,6 +7,7 @@
 //!
 //! - `records/<kind>` and `outbox`: the mirror of shop records and its change log ([`records`]).
 //! - `synced`: `<store id> 0x00 <kind> <id>` → hash of the body Mailchimp last accepted.
+//! - `jobs`, `cursors`, `mc_stores`: upload jobs and where they are ([`jobs`]).
 //!
 //! Every settings write is flushed before it returns: a caller that got `Ok` may acknowledge.
 //! Record writes are flushed by the caller, once per group of requests.
@@ -20,6 +21,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use crate::domain::{Audience, Settings, UnixTime};
 
+pub mod jobs;
 pub mod records;
 mod synced;
 
@@ -53,6 +55,9 @@ pub struct Store {
     records: Vec<sled::Tree>,
     outbox: sled::Tree,
     synced: sled::Tree,
+    jobs: sled::Tree,
+    cursors: sled::Tree,
+    mc_stores: sled::Tree,
     /// Serialises record writers; holds the next outbox sequence.
     writer: std::sync::Arc<std::sync::Mutex<u64>>,
 }
@@ -80,6 +85,9 @@ impl Store {
             )?)),
             outbox,
             synced: db.open_tree("synced")?,
+            jobs: db.open_tree("jobs")?,
+            cursors: db.open_tree("cursors")?,
+            mc_stores: db.open_tree("mc_stores")?,
             db,
         })
     }

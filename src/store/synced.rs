@@ -14,7 +14,24 @@ fn key(store_id: &str, kind: RecordKind, id: &str) -> Vec<u8> {
     k
 }
 
+/// Marks, in the same tree, products mcsync made from order lines (their product was missing
+/// from the mirror): not "deleted in the shop" although the mirror lacks them.
+const LINE_PRODUCT: u8 = 0xfe;
+
 impl Store {
+    pub fn mark_line_product(&self, store_id: &str, product_id: &str) -> Result<(), StoreError> {
+        let mut k = key(store_id, RecordKind::Product, product_id);
+        k[store_id.len() + 1] = LINE_PRODUCT;
+        self.synced.insert(k, &[][..])?;
+        Ok(())
+    }
+
+    pub fn is_line_product(&self, store_id: &str, product_id: &str) -> Result<bool, StoreError> {
+        let mut k = key(store_id, RecordKind::Product, product_id);
+        k[store_id.len() + 1] = LINE_PRODUCT;
+        Ok(self.synced.contains_key(k)?)
+    }
+
     pub fn synced_hash(
         &self,
         store_id: &str,

@@ -4,5 +4,6 @@
 
 mod list_refresh;
 pub mod push;
+pub mod upload;
 
 pub use list_refresh::{run_list_refresh, schedule};

@@ -8,6 +8,7 @@ use mcsync::mailchimp::{MailchimpConfig, RetryPolicy};
 use mcsync::proto::v1::list_service_client::ListServiceClient;
 use mcsync::proto::v1::settings_service_client::SettingsServiceClient;
 use mcsync::proto::v1::store_data_service_client::StoreDataServiceClient;
+use mcsync::proto::v1::sync_service_client::SyncServiceClient;
 use mcsync::server::{self, ServerConfig, ServerHandle};
 use mcsync::sim::{self, SimConfig, SimHandle};
 use tokio::net::TcpListener;
@@ -42,6 +43,7 @@ impl Interceptor for Bearer {
 pub type Settings = SettingsServiceClient<InterceptedService<Channel, Bearer>>;
 pub type Lists = ListServiceClient<InterceptedService<Channel, Bearer>>;
 pub type Records = StoreDataServiceClient<InterceptedService<Channel, Bearer>>;
+pub type Sync = SyncServiceClient<InterceptedService<Channel, Bearer>>;
 
 pub struct TestApp {
     pub sim: SimHandle,
@@ -122,6 +124,10 @@ impl TestApp {
     pub fn records(&self) -> Records {
         StoreDataServiceClient::with_interceptor(self.channel.clone(), Bearer(Some(TOKEN.into())))
             .max_decoding_message_size(64 * 1024 * 1024)
+    }
+
+    pub fn sync(&self) -> Sync {
+        SyncServiceClient::with_interceptor(self.channel.clone(), Bearer(Some(TOKEN.into())))
     }
 
     pub fn settings_with_token(&self, token: Option<&str>) -> Settings {

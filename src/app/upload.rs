@@ -1,0 +1,219 @@
+//! Upload jobs: start or join, watch, cancel, resume after a restart; and "Update store data".
+
+use std::sync::Arc;
+
+use reqwest::Method;
+use tokio::sync::watch;
+
+use super::{App, AppError};
+use crate::mailchimp::{ecommerce, seg};
+use crate::proto::v1 as pb;
+use crate::sync::upload::{self, UploadContext};
+
+/// The job running now, if any: its progress and its cancel switch.
+pub struct Running {
+    pub id: String,
+    pub progress: watch::Receiver<pb::JobProgress>,
+    cancel: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<pb::JobProgress>,
+}
+
+impl Running {
+    /// Stops the job's task where it stands, for a shutdown: the job stays "running" in the
+    /// store, with its cursors, and resumes at the next start.
+    pub async fn halt(self) {
+        self.task.abort();
+        let _ = self.task.await;
+    }
+}
+
+/// A job to follow: live, or already over.
+pub enum Followed {
+    Live(watch::Receiver<pb::JobProgress>),
+    Over(pb::JobProgress),
+}
+
+impl App {
+    /// What an upload needs, or FAILED_PRECONDITION saying what is missing.
+    fn upload_context(&self) -> Result<UploadContext, AppError> {
+        let settings = self.store.settings()?;
+        if !settings.ecommerce_analytics {
+            return Err(AppError::Precondition(
+                "e-commerce analytics is off (UpdateSettings ecommerce_analytics)".into(),
+            ));
+        }
+        let conn = settings.connection.as_ref().ok_or(AppError::NotConnected)?;
+        if settings.shop.shop_url.is_empty() || settings.shop.company_name.is_empty() {
+            return Err(AppError::Precondition(
+                "the shop's URL and company name are needed for its Mailchimp stores (UpdateSettings shop)".into(),
+            ));
+        }
+        let selected = settings.choices().selected_lists;
+        let lists: Vec<(String, String)> = self
+            .store
+            .audiences(&conn.account.id)?
+            .into_iter()
+            .filter(|a| selected.contains(&a.id) && a.removed_at.is_none())
+            .map(|a| (a.id, a.name))
+            .collect();
+        if lists.is_empty() {
+            return Err(AppError::Precondition(
+                "no list is selected (ListService/SelectLists)".into(),
+            ));
+        }
+        Ok(UploadContext {
+            client: self.mailchimp.for_key(&conn.api_key),
+            account_id: conn.account.id.clone(),
+            shop: settings.shop.clone(),
+            coupon_mode: settings.coupon_upload_mode,
+            abandoned_carts: settings.abandoned_carts,
+            lists,
+        })
+    }
+
+    /// Starts an upload job, or joins the one running.
+    pub async fn upload_store_data(
+        self: &Arc<Self>,
+    ) -> Result<watch::Receiver<pb::JobProgress>, AppError> {
+        let mut running = self.running.lock().await;
+        if let Some(r) = running.as_ref() {
+            if r.progress.borrow().state == pb::JobState::Running as i32 {
+                return Ok(r.progress.clone());
+            }
+        }
+        let ctx = self.upload_context()?;
+        let millis = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
+        let job = pb::JobProgress {
+            job_id: format!("job-{millis:015}"),
+            state: pb::JobState::Running as i32,
+            started_at: Some(prost_types::Timestamp {
+                seconds: crate::domain::now(),
+                nanos: 0,
+            }),
+            ..Default::default()
+        };
+        self.store.save_job(&job).await?;
+        let r = self.spawn_job(ctx, job);
+        let rx = r.progress.clone();
+        *running = Some(r);
+        Ok(rx)
+    }
+
+    fn spawn_job(self: &Arc<Self>, ctx: UploadContext, job: pb::JobProgress) -> Running {
+        let (tx, rx) = watch::channel(job.clone());
+        let (cancel, cancelled) = watch::channel(false);
+        let id = job.job_id.clone();
+        tracing::info!(job = %id, lists = ctx.lists.len(), "upload job started");
+        let task = tokio::spawn(upload::run(self.store.clone(), ctx, job, tx, cancelled));
+        Running {
+            id,
+            progress: rx,
+            cancel,
+            task,
+        }
+    }
+
+    /// After a restart: a job that was running resumes from its cursors.
+    pub async fn resume_jobs(self: &Arc<Self>) -> Result<(), AppError> {
+        let Some(job) = self
+            .store
+            .jobs(1)?
+            .into_iter()
+            .find(|j| j.state == pb::JobState::Running as i32)
+        else {
+            return Ok(());
+        };
+        let mut running = self.running.lock().await;
+        match self.upload_context() {
+            Ok(ctx) => {
+                tracing::info!(job = %job.job_id, "resuming the upload job");
+                *running = Some(self.spawn_job(ctx, job));
+            }
+            Err(e) => {
+                let mut job = job;
+                job.state = pb::JobState::Failed as i32;
+                job.message = format!("could not resume after a restart: {e}");
+                self.store.save_job(&job).await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn follow_job(&self, id: &str) -> Result<Followed, AppError> {
+        if let Some(r) = self.running.lock().await.as_ref() {
+            if r.id == id {
+                return Ok(Followed::Live(r.progress.clone()));
+            }
+        }
+        Ok(Followed::Over(self.job(id)?))
+    }
+
+    pub fn job(&self, id: &str) -> Result<pb::JobProgress, AppError> {
+        self.store
+            .job(id)?
+            .ok_or_else(|| AppError::NotFound(format!("no job '{id}'")))
+    }
+
+    pub fn jobs(&self) -> Result<Vec<pb::JobProgress>, AppError> {
+        Ok(self.store.jobs(100)?)
+    }
+
+    /// Asks the job to stop; it ends at its next chunk with its stores' `is_syncing` false.
+    pub async fn cancel_job(&self, id: &str) -> Result<pb::JobProgress, AppError> {
+        let followed = self.follow_job(id).await?;
+        let Followed::Live(mut rx) = followed else {
+            return match followed {
+                Followed::Over(job) => Ok(job),
+                Followed::Live(_) => unreachable!(),
+            };
+        };
+        if let Some(r) = self.running.lock().await.as_ref() {
+            let _ = r.cancel.send(true);
+        }
+        while rx.borrow_and_update().state == pb::JobState::Running as i32 {
+            if rx.changed().await.is_err() {
+                break;
+            }
+        }
+        let job = rx.borrow().clone();
+        Ok(job)
+    }
+
+    /// "Update store data": the shop identity to every store, one result per store.
+    pub async fn update_store_data(&self) -> Result<Vec<pb::StoreResult>, AppError> {
+        let ctx = self.upload_context()?;
+        let mut results = Vec::new();
+        for (list_id, list_name) in &ctx.lists {
+            let Some(store_id) = self.store.mc_store(&ctx.account_id, list_id)? else {
+                results.push(pb::StoreResult {
+                    store_id: String::new(),
+                    list_id: list_id.clone(),
+                    ok: false,
+                    error: "no store yet: upload the store data first".into(),
+                });
+                continue;
+            };
+            let mut body = ecommerce::store_body(&store_id, list_id, list_name, &ctx.shop, false);
+            if let Some(m) = body.as_object_mut() {
+                for immutable in ["id", "list_id", "is_syncing"] {
+                    m.remove(immutable);
+                }
+            }
+            let path = format!("/ecommerce/stores/{}", seg(&store_id));
+            let outcome = ctx
+                .client
+                .send(Method::PATCH, &path, &[], Some(&body))
+                .await;
+            results.push(pb::StoreResult {
+                store_id,
+                list_id: list_id.clone(),
+                ok: outcome.is_ok(),
+                error: outcome.err().map(|e| e.to_string()).unwrap_or_default(),
+            });
+        }
+        Ok(results)
+    }
+}

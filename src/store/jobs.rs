@@ -1,0 +1,149 @@
+//! Upload jobs and their cursors, the Mailchimp stores mcsync uses per (account, list), and
+//! reads of the mirror in key order for the phases of a job.
+//!
+//! Trees: `jobs` (`<job id>` → encoded JobProgress; ids sort by start time), `cursors`
+//! (`<job id> 0x00 <store id> 0x00 <kind>` → the last id done, or [`PHASE_DONE`]),
+//! `mc_stores` (`<account id> 0x00 <list id>` → store id).
+
+use prost::Message;
+
+use super::records::HASH_LEN;
+use super::{Store, StoreError};
+use crate::domain::record::RecordKind;
+use crate::proto::v1 as pb;
+
+/// A record's id and its encoded message, as the mirror holds them.
+pub type IdAndRecord = (Vec<u8>, Vec<u8>);
+
+/// The cursor of a finished phase.
+pub const PHASE_DONE: &[u8] = b"\xff";
+
+fn cursor_key(job: &str, store_id: &str, kind: RecordKind) -> Vec<u8> {
+    let mut k = format!("{job}\0{store_id}\0").into_bytes();
+    k.push(kind.to_byte());
+    k
+}
+
+impl Store {
+    pub async fn save_job(&self, job: &pb::JobProgress) -> Result<(), StoreError> {
+        self.jobs
+            .insert(job.job_id.as_bytes(), job.encode_to_vec())?;
+        self.flush().await
+    }
+
+    pub fn job(&self, id: &str) -> Result<Option<pb::JobProgress>, StoreError> {
+        match self.jobs.get(id.as_bytes())? {
+            Some(v) => {
+                pb::JobProgress::decode(v.as_ref())
+                    .map(Some)
+                    .map_err(|e| StoreError::Corrupt {
+                        key: format!("jobs/{id}"),
+                        reason: e.to_string(),
+                    })
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Newest first.
+    pub fn jobs(&self, limit: usize) -> Result<Vec<pb::JobProgress>, StoreError> {
+        self.jobs
+            .iter()
+            .rev()
+            .take(limit)
+            .map(|kv| {
+                let (k, v) = kv?;
+                pb::JobProgress::decode(v.as_ref()).map_err(|e| StoreError::Corrupt {
+                    key: format!("jobs/{}", String::from_utf8_lossy(&k)),
+                    reason: e.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    pub fn cursor(
+        &self,
+        job: &str,
+        store_id: &str,
+        kind: RecordKind,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .cursors
+            .get(cursor_key(job, store_id, kind))?
+            .map(|v| v.to_vec()))
+    }
+
+    /// Durable before it returns: a resumed job starts after this id.
+    pub async fn set_cursor(
+        &self,
+        job: &str,
+        store_id: &str,
+        kind: RecordKind,
+        last: &[u8],
+    ) -> Result<(), StoreError> {
+        self.cursors.insert(cursor_key(job, store_id, kind), last)?;
+        self.flush().await
+    }
+
+    pub fn mc_store(&self, account: &str, list: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .mc_stores
+            .get(format!("{account}\0{list}"))?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    pub async fn set_mc_store(
+        &self,
+        account: &str,
+        list: &str,
+        store_id: &str,
+    ) -> Result<(), StoreError> {
+        self.mc_stores
+            .insert(format!("{account}\0{list}"), store_id.as_bytes())?;
+        self.flush().await
+    }
+
+    /// Up to `limit` records of a kind after `after` (exclusive), in id order: (id, encoded).
+    pub fn records_after(
+        &self,
+        kind: RecordKind,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<IdAndRecord>, StoreError> {
+        let tree = &self.records[kind as usize];
+        let iter = match after {
+            Some(a) => {
+                tree.range::<&[u8], _>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded))
+            }
+            None => tree.iter(),
+        };
+        iter.take(limit)
+            .map(|kv| {
+                let (k, v) = kv?;
+                Ok((k.to_vec(), v.get(HASH_LEN..).unwrap_or_default().to_vec()))
+            })
+            .collect()
+    }
+
+    /// Ids Mailchimp has from us in a store for a kind, that the mirror no longer has.
+    pub fn synced_but_deleted(
+        &self,
+        store_id: &str,
+        kind: RecordKind,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut prefix = store_id.as_bytes().to_vec();
+        prefix.push(0);
+        prefix.push(kind.to_byte());
+        let mut out = Vec::new();
+        for kv in self.synced.scan_prefix(&prefix) {
+            let (k, _) = kv?;
+            let id = &k[prefix.len()..];
+            let line_product = kind == RecordKind::Product
+                && self.is_line_product(store_id, &String::from_utf8_lossy(id))?;
+            if !line_product && !self.records[kind as usize].contains_key(id)? {
+                out.push(String::from_utf8_lossy(id).into_owned());
+            }
+        }
+        Ok(out)
+    }
+}

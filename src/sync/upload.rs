@@ -1,0 +1,463 @@
+//! The upload job: a Store per selected list (created, or adopted when Mailchimp already has
+//! one for that list and our domain), then the phases in order, coupons, products, customers,
+//! orders, then `is_syncing=false`, then carts. Each phase walks the mirror from its durable
+//! cursor in chunks, pushing records concurrently (the client keeps to 10 connections), and
+//! deletes what the shop deleted. Whatever ends the job, the stores get `is_syncing=false`.
+
+use std::time::Instant;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::push::{PushError, Pushed, Target, push};
+use crate::domain::record::{self, RecordKind, kind_to_pb};
+use crate::domain::{CouponUploadMode, ShopIdentity};
+use crate::mailchimp::{AccountClient, MailchimpError, ecommerce, seg};
+use crate::proto::v1 as pb;
+use crate::store::Store;
+use crate::store::jobs::PHASE_DONE;
+
+/// Records pushed concurrently, and between two durable cursor updates.
+const CHUNK: usize = 50;
+/// Refused records kept in the job's progress.
+const MAX_ERRORS: usize = 100;
+
+/// What a job needs to know, taken from the settings when it starts.
+#[derive(Clone)]
+pub struct UploadContext {
+    pub client: AccountClient,
+    pub account_id: String,
+    pub shop: ShopIdentity,
+    pub coupon_mode: CouponUploadMode,
+    pub abandoned_carts: bool,
+    /// (list id, list name) of every selected list.
+    pub lists: Vec<(String, String)>,
+}
+
+enum Stop {
+    Cancelled,
+    Failed(String),
+}
+
+impl From<PushError> for Stop {
+    fn from(e: PushError) -> Self {
+        Stop::Failed(e.to_string())
+    }
+}
+
+fn now() -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: crate::domain::now(),
+        nanos: 0,
+    }
+}
+
+/// Runs (or resumes) a job to its end and returns its final state.
+pub async fn run(
+    store: Store,
+    ctx: UploadContext,
+    mut job: pb::JobProgress,
+    progress: watch::Sender<pb::JobProgress>,
+    cancel: watch::Receiver<bool>,
+) -> pb::JobProgress {
+    let started = Instant::now();
+    let mut stores = Vec::new();
+    let outcome = async {
+        for (list_id, list_name) in &ctx.lists {
+            let id = ensure_store(&store, &ctx, list_id, list_name).await?;
+            stores.push((id, list_id.clone()));
+        }
+        if job.phases.is_empty() {
+            job.phases = plan(&store, &ctx, &stores)?;
+        }
+        let before = processed(&job);
+        for i in 0..job.phases.len() {
+            if job.phases[i].kind == pb::RecordKind::Cart as i32
+                && i > 0
+                && job.phases[i - 1].kind != pb::RecordKind::Cart as i32
+            {
+                // Carts sent while a store is syncing never trigger abandoned-cart mails.
+                set_syncing(&ctx.client, &stores, false).await;
+            }
+            run_phase(
+                &store, &ctx, &mut job, i, &progress, &cancel, started, before,
+            )
+            .await?;
+        }
+        Ok::<(), Stop>(())
+    }
+    .await;
+    set_syncing(&ctx.client, &stores, false).await;
+    let (state, message) = match outcome {
+        Ok(()) => (pb::JobState::Succeeded, String::new()),
+        Err(Stop::Cancelled) => (pb::JobState::Cancelled, "cancelled".to_string()),
+        Err(Stop::Failed(m)) => (pb::JobState::Failed, m),
+    };
+    job.state = state as i32;
+    job.message = message;
+    job.finished_at = Some(now());
+    job.eta_seconds = 0.0;
+    if let Err(e) = store.save_job(&job).await {
+        tracing::error!(error = %e, "saving the finished job failed");
+    }
+    progress.send_replace(job.clone());
+    tracing::info!(job = %job.job_id, state = ?state, "upload job ended");
+    job
+}
+
+fn processed(job: &pb::JobProgress) -> i64 {
+    job.phases
+        .iter()
+        .map(|p| p.done + p.skipped + p.failed)
+        .sum()
+}
+
+/// The phases in upload order, with their totals.
+fn plan(
+    store: &Store,
+    ctx: &UploadContext,
+    stores: &[(String, String)],
+) -> Result<Vec<pb::PhaseProgress>, Stop> {
+    let mut kinds = vec![
+        RecordKind::Coupon,
+        RecordKind::Product,
+        RecordKind::Customer,
+        RecordKind::Order,
+    ];
+    if ctx.abandoned_carts {
+        kinds.push(RecordKind::Cart);
+    }
+    let mut phases = Vec::new();
+    for kind in kinds {
+        for (store_id, list_id) in stores {
+            let deleted = store
+                .synced_but_deleted(store_id, kind)
+                .map_err(|e| Stop::Failed(e.to_string()))?
+                .len();
+            phases.push(pb::PhaseProgress {
+                store_id: store_id.clone(),
+                list_id: list_id.clone(),
+                kind: kind_to_pb(kind) as i32,
+                total: (store.count_records(kind) + deleted) as i64,
+                ..Default::default()
+            });
+        }
+    }
+    Ok(phases)
+}
+
+/// The store for a list: the one we made before, one Mailchimp has for this list and our
+/// domain (adopted, never duplicated), or a new one; in each case with `is_syncing=true`.
+async fn ensure_store(
+    store: &Store,
+    ctx: &UploadContext,
+    list_id: &str,
+    list_name: &str,
+) -> Result<String, Stop> {
+    let fail = |e: MailchimpError| Stop::Failed(format!("store for list {list_id}: {e}"));
+    let id = match store
+        .mc_store(&ctx.account_id, list_id)
+        .map_err(|e| Stop::Failed(e.to_string()))?
+    {
+        Some(id) => id,
+        None => ecommerce::store_id(&ctx.account_id, list_id, &ctx.shop.shop_url),
+    };
+    let mut body = ecommerce::store_body(&id, list_id, list_name, &ctx.shop, true);
+    let path = format!("/ecommerce/stores/{}", seg(&id));
+    let exists = match ctx.client.send(Method::GET, &path, &[], None).await {
+        Ok(_) => true,
+        Err(MailchimpError::Api(p)) if p.status == 404 => false,
+        Err(e) => return Err(fail(e)),
+    };
+    let id = if exists {
+        id
+    } else if let Some(adopted) = find_store(&ctx.client, list_id, &ctx.shop.shop_url)
+        .await
+        .map_err(fail)?
+    {
+        adopted
+    } else {
+        ctx.client
+            .send(Method::POST, "/ecommerce/stores", &[], Some(&body))
+            .await
+            .map_err(fail)?;
+        store
+            .set_mc_store(&ctx.account_id, list_id, &id)
+            .await
+            .map_err(|e| Stop::Failed(e.to_string()))?;
+        return Ok(id);
+    };
+    if let Some(m) = body.as_object_mut() {
+        m.remove("id");
+        m.remove("list_id");
+    }
+    ctx.client
+        .send(
+            Method::PATCH,
+            &format!("/ecommerce/stores/{}", seg(&id)),
+            &[],
+            Some(&body),
+        )
+        .await
+        .map_err(fail)?;
+    store
+        .set_mc_store(&ctx.account_id, list_id, &id)
+        .await
+        .map_err(|e| Stop::Failed(e.to_string()))?;
+    Ok(id)
+}
+
+/// A store Mailchimp has for this list and this shop: with our domain, or the bare shop URL
+/// (as other integrations, X-Cart's own addon among them, name it).
+async fn find_store(
+    client: &AccountClient,
+    list_id: &str,
+    shop_url: &str,
+) -> Result<Option<String>, MailchimpError> {
+    let ours = ecommerce::store_domain(shop_url, list_id);
+    let bare = shop_url.trim_end_matches('/');
+    let mut offset = 0;
+    loop {
+        let page: Value = client
+            .get(
+                "/ecommerce/stores",
+                &[("count", "1000".into()), ("offset", offset.to_string())],
+            )
+            .await?;
+        let stores = page["stores"].as_array().cloned().unwrap_or_default();
+        let found = stores.iter().find(|s| {
+            let domain = s["domain"]
+                .as_str()
+                .unwrap_or_default()
+                .trim_end_matches('/');
+            s["list_id"] == list_id && (domain == ours || domain == bare)
+        });
+        if let Some(s) = found {
+            return Ok(s["id"].as_str().map(str::to_owned));
+        }
+        offset += stores.len();
+        if stores.is_empty() || offset as u64 >= page["total_items"].as_u64().unwrap_or(0) {
+            return Ok(None);
+        }
+    }
+}
+
+async fn set_syncing(client: &AccountClient, stores: &[(String, String)], syncing: bool) {
+    for (id, _) in stores {
+        let body = json!({"is_syncing": syncing});
+        if let Err(e) = client
+            .send(
+                Method::PATCH,
+                &format!("/ecommerce/stores/{}", seg(id)),
+                &[],
+                Some(&body),
+            )
+            .await
+        {
+            tracing::warn!(store = %id, error = %e, "could not set is_syncing");
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_phase(
+    store: &Store,
+    ctx: &UploadContext,
+    job: &mut pb::JobProgress,
+    i: usize,
+    progress: &watch::Sender<pb::JobProgress>,
+    cancel: &watch::Receiver<bool>,
+    started: Instant,
+    before: i64,
+) -> Result<(), Stop> {
+    let store_id = job.phases[i].store_id.clone();
+    let kind = record::kind_from_pb(job.phases[i].kind).expect("phases have kinds");
+    let mut cursor = store
+        .cursor(&job.job_id, &store_id, kind)
+        .map_err(|e| Stop::Failed(e.to_string()))?;
+    if cursor.as_deref() == Some(PHASE_DONE) {
+        return Ok(());
+    }
+    loop {
+        if *cancel.borrow() {
+            return Err(Stop::Cancelled);
+        }
+        let chunk = store
+            .records_after(kind, cursor.as_deref(), CHUNK)
+            .map_err(|e| Stop::Failed(e.to_string()))?;
+        let Some((last, _)) = chunk.last().cloned() else {
+            break;
+        };
+        let mut tasks = JoinSet::new();
+        for (id, bytes) in chunk {
+            let (store, ctx, store_id) = (store.clone(), ctx.clone(), store_id.clone());
+            tasks.spawn(async move {
+                let id = String::from_utf8_lossy(&id).into_owned();
+                let record = record::decode(kind, &bytes).ok();
+                let result =
+                    push_with_dependencies(&store, &ctx, &store_id, kind, &id, record.as_ref())
+                        .await;
+                (id, result)
+            });
+        }
+        tally(job, i, kind, tasks).await?;
+        store
+            .set_cursor(&job.job_id, &store_id, kind, &last)
+            .await
+            .map_err(|e| Stop::Failed(e.to_string()))?;
+        cursor = Some(last);
+        report(store, job, progress, started, before).await;
+    }
+    // What the shop deleted leaves Mailchimp too.
+    let deleted = store
+        .synced_but_deleted(&store_id, kind)
+        .map_err(|e| Stop::Failed(e.to_string()))?;
+    for ids in deleted.chunks(CHUNK) {
+        let mut tasks = JoinSet::new();
+        for id in ids {
+            let (store, ctx, store_id, id) =
+                (store.clone(), ctx.clone(), store_id.clone(), id.clone());
+            tasks.spawn(async move {
+                let result = push(&store, &target(&ctx, &store_id), kind, &id, None).await;
+                (id, result)
+            });
+        }
+        tally(job, i, kind, tasks).await?;
+    }
+    store
+        .set_cursor(&job.job_id, &store_id, kind, PHASE_DONE)
+        .await
+        .map_err(|e| Stop::Failed(e.to_string()))?;
+    report(store, job, progress, started, before).await;
+    Ok(())
+}
+
+fn target<'a>(ctx: &'a UploadContext, store_id: &'a str) -> Target<'a> {
+    Target {
+        client: &ctx.client,
+        store_id,
+        shop_url: &ctx.shop.shop_url,
+        coupon_mode: ctx.coupon_mode,
+    }
+}
+
+/// An order's products go first: a line whose product the mirror lacks gets a minimal product
+/// made from the line, so that Mailchimp accepts the order.
+async fn push_with_dependencies(
+    store: &Store,
+    ctx: &UploadContext,
+    store_id: &str,
+    kind: RecordKind,
+    id: &str,
+    record: Option<&pb::record::Record>,
+) -> Result<Pushed, PushError> {
+    let t = target(ctx, store_id);
+    let lines = match record {
+        Some(pb::record::Record::Order(o)) => o.lines.as_slice(),
+        Some(pb::record::Record::Cart(c)) => c.lines.as_slice(),
+        _ => &[],
+    };
+    for line in lines {
+        let product = match store.record(RecordKind::Product, &line.product_id)? {
+            Some(_) => None,
+            None => Some(pb::record::Record::Product(pb::Product {
+                id: line.product_id.clone(),
+                title: if line.title.is_empty() {
+                    line.product_id.clone()
+                } else {
+                    line.title.clone()
+                },
+                variants: vec![pb::ProductVariant {
+                    id: line.variant_id.clone(),
+                    title: if line.title.is_empty() {
+                        line.variant_id.clone()
+                    } else {
+                        line.title.clone()
+                    },
+                    sku: line.sku.clone(),
+                    price: line.price.clone(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            })),
+        };
+        if let Some(p) = product {
+            push(store, &t, RecordKind::Product, &line.product_id, Some(&p)).await?;
+            store.mark_line_product(store_id, &line.product_id)?;
+        }
+    }
+    push(store, &t, kind, id, record).await
+}
+
+/// Counts a chunk's outcomes; a refused record is kept as an error, a refused key or an
+/// unreachable Mailchimp ends the job (it can be resumed by starting an upload again).
+async fn tally(
+    job: &mut pb::JobProgress,
+    i: usize,
+    kind: RecordKind,
+    mut tasks: JoinSet<(String, Result<Pushed, PushError>)>,
+) -> Result<(), Stop> {
+    let mut fatal = None;
+    while let Some(joined) = tasks.join_next().await {
+        let (id, result) = joined.map_err(|e| Stop::Failed(format!("push task failed: {e}")))?;
+        let phase = &mut job.phases[i];
+        match result {
+            Ok(Pushed::Unchanged | Pushed::Skipped) => phase.skipped += 1,
+            Ok(_) => phase.done += 1,
+            Err(PushError::Mailchimp(MailchimpError::Api(p)))
+                if (400..500).contains(&p.status) && !matches!(p.status, 401 | 403 | 429) =>
+            {
+                phase.failed += 1;
+                if job.errors.len() < MAX_ERRORS {
+                    job.errors.push(pb::SyncError {
+                        store_id: phase.store_id.clone(),
+                        kind: kind_to_pb(kind) as i32,
+                        id,
+                        status: i32::from(p.status),
+                        title: p.title.clone(),
+                        detail: p.detail.clone(),
+                        field_errors: p
+                            .errors
+                            .iter()
+                            .map(|e| format!("{}: {}", e.field, e.message))
+                            .collect(),
+                    });
+                }
+            }
+            Err(e) => fatal = Some(e.to_string()),
+        }
+    }
+    match fatal {
+        Some(m) => Err(Stop::Failed(m)),
+        None => Ok(()),
+    }
+}
+
+async fn report(
+    store: &Store,
+    job: &mut pb::JobProgress,
+    progress: &watch::Sender<pb::JobProgress>,
+    started: Instant,
+    before: i64,
+) {
+    let total: i64 = job.phases.iter().map(|p| p.total).sum();
+    let done = processed(job);
+    job.percent = if total == 0 {
+        100.0
+    } else {
+        100.0 * done as f64 / total as f64
+    };
+    let secs = started.elapsed().as_secs_f64().max(0.001);
+    job.rate = (done - before) as f64 / secs;
+    job.eta_seconds = if job.rate > 0.0 {
+        (total - done).max(0) as f64 / job.rate
+    } else {
+        0.0
+    };
+    if let Err(e) = store.save_job(job).await {
+        tracing::warn!(error = %e, "saving job progress failed");
+    }
+    progress.send_replace(job.clone());
+}

@@ -1,0 +1,466 @@
+//! Upload jobs end to end: stores, phases, idempotence, progress, cancel, restart.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use mcsync::proto::v1::{self as pb, record::Record as R};
+use mcsync::testdata;
+use tokio_stream::StreamExt;
+use tonic::Code;
+
+/// Connected, shop identity set, the first two audiences selected.
+async fn ready(app: &TestApp, abandoned_carts: bool) -> Vec<String> {
+    app.connect(KEY_A).await;
+    app.lists()
+        .refresh_lists(pb::RefreshListsRequest {})
+        .await
+        .unwrap();
+    let lists = app.sim.list_ids(KEY_A)[..2].to_vec();
+    app.lists()
+        .select_lists(pb::SelectListsRequest {
+            list_ids: lists.clone(),
+        })
+        .await
+        .unwrap();
+    app.settings()
+        .update_settings(pb::UpdateSettingsRequest {
+            abandoned_carts: Some(abandoned_carts),
+            shop: Some(pb::ShopIdentityUpdate {
+                shop_url: Some("https://shop.example.com".into()),
+                company_name: Some("Acme".into()),
+                currency_code: Some("USD".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    lists
+}
+
+/// 30 products, 10 customers, 10 orders (one with products missing from the mirror), 5 carts,
+/// 3 coupons.
+async fn small_shop(app: &TestApp) {
+    let mut records: Vec<pb::Record> = (0..30)
+        .map(|i| testdata::record(R::Product(testdata::product(i))))
+        .collect();
+    records.extend((0..10).map(|i| testdata::record(R::Customer(testdata::customer(i)))));
+    records.extend((0..9).map(|i| testdata::record(R::Order(testdata::order(i)))));
+    records.push(testdata::record(R::Order(testdata::order(500))));
+    records.extend((0..5).map(|i| testdata::record(R::Cart(testdata::cart(i)))));
+    records.extend((0..3).map(|i| testdata::record(R::Coupon(testdata::coupon(i)))));
+    let s = app
+        .records()
+        .push_records(tokio_stream::iter(records))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(s.rejected, 0, "{s:?}");
+}
+
+async fn upload(app: &TestApp) -> (pb::JobProgress, usize) {
+    let mut stream = app
+        .sync()
+        .upload_store_data(pb::UploadRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let mut messages = Vec::new();
+    while let Some(m) = stream.next().await {
+        messages.push(m.unwrap());
+    }
+    let n = messages.len();
+    (messages.pop().unwrap(), n)
+}
+
+/// Requests that create, change or delete shop entities (not stores).
+fn entity_requests(stats: &mcsync::sim::SimStats) -> u64 {
+    stats
+        .requests
+        .iter()
+        .filter(|(route, _)| {
+            !route.starts_with("GET")
+                && ["products", "customers", "orders", "carts", "promo-"]
+                    .iter()
+                    .any(|k| route.contains(k))
+        })
+        .map(|(_, n)| n)
+        .sum()
+}
+
+async fn sim_store(app: &TestApp, store_id: &str) -> serde_json::Value {
+    mcsync::mailchimp::install_crypto_provider();
+    reqwest::Client::new()
+        .get(format!(
+            "{}/ecommerce/stores/{store_id}",
+            app.sim.base_url()
+        ))
+        .basic_auth("x", Some(KEY_A))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_full_upload_of_a_small_shop_then_an_unchanged_one_that_sends_nothing() {
+    let app = spawn_app().await;
+    ready(&app, true).await;
+    small_shop(&app).await;
+    let (job, messages) = upload(&app).await;
+    assert_eq!(job.state(), pb::JobState::Succeeded, "{}", job.message);
+    assert!(messages >= 2, "a first message and a final one");
+    assert_eq!(job.percent, 100.0);
+    assert!(job.errors.is_empty(), "{:?}", job.errors);
+
+    let stats = app.sim.stats();
+    assert_eq!(stats.stores.len(), 2, "one store per selected list");
+    for (store_id, counts) in &stats.stores {
+        assert_eq!(
+            counts["products"], 32,
+            "30 + the minimal product made for order 500's lines: {counts:?}"
+        );
+        assert_eq!(counts["orders"], 10);
+        assert_eq!(counts["carts"], 5);
+        assert_eq!(counts["promo_rules"], 3);
+        assert_eq!(counts["promo_codes"], 3);
+        assert!(counts["customers"] >= 10);
+        let store = sim_store(&app, store_id).await;
+        assert_eq!(store["is_syncing"], false);
+        assert_eq!(store["platform"], "X-Cart");
+        assert!(store["name"].as_str().unwrap().starts_with("Acme ("));
+    }
+    assert_eq!(stats.duplicate_creates, 0);
+
+    let before = entity_requests(&app.sim.stats());
+    let (job, _) = upload(&app).await;
+    assert_eq!(job.state(), pb::JobState::Succeeded);
+    assert_eq!(
+        entity_requests(&app.sim.stats()),
+        before,
+        "an unchanged upload sends no entity request"
+    );
+    let skipped: i64 = job.phases.iter().map(|p| p.skipped).sum();
+    let done: i64 = job.phases.iter().map(|p| p.done).sum();
+    assert_eq!(done, 0);
+    assert!(skipped > 0);
+
+    // One changed product: one update per store, nothing else.
+    let mut p = testdata::product(3);
+    p.title = "Boot model 3, red".into();
+    app.records()
+        .upsert(testdata::record(R::Product(p)))
+        .await
+        .unwrap();
+    let before = app.sim.stats();
+    upload(&app).await;
+    let after = app.sim.stats();
+    assert_eq!(entity_requests(&after) - entity_requests(&before), 2);
+    let patch = "PATCH /3.0/ecommerce/stores/{store_id}/products/{product_id}";
+    assert_eq!(after.count(patch) - before.count(patch), 2);
+
+    // Deleted in the shop, deleted in Mailchimp.
+    app.records()
+        .delete(pb::RecordKey {
+            kind: pb::RecordKind::Coupon as i32,
+            id: "k1".into(),
+        })
+        .await
+        .unwrap();
+    upload(&app).await;
+    assert!(
+        app.sim
+            .stats()
+            .stores
+            .values()
+            .all(|c| c["promo_rules"] == 2)
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn without_abandoned_carts_no_cart_is_sent() {
+    let app = spawn_app().await;
+    ready(&app, false).await;
+    small_shop(&app).await;
+    let (job, _) = upload(&app).await;
+    assert_eq!(job.state(), pb::JobState::Succeeded);
+    assert!(app.sim.stats().stores.values().all(|c| c["carts"] == 0));
+    assert!(job.phases.iter().all(|p| p.kind() != pb::RecordKind::Cart));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn preconditions_are_named() {
+    let app = spawn_app().await;
+    let err = app
+        .sync()
+        .upload_store_data(pb::UploadRequest {})
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(err.message().contains("connected"), "{}", err.message());
+    ready(&app, false).await;
+    app.lists()
+        .select_lists(pb::SelectListsRequest { list_ids: vec![] })
+        .await
+        .unwrap();
+    let err = app
+        .sync()
+        .upload_store_data(pb::UploadRequest {})
+        .await
+        .unwrap_err();
+    assert!(
+        err.message().contains("no list is selected"),
+        "{}",
+        err.message()
+    );
+    app.settings()
+        .update_settings(pb::UpdateSettingsRequest {
+            ecommerce_analytics: Some(false),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let err = app
+        .sync()
+        .upload_store_data(pb::UploadRequest {})
+        .await
+        .unwrap_err();
+    assert!(
+        err.message().contains("analytics is off"),
+        "{}",
+        err.message()
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_record_mailchimp_refuses_is_listed_and_the_rest_flows() {
+    let app = spawn_app().await;
+    ready(&app, false).await;
+    small_shop(&app).await;
+    upload(&app).await;
+    // Mailchimp never lets a customer's email change.
+    let mut c = testdata::customer(4);
+    c.email = "someone.else@example.com".into();
+    app.records()
+        .upsert(testdata::record(R::Customer(c)))
+        .await
+        .unwrap();
+    let mut p = testdata::product(5);
+    p.title = "changed".into();
+    app.records()
+        .upsert(testdata::record(R::Product(p)))
+        .await
+        .unwrap();
+    let (job, _) = upload(&app).await;
+    assert_eq!(job.state(), pb::JobState::Succeeded);
+    assert_eq!(job.errors.len(), 2, "one per store: {:?}", job.errors);
+    let e = &job.errors[0];
+    assert_eq!(
+        (e.kind(), e.id.as_str(), e.status),
+        (pb::RecordKind::Customer, "c4", 400)
+    );
+    assert!(e.detail.contains("may not be changed"), "{}", e.detail);
+    let failed: i64 = job.phases.iter().map(|p| p.failed).sum();
+    let done: i64 = job.phases.iter().map(|p| p.done).sum();
+    assert_eq!((failed, done), (2, 2), "the changed product went through");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn two_watchers_one_leaving_and_a_cancel_that_clears_is_syncing() {
+    let config = mcsync::sim::SimConfig {
+        latency: Duration::from_millis(20),
+        ..sim_config(3)
+    };
+    let app = spawn_app_with(config, 1).await;
+    ready(&app, false).await;
+    let records: Vec<_> = (0..400)
+        .map(|i| testdata::record(R::Product(testdata::product(i))))
+        .collect();
+    app.records()
+        .push_records(tokio_stream::iter(records))
+        .await
+        .unwrap();
+
+    let mut first = app
+        .sync()
+        .upload_store_data(pb::UploadRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let job_id = first.next().await.unwrap().unwrap().job_id;
+    let mut joined = app
+        .sync()
+        .upload_store_data(pb::UploadRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        joined.next().await.unwrap().unwrap().job_id,
+        job_id,
+        "a second upload joins the running job"
+    );
+    drop(first); // one watcher leaves; the job goes on
+    let mut watcher = app
+        .sync()
+        .watch_job(pb::WatchJobRequest {
+            job_id: job_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let progressed = watcher.next().await.unwrap().unwrap();
+    assert_eq!(progressed.state(), pb::JobState::Running);
+
+    let cancelled = app
+        .sync()
+        .cancel_job(pb::CancelJobRequest {
+            job_id: job_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(cancelled.state(), pb::JobState::Cancelled);
+    let mut last = None;
+    while let Some(m) = watcher.next().await {
+        last = Some(m.unwrap());
+    }
+    assert_eq!(
+        last.unwrap().state(),
+        pb::JobState::Cancelled,
+        "the watcher saw the end"
+    );
+    for store_id in app.sim.stats().stores.keys() {
+        assert_eq!(
+            sim_store(&app, store_id).await["is_syncing"],
+            false,
+            "cleared after a cancel"
+        );
+    }
+    let listed = app
+        .sync()
+        .list_jobs(pb::ListJobsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.jobs[0].job_id, job_id);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_job_interrupted_by_a_restart_resumes_and_completes_without_duplicates() {
+    let config = mcsync::sim::SimConfig {
+        latency: Duration::from_millis(10),
+        ..sim_config(3)
+    };
+    let mut app = spawn_app_with(config, 1).await;
+    ready(&app, false).await;
+    let records: Vec<_> = (0..600)
+        .map(|i| testdata::record(R::Product(testdata::product(i))))
+        .collect();
+    app.records()
+        .push_records(tokio_stream::iter(records))
+        .await
+        .unwrap();
+    let mut stream = app
+        .sync()
+        .upload_store_data(pb::UploadRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let job_id = stream.next().await.unwrap().unwrap().job_id;
+    let started = eventually(Duration::from_secs(30), || async {
+        app.sim
+            .stats()
+            .stores
+            .values()
+            .map(|c| c["products"])
+            .sum::<u64>()
+            >= 100
+    })
+    .await;
+    assert!(started);
+    drop(stream);
+    app.restart().await;
+
+    let mut watcher = app
+        .sync()
+        .watch_job(pb::WatchJobRequest {
+            job_id: job_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut last = None;
+    while let Some(m) = watcher.next().await {
+        last = Some(m.unwrap());
+    }
+    let job = last.unwrap();
+    assert_eq!(job.state(), pb::JobState::Succeeded, "{}", job.message);
+    let stats = app.sim.stats();
+    assert!(
+        stats.stores.values().all(|c| c["products"] == 600),
+        "{:?}",
+        stats.stores
+    );
+    assert!(
+        stats.duplicate_creates <= 100,
+        "at most what was in flight is sent again: {}",
+        stats.duplicate_creates
+    );
+    for store_id in stats.stores.keys() {
+        assert_eq!(sim_store(&app, store_id).await["is_syncing"], false);
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn update_store_data_patches_every_store() {
+    let app = spawn_app().await;
+    ready(&app, false).await;
+    let r = app
+        .sync()
+        .update_store_data(pb::UpdateStoreDataRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        r.stores.iter().all(|s| !s.ok && s.error.contains("upload")),
+        "no stores yet: {r:?}"
+    );
+    upload(&app).await;
+    app.settings()
+        .update_settings(pb::UpdateSettingsRequest {
+            shop: Some(pb::ShopIdentityUpdate {
+                company_name: Some("Acme Boots".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let r = app
+        .sync()
+        .update_store_data(pb::UpdateStoreDataRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.stores.len(), 2);
+    for s in &r.stores {
+        assert!(s.ok, "{s:?}");
+        assert!(
+            sim_store(&app, &s.store_id).await["name"]
+                .as_str()
+                .unwrap()
+                .starts_with("Acme Boots (")
+        );
+    }
+    app.stop().await;
+}
