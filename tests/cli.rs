@@ -148,3 +148,65 @@ async fn an_unreachable_server_is_a_clear_error() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn upload_shows_progress_to_the_end_and_jobs_and_watch_find_it_again() {
+    let app = spawn_app().await;
+    app.connect(KEY_A).await;
+    let ids = app.sim.list_ids(KEY_A);
+    mcsync(&app, TOKEN, &["lists", "--refresh"]).await;
+    mcsync(&app, TOKEN, &["select", &ids[0]]).await;
+    let out = mcsync(&app, TOKEN, &["upload"]).await;
+    assert_eq!(out.status.code(), Some(1), "no shop identity yet");
+    assert!(
+        text(&out).contains("shop's URL and company name"),
+        "{}",
+        text(&out)
+    );
+
+    mcsync(
+        &app,
+        TOKEN,
+        &[
+            "settings",
+            "set",
+            "--shop-url",
+            "https://shop.example.com",
+            "--company-name",
+            "Acme",
+        ],
+    )
+    .await;
+    let records: Vec<_> = (0..120).map(mcsync::testdata::mixed).collect();
+    app.records()
+        .push_records(tokio_stream::iter(records))
+        .await
+        .unwrap();
+    let out = mcsync(&app, TOKEN, &["upload"]).await;
+    let shown = text(&out);
+    assert!(out.status.success(), "{shown}");
+    let last = shown
+        .lines()
+        .filter(|l| l.starts_with("job-"))
+        .last()
+        .unwrap()
+        .to_owned();
+    assert!(
+        last.contains("succeeded 100.0%"),
+        "plain lines when not on a terminal: {shown}"
+    );
+    let job = last.split_whitespace().next().unwrap().to_owned();
+
+    let out = mcsync(&app, TOKEN, &["jobs"]).await;
+    assert!(text(&out).starts_with(&job), "{}", text(&out));
+    let out = mcsync(&app, TOKEN, &["watch", &job]).await;
+    assert!(
+        out.status.success() && text(&out).contains("succeeded"),
+        "{}",
+        text(&out)
+    );
+    let out = mcsync(&app, TOKEN, &["watch", "job-nope"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("NotFound"), "{}", text(&out));
+    app.stop().await;
+}

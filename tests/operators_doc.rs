@@ -47,7 +47,7 @@ fn recipes() -> Vec<String> {
 async fn every_recipe_in_the_operators_guide_works() {
     let app = spawn_app().await;
     let recipes = recipes();
-    assert!(recipes.len() >= 18, "found {} recipes", recipes.len());
+    assert!(recipes.len() >= 23, "found {} recipes", recipes.len());
     let services = [
         "SettingsService",
         "ListService",
@@ -64,32 +64,42 @@ async fn every_recipe_in_the_operators_guide_works() {
         std::env::var("PATH").unwrap_or_default()
     );
     let addr = app.addr().to_string();
-    let outputs = tokio::task::spawn_blocking(move || {
-        recipes
-            .into_iter()
-            .map(|recipe| {
-                let out = std::process::Command::new("bash")
-                    .args(["-c", &recipe])
-                    .current_dir(env!("CARGO_MANIFEST_DIR"))
-                    .env("PATH", &path)
-                    .env("ADDR", &addr)
-                    .env("TOKEN", TOKEN)
-                    .env("KEY", KEY_A)
-                    .env("LIST", &list)
-                    .output()
-                    .unwrap();
-                let text = format!(
-                    "{}{}",
-                    String::from_utf8_lossy(&out.stdout),
-                    String::from_utf8_lossy(&out.stderr)
-                );
-                assert!(out.status.success(), "recipe failed: {recipe}\n{text}");
-                (recipe, text)
-            })
-            .collect::<Vec<_>>()
-    })
-    .await
-    .unwrap();
+    let core = app.server.as_ref().unwrap().app.clone();
+    let mut outputs = Vec::new();
+    for recipe in recipes {
+        // The newest job, for the recipes that name one.
+        let job = core
+            .jobs()
+            .unwrap()
+            .first()
+            .map(|j| j.job_id.clone())
+            .unwrap_or_default();
+        let (path, addr, list) = (path.clone(), addr.clone(), list.clone());
+        let output = tokio::task::spawn_blocking(move || {
+            let out = std::process::Command::new("bash")
+                .args(["-c", &recipe])
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .env("PATH", &path)
+                .env("ADDR", &addr)
+                .env("TOKEN", TOKEN)
+                .env("KEY", KEY_A)
+                .env("LIST", &list)
+                .env("JOB", &job)
+                .output()
+                .unwrap();
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(out.status.success(), "recipe failed: {recipe}\n{text}");
+            (recipe, text)
+        })
+        .await
+        .unwrap();
+        outputs.push(output);
+    }
+    drop(core);
     let find = |rpc: &str| &outputs.iter().find(|(r, _)| r.contains(rpc)).unwrap().1;
     assert!(find("Health/Check").contains("SERVING"));
     assert!(find("SettingsService/Connect").contains("cdef-us6"));
@@ -100,6 +110,17 @@ async fn every_recipe_in_the_operators_guide_works() {
         find("PushRecords")
     );
     assert!(find("GetRecord").contains("100001"));
+    assert!(
+        find("SyncService/UploadStoreData").contains("JOB_STATE_SUCCEEDED"),
+        "{}",
+        find("UploadStoreData")
+    );
+    assert!(find("SyncService/WatchJob").contains("JOB_STATE_SUCCEEDED"));
+    assert!(
+        find("SyncService/UpdateStoreData").contains("\"ok\": true"),
+        "{}",
+        find("UpdateStoreData")
+    );
     assert!(find("describe mcsync.v1.SettingsService").contains("Reset Mailchimp connection"));
     let settings = app.server.as_ref().unwrap().app.settings().unwrap();
     assert!(

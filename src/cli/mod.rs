@@ -2,6 +2,7 @@
 //! the server, the simulator and the demo here, the operator commands in [`ops`].
 
 pub mod ops;
+mod progress;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -84,6 +85,28 @@ pub enum Command {
         #[command(flatten)]
         remote: ops::Remote,
     },
+    /// Operator: "Upload store data to Mailchimp", with live progress to the end.
+    Upload {
+        #[command(flatten)]
+        remote: ops::Remote,
+    },
+    /// Operator: follow an upload job to its end.
+    Watch {
+        job_id: String,
+        #[command(flatten)]
+        remote: ops::Remote,
+    },
+    /// Operator: upload jobs, newest first.
+    Jobs {
+        #[command(flatten)]
+        remote: ops::Remote,
+    },
+    /// Operator: stop a running upload job.
+    Cancel {
+        job_id: String,
+        #[command(flatten)]
+        remote: ops::Remote,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -141,6 +164,9 @@ pub struct DemoArgs {
     /// Audiences in the simulated account.
     #[arg(long, default_value_t = 3)]
     pub lists: usize,
+    /// Sample shop records loaded and uploaded at start (0: none).
+    #[arg(long, default_value_t = 3000)]
+    pub records: u64,
 }
 
 impl SimArgs {
@@ -176,6 +202,10 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Command::Settings { command, remote } => ops::settings(&remote, command).await,
         Command::Lists { refresh, remote } => ops::lists(&remote, refresh).await,
         Command::Select { list_ids, remote } => ops::select(&remote, list_ids).await,
+        Command::Upload { remote } => ops::upload(&remote).await,
+        Command::Watch { job_id, remote } => ops::watch(&remote, job_id).await,
+        Command::Jobs { remote } => ops::jobs(&remote).await,
+        Command::Cancel { job_id, remote } => ops::cancel(&remote, job_id).await,
     }
 }
 
@@ -252,6 +282,9 @@ async fn demo(args: DemoArgs) -> Result<(), String> {
         .refresh_lists()
         .await
         .map_err(|e| format!("demo refresh failed: {e}"))?;
+    if args.records > 0 {
+        upload_sample_shop(&handle.app, &lists, args.records).await?;
+    }
     let addr = handle.addr;
     println!(
         "mcsync demo is running.\n\
@@ -272,6 +305,57 @@ async fn demo(args: DemoArgs) -> Result<(), String> {
     shutdown_signal().await;
     handle.shutdown().await;
     sim.shutdown().await;
+    Ok(())
+}
+
+/// The demo's shop: identity, the first audience selected, `n` generated records of every kind,
+/// then "Upload store data" with its live progress.
+async fn upload_sample_shop(
+    app: &std::sync::Arc<crate::app::App>,
+    lists: &crate::app::AudienceView,
+    n: u64,
+) -> Result<(), String> {
+    let fail = |e: crate::app::AppError| format!("demo shop: {e}");
+    let update = crate::domain::SettingsUpdate {
+        abandoned_carts: Some(true),
+        shop: crate::domain::ShopIdentityUpdate {
+            shop_url: Some("https://demo-shop.example.com".into()),
+            company_name: Some("Demo Shop".into()),
+            currency_code: Some("USD".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    app.update_settings(update).await.map_err(fail)?;
+    let first = lists
+        .lists
+        .first()
+        .map(|(a, _)| a.id.clone())
+        .ok_or("the simulated account has no audience")?;
+    app.select_lists(vec![first]).await.map_err(fail)?;
+    let mut push = app.push();
+    for i in 0..n {
+        push.offer(crate::testdata::mixed(i)).await.map_err(fail)?;
+    }
+    let summary = push.finish().await.map_err(fail)?;
+    println!(
+        "Loaded a sample shop of {} records; uploading it to the simulated Mailchimp:",
+        summary.accepted
+    );
+    let mut rx = app.upload_store_data().await.map_err(fail)?;
+    let mut view = progress::ProgressView::new();
+    loop {
+        let current = rx.borrow_and_update().clone();
+        view.show(&current);
+        if current.state != crate::proto::v1::JobState::Running as i32 {
+            break;
+        }
+        tokio::select! {
+            changed = rx.changed() => if changed.is_err() { view.show(&rx.borrow().clone()); break; },
+            _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+        }
+    }
+    println!();
     Ok(())
 }
 

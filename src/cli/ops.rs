@@ -8,6 +8,9 @@ use clap::{Args, Subcommand, ValueEnum};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
+use super::progress::{self, ProgressView};
+use crate::proto::v1::sync_service_client::SyncServiceClient;
+
 use crate::proto::v1::{
     self as pb, list_service_client::ListServiceClient,
     settings_service_client::SettingsServiceClient,
@@ -126,6 +129,7 @@ struct Clients {
     settings: SettingsServiceClient<InterceptedService<Channel, Auth>>,
     lists: ListServiceClient<InterceptedService<Channel, Auth>>,
     records: StoreDataServiceClient<InterceptedService<Channel, Auth>>,
+    sync: SyncServiceClient<InterceptedService<Channel, Auth>>,
 }
 
 async fn clients(remote: &Remote) -> Result<Clients, String> {
@@ -154,7 +158,8 @@ async fn clients(remote: &Remote) -> Result<Clients, String> {
     Ok(Clients {
         settings: SettingsServiceClient::with_interceptor(channel.clone(), auth()),
         lists: ListServiceClient::with_interceptor(channel.clone(), auth()),
-        records: StoreDataServiceClient::with_interceptor(channel, auth()),
+        records: StoreDataServiceClient::with_interceptor(channel.clone(), auth()),
+        sync: SyncServiceClient::with_interceptor(channel, auth()),
     })
 }
 
@@ -308,6 +313,81 @@ pub async fn status(remote: &Remote) -> Result<(), String> {
         counts.outbox_pending
     );
     print!("{out}");
+    Ok(())
+}
+
+/// "Upload store data": starts (or joins) the job and shows its progress to the end.
+pub async fn upload(remote: &Remote) -> Result<(), String> {
+    let mut c = clients(remote).await?;
+    let stream = c
+        .sync
+        .upload_store_data(pb::UploadRequest {})
+        .await
+        .map_err(failure)?
+        .into_inner();
+    show_to_the_end(stream).await
+}
+
+pub async fn watch(remote: &Remote, job_id: String) -> Result<(), String> {
+    let mut c = clients(remote).await?;
+    let stream = c
+        .sync
+        .watch_job(pb::WatchJobRequest { job_id })
+        .await
+        .map_err(failure)?
+        .into_inner();
+    show_to_the_end(stream).await
+}
+
+async fn show_to_the_end(mut stream: tonic::Streaming<pb::JobProgress>) -> Result<(), String> {
+    let mut view = ProgressView::new();
+    let mut last = None;
+    while let Some(p) = stream.message().await.map_err(failure)? {
+        view.show(&p);
+        last = Some(p);
+    }
+    let last = last.ok_or("the server sent no progress")?;
+    if !last.errors.is_empty() {
+        print!("Records Mailchimp refused:\n{}", progress::errors(&last));
+    }
+    match pb::JobState::try_from(last.state) {
+        Ok(pb::JobState::Succeeded) => Ok(()),
+        _ => Err(format!(
+            "job {} {}: {}",
+            last.job_id,
+            progress::state_name(last.state),
+            last.message
+        )),
+    }
+}
+
+pub async fn jobs(remote: &Remote) -> Result<(), String> {
+    let mut c = clients(remote).await?;
+    let jobs = c
+        .sync
+        .list_jobs(pb::ListJobsRequest {})
+        .await
+        .map_err(failure)?
+        .into_inner()
+        .jobs;
+    if jobs.is_empty() {
+        println!("No upload jobs yet.");
+    }
+    for j in &jobs {
+        println!("{}", progress::summary(j));
+    }
+    Ok(())
+}
+
+pub async fn cancel(remote: &Remote, job_id: String) -> Result<(), String> {
+    let mut c = clients(remote).await?;
+    let job = c
+        .sync
+        .cancel_job(pb::CancelJobRequest { job_id })
+        .await
+        .map_err(failure)?
+        .into_inner();
+    println!("{}", progress::summary(&job));
     Ok(())
 }
 

@@ -7,7 +7,8 @@ use Google\Protobuf\Internal\Message;
 use Mcsync\V1;
 
 /**
- * The X-Cart addon's view of mcsync: one method per RPC.
+ * The X-Cart addon's view of mcsync: one method per RPC (SettingsService, ListService,
+ * StoreDataService, SyncService).
  *
  *     $mcsync = Client::create('http://127.0.0.1:50051', getenv('MCSYNC_TOKEN'));
  *     $settings = $mcsync->connect($apiKey);
@@ -120,7 +121,64 @@ final class Client
         return $this->unary('/mcsync.v1.StoreDataService/CountRecords', new V1\CountRecordsRequest(), V1\CountRecordsResponse::class);
     }
 
+    // SyncService -------------------------------------------------------------------------
+
+    /**
+     * "Upload store data to Mailchimp": starts the upload job (or joins the running one) and
+     * calls $onProgress with each JobProgress as it arrives (at least every 500 ms while the job
+     * runs), then returns the last one. Disconnecting does not stop the job: watchJob() resumes.
+     *
+     * @param callable(V1\JobProgress): void|null $onProgress
+     */
+    public function uploadStoreData(?callable $onProgress = null): V1\JobProgress
+    {
+        return $this->follow('/mcsync.v1.SyncService/UploadStoreData', new V1\UploadRequest(), $onProgress);
+    }
+
+    /** Follows a job to its end. @param callable(V1\JobProgress): void|null $onProgress */
+    public function watchJob(string $jobId, ?callable $onProgress = null): V1\JobProgress
+    {
+        return $this->follow('/mcsync.v1.SyncService/WatchJob', (new V1\WatchJobRequest())->setJobId($jobId), $onProgress);
+    }
+
+    public function getJob(string $jobId): V1\JobProgress
+    {
+        return $this->unary('/mcsync.v1.SyncService/GetJob', (new V1\GetJobRequest())->setJobId($jobId), V1\JobProgress::class);
+    }
+
+    public function listJobs(): V1\ListJobsResponse
+    {
+        return $this->unary('/mcsync.v1.SyncService/ListJobs', new V1\ListJobsRequest(), V1\ListJobsResponse::class);
+    }
+
+    public function cancelJob(string $jobId): V1\JobProgress
+    {
+        return $this->unary('/mcsync.v1.SyncService/CancelJob', (new V1\CancelJobRequest())->setJobId($jobId), V1\JobProgress::class);
+    }
+
+    /** "Update store data": the company details to every store, a result per store. */
+    public function updateStoreData(): V1\UpdateStoreDataResponse
+    {
+        return $this->unary('/mcsync.v1.SyncService/UpdateStoreData', new V1\UpdateStoreDataRequest(), V1\UpdateStoreDataResponse::class);
+    }
+
     // Plumbing ----------------------------------------------------------------------------
+
+    private function follow(string $path, Message $request, ?callable $onProgress): V1\JobProgress
+    {
+        $last = null;
+        $this->stream($path, $request, V1\JobProgress::class, function (V1\JobProgress $p) use (&$last, $onProgress) {
+            $last = $p;
+            if ($onProgress !== null) {
+                $onProgress($p);
+            }
+        });
+        if ($last === null) {
+            throw new McsyncException(McsyncException::INTERNAL, "no progress from $path");
+        }
+        return $last;
+    }
+
 
     /** @param int $kind a {@see V1\RecordKind} constant */
     public static function key(int $kind, string $id): V1\RecordKey

@@ -138,6 +138,27 @@ final class AdminFlowTest extends TestCase
             $this->assertSame(McsyncException::NOT_FOUND, $e->getGrpcCode());
         }
 
+        // Upload store data, following the progress message by message.
+        $messages = 0;
+        $job = $mcsync->uploadStoreData(function (V1\JobProgress $p) use (&$messages) {
+            $messages++;
+        });
+        $this->assertSame(V1\JobState::JOB_STATE_SUCCEEDED, $job->getState(), $job->getMessage());
+        $this->assertGreaterThanOrEqual(2, $messages, 'a first message and a final one');
+        $this->assertEqualsWithDelta(100.0, $job->getPercent(), 0.001);
+        $this->assertSame($job->getJobId(), $mcsync->listJobs()->getJobs()[0]->getJobId());
+        $again = $mcsync->watchJob($job->getJobId());
+        $this->assertSame(V1\JobState::JOB_STATE_SUCCEEDED, $again->getState(), 'a finished job answers once');
+        $this->assertSame($job->getJobId(), $mcsync->getJob($job->getJobId())->getJobId());
+        $this->assertSame(V1\JobState::JOB_STATE_SUCCEEDED, $mcsync->cancelJob($job->getJobId())->getState(), 'nothing to cancel');
+
+        // Update store data: one result per selected list.
+        $results = $mcsync->updateStoreData()->getStores();
+        $this->assertCount(2, $results);
+        foreach ($results as $r) {
+            $this->assertTrue($r->getOk(), $r->getError());
+        }
+
         // Reset Mailchimp connection.
         $this->assertFalse($mcsync->resetConnection()->getConnection()->getConnected());
     }

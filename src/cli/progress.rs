@@ -1,0 +1,135 @@
+//! Showing a job's progress: bars redrawn in place on a terminal, one plain line per update
+//! otherwise (logs, pipes, CI).
+
+use std::io::{IsTerminal, Write};
+
+use crate::proto::v1 as pb;
+
+pub struct ProgressView {
+    tty: bool,
+    drawn: usize,
+}
+
+fn kind_name(kind: i32) -> &'static str {
+    match pb::RecordKind::try_from(kind) {
+        Ok(pb::RecordKind::Product) => "products",
+        Ok(pb::RecordKind::Customer) => "customers",
+        Ok(pb::RecordKind::Order) => "orders",
+        Ok(pb::RecordKind::Cart) => "carts",
+        Ok(pb::RecordKind::Coupon) => "coupons",
+        _ => "records",
+    }
+}
+
+pub fn state_name(state: i32) -> &'static str {
+    match pb::JobState::try_from(state) {
+        Ok(pb::JobState::Running) => "running",
+        Ok(pb::JobState::Succeeded) => "succeeded",
+        Ok(pb::JobState::Failed) => "failed",
+        Ok(pb::JobState::Cancelled) => "cancelled",
+        _ => "unknown",
+    }
+}
+
+fn bar(fraction: f64, width: usize) -> String {
+    let full = ((fraction.clamp(0.0, 1.0)) * width as f64).round() as usize;
+    format!("[{}{}]", "#".repeat(full), "-".repeat(width - full))
+}
+
+fn eta(seconds: f64) -> String {
+    if seconds <= 0.0 {
+        return "-".into();
+    }
+    let s = seconds.round() as u64;
+    if s >= 3600 {
+        format!("{}h{:02}m", s / 3600, s % 3600 / 60)
+    } else if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// The one-line summary of a job.
+pub fn summary(p: &pb::JobProgress) -> String {
+    let (mut done, mut total) = (0, 0);
+    for ph in &p.phases {
+        done += ph.done + ph.skipped + ph.failed;
+        total += ph.total;
+    }
+    format!(
+        "{} {} {:.1}% ({done}/{total}) {:.0} records/s ETA {}",
+        p.job_id,
+        state_name(p.state),
+        p.percent,
+        p.rate,
+        eta(p.eta_seconds)
+    )
+}
+
+impl ProgressView {
+    pub fn new() -> Self {
+        Self {
+            tty: std::io::stdout().is_terminal(),
+            drawn: 0,
+        }
+    }
+
+    pub fn show(&mut self, p: &pb::JobProgress) {
+        let mut out = std::io::stdout().lock();
+        if !self.tty {
+            let _ = writeln!(out, "{}", summary(p));
+            return;
+        }
+        // Back over what we drew last time, then draw again.
+        if self.drawn > 0 {
+            let _ = write!(out, "\x1b[{}A", self.drawn);
+        }
+        let mut lines = Vec::new();
+        for ph in &p.phases {
+            let processed = ph.done + ph.skipped + ph.failed;
+            let fraction = if ph.total == 0 {
+                1.0
+            } else {
+                processed as f64 / ph.total as f64
+            };
+            lines.push(format!(
+                "{:<12} {:<10} {} {:>7}/{:<7} skipped {:<6} failed {}",
+                ph.list_id,
+                kind_name(ph.kind),
+                bar(fraction, 24),
+                processed,
+                ph.total,
+                ph.skipped,
+                ph.failed
+            ));
+        }
+        lines.push(summary(p));
+        for line in &lines {
+            let _ = writeln!(out, "\x1b[2K{line}");
+        }
+        self.drawn = lines.len();
+        let _ = out.flush();
+    }
+}
+
+/// The job's refused records, for the end of a run.
+pub fn errors(p: &pb::JobProgress) -> String {
+    let mut out = String::new();
+    for e in &p.errors {
+        out.push_str(&format!(
+            "  {} {} {}: {} {}: {}",
+            e.store_id,
+            kind_name(e.kind),
+            e.id,
+            e.status,
+            e.title,
+            e.detail
+        ));
+        for f in &e.field_errors {
+            out.push_str(&format!("\n    {f}"));
+        }
+        out.push('\n');
+    }
+    out
+}
