@@ -187,8 +187,8 @@ async fn upload_shows_progress_to_the_end_and_jobs_and_watch_find_it_again() {
     assert!(out.status.success(), "{shown}");
     let last = shown
         .lines()
-        .filter(|l| l.starts_with("job-"))
-        .last()
+        .rev()
+        .find(|l| l.starts_with("job-"))
         .unwrap()
         .to_owned();
     assert!(
