@@ -304,7 +304,7 @@ pub async fn status(remote: &Remote) -> Result<(), String> {
     let per_kind: Vec<String> = counts
         .counts
         .iter()
-        .map(|k| format!("{} {}", k.count, kind_name(k.kind)))
+        .map(|k| format!("{} {}", k.count, progress::kind_name(k.kind)))
         .collect();
     let _ = writeln!(out, "Shop records:   {}", per_kind.join(", "));
     let _ = writeln!(
@@ -424,17 +424,6 @@ fn update(a: SetArgs) -> pb::UpdateSettingsRequest {
 
 fn on(b: bool) -> &'static str {
     if b { "on" } else { "off" }
-}
-
-fn kind_name(kind: i32) -> &'static str {
-    match pb::RecordKind::try_from(kind) {
-        Ok(pb::RecordKind::Product) => "products",
-        Ok(pb::RecordKind::Customer) => "customers",
-        Ok(pb::RecordKind::Order) => "orders",
-        Ok(pb::RecordKind::Cart) => "carts",
-        Ok(pb::RecordKind::Coupon) => "coupons",
-        _ => "other",
-    }
 }
 
 fn interval_name(v: i32) -> &'static str {

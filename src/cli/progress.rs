@@ -10,7 +10,7 @@ pub struct ProgressView {
     drawn: usize,
 }
 
-fn kind_name(kind: i32) -> &'static str {
+pub fn kind_name(kind: i32) -> &'static str {
     match pb::RecordKind::try_from(kind) {
         Ok(pb::RecordKind::Product) => "products",
         Ok(pb::RecordKind::Customer) => "customers",

@@ -96,6 +96,21 @@ pub struct Address {
     pub country_code: String,
 }
 
+impl From<&Address> for crate::proto::v1::Address {
+    fn from(a: &Address) -> Self {
+        Self {
+            address1: a.address1.clone(),
+            address2: a.address2.clone(),
+            city: a.city.clone(),
+            province: a.province.clone(),
+            province_code: a.province_code.clone(),
+            postal_code: a.postal_code.clone(),
+            country: a.country.clone(),
+            country_code: a.country_code.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShopIdentity {
     pub shop_url: String,

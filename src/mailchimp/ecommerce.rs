@@ -106,18 +106,7 @@ pub fn store_body(
     put(&mut m, "primary_locale", &shop.locale);
     put(&mut m, "timezone", &shop.timezone);
     put(&mut m, "phone", &shop.phone);
-    let a = &shop.address;
-    let pb_address = pb::Address {
-        address1: a.address1.clone(),
-        address2: a.address2.clone(),
-        city: a.city.clone(),
-        province: a.province.clone(),
-        province_code: a.province_code.clone(),
-        postal_code: a.postal_code.clone(),
-        country: a.country.clone(),
-        country_code: a.country_code.clone(),
-    };
-    m.insert("address".into(), address(&pb_address));
+    m.insert("address".into(), address(&pb::Address::from(&shop.address)));
     Value::Object(m)
 }
 

@@ -48,23 +48,10 @@ fn shop(s: &domain::ShopIdentity) -> pb::ShopIdentity {
         company_name: s.company_name.clone(),
         email: s.email.clone(),
         phone: s.phone.clone(),
-        address: Some(address_to_pb(&s.address)),
+        address: Some(pb::Address::from(&s.address)),
         currency_code: s.currency_code.clone(),
         locale: s.locale.clone(),
         timezone: s.timezone.clone(),
-    }
-}
-
-fn address_to_pb(a: &domain::Address) -> pb::Address {
-    pb::Address {
-        address1: a.address1.clone(),
-        address2: a.address2.clone(),
-        city: a.city.clone(),
-        province: a.province.clone(),
-        province_code: a.province_code.clone(),
-        postal_code: a.postal_code.clone(),
-        country: a.country.clone(),
-        country_code: a.country_code.clone(),
     }
 }
 
