@@ -205,6 +205,37 @@ async fn upload_shows_progress_to_the_end_and_jobs_and_watch_find_it_again() {
         "{}",
         text(&out)
     );
+    let out = mcsync(&app, TOKEN, &["status"]).await;
+    assert!(
+        text(&out).contains("Store:") && text(&out).contains("Last job:"),
+        "{}",
+        text(&out)
+    );
+
+    // A record Mailchimp refuses (a customer's email may not change) shows in errors; retry.
+    let mut c = mcsync::testdata::customer(8);
+    c.email = "changed@example.com".into();
+    app.records()
+        .upsert(mcsync::testdata::record(
+            mcsync::proto::v1::record::Record::Customer(c),
+        ))
+        .await
+        .unwrap();
+    mcsync(&app, TOKEN, &["upload"]).await;
+    let out = mcsync(&app, TOKEN, &["errors"]).await;
+    assert!(
+        text(&out).contains("1 records refused") && text(&out).contains("may not be changed"),
+        "{}",
+        text(&out)
+    );
+    let out = mcsync(&app, TOKEN, &["retry"]).await;
+    assert_eq!(out.status.code(), Some(1), "still refused: {}", text(&out));
+    assert!(
+        text(&out).contains("Retried 1: 0 went through, 1 refused again"),
+        "{}",
+        text(&out)
+    );
+
     let out = mcsync(&app, TOKEN, &["watch", "job-nope"]).await;
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("NotFound"), "{}", text(&out));

@@ -47,7 +47,7 @@ fn recipes() -> Vec<String> {
 async fn every_recipe_in_the_operators_guide_works() {
     let app = spawn_app().await;
     let recipes = recipes();
-    assert!(recipes.len() >= 23, "found {} recipes", recipes.len());
+    assert!(recipes.len() >= 26, "found {} recipes", recipes.len());
     let services = [
         "SettingsService",
         "ListService",

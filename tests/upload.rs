@@ -270,6 +270,86 @@ async fn a_record_mailchimp_refuses_is_listed_and_the_rest_flows() {
     let failed: i64 = job.phases.iter().map(|p| p.failed).sum();
     let done: i64 = job.phases.iter().map(|p| p.done).sum();
     assert_eq!((failed, done), (2, 2), "the changed product went through");
+
+    // Listed until they go through, counted in the sync status.
+    let listed = app
+        .sync()
+        .list_sync_errors(pb::ListSyncErrorsRequest {
+            page_size: 1,
+            offset: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((listed.total, listed.errors.len()), (2, 1), "paged");
+    assert_eq!(listed.errors[0].id, "c4");
+    assert_eq!(listed.errors[0].attempts, 1);
+    let status = app
+        .sync()
+        .get_sync_status(pb::GetSyncStatusRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(status.stores.len(), 2);
+    for store in &status.stores {
+        assert!(!store.is_syncing);
+        let customers = store
+            .kinds
+            .iter()
+            .find(|k| k.kind() == pb::RecordKind::Customer)
+            .unwrap();
+        assert_eq!((customers.in_mirror, customers.failed), (10, 1));
+        let products = store
+            .kinds
+            .iter()
+            .find(|k| k.kind() == pb::RecordKind::Product)
+            .unwrap();
+        assert_eq!((products.in_mirror, products.pending), (30, 0));
+    }
+    assert!(status.last_job.is_some());
+
+    // Refused again without a fix; then the shop fixes the record and the retry goes through.
+    let again = app
+        .sync()
+        .retry_failed(pb::RetryFailedRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((again.retried, again.succeeded, again.failed), (2, 0, 2));
+    let listed = app
+        .sync()
+        .list_sync_errors(pb::ListSyncErrorsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.errors[0].attempts, 2);
+    app.records()
+        .upsert(testdata::record(R::Customer(testdata::customer(4))))
+        .await
+        .unwrap();
+    let fixed = app
+        .sync()
+        .retry_failed(pb::RetryFailedRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((fixed.retried, fixed.succeeded, fixed.failed), (2, 2, 0));
+    let listed = app
+        .sync()
+        .list_sync_errors(pb::ListSyncErrorsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.total, 0);
+    let err = app
+        .sync()
+        .list_sync_errors(pb::ListSyncErrorsRequest {
+            page_size: 5000,
+            offset: 0,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&err), ["page_size"]);
     app.stop().await;
 }
 

@@ -217,3 +217,146 @@ impl App {
         Ok(results)
     }
 }
+
+impl App {
+    /// Per store and kind: mirror, in sync, pending, failed; `is_syncing` from Mailchimp.
+    pub async fn sync_status(&self) -> Result<pb::SyncStatus, AppError> {
+        use crate::domain::record::{RecordKind, kind_to_pb};
+        let ctx = self.upload_context()?;
+        let mut stores = Vec::new();
+        for (list_id, list_name) in &ctx.lists {
+            let store_id = self
+                .store
+                .mc_store(&ctx.account_id, list_id)?
+                .unwrap_or_default();
+            let is_syncing = if store_id.is_empty() {
+                false
+            } else {
+                let path = format!("/ecommerce/stores/{}", seg(&store_id));
+                let body: serde_json::Value = ctx.client.get(&path, &[]).await?;
+                body["is_syncing"].as_bool().unwrap_or(false)
+            };
+            let kinds = RecordKind::ALL
+                .iter()
+                .map(|&kind| {
+                    let in_mirror = self.store.count_records(kind) as i64;
+                    let in_sync = self.store.count_synced(&store_id, kind) as i64;
+                    let failed = self.store.count_sync_errors(&store_id, kind) as i64;
+                    pb::KindStatus {
+                        kind: kind_to_pb(kind) as i32,
+                        in_mirror,
+                        in_sync,
+                        pending: (in_mirror - in_sync - failed).max(0),
+                        failed,
+                    }
+                })
+                .collect();
+            stores.push(pb::StoreStatus {
+                store_id,
+                list_id: list_id.clone(),
+                list_name: list_name.clone(),
+                is_syncing,
+                kinds,
+            });
+        }
+        Ok(pb::SyncStatus {
+            stores,
+            last_job: self.store.jobs(1)?.into_iter().next(),
+        })
+    }
+
+    pub fn sync_errors(
+        &self,
+        page_size: i32,
+        offset: i32,
+    ) -> Result<pb::ListSyncErrorsResponse, AppError> {
+        use crate::domain::record::{RecordKind, kind_to_pb};
+        let size = match page_size {
+            0 => 50,
+            1..=1000 => page_size as usize,
+            _ => {
+                return Err(crate::domain::ValidationError::new(
+                    "page_size",
+                    "must be between 1 and 1000",
+                )
+                .into());
+            }
+        };
+        if offset < 0 {
+            return Err(
+                crate::domain::ValidationError::new("offset", "must not be negative").into(),
+            );
+        }
+        let (records, total) = self.store.sync_errors(offset as usize, size)?;
+        let errors = records
+            .into_iter()
+            .map(|e| pb::SyncError {
+                store_id: e.store_id,
+                kind: RecordKind::from_byte(e.kind).map_or(0, |k| kind_to_pb(k) as i32),
+                id: e.id,
+                status: i32::from(e.status),
+                title: e.title,
+                detail: e.detail,
+                field_errors: e.field_errors,
+                attempts: e.attempts as i32,
+                at: Some(prost_types::Timestamp {
+                    seconds: e.at,
+                    nanos: 0,
+                }),
+            })
+            .collect();
+        Ok(pb::ListSyncErrorsResponse {
+            errors,
+            total: total as i64,
+        })
+    }
+
+    /// Sends every refused record again, as the mirror has it now.
+    pub async fn retry_failed(&self) -> Result<pb::RetryFailedResponse, AppError> {
+        use crate::domain::record::{self, RecordKind};
+        use crate::sync::upload::{outcome, push_with_dependencies};
+        if let Some(r) = self.running.lock().await.as_ref() {
+            if r.progress.borrow().state == pb::JobState::Running as i32 {
+                return Err(AppError::Precondition(format!(
+                    "upload job {} is running; retry when it ends",
+                    r.id
+                )));
+            }
+        }
+        let ctx = self.upload_context()?;
+        let (failed, _) = self.store.sync_errors(0, usize::MAX)?;
+        let mut response = pb::RetryFailedResponse::default();
+        for e in failed {
+            let Some(kind) = RecordKind::from_byte(e.kind) else {
+                continue;
+            };
+            let stored = self.store.record(kind, &e.id)?;
+            let decoded = match &stored {
+                Some((_, bytes)) => Some(record::decode(kind, bytes).map_err(|err| {
+                    AppError::Store(crate::store::StoreError::Corrupt {
+                        key: e.id.clone(),
+                        reason: err.to_string(),
+                    })
+                })?),
+                None => None,
+            };
+            response.retried += 1;
+            let result = push_with_dependencies(
+                &self.store,
+                &ctx,
+                &e.store_id,
+                kind,
+                &e.id,
+                decoded.as_ref(),
+            )
+            .await;
+            match outcome(&self.store, &e.store_id, kind, &e.id, result) {
+                Ok(Ok(_)) => response.succeeded += 1,
+                Ok(Err(_)) => response.failed += 1,
+                // Mailchimp refused the key or is unreachable: say so, as an upload would.
+                Err(stop) => return Err(AppError::Precondition(format!("retry stopped: {stop}"))),
+            }
+        }
+        Ok(response)
+    }
+}

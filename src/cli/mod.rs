@@ -96,6 +96,20 @@ pub enum Command {
         #[command(flatten)]
         remote: ops::Remote,
     },
+    /// Operator: records Mailchimp refused, with its reasons.
+    Errors {
+        #[arg(long, default_value_t = 50)]
+        page_size: i32,
+        #[arg(long, default_value_t = 0)]
+        offset: i32,
+        #[command(flatten)]
+        remote: ops::Remote,
+    },
+    /// Operator: send every refused record again.
+    Retry {
+        #[command(flatten)]
+        remote: ops::Remote,
+    },
     /// Operator: upload jobs, newest first.
     Jobs {
         #[command(flatten)]
@@ -205,6 +219,12 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Command::Upload { remote } => ops::upload(&remote).await,
         Command::Watch { job_id, remote } => ops::watch(&remote, job_id).await,
         Command::Jobs { remote } => ops::jobs(&remote).await,
+        Command::Errors {
+            page_size,
+            offset,
+            remote,
+        } => ops::errors(&remote, page_size, offset).await,
+        Command::Retry { remote } => ops::retry(&remote).await,
         Command::Cancel { job_id, remote } => ops::cancel(&remote, job_id).await,
     }
 }

@@ -312,6 +312,46 @@ pub async fn status(remote: &Remote) -> Result<(), String> {
         "Outbox:         {} changes waiting for Mailchimp",
         counts.outbox_pending
     );
+    // Sync status exists once there is something to sync to; otherwise the reason is enough.
+    match c.sync.get_sync_status(pb::GetSyncStatusRequest {}).await {
+        Ok(status) => {
+            let status = status.into_inner();
+            for s in &status.stores {
+                let per_kind: Vec<String> = s
+                    .kinds
+                    .iter()
+                    .map(|k| {
+                        format!(
+                            "{} {}/{} ({} failed)",
+                            progress::kind_name(k.kind),
+                            k.in_sync,
+                            k.in_mirror,
+                            k.failed
+                        )
+                    })
+                    .collect();
+                let store = if s.store_id.is_empty() {
+                    "no store yet".to_string()
+                } else {
+                    s.store_id.clone()
+                };
+                let syncing = if s.is_syncing { ", syncing" } else { "" };
+                let _ = writeln!(
+                    out,
+                    "Store:          {} for {} ({store}{syncing}): {}",
+                    s.list_name,
+                    s.list_id,
+                    per_kind.join(", ")
+                );
+            }
+            if let Some(job) = &status.last_job {
+                let _ = writeln!(out, "Last job:       {}", progress::summary(job));
+            }
+        }
+        Err(e) => {
+            let _ = writeln!(out, "Sync:           {}", e.message());
+        }
+    }
     print!("{out}");
     Ok(())
 }
@@ -358,6 +398,47 @@ async fn show_to_the_end(mut stream: tonic::Streaming<pb::JobProgress>) -> Resul
             progress::state_name(last.state),
             last.message
         )),
+    }
+}
+
+/// Records Mailchimp refused, one per line with its reasons.
+pub async fn errors(remote: &Remote, page_size: i32, offset: i32) -> Result<(), String> {
+    let mut c = clients(remote).await?;
+    let r = c
+        .sync
+        .list_sync_errors(pb::ListSyncErrorsRequest { page_size, offset })
+        .await
+        .map_err(failure)?
+        .into_inner();
+    println!(
+        "{} records refused by Mailchimp{}",
+        r.total,
+        if r.total > 0 { ":" } else { "." }
+    );
+    let page = pb::JobProgress {
+        errors: r.errors,
+        ..Default::default()
+    };
+    print!("{}", progress::errors(&page));
+    Ok(())
+}
+
+pub async fn retry(remote: &Remote) -> Result<(), String> {
+    let mut c = clients(remote).await?;
+    let r = c
+        .sync
+        .retry_failed(pb::RetryFailedRequest {})
+        .await
+        .map_err(failure)?
+        .into_inner();
+    println!(
+        "Retried {}: {} went through, {} refused again (mcsync errors).",
+        r.retried, r.succeeded, r.failed
+    );
+    if r.failed > 0 {
+        Err(format!("{} records still refused", r.failed))
+    } else {
+        Ok(())
     }
 }
 

@@ -101,6 +101,28 @@ impl SyncService for Sync {
         ))
     }
 
+    async fn get_sync_status(
+        &self,
+        _: Request<pb::GetSyncStatusRequest>,
+    ) -> Result<Response<pb::SyncStatus>, Status> {
+        Ok(Response::new(self.0.sync_status().await?))
+    }
+
+    async fn list_sync_errors(
+        &self,
+        req: Request<pb::ListSyncErrorsRequest>,
+    ) -> Result<Response<pb::ListSyncErrorsResponse>, Status> {
+        let r = req.into_inner();
+        Ok(Response::new(self.0.sync_errors(r.page_size, r.offset)?))
+    }
+
+    async fn retry_failed(
+        &self,
+        _: Request<pb::RetryFailedRequest>,
+    ) -> Result<Response<pb::RetryFailedResponse>, Status> {
+        Ok(Response::new(self.0.retry_failed().await?))
+    }
+
     async fn update_store_data(
         &self,
         _: Request<pb::UpdateStoreDataRequest>,

@@ -8,6 +8,7 @@
 //! - `records/<kind>` and `outbox`: the mirror of shop records and its change log ([`records`]).
 //! - `synced`: `<store id> 0x00 <kind> <id>` → hash of the body Mailchimp last accepted.
 //! - `jobs`, `cursors`, `mc_stores`: upload jobs and where they are ([`jobs`]).
+//! - `sync_errors`: records Mailchimp refused, until they go through ([`errors`]).
 //!
 //! Every settings write is flushed before it returns: a caller that got `Ok` may acknowledge.
 //! Record writes are flushed by the caller, once per group of requests.
@@ -21,6 +22,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use crate::domain::{Audience, Settings, UnixTime};
 
+pub mod errors;
 pub mod jobs;
 pub mod records;
 mod synced;
@@ -58,6 +60,7 @@ pub struct Store {
     jobs: sled::Tree,
     cursors: sled::Tree,
     mc_stores: sled::Tree,
+    sync_errors: sled::Tree,
     /// Serialises record writers; holds the next outbox sequence.
     writer: std::sync::Arc<std::sync::Mutex<u64>>,
 }
@@ -88,6 +91,7 @@ impl Store {
             jobs: db.open_tree("jobs")?,
             cursors: db.open_tree("cursors")?,
             mc_stores: db.open_tree("mc_stores")?,
+            sync_errors: db.open_tree("sync_errors")?,
             db,
         })
     }

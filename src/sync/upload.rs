@@ -14,9 +14,10 @@ use tokio::task::JoinSet;
 use super::push::{PushError, Pushed, Target, push};
 use crate::domain::record::{self, RecordKind, kind_to_pb};
 use crate::domain::{CouponUploadMode, ShopIdentity};
-use crate::mailchimp::{AccountClient, MailchimpError, ecommerce, seg};
+use crate::mailchimp::{AccountClient, MailchimpError, Problem, ecommerce, seg};
 use crate::proto::v1 as pb;
 use crate::store::Store;
+use crate::store::errors::SyncErrorRecord;
 use crate::store::jobs::PHASE_DONE;
 
 /// Records pushed concurrently, and between two durable cursor updates.
@@ -36,9 +37,18 @@ pub struct UploadContext {
     pub lists: Vec<(String, String)>,
 }
 
-enum Stop {
+pub enum Stop {
     Cancelled,
     Failed(String),
+}
+
+impl std::fmt::Display for Stop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stop::Cancelled => write!(f, "cancelled"),
+            Stop::Failed(m) => write!(f, "{m}"),
+        }
+    }
 }
 
 impl From<PushError> for Stop {
@@ -302,7 +312,7 @@ async fn run_phase(
                 (id, result)
             });
         }
-        tally(job, i, kind, tasks).await?;
+        tally(store, job, i, kind, tasks).await?;
         store
             .set_cursor(&job.job_id, &store_id, kind, &last)
             .await
@@ -324,7 +334,7 @@ async fn run_phase(
                 (id, result)
             });
         }
-        tally(job, i, kind, tasks).await?;
+        tally(store, job, i, kind, tasks).await?;
     }
     store
         .set_cursor(&job.job_id, &store_id, kind, PHASE_DONE)
@@ -334,7 +344,7 @@ async fn run_phase(
     Ok(())
 }
 
-fn target<'a>(ctx: &'a UploadContext, store_id: &'a str) -> Target<'a> {
+pub fn target<'a>(ctx: &'a UploadContext, store_id: &'a str) -> Target<'a> {
     Target {
         client: &ctx.client,
         store_id,
@@ -345,7 +355,7 @@ fn target<'a>(ctx: &'a UploadContext, store_id: &'a str) -> Target<'a> {
 
 /// An order's products go first: a line whose product the mirror lacks gets a minimal product
 /// made from the line, so that Mailchimp accepts the order.
-async fn push_with_dependencies(
+pub async fn push_with_dependencies(
     store: &Store,
     ctx: &UploadContext,
     store_id: &str,
@@ -391,28 +401,75 @@ async fn push_with_dependencies(
     push(store, &t, kind, id, record).await
 }
 
-/// Counts a chunk's outcomes; a refused record is kept as an error, a refused key or an
-/// unreachable Mailchimp ends the job (it can be resumed by starting an upload again).
+/// A record Mailchimp refused: a 4xx other than a refused key (401/403) or a rate limit.
+pub struct Refusal(pub Box<Problem>);
+
+fn is_refusal(p: &Problem) -> bool {
+    (400..500).contains(&p.status) && !matches!(p.status, 401 | 403 | 429)
+}
+
+/// Sorts a push result, keeping the error list current: a refusal is recorded (durably, for
+/// ListSyncErrors and RetryFailed), a success clears an old one; anything else ends the job.
+pub fn outcome(
+    store: &Store,
+    store_id: &str,
+    kind: RecordKind,
+    id: &str,
+    result: Result<Pushed, PushError>,
+) -> Result<Result<Pushed, Refusal>, Stop> {
+    let storage = |e: crate::store::StoreError| Stop::Failed(e.to_string());
+    match result {
+        Ok(pushed) => {
+            store
+                .clear_sync_error(store_id, kind, id)
+                .map_err(storage)?;
+            Ok(Ok(pushed))
+        }
+        Err(PushError::Mailchimp(MailchimpError::Api(p))) if is_refusal(&p) => {
+            store
+                .record_sync_error(SyncErrorRecord {
+                    store_id: store_id.to_owned(),
+                    kind: kind.to_byte(),
+                    id: id.to_owned(),
+                    status: p.status,
+                    title: p.title.clone(),
+                    detail: p.detail.clone(),
+                    field_errors: p
+                        .errors
+                        .iter()
+                        .map(|e| format!("{}: {}", e.field, e.message))
+                        .collect(),
+                    attempts: 1,
+                    at: crate::domain::now(),
+                })
+                .map_err(storage)?;
+            Ok(Err(Refusal(p)))
+        }
+        Err(e) => Err(Stop::Failed(e.to_string())),
+    }
+}
+
+/// Counts a chunk's outcomes. A refused record is counted and listed and never blocks the
+/// rest; a refused key or an unreachable Mailchimp ends the job (an upload started again
+/// resumes it).
 async fn tally(
+    store: &Store,
     job: &mut pb::JobProgress,
     i: usize,
     kind: RecordKind,
     mut tasks: JoinSet<(String, Result<Pushed, PushError>)>,
 ) -> Result<(), Stop> {
-    let mut fatal = None;
     while let Some(joined) = tasks.join_next().await {
         let (id, result) = joined.map_err(|e| Stop::Failed(format!("push task failed: {e}")))?;
-        let phase = &mut job.phases[i];
-        match result {
-            Ok(Pushed::Unchanged | Pushed::Skipped) => phase.skipped += 1,
-            Ok(_) => phase.done += 1,
-            Err(PushError::Mailchimp(MailchimpError::Api(p)))
-                if (400..500).contains(&p.status) && !matches!(p.status, 401 | 403 | 429) =>
-            {
-                phase.failed += 1;
+        let store_id = job.phases[i].store_id.clone();
+        match outcome(store, &store_id, kind, &id, result)? {
+            Ok(Pushed::Unchanged | Pushed::Skipped) => job.phases[i].skipped += 1,
+            Ok(_) => job.phases[i].done += 1,
+            Err(Refusal(p)) => {
+                job.phases[i].failed += 1;
                 if job.errors.len() < MAX_ERRORS {
                     job.errors.push(pb::SyncError {
-                        store_id: phase.store_id.clone(),
+                        store_id,
                         kind: kind_to_pb(kind) as i32,
                         id,
                         status: i32::from(p.status),
@@ -423,16 +480,14 @@ async fn tally(
                             .iter()
                             .map(|e| format!("{}: {}", e.field, e.message))
                             .collect(),
+                        attempts: 1,
+                        at: Some(now()),
                     });
                 }
             }
-            Err(e) => fatal = Some(e.to_string()),
         }
     }
-    match fatal {
-        Some(m) => Err(Stop::Failed(m)),
-        None => Ok(()),
-    }
+    Ok(())
 }
 
 async fn report(

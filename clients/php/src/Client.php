@@ -162,6 +162,25 @@ final class Client
         return $this->unary('/mcsync.v1.SyncService/UpdateStoreData', new V1\UpdateStoreDataRequest(), V1\UpdateStoreDataResponse::class);
     }
 
+    /** Per store and kind: in the mirror, in sync, pending, failed; is_syncing; the last job. */
+    public function getSyncStatus(): V1\SyncStatus
+    {
+        return $this->unary('/mcsync.v1.SyncService/GetSyncStatus', new V1\GetSyncStatusRequest(), V1\SyncStatus::class);
+    }
+
+    /** Records Mailchimp refused, page by page (page size 1..1000, 50 by default). */
+    public function listSyncErrors(int $pageSize = 50, int $offset = 0): V1\ListSyncErrorsResponse
+    {
+        $request = (new V1\ListSyncErrorsRequest())->setPageSize($pageSize)->setOffset($offset);
+        return $this->unary('/mcsync.v1.SyncService/ListSyncErrors', $request, V1\ListSyncErrorsResponse::class);
+    }
+
+    /** Sends every refused record again. */
+    public function retryFailed(): V1\RetryFailedResponse
+    {
+        return $this->unary('/mcsync.v1.SyncService/RetryFailed', new V1\RetryFailedRequest(), V1\RetryFailedResponse::class);
+    }
+
     // Plumbing ----------------------------------------------------------------------------
 
     private function follow(string $path, Message $request, ?callable $onProgress): V1\JobProgress

@@ -152,6 +152,14 @@ final class AdminFlowTest extends TestCase
         $this->assertSame($job->getJobId(), $mcsync->getJob($job->getJobId())->getJobId());
         $this->assertSame(V1\JobState::JOB_STATE_SUCCEEDED, $mcsync->cancelJob($job->getJobId())->getState(), 'nothing to cancel');
 
+        // Sync status and the (empty) error list.
+        $status = $mcsync->getSyncStatus();
+        $this->assertCount(2, $status->getStores());
+        $this->assertFalse($status->getStores()[0]->getIsSyncing());
+        $this->assertSame($job->getJobId(), $status->getLastJob()->getJobId());
+        $this->assertSame(0, (int) $mcsync->listSyncErrors()->getTotal());
+        $this->assertSame(0, (int) $mcsync->retryFailed()->getRetried());
+
         // Update store data: one result per selected list.
         $results = $mcsync->updateStoreData()->getStores();
         $this->assertCount(2, $results);

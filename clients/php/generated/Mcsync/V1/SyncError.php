@@ -45,6 +45,18 @@ class SyncError extends \Google\Protobuf\Internal\Message
      * Generated from protobuf field <code>repeated string field_errors = 7;</code>
      */
     private $field_errors;
+    /**
+     * Times Mailchimp refused it.
+     *
+     * Generated from protobuf field <code>int32 attempts = 8;</code>
+     */
+    protected $attempts = 0;
+    /**
+     * The last refusal.
+     *
+     * Generated from protobuf field <code>.google.protobuf.Timestamp at = 9;</code>
+     */
+    protected $at = null;
 
     /**
      * Constructor.
@@ -61,6 +73,10 @@ class SyncError extends \Google\Protobuf\Internal\Message
      *     @type string $detail
      *     @type array<string>|\Google\Protobuf\Internal\RepeatedField $field_errors
      *           Mailchimp's per-field errors, "field: message".
+     *     @type int $attempts
+     *           Times Mailchimp refused it.
+     *     @type \Google\Protobuf\Timestamp $at
+     *           The last refusal.
      * }
      */
     public function __construct($data = NULL) {
@@ -226,6 +242,68 @@ class SyncError extends \Google\Protobuf\Internal\Message
     {
         $arr = GPBUtil::checkRepeatedField($var, \Google\Protobuf\Internal\GPBType::STRING);
         $this->field_errors = $arr;
+
+        return $this;
+    }
+
+    /**
+     * Times Mailchimp refused it.
+     *
+     * Generated from protobuf field <code>int32 attempts = 8;</code>
+     * @return int
+     */
+    public function getAttempts()
+    {
+        return $this->attempts;
+    }
+
+    /**
+     * Times Mailchimp refused it.
+     *
+     * Generated from protobuf field <code>int32 attempts = 8;</code>
+     * @param int $var
+     * @return $this
+     */
+    public function setAttempts($var)
+    {
+        GPBUtil::checkInt32($var);
+        $this->attempts = $var;
+
+        return $this;
+    }
+
+    /**
+     * The last refusal.
+     *
+     * Generated from protobuf field <code>.google.protobuf.Timestamp at = 9;</code>
+     * @return \Google\Protobuf\Timestamp|null
+     */
+    public function getAt()
+    {
+        return $this->at;
+    }
+
+    public function hasAt()
+    {
+        return isset($this->at);
+    }
+
+    public function clearAt()
+    {
+        unset($this->at);
+    }
+
+    /**
+     * The last refusal.
+     *
+     * Generated from protobuf field <code>.google.protobuf.Timestamp at = 9;</code>
+     * @param \Google\Protobuf\Timestamp $var
+     * @return $this
+     */
+    public function setAt($var)
+    {
+        GPBUtil::checkMessage($var, \Google\Protobuf\Timestamp::class);
+        $this->at = $var;
 
         return $this;
     }

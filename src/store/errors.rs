@@ -1,0 +1,95 @@
+//! Records Mailchimp refused, per store: durable until the record goes through, so that
+//! operators can list them and retry them after a fix.
+//! Tree `sync_errors`: `<store id> 0x00 <kind> <id>` → [`SyncErrorRecord`] (JSON).
+
+use serde::{Deserialize, Serialize};
+
+use super::{Store, StoreError};
+use crate::domain::UnixTime;
+use crate::domain::record::RecordKind;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncErrorRecord {
+    pub store_id: String,
+    pub kind: u8,
+    pub id: String,
+    pub status: u16,
+    pub title: String,
+    pub detail: String,
+    pub field_errors: Vec<String>,
+    pub attempts: u32,
+    pub at: UnixTime,
+}
+
+fn key(store_id: &str, kind: RecordKind, id: &str) -> Vec<u8> {
+    let mut k = store_id.as_bytes().to_vec();
+    k.push(0);
+    k.push(kind.to_byte());
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+impl Store {
+    /// Records a refusal, counting attempts.
+    pub fn record_sync_error(&self, mut e: SyncErrorRecord) -> Result<(), StoreError> {
+        let kind = RecordKind::from_byte(e.kind).unwrap_or(RecordKind::Product);
+        let k = key(&e.store_id, kind, &e.id);
+        if let Some(old) = self.sync_errors.get(&k)? {
+            if let Ok(old) = serde_json::from_slice::<SyncErrorRecord>(&old) {
+                e.attempts += old.attempts;
+            }
+        }
+        self.sync_errors
+            .insert(k, serde_json::to_vec(&e).expect("serialisable"))?;
+        Ok(())
+    }
+
+    pub fn clear_sync_error(
+        &self,
+        store_id: &str,
+        kind: RecordKind,
+        id: &str,
+    ) -> Result<(), StoreError> {
+        self.sync_errors.remove(key(store_id, kind, id))?;
+        Ok(())
+    }
+
+    /// All refusals, in store, kind and id order, from `offset`, at most `limit`.
+    pub fn sync_errors(
+        &self,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<SyncErrorRecord>, usize), StoreError> {
+        let total = self.sync_errors.len();
+        let page = self
+            .sync_errors
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .map(|kv| {
+                let (k, v) = kv?;
+                serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
+                    key: String::from_utf8_lossy(&k).into_owned(),
+                    reason: e.to_string(),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((page, total))
+    }
+
+    /// Refusals of one store and kind, for sync status.
+    pub fn count_sync_errors(&self, store_id: &str, kind: RecordKind) -> usize {
+        let mut prefix = store_id.as_bytes().to_vec();
+        prefix.push(0);
+        prefix.push(kind.to_byte());
+        self.sync_errors.scan_prefix(prefix).count()
+    }
+
+    /// Records Mailchimp has from us in one store, of one kind.
+    pub fn count_synced(&self, store_id: &str, kind: RecordKind) -> usize {
+        let mut prefix = store_id.as_bytes().to_vec();
+        prefix.push(0);
+        prefix.push(kind.to_byte());
+        self.synced.scan_prefix(prefix).count()
+    }
+}
