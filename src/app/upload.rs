@@ -19,6 +19,10 @@ pub struct Running {
 }
 
 impl Running {
+    pub fn is_running(&self) -> bool {
+        self.progress.borrow().state == pb::JobState::Running as i32
+    }
+
     /// Stops the job's task where it stands, for a shutdown: the job stays "running" in the
     /// store, with its cursors, and resumes at the next start.
     pub async fn halt(self) {
@@ -77,7 +81,7 @@ impl App {
     ) -> Result<watch::Receiver<pb::JobProgress>, AppError> {
         let mut running = self.running.lock().await;
         if let Some(r) = running.as_ref() {
-            if r.progress.borrow().state == pb::JobState::Running as i32 {
+            if r.is_running() {
                 return Ok(r.progress.clone());
             }
         }
@@ -316,7 +320,7 @@ impl App {
         use crate::domain::record::{self, RecordKind};
         use crate::sync::upload::{outcome, push_with_dependencies};
         if let Some(r) = self.running.lock().await.as_ref() {
-            if r.progress.borrow().state == pb::JobState::Running as i32 {
+            if r.is_running() {
                 return Err(AppError::Precondition(format!(
                     "upload job {} is running; retry when it ends",
                     r.id

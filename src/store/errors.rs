@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::synced::key;
 use super::{Store, StoreError};
 use crate::domain::UnixTime;
 use crate::domain::record::RecordKind;
@@ -19,14 +20,6 @@ pub struct SyncErrorRecord {
     pub field_errors: Vec<String>,
     pub attempts: u32,
     pub at: UnixTime,
-}
-
-fn key(store_id: &str, kind: RecordKind, id: &str) -> Vec<u8> {
-    let mut k = store_id.as_bytes().to_vec();
-    k.push(0);
-    k.push(kind.to_byte());
-    k.extend_from_slice(id.as_bytes());
-    k
 }
 
 impl Store {
@@ -79,17 +72,13 @@ impl Store {
 
     /// Refusals of one store and kind, for sync status.
     pub fn count_sync_errors(&self, store_id: &str, kind: RecordKind) -> usize {
-        let mut prefix = store_id.as_bytes().to_vec();
-        prefix.push(0);
-        prefix.push(kind.to_byte());
-        self.sync_errors.scan_prefix(prefix).count()
+        self.sync_errors
+            .scan_prefix(key(store_id, kind, ""))
+            .count()
     }
 
     /// Records Mailchimp has from us in one store, of one kind.
     pub fn count_synced(&self, store_id: &str, kind: RecordKind) -> usize {
-        let mut prefix = store_id.as_bytes().to_vec();
-        prefix.push(0);
-        prefix.push(kind.to_byte());
-        self.synced.scan_prefix(prefix).count()
+        self.synced.scan_prefix(key(store_id, kind, "")).count()
     }
 }

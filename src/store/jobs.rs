@@ -131,9 +131,7 @@ impl Store {
         store_id: &str,
         kind: RecordKind,
     ) -> Result<Vec<String>, StoreError> {
-        let mut prefix = store_id.as_bytes().to_vec();
-        prefix.push(0);
-        prefix.push(kind.to_byte());
+        let prefix = super::synced::key(store_id, kind, "");
         let mut out = Vec::new();
         for kv in self.synced.scan_prefix(&prefix) {
             let (k, _) = kv?;

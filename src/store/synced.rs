@@ -5,7 +5,9 @@ use super::records::HASH_LEN;
 use super::{Store, StoreError};
 use crate::domain::record::RecordKind;
 
-fn key(store_id: &str, kind: RecordKind, id: &str) -> Vec<u8> {
+/// `<store id> 0x00 <kind> <id>`: the key of every per-store, per-record tree (`synced`,
+/// `sync_errors`); with an empty id, the prefix of a store's records of one kind.
+pub(super) fn key(store_id: &str, kind: RecordKind, id: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(store_id.len() + id.len() + 2);
     k.extend_from_slice(store_id.as_bytes());
     k.push(0);
@@ -18,18 +20,23 @@ fn key(store_id: &str, kind: RecordKind, id: &str) -> Vec<u8> {
 /// from the mirror): not "deleted in the shop" although the mirror lacks them.
 const LINE_PRODUCT: u8 = 0xfe;
 
+fn line_product_key(store_id: &str, product_id: &str) -> Vec<u8> {
+    let mut k = key(store_id, RecordKind::Product, product_id);
+    k[store_id.len() + 1] = LINE_PRODUCT;
+    k
+}
+
 impl Store {
     pub fn mark_line_product(&self, store_id: &str, product_id: &str) -> Result<(), StoreError> {
-        let mut k = key(store_id, RecordKind::Product, product_id);
-        k[store_id.len() + 1] = LINE_PRODUCT;
-        self.synced.insert(k, &[][..])?;
+        self.synced
+            .insert(line_product_key(store_id, product_id), &[][..])?;
         Ok(())
     }
 
     pub fn is_line_product(&self, store_id: &str, product_id: &str) -> Result<bool, StoreError> {
-        let mut k = key(store_id, RecordKind::Product, product_id);
-        k[store_id.len() + 1] = LINE_PRODUCT;
-        Ok(self.synced.contains_key(k)?)
+        Ok(self
+            .synced
+            .contains_key(line_product_key(store_id, product_id))?)
     }
 
     pub fn synced_hash(
