@@ -64,11 +64,11 @@ pub async fn push(
     let Some(record) = record else {
         return delete(store, t, kind, id, &base).await;
     };
-    let (collection, body) = match record {
-        R::Product(p) => ("products", map::product_body(p)),
-        R::Customer(c) => ("customers", map::customer_body(c)),
-        R::Order(o) => ("orders", map::order_body(o)),
-        R::Cart(c) => ("carts", map::cart_body(c)),
+    let body = match record {
+        R::Product(p) => map::product_body(p),
+        R::Customer(c) => map::customer_body(c),
+        R::Order(o) => map::order_body(o),
+        R::Cart(c) => map::cart_body(c),
         R::Coupon(c) => return coupon(store, t, c, synced, &base).await,
         R::Delete(_) => return Ok(Pushed::Skipped),
     };
@@ -76,7 +76,7 @@ pub async fn push(
     if synced == Some(h) {
         return Ok(Pushed::Unchanged);
     }
-    let path = format!("{base}/{collection}");
+    let path = format!("{base}/{}", collection(kind));
     let outcome = if kind == RecordKind::Customer {
         // Customers have an upsert; the email of an existing one cannot change (issue #5).
         t.client
@@ -147,12 +147,23 @@ async fn coupon(
     if synced == Some(h) {
         return Ok(Pushed::Unchanged);
     }
-    let rules = format!("{base}/promo-rules");
+    let rules = format!("{base}/{}", collection(RecordKind::Coupon));
     let outcome = upsert(t.client, &rules, &c.id, &rule, synced.is_some()).await?;
     let codes = format!("{rules}/{}/promo-codes", seg(&c.id));
     upsert(t.client, &codes, &c.id, &code, synced.is_some()).await?;
     store.set_synced(t.store_id, RecordKind::Coupon, &c.id, h)?;
     Ok(outcome)
+}
+
+/// A store's collection for a kind of record; a coupon lives as a promo rule.
+fn collection(kind: RecordKind) -> &'static str {
+    match kind {
+        RecordKind::Product => "products",
+        RecordKind::Customer => "customers",
+        RecordKind::Order => "orders",
+        RecordKind::Cart => "carts",
+        RecordKind::Coupon => "promo-rules",
+    }
 }
 
 async fn delete(
@@ -162,18 +173,11 @@ async fn delete(
     id: &str,
     base: &str,
 ) -> Result<Pushed, PushError> {
-    let collection = match kind {
-        RecordKind::Product => "products",
-        RecordKind::Customer => "customers",
-        RecordKind::Order => "orders",
-        RecordKind::Cart => "carts",
-        RecordKind::Coupon => "promo-rules",
-    };
     let outcome = match t
         .client
         .send(
             Method::DELETE,
-            &format!("{base}/{collection}/{}", seg(id)),
+            &format!("{base}/{}/{}", collection(kind), seg(id)),
             &[],
             None,
         )
