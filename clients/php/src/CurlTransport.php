@@ -36,7 +36,41 @@ abstract class CurlTransport implements Transport
     abstract protected function protocolOptions(): array;
 
 
+    /**
+     * curl 7.x over HTTP/2 drops a complete answer when the server, having answered before it
+     * read the request (as gRPC servers do when they refuse a token), resets the rest of the
+     * stream with NO_ERROR, as HTTP/2 allows. Then nothing was received and curl reports
+     * CURLE_HTTP2_STREAM; a replayable request is simply sent again (mcsync's unary calls are
+     * idempotent). A streamed request (a generator) is never replayed.
+     */
+    private const ATTEMPTS_AFTER_STREAM_RESET = 3;
+
+    /** curl.h's CURLE_HTTP2_STREAM, which PHP does not define. */
+    private const CURLE_HTTP2_STREAM = 92;
+
     public function call(string $path, iterable $requests, callable $onMessage): void
+    {
+        $attempts = is_array($requests) ? self::ATTEMPTS_AFTER_STREAM_RESET : 1;
+        for ($attempt = 1; ; $attempt++) {
+            $delivered = false;
+            $reset = $this->attempt($path, $requests, function (string $bytes) use ($onMessage, &$delivered) {
+                $delivered = true;
+                $onMessage($bytes);
+            });
+            if ($reset === null) {
+                return;
+            }
+            if ($delivered || $attempt >= $attempts) {
+                throw $reset;
+            }
+        }
+    }
+
+    /**
+     * One attempt. Returns null when the call is over, the failure to report when curl lost
+     * the stream before any status arrived (so a retry may help), and throws otherwise.
+     */
+    private function attempt(string $path, iterable $requests, callable $onMessage): ?McsyncException
     {
         $iterator = (function () use ($requests) {
             yield from $requests;
@@ -91,15 +125,25 @@ abstract class CurlTransport implements Transport
         $ch = curl_init($this->baseUrl . $path);
         $options = [
             CURLOPT_POST => true,
-            CURLOPT_UPLOAD => true,
-            CURLOPT_CUSTOMREQUEST => 'POST',
-            CURLOPT_READFUNCTION => $readBody,
             CURLOPT_HEADERFUNCTION => $readHeader,
             CURLOPT_WRITEFUNCTION => $readResponse,
             CURLOPT_TIMEOUT_MS => $this->timeoutMs,
             CURLOPT_CONNECTTIMEOUT_MS => $this->connectTimeoutMs,
             CURLOPT_TCP_NODELAY => true,
         ];
+        if (is_array($requests)) {
+            // A known list (every unary call) goes as one body in one write; only a stream of
+            // unknown length (a generator) is pulled through the read callback, chunk by chunk.
+            $body = '';
+            foreach ($requests as $request) {
+                $body .= Frames::encode($request->serializeToString());
+            }
+            $options[CURLOPT_POSTFIELDS] = $body;
+        } else {
+            $options[CURLOPT_UPLOAD] = true;
+            $options[CURLOPT_CUSTOMREQUEST] = 'POST';
+            $options[CURLOPT_READFUNCTION] = $readBody;
+        }
         foreach ($this->protocolOptions() as $k => $v) {
             if ($k === CURLOPT_HTTPHEADER) {
                 $httpHeaders = array_merge($httpHeaders, $v);
@@ -111,6 +155,7 @@ abstract class CurlTransport implements Transport
         curl_setopt_array($ch, $options);
         $ok = curl_exec($ch);
         $curlError = curl_error($ch);
+        $curlErrno = curl_errno($ch);
         $httpStatus = (int) curl_getinfo($ch, CURLINFO_RESPONSE_CODE);
         curl_close($ch);
 
@@ -127,10 +172,14 @@ abstract class CurlTransport implements Transport
             if ($frames->pending() !== 0) {
                 throw new McsyncException(McsyncException::INTERNAL, 'response ended inside a message');
             }
-            return;
+            return null;
         }
         if ($ok === false) {
-            throw new McsyncException(McsyncException::UNAVAILABLE, 'cannot reach mcsync: ' . $curlError);
+            $failure = new McsyncException(McsyncException::UNAVAILABLE, 'cannot reach mcsync: ' . $curlError);
+            if ($curlErrno === self::CURLE_HTTP2_STREAM) {
+                return $failure;
+            }
+            throw $failure;
         }
         throw new McsyncException(
             $httpStatus === 401 ? McsyncException::UNAUTHENTICATED : McsyncException::UNKNOWN,

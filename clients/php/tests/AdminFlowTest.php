@@ -204,7 +204,7 @@ final class AdminFlowTest extends TestCase
                 $this->client($transport, $token)->getSettings();
                 $this->fail('accepted a bad token');
             } catch (McsyncException $e) {
-                $this->assertSame(McsyncException::UNAUTHENTICATED, $e->getGrpcCode());
+                $this->assertSame(McsyncException::UNAUTHENTICATED, $e->getGrpcCode(), $e->getMessage());
             }
         }
     }
