@@ -10,7 +10,7 @@ use super::AppError;
 use crate::domain::ValidationError;
 use crate::domain::record::{self, Change, RecordKind, Refused};
 use crate::proto::v1 as pb;
-use crate::store::records::Outcome;
+use crate::store::records::{Outcome, Prepared};
 use crate::store::{Store, StoreError};
 
 /// Changes applied in one transaction and one flush, at most (a batch is never split).
@@ -32,7 +32,7 @@ struct InFlight {
 }
 
 struct Job {
-    changes: Vec<Change>,
+    changes: Vec<Prepared>,
     reply: Reply,
 }
 
@@ -53,7 +53,7 @@ impl Feed {
     }
 
     /// Queues changes; the receiver answers once they are durable.
-    async fn submit(&self, changes: Vec<Change>) -> Pending {
+    async fn submit(&self, changes: Vec<Prepared>) -> Pending {
         let (reply, rx) = oneshot::channel();
         if let Err(e) = self.jobs.send(Job { changes, reply }).await {
             // The writer is gone (shutting down): answer with an error, never a silent success.
@@ -64,7 +64,8 @@ impl Feed {
 
     /// Applies changes and waits until they are on disk.
     pub async fn write(&self, changes: Vec<Change>) -> Result<Vec<Outcome>, AppError> {
-        wait(self.submit(changes).await).await
+        let prepared = changes.iter().map(Prepared::from).collect();
+        wait(self.submit(prepared).await).await
     }
 }
 
@@ -96,7 +97,7 @@ fn writer(store: Store, mut rx: mpsc::Receiver<Job>) {
             all.extend(job.changes);
             replies.push(job.reply);
         }
-        let result = store.apply_changes(&all).and_then(|outcomes| {
+        let result = store.apply_prepared(&all).and_then(|outcomes| {
             store.flush_blocking()?;
             Ok(outcomes)
         });
@@ -144,7 +145,7 @@ pub struct PushSummary {
 pub struct Push {
     feed: Feed,
     index: u64,
-    batch: Vec<Change>,
+    batch: Vec<Prepared>,
     in_flight: VecDeque<InFlight>,
     summary: PushSummary,
 }
@@ -165,7 +166,7 @@ impl Push {
         self.index += 1;
         match record::parse(record) {
             Ok(change) => {
-                self.batch.push(change);
+                self.batch.push(Prepared::from(&change));
                 if self.batch.len() >= STREAM_BATCH {
                     self.send_batch().await?;
                 }
@@ -190,10 +191,7 @@ impl Push {
         let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(STREAM_BATCH));
         let deletes = batch
             .iter()
-            .map(|c| match c {
-                Change::Delete(k, id) => Some((*k, id.clone())),
-                Change::Upsert(_) => None,
-            })
+            .map(|c| c.is_delete().then(|| (c.kind(), c.id().to_owned())))
             .collect();
         let rx = self.feed.submit(batch).await;
         self.in_flight.push_back(InFlight {

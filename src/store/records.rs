@@ -49,6 +49,55 @@ pub fn content_hash(encoded: &[u8]) -> [u8; HASH_LEN] {
     md5::compute(encoded).0
 }
 
+/// A change made ready for the writer: the record encoded and hashed. Streams prepare their
+/// changes on the async workers, so the single writer thread only compares and writes, and a
+/// batch waiting for the writer holds compact bytes instead of decoded messages.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prepared {
+    kind: RecordKind,
+    id: String,
+    /// Hash followed by the encoded record, exactly as stored; `None` for a delete.
+    value: Option<Vec<u8>>,
+}
+
+impl Prepared {
+    pub fn is_delete(&self) -> bool {
+        self.value.is_none()
+    }
+
+    pub fn kind(&self) -> RecordKind {
+        self.kind
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn hash(&self) -> Option<&[u8]> {
+        self.value.as_deref().map(|v| &v[..HASH_LEN])
+    }
+}
+
+impl From<&Change> for Prepared {
+    fn from(change: &Change) -> Self {
+        let value = match change {
+            Change::Upsert(v) => {
+                let bytes = v.encode();
+                let mut value = Vec::with_capacity(HASH_LEN + bytes.len());
+                value.extend_from_slice(&content_hash(&bytes));
+                value.extend_from_slice(&bytes);
+                Some(value)
+            }
+            Change::Delete(..) => None,
+        };
+        Self {
+            kind: change.kind(),
+            id: change.id().to_owned(),
+            value,
+        }
+    }
+}
+
 fn tree_index(kind: RecordKind) -> usize {
     kind as usize
 }
@@ -67,53 +116,52 @@ impl Store {
     /// Applies the changes in order (later changes see earlier ones) in one transaction, and
     /// does not flush: the caller acknowledges only after [`Store::flush`]. This is what lets
     /// one flush cover many requests (group commit).
+    pub fn apply_changes(&self, changes: &[Change]) -> Result<Vec<Outcome>, StoreError> {
+        let prepared: Vec<Prepared> = changes.iter().map(Prepared::from).collect();
+        self.apply_prepared(&prepared)
+    }
+
+    /// [`Store::apply_changes`] for changes already encoded and hashed.
     ///
     /// Writers are serialised by a lock, so the stored hashes can be read before the
     /// transaction and outbox sequences drawn from a counter: the transaction itself only
     /// writes, which makes it several times cheaper.
-    pub fn apply_changes(&self, changes: &[Change]) -> Result<Vec<Outcome>, StoreError> {
+    pub fn apply_prepared(&self, changes: &[Prepared]) -> Result<Vec<Outcome>, StoreError> {
         let mut next_seq = self.writer.lock().expect("writer lock");
         let mut outcomes = Vec::with_capacity(changes.len());
         // What this batch has already written, so that a record changed twice compares with
         // its newer version: (kind, id) -> hash, or None once deleted.
-        let mut batch_state: std::collections::HashMap<(RecordKind, &str), Option<[u8; HASH_LEN]>> =
+        let mut batch_state: std::collections::HashMap<(RecordKind, &str), Option<&[u8]>> =
             std::collections::HashMap::new();
-        let mut writes: Vec<(usize, &str, Option<Vec<u8>>)> = Vec::with_capacity(changes.len());
+        let mut writes: Vec<&Prepared> = Vec::with_capacity(changes.len());
         let first_seq = *next_seq;
         let mut segment = Vec::with_capacity(4 + changes.len() * 16);
         segment.extend_from_slice(&0u32.to_be_bytes());
         let mut entries = 0u32;
         for change in changes {
-            let (kind, id) = (change.kind(), change.id());
-            let current: Option<[u8; HASH_LEN]> = match batch_state.get(&(kind, id)) {
+            let (kind, id) = (change.kind, change.id.as_str());
+            let stored;
+            let current: Option<&[u8]> = match batch_state.get(&(kind, id)) {
                 Some(state) => *state,
-                None => self.records[tree_index(kind)]
-                    .get(id.as_bytes())?
-                    .and_then(|v| v.get(..HASH_LEN).and_then(|h| h.try_into().ok())),
-            };
-            let (outcome, op) = match change {
-                Change::Upsert(v) => {
-                    let bytes = v.encode();
-                    let hash = content_hash(&bytes);
-                    if current == Some(hash) {
-                        (Outcome::Unchanged, None)
-                    } else {
-                        let mut value = Vec::with_capacity(HASH_LEN + bytes.len());
-                        value.extend_from_slice(&hash);
-                        value.extend_from_slice(&bytes);
-                        writes.push((tree_index(kind), id, Some(value)));
-                        batch_state.insert((kind, id), Some(hash));
-                        (Outcome::Accepted, Some(Operation::Upsert))
-                    }
+                None => {
+                    stored = self.records[tree_index(kind)].get(id.as_bytes())?;
+                    stored.as_deref().and_then(|v| v.get(..HASH_LEN))
                 }
-                Change::Delete(..) if current.is_some() => {
-                    writes.push((tree_index(kind), id, None));
+            };
+            let (outcome, op) = match change.hash() {
+                Some(hash) if current == Some(hash) => (Outcome::Unchanged, None),
+                Some(hash) => {
+                    batch_state.insert((kind, id), Some(hash));
+                    (Outcome::Accepted, Some(Operation::Upsert))
+                }
+                None if current.is_some() => {
                     batch_state.insert((kind, id), None);
                     (Outcome::Deleted, Some(Operation::Delete))
                 }
-                Change::Delete(..) => (Outcome::NotFound, None),
+                None => (Outcome::NotFound, None),
             };
             if let Some(op) = op {
+                writes.push(change);
                 push_entry(&mut segment, kind, op, id);
                 entries += 1;
             }
@@ -128,10 +176,11 @@ impl Store {
         trees
             .transaction(|(t0, t1, t2, t3, t4, ob)| {
                 let trees: [&TransactionalTree; 5] = [t0, t1, t2, t3, t4];
-                for (tree, id, value) in &writes {
-                    match value {
-                        Some(v) => trees[*tree].insert(id.as_bytes(), v.as_slice())?,
-                        None => trees[*tree].remove(id.as_bytes())?,
+                for change in &writes {
+                    let tree = trees[tree_index(change.kind)];
+                    match &change.value {
+                        Some(v) => tree.insert(change.id.as_bytes(), v.as_slice())?,
+                        None => tree.remove(change.id.as_bytes())?,
                     };
                 }
                 ob.insert(&first_seq.to_be_bytes(), segment.as_slice())?;
