@@ -146,21 +146,22 @@ async fn more_than_max_connections_in_flight_get_429() {
         .await
         .unwrap();
     assert_eq!(stats.rejected.get(&429), Some(&5));
+    assert_eq!(stats.over_connection_limit, 5);
     assert_eq!(stats.count("GET /3.0/ping"), 15);
     assert!(stats.max_in_flight >= 11);
     sim.shutdown().await;
 }
 
 #[tokio::test]
-async fn fail_rate_injects_500_and_503() {
+async fn fail_rate_injects_429_500_and_503() {
     let sim = start(SimConfig {
         fail_rate: 1.0,
         ..sim_config(1)
     })
     .await;
-    for _ in 0..5 {
+    for _ in 0..12 {
         let (status, ctype, body) = get(&sim, "/ping", KEY_A).await;
-        assert!(status == 500 || status == 503, "{status}");
+        assert!([429, 500, 503].contains(&status), "{status}");
         assert!(ctype.starts_with("application/problem+json"));
         assert_eq!(body["status"], status);
     }

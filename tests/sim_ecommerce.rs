@@ -320,3 +320,139 @@ async fn promo_rules_and_codes() {
     );
     api.sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn batches_run_in_the_background_and_publish_a_gzipped_tar_of_results() {
+    use mcsync::mailchimp::{BatchOperation, Mailchimp, MailchimpConfig};
+    let api = Api::start().await;
+    api.store("s1", "shop.example.com").await;
+    let mc = Mailchimp::new(MailchimpConfig {
+        base_url: Some(api.sim.base_url().parse().unwrap()),
+        ..Default::default()
+    })
+    .unwrap();
+    let client = mc.for_key(&mcsync::domain::ApiKey::parse(KEY_A).unwrap());
+    let op = |method, path: &str, body: Option<Value>, id: &str| BatchOperation {
+        method,
+        path: path.into(),
+        body: body.map(|b| b.to_string()),
+        operation_id: id.into(),
+    };
+    let ops = vec![
+        op(
+            "POST",
+            "/ecommerce/stores/s1/products",
+            Some(product("p1")),
+            "create p1",
+        ),
+        op(
+            "POST",
+            "/ecommerce/stores/s1/products",
+            Some(product("p1")),
+            "again p1",
+        ),
+        op(
+            "POST",
+            "/ecommerce/stores/s1/products",
+            Some(json!({"id": "p2"})),
+            "bad p2",
+        ),
+        op(
+            "PATCH",
+            "/ecommerce/stores/s1/products/p1",
+            Some(json!({"title": "Boot"})),
+            "patch p1",
+        ),
+        op(
+            "DELETE",
+            "/ecommerce/stores/s1/products/nope",
+            None,
+            "delete nope",
+        ),
+        op(
+            "POST",
+            "/ecommerce/stores/s1/products",
+            Some(json!(["not an object"])),
+            "array",
+        ),
+    ];
+    let batch = client.submit_batch(&ops).await.unwrap();
+    assert_eq!(batch.status, "pending", "accepted before anything ran");
+    assert_eq!(batch.total_operations, 6);
+    let done = loop {
+        let b = client.batch(&batch.id).await.unwrap();
+        if b.is_finished() {
+            break b;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    };
+    assert_eq!((done.finished_operations, done.errored_operations), (6, 4));
+    let results = client.batch_results(&done.response_body_url).await.unwrap();
+    let by_id: std::collections::HashMap<_, _> = results
+        .iter()
+        .map(|r| (r.operation_id.as_str(), r))
+        .collect();
+    assert_eq!(by_id["create p1"].status_code, 200);
+    let created: Value = serde_json::from_str(&by_id["create p1"].response).unwrap();
+    assert_eq!(created["id"], "p1", "the response is the body, as a string");
+    assert_eq!(by_id["again p1"].status_code, 400);
+    assert!(by_id["again p1"].response.contains("already exists"));
+    assert_eq!(by_id["bad p2"].status_code, 400);
+    let problem: Value = serde_json::from_str(&by_id["bad p2"].response).unwrap();
+    assert_eq!(fields(&problem), ["title", "variants"]);
+    assert_eq!(by_id["patch p1"].status_code, 200);
+    assert_eq!(by_id["delete nope"].status_code, 404);
+    assert_eq!(by_id["array"].status_code, 400);
+
+    let stats = api.sim.stats();
+    assert_eq!(stats.stores["s1"]["products"], 1);
+    assert_eq!(stats.duplicate_creates_by_kind["product"], 1);
+    assert_eq!(
+        stats.batch_operations["POST /3.0/ecommerce/stores/{store_id}/products"],
+        4
+    );
+    assert_eq!(stats.count("POST /3.0/batches"), 1);
+
+    // A batch must say what to do.
+    let (status, body) = api
+        .call(
+            "POST",
+            "/batches",
+            Some(json!({"operations": [{"path": "/ping"}]})),
+        )
+        .await;
+    assert_eq!(
+        (status, fields(&body)),
+        (400, vec!["operations[0].method".to_string()])
+    );
+}
+
+#[tokio::test]
+async fn more_than_500_unfinished_batches_are_refused() {
+    mcsync::mailchimp::install_crypto_provider();
+    // Batches queue for a minute here, so every one posted stays unfinished.
+    let sim = sim::start(
+        mcsync::sim::SimConfig {
+            batch_delay: std::time::Duration::from_secs(60),
+            ..sim_config(1)
+        },
+        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+    )
+    .unwrap();
+    let http = reqwest::Client::new();
+    let body = json!({"operations": [{"method": "GET", "path": "/ecommerce/stores"}]});
+    let mut statuses = Vec::new();
+    for _ in 0..501 {
+        let r = http
+            .post(format!("{}/batches", sim.base_url()))
+            .basic_auth("x", Some(KEY_A))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    assert!(statuses[..500].iter().all(|s| *s == 200));
+    assert_eq!(statuses[500], 429);
+    sim.shutdown().await;
+}

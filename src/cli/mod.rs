@@ -162,9 +162,12 @@ pub struct SimArgs {
     /// Requests in flight beyond this get 429.
     #[arg(long, default_value_t = 10)]
     pub max_connections: usize,
-    /// Share of requests answered with a random 500 or 503 (0 to 1).
+    /// Share of requests (and of batch operations) answered with a random 429, 500 or 503 (0 to 1).
     #[arg(long, default_value_t = 0.0)]
     pub fail_rate: f64,
+    /// Milliseconds a batch waits in "pending" before it runs.
+    #[arg(long, default_value_t = 50)]
+    pub batch_delay_ms: u64,
 }
 
 #[derive(Debug, Args)]
@@ -201,6 +204,7 @@ impl SimArgs {
             latency: Duration::from_millis(self.latency_ms),
             max_connections: self.max_connections,
             fail_rate: self.fail_rate,
+            batch_delay: Duration::from_millis(self.batch_delay_ms),
         })
     }
 }

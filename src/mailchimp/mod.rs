@@ -2,6 +2,7 @@
 //! the limit of 10 simultaneous connections per API key; [`ecommerce`] maps shop records to the
 //! e-commerce API's request bodies.
 
+mod batch;
 mod client;
 pub mod ecommerce;
 mod error;
@@ -15,6 +16,7 @@ use std::time::Duration;
 use reqwest::Url;
 use tokio::sync::Semaphore;
 
+pub use batch::{BatchOperation, BatchStatus, OperationResult};
 pub use client::{AccountClient, MAX_PAGE, seg};
 pub use error::{FieldError, MailchimpError, Problem};
 pub use retry::RetryPolicy;

@@ -73,7 +73,10 @@ fn param<'a>(r: &'a Request, name: &str) -> &'a str {
 }
 
 fn already_exists(account: &mut Account, what: &str) -> SimError {
-    account.duplicate_creates += 1;
+    *account
+        .duplicate_creates
+        .entry(what.to_owned())
+        .or_default() += 1;
     SimError::bad_request(
         "Invalid Resource",
         &format!("A {what} with the provided ID already exists in the account."),

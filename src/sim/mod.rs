@@ -2,6 +2,7 @@
 //! authentication, validation, problem documents, connection limit, latency and faults, plus a
 //! read-only `GET /__sim/stats` for tests and benchmarks.
 
+mod batches;
 mod ecommerce;
 mod problem;
 mod routes;
@@ -42,8 +43,10 @@ pub struct SimConfig {
     pub lists: usize,
     pub latency: Duration,
     pub max_connections: usize,
-    /// Share of requests answered with a random 500 or 503, in [0, 1].
+    /// Share of requests and batch operations answered with a random 429, 500 or 503, in [0, 1].
     pub fail_rate: f64,
+    /// How long a batch waits in "pending" before it runs (Mailchimp queues batches).
+    pub batch_delay: Duration,
 }
 
 impl Default for SimConfig {
@@ -55,6 +58,7 @@ impl Default for SimConfig {
             latency: Duration::ZERO,
             max_connections: 10,
             fail_rate: 0.0,
+            batch_delay: Duration::from_millis(50),
         }
     }
 }
@@ -71,12 +75,22 @@ pub struct SimStats {
     pub rejected: BTreeMap<u16, u64>,
     /// The most requests ever in flight at once.
     pub max_in_flight: usize,
+    /// Requests refused (429) because the key had more than its connections in flight; injected
+    /// faults (`--fail-rate`, 429s among them) are not counted here.
+    #[serde(default)]
+    pub over_connection_limit: u64,
     /// Resources per store and kind, e.g. `{"s1": {"products": 10, ...}}` (all accounts).
     #[serde(default)]
     pub stores: BTreeMap<String, BTreeMap<String, u64>>,
     /// E-commerce creates refused because the id already existed.
     #[serde(default)]
     pub duplicate_creates: u64,
+    /// The same, per kind (`product`, `order`, `store`, ...).
+    #[serde(default)]
+    pub duplicate_creates_by_kind: BTreeMap<String, u64>,
+    /// Operations run inside batches, per `METHOD /route/{template}` (not in `requests`).
+    #[serde(default)]
+    pub batch_operations: BTreeMap<String, u64>,
 }
 
 impl SimStats {
@@ -91,6 +105,8 @@ impl SimStats {
 
 pub(crate) struct Shared {
     config: SimConfig,
+    /// `http://<addr>`, for the links the simulator hands out.
+    base_url: String,
     world: Mutex<World>,
     stats: Mutex<SimStats>,
     in_flight: AtomicUsize,
@@ -102,7 +118,13 @@ impl Shared {
         let mut stats = self.stats.lock().expect("stats lock").clone();
         let world = self.world.lock().expect("world lock");
         for account in &world.accounts {
-            stats.duplicate_creates += account.duplicate_creates;
+            for (kind, n) in &account.duplicate_creates {
+                stats.duplicate_creates += n;
+                *stats
+                    .duplicate_creates_by_kind
+                    .entry(kind.clone())
+                    .or_default() += n;
+            }
             for (id, store) in &account.stores {
                 stats.stores.insert(id.clone(), store.counts());
             }
@@ -119,6 +141,18 @@ impl Shared {
 
     fn leave(&self) {
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    fn record_batch_operation(&self, method: &str, path: &str, status: u16) {
+        let template = batches::match_path(path).map_or("(unknown route)", |(t, _)| t);
+        let mut stats = self.stats.lock().expect("stats lock");
+        *stats
+            .batch_operations
+            .entry(format!("{method} /3.0{template}"))
+            .or_default() += 1;
+        if status >= 400 {
+            *stats.rejected.entry(status).or_default() += 1;
+        }
     }
 
     fn record(&self, route: String, status: u16) {
@@ -221,7 +255,11 @@ pub fn start(config: SimConfig, listener: TcpListener) -> std::io::Result<SimHan
             .map(|(i, k)| Account::new(k, n + i, 0, true)),
     );
     let shared = Arc::new(Shared {
-        world: Mutex::new(World { accounts }),
+        world: Mutex::new(World {
+            accounts,
+            results: Default::default(),
+        }),
+        base_url: format!("http://{addr}"),
         stats: Mutex::new(SimStats::default()),
         in_flight: AtomicUsize::new(0),
         config,

@@ -25,35 +25,20 @@ type Answer = Result<Json<Value>, SimError>;
 #[derive(Clone, Copy)]
 struct AccountIdx(usize);
 
-/// The e-commerce paths served, as the spec writes them (one handler; see [`ecommerce`]).
-const ECOMMERCE: &[&str] = &[
-    "/3.0/ecommerce/stores",
-    "/3.0/ecommerce/stores/{store_id}",
-    "/3.0/ecommerce/stores/{store_id}/products",
-    "/3.0/ecommerce/stores/{store_id}/products/{product_id}",
-    "/3.0/ecommerce/stores/{store_id}/products/{product_id}/variants",
-    "/3.0/ecommerce/stores/{store_id}/products/{product_id}/variants/{variant_id}",
-    "/3.0/ecommerce/stores/{store_id}/customers",
-    "/3.0/ecommerce/stores/{store_id}/customers/{customer_id}",
-    "/3.0/ecommerce/stores/{store_id}/orders",
-    "/3.0/ecommerce/stores/{store_id}/orders/{order_id}",
-    "/3.0/ecommerce/stores/{store_id}/carts",
-    "/3.0/ecommerce/stores/{store_id}/carts/{cart_id}",
-    "/3.0/ecommerce/stores/{store_id}/promo-rules",
-    "/3.0/ecommerce/stores/{store_id}/promo-rules/{promo_rule_id}",
-    "/3.0/ecommerce/stores/{store_id}/promo-rules/{promo_rule_id}/promo-codes",
-    "/3.0/ecommerce/stores/{store_id}/promo-rules/{promo_rule_id}/promo-codes/{promo_code_id}",
-];
-
 pub fn router(shared: Arc<Shared>) -> Router {
     let mut api = Router::new();
-    for template in ECOMMERCE {
-        api = api.route(template, any(ecommerce));
+    for template in super::batches::ECOMMERCE {
+        api = api.route(&format!("/3.0{template}"), any(ecommerce));
     }
     let api = api
         .route("/3.0", get(root))
         .route("/3.0/", get(root))
         .route("/3.0/ping", get(ping))
+        .route("/3.0/batches", get(list_batches).post(post_batch))
+        .route(
+            "/3.0/batches/{batch_id}",
+            get(get_batch).delete(delete_batch),
+        )
         .route("/3.0/lists", get(lists))
         .route("/3.0/lists/{list_id}", get(list))
         .route("/3.0/lists/{list_id}/interest-categories", get(categories))
@@ -73,6 +58,9 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .layer(middleware::from_fn_with_state(shared.clone(), gate));
     Router::new()
         .route("/__sim/stats", get(stats))
+        // Where batch results are downloaded from: like the storage Mailchimp links to, it
+        // takes no API key.
+        .route("/__sim/batch-results/{file}", get(batch_results))
         .merge(api)
         .with_state(shared)
 }
@@ -101,6 +89,11 @@ async fn gate(State(shared): Sim, mut req: Request, next: Next) -> Response {
         tokio::time::sleep(config.latency).await;
     }
     let response = if over_limit {
+        shared
+            .stats
+            .lock()
+            .expect("stats lock")
+            .over_connection_limit += 1;
         SimError::too_many_connections(config.max_connections).into_response()
     } else {
         match authenticate(&shared, req.headers()) {
@@ -159,7 +152,7 @@ fn with_account<T>(
 }
 
 /// count (1..=1000, default 10) and offset (default 0), as every Mailchimp collection takes them.
-fn paging(q: &HashMap<String, String>) -> Result<(usize, usize), SimError> {
+pub(super) fn paging(q: &HashMap<String, String>) -> Result<(usize, usize), SimError> {
     let int = |name: &str, default: usize| -> Result<usize, SimError> {
         match q.get(name) {
             None => Ok(default),
@@ -346,4 +339,48 @@ async fn ecommerce(
 
 async fn stats(State(s): Sim) -> Json<super::SimStats> {
     Json(s.snapshot())
+}
+
+async fn post_batch(State(s): Sim, Extension(a): Extension<AccountIdx>, body: Bytes) -> Answer {
+    let body: Value = serde_json::from_slice(&body).map_err(|_| SimError::json_parse())?;
+    super::batches::submit(&s, a.0, &body).map(Json)
+}
+
+async fn get_batch(
+    State(s): Sim,
+    Extension(a): Extension<AccountIdx>,
+    Path(id): Path<String>,
+) -> Answer {
+    with_account(&s, a, |acc| super::batches::status(acc, &id).map(Json))
+}
+
+async fn list_batches(
+    State(s): Sim,
+    Extension(a): Extension<AccountIdx>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Answer {
+    let paging = paging(&q)?;
+    with_account(&s, a, |acc| Ok(Json(super::batches::list(acc, paging))))
+}
+
+async fn delete_batch(
+    State(s): Sim,
+    Extension(a): Extension<AccountIdx>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, SimError> {
+    with_account(&s, a, |acc| super::batches::delete(acc, &id))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn batch_results(State(s): Sim, Path(file): Path<String>) -> Response {
+    let token = file.strip_suffix(".tar.gz").unwrap_or(&file);
+    let world = s.world.lock().expect("world lock");
+    match world.results.get(token) {
+        Some(archive) => (
+            [(axum::http::header::CONTENT_TYPE, "application/x-gzip")],
+            archive.clone(),
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }

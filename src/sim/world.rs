@@ -82,8 +82,9 @@ pub struct Account {
     pub disabled: bool,
     pub lists: Vec<List>,
     pub stores: std::collections::BTreeMap<String, super::ecommerce::Store>,
-    /// Creates refused because the id existed: what an idempotent client never causes.
-    pub duplicate_creates: u64,
+    /// Creates refused because the id existed, per kind: what an idempotent client never causes.
+    pub duplicate_creates: std::collections::BTreeMap<String, u64>,
+    pub batches: std::collections::BTreeMap<String, super::batches::Batch>,
     next_web_id: i64,
     next_segment_id: i64,
     serial: u64,
@@ -91,6 +92,8 @@ pub struct Account {
 
 pub struct World {
     pub accounts: Vec<Account>,
+    /// Batch result archives by download token.
+    pub results: std::collections::HashMap<String, Vec<u8>>,
 }
 
 fn hex_id(seed: &str, len: usize) -> String {
@@ -123,7 +126,8 @@ impl Account {
             disabled,
             lists: Vec::new(),
             stores: Default::default(),
-            duplicate_creates: 0,
+            duplicate_creates: Default::default(),
+            batches: Default::default(),
             next_web_id: 100_000 * n as i64,
             next_segment_id: 1,
             serial: 0,
@@ -138,6 +142,12 @@ impl Account {
             account.add_list(&name);
         }
         account
+    }
+
+    /// A new batch id, unique in the account (Mailchimp's are 10 hex digits).
+    pub fn next_batch_id(&mut self) -> String {
+        self.serial += 1;
+        hex_id(&format!("batch:{}:{}", self.api_key, self.serial), 10)
     }
 
     /// Creates an audience with Mailchimp's default merge fields, two interest categories and

@@ -1,0 +1,137 @@
+//! `POST /batches` and its results: many operations in one request, processed by Mailchimp in
+//! the background; the results come as a gzipped tar of JSON arrays at `response_body_url`
+//! (shared/mailchimp/API-NOTES.md).
+
+use std::io::Read;
+
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::client::AccountClient;
+use super::error::MailchimpError;
+use super::retry::{self, Decision, Outcome};
+
+/// One operation of a batch, as the spec's `Operations` says it.
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchOperation {
+    pub method: &'static str,
+    /// Relative to the API root, without `/3.0`.
+    pub path: String,
+    /// The JSON body, as a string.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    pub operation_id: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct BatchStatus {
+    pub id: String,
+    pub status: String,
+    #[serde(default)]
+    pub total_operations: u64,
+    #[serde(default)]
+    pub finished_operations: u64,
+    #[serde(default)]
+    pub errored_operations: u64,
+    #[serde(default)]
+    pub response_body_url: String,
+}
+
+impl BatchStatus {
+    pub fn is_finished(&self) -> bool {
+        self.status == "finished"
+    }
+}
+
+/// What one operation answered.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct OperationResult {
+    pub status_code: u16,
+    #[serde(default)]
+    pub operation_id: String,
+    /// The response body, a JSON document as a string (empty for 204).
+    #[serde(default)]
+    pub response: String,
+}
+
+impl AccountClient {
+    /// `POST /batches`: Mailchimp answers at once with the batch, still pending.
+    pub async fn submit_batch(
+        &self,
+        operations: &[BatchOperation],
+    ) -> Result<BatchStatus, MailchimpError> {
+        let body = json!({ "operations": operations });
+        let bytes = self
+            .send(Method::POST, "/batches", &[], Some(&body))
+            .await?;
+        serde_json::from_slice(&bytes).map_err(|e| MailchimpError::Decode(format!("/batches: {e}")))
+    }
+
+    /// `GET /batches/{id}`.
+    pub async fn batch(&self, id: &str) -> Result<BatchStatus, MailchimpError> {
+        self.get(&format!("/batches/{}", super::seg(id)), &[]).await
+    }
+
+    /// Downloads and unpacks a finished batch's results. The archive is not on the API (it
+    /// takes no key and does not count against the connection limit); transport errors and
+    /// 5xx are retried as API requests are.
+    pub async fn batch_results(&self, url: &str) -> Result<Vec<OperationResult>, MailchimpError> {
+        let mut attempt = 0;
+        let archive = loop {
+            attempt += 1;
+            let (outcome, error) = match self.http.get(url).send().await {
+                Ok(r) if r.status().is_success() => match r.bytes().await {
+                    Ok(b) => break b,
+                    Err(e) => (
+                        Outcome::ConnectError,
+                        MailchimpError::Connect(e.to_string()),
+                    ),
+                },
+                Ok(r) => {
+                    let status = r.status().as_u16();
+                    (
+                        Outcome::Status(status),
+                        MailchimpError::Decode(format!("batch results: HTTP {status}")),
+                    )
+                }
+                Err(e) if e.is_timeout() => (Outcome::Timeout, MailchimpError::Timeout),
+                Err(e) => (
+                    Outcome::ConnectError,
+                    MailchimpError::Connect(e.without_url().to_string()),
+                ),
+            };
+            match retry::decide(outcome, attempt, &self.policy, fastrand::f64()) {
+                Decision::GiveUp => return Err(error),
+                Decision::RetryAfter(d) => tokio::time::sleep(d).await,
+            }
+        };
+        tokio::task::spawn_blocking(move || unpack(&archive))
+            .await
+            .map_err(|e| MailchimpError::Decode(format!("batch results: {e}")))?
+    }
+}
+
+/// Every JSON file of the gzipped tar, each an array of results.
+pub fn unpack(archive: &[u8]) -> Result<Vec<OperationResult>, MailchimpError> {
+    let bad = |e: std::io::Error| MailchimpError::Decode(format!("batch results archive: {e}"));
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(archive));
+    let mut results = Vec::new();
+    for entry in tar.entries().map_err(bad)? {
+        let mut entry = entry.map_err(bad)?;
+        let is_json = entry
+            .path()
+            .map_err(bad)?
+            .extension()
+            .is_some_and(|e| e == "json");
+        if !is_json {
+            continue;
+        }
+        let mut text = Vec::new();
+        entry.read_to_end(&mut text).map_err(bad)?;
+        let part: Vec<OperationResult> = serde_json::from_slice(&text)
+            .map_err(|e| MailchimpError::Decode(format!("batch results file: {e}")))?;
+        results.extend(part);
+    }
+    Ok(results)
+}
