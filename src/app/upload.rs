@@ -39,7 +39,7 @@ pub enum Followed {
 
 impl App {
     /// What an upload needs, or FAILED_PRECONDITION saying what is missing.
-    fn upload_context(&self) -> Result<UploadContext, AppError> {
+    fn upload_context(&self, mode: pb::UploadMode) -> Result<UploadContext, AppError> {
         let settings = self.store.settings()?;
         if !settings.ecommerce_analytics {
             return Err(AppError::Precondition(
@@ -72,12 +72,14 @@ impl App {
             coupon_mode: settings.coupon_upload_mode,
             abandoned_carts: settings.abandoned_carts,
             lists,
+            mode,
         })
     }
 
     /// Starts an upload job, or joins the one running.
     pub async fn upload_store_data(
         self: &Arc<Self>,
+        mode: pb::UploadMode,
     ) -> Result<watch::Receiver<pb::JobProgress>, AppError> {
         let mut running = self.running.lock().await;
         if let Some(r) = running.as_ref() {
@@ -85,7 +87,11 @@ impl App {
                 return Ok(r.progress.clone());
             }
         }
-        let ctx = self.upload_context()?;
+        let mode = match mode {
+            pb::UploadMode::Unspecified => pb::UploadMode::Auto,
+            m => m,
+        };
+        let ctx = self.upload_context(mode)?;
         let millis = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis())
@@ -93,6 +99,7 @@ impl App {
         let job = pb::JobProgress {
             job_id: format!("job-{millis:015}"),
             state: pb::JobState::Running as i32,
+            mode: mode as i32,
             started_at: Some(prost_types::Timestamp {
                 seconds: crate::domain::now(),
                 nanos: 0,
@@ -131,7 +138,7 @@ impl App {
             return Ok(());
         };
         let mut running = self.running.lock().await;
-        match self.upload_context() {
+        match self.upload_context(job.mode()) {
             Ok(ctx) => {
                 tracing::info!(job = %job.job_id, "resuming the upload job");
                 *running = Some(self.spawn_job(ctx, job));
@@ -188,7 +195,7 @@ impl App {
 
     /// "Update store data": the shop identity to every store, one result per store.
     pub async fn update_store_data(&self) -> Result<Vec<pb::StoreResult>, AppError> {
-        let ctx = self.upload_context()?;
+        let ctx = self.upload_context(pb::UploadMode::Direct)?;
         let mut results = Vec::new();
         for (list_id, list_name) in &ctx.lists {
             let Some(store_id) = self.store.mc_store(&ctx.account_id, list_id)? else {
@@ -226,7 +233,7 @@ impl App {
     /// Per store and kind: mirror, in sync, pending, failed; `is_syncing` from Mailchimp.
     pub async fn sync_status(&self) -> Result<pb::SyncStatus, AppError> {
         use crate::domain::record::{RecordKind, kind_to_pb};
-        let ctx = self.upload_context()?;
+        let ctx = self.upload_context(pb::UploadMode::Direct)?;
         let mut stores = Vec::new();
         for (list_id, list_name) in &ctx.lists {
             let store_id = self
@@ -327,7 +334,7 @@ impl App {
                 )));
             }
         }
-        let ctx = self.upload_context()?;
+        let ctx = self.upload_context(pb::UploadMode::Direct)?;
         let (failed, _) = self.store.sync_errors(0, usize::MAX)?;
         let mut response = pb::RetryFailedResponse::default();
         for e in failed {
@@ -352,6 +359,7 @@ impl App {
                 kind,
                 &e.id,
                 decoded.as_ref(),
+                false,
             )
             .await;
             match outcome(&self.store, &e.store_id, kind, &e.id, result) {

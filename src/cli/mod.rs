@@ -87,6 +87,9 @@ pub enum Command {
     },
     /// Operator: "Upload store data to Mailchimp", with live progress to the end.
     Upload {
+        /// How records are sent: auto (batches for large phases), direct or batch.
+        #[arg(long, value_enum, default_value_t = ops::Mode::Auto)]
+        mode: ops::Mode,
         #[command(flatten)]
         remote: ops::Remote,
     },
@@ -184,6 +187,9 @@ pub struct DemoArgs {
     /// Sample shop records loaded and uploaded at start (0: none).
     #[arg(long, default_value_t = 3000)]
     pub records: u64,
+    /// How the sample shop is uploaded: auto (batches for large phases), direct or batch.
+    #[arg(long, value_enum, default_value_t = ops::Mode::Auto)]
+    pub mode: ops::Mode,
 }
 
 impl SimArgs {
@@ -220,7 +226,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Command::Settings { command, remote } => ops::settings(&remote, command).await,
         Command::Lists { refresh, remote } => ops::lists(&remote, refresh).await,
         Command::Select { list_ids, remote } => ops::select(&remote, list_ids).await,
-        Command::Upload { remote } => ops::upload(&remote).await,
+        Command::Upload { mode, remote } => ops::upload(&remote, mode).await,
         Command::Watch { job_id, remote } => ops::watch(&remote, job_id).await,
         Command::Jobs { remote } => ops::jobs(&remote).await,
         Command::Errors {
@@ -307,7 +313,7 @@ async fn demo(args: DemoArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("demo refresh failed: {e}"))?;
     if args.records > 0 {
-        upload_sample_shop(&handle.app, &lists, args.records).await?;
+        upload_sample_shop(&handle.app, &lists, args.records, args.mode).await?;
     }
     let addr = handle.addr;
     println!(
@@ -338,6 +344,7 @@ async fn upload_sample_shop(
     app: &std::sync::Arc<crate::app::App>,
     lists: &crate::app::AudienceView,
     n: u64,
+    mode: ops::Mode,
 ) -> Result<(), String> {
     let fail = |e: crate::app::AppError| format!("demo shop: {e}");
     let update = crate::domain::SettingsUpdate {
@@ -366,7 +373,7 @@ async fn upload_sample_shop(
         "Loaded a sample shop of {} records; uploading it to the simulated Mailchimp:",
         summary.accepted
     );
-    let mut rx = app.upload_store_data().await.map_err(fail)?;
+    let mut rx = app.upload_store_data(mode.into()).await.map_err(fail)?;
     let mut view = progress::ProgressView::new();
     loop {
         let current = rx.borrow_and_update().clone();

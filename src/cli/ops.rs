@@ -357,11 +357,30 @@ pub async fn status(remote: &Remote) -> Result<(), String> {
 }
 
 /// "Upload store data": starts (or joins) the job and shows its progress to the end.
-pub async fn upload(remote: &Remote) -> Result<(), String> {
+/// How an upload sends records (UploadMode).
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Mode {
+    Auto,
+    Direct,
+    Batch,
+}
+
+impl From<Mode> for pb::UploadMode {
+    fn from(m: Mode) -> Self {
+        match m {
+            Mode::Auto => pb::UploadMode::Auto,
+            Mode::Direct => pb::UploadMode::Direct,
+            Mode::Batch => pb::UploadMode::Batch,
+        }
+    }
+}
+
+pub async fn upload(remote: &Remote, mode: Mode) -> Result<(), String> {
     let mut c = clients(remote).await?;
+    let mode: pb::UploadMode = mode.into();
     let stream = c
         .sync
-        .upload_store_data(pb::UploadRequest {})
+        .upload_store_data(pb::UploadRequest { mode: mode as i32 })
         .await
         .map_err(failure)?
         .into_inner();

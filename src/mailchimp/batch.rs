@@ -73,6 +73,13 @@ impl AccountClient {
         self.get(&format!("/batches/{}", super::seg(id)), &[]).await
     }
 
+    /// `DELETE /batches/{id}`: stops a batch (operations already run stay done).
+    pub async fn delete_batch(&self, id: &str) -> Result<(), MailchimpError> {
+        let path = format!("/batches/{}", super::seg(id));
+        self.send(Method::DELETE, &path, &[], None).await?;
+        Ok(())
+    }
+
     /// Downloads and unpacks a finished batch's results. The archive is not on the API (it
     /// takes no key and does not count against the connection limit); transport errors and
     /// 5xx are retried as API requests are.

@@ -59,9 +59,10 @@ impl SyncService for Sync {
 
     async fn upload_store_data(
         &self,
-        _: Request<pb::UploadRequest>,
+        req: Request<pb::UploadRequest>,
     ) -> Result<Response<ProgressStream>, Status> {
-        Ok(Response::new(follow(self.0.upload_store_data().await?)))
+        let mode = req.into_inner().mode();
+        Ok(Response::new(follow(self.0.upload_store_data(mode).await?)))
     }
 
     async fn watch_job(

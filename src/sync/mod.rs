@@ -1,7 +1,8 @@
-//! Background work and the sync engine's parts: the periodic refresh of audiences ("Update
-//! Mailchimp lists every"), and [`push`], one record to one store, idempotently (the building
-//! block of uploads and live sync, issues #4 and #5, which are not built yet).
+//! The sync engine: the periodic refresh of audiences ("Update Mailchimp lists every"),
+//! [`push`] (one record to one store, idempotently), [`upload`] (the upload job and its phases)
+//! and [`batch`] (an upload phase through `POST /batches`). Live sync (issue #5) is not built.
 
+pub mod batch;
 mod list_refresh;
 pub mod push;
 pub mod upload;

@@ -41,7 +41,7 @@ pub enum PushError {
     Store(#[from] StoreError),
 }
 
-fn already_exists(p: &Problem) -> bool {
+pub fn already_exists(p: &Problem) -> bool {
     p.status == 400 && p.detail.contains("already exists")
 }
 
@@ -58,19 +58,30 @@ pub async fn push(
     id: &str,
     record: Option<&pb::record::Record>,
 ) -> Result<Pushed, PushError> {
-    use pb::record::Record as R;
+    push_as(store, t, kind, id, record, false).await
+}
+
+/// [`push`], told whether Mailchimp may have the record although we never saw it accepted (a
+/// request in flight when the process died, or a create a batch found existing): then an
+/// update is tried before a create, so that no create is ever sent twice.
+pub async fn push_as(
+    store: &Store,
+    t: &Target<'_>,
+    kind: RecordKind,
+    id: &str,
+    record: Option<&pb::record::Record>,
+    may_exist: bool,
+) -> Result<Pushed, PushError> {
     let base = format!("/ecommerce/stores/{}", seg(t.store_id));
     let synced = store.synced_hash(t.store_id, kind, id)?;
     let Some(record) = record else {
         return delete(store, t, kind, id, &base).await;
     };
-    let body = match record {
-        R::Product(p) => map::product_body(p),
-        R::Customer(c) => map::customer_body(c),
-        R::Order(o) => map::order_body(o),
-        R::Cart(c) => map::cart_body(c),
-        R::Coupon(c) => return coupon(store, t, c, synced, &base).await,
-        R::Delete(_) => return Ok(Pushed::Skipped),
+    if let pb::record::Record::Coupon(c) = record {
+        return coupon(store, t, c, synced, may_exist, &base).await;
+    }
+    let Some(body) = entity_body(record) else {
+        return Ok(Pushed::Skipped);
     };
     let h = hash(&[&body]);
     if synced == Some(h) {
@@ -93,10 +104,93 @@ pub async fn push(
             Pushed::Created
         }
     } else {
-        upsert(t.client, &path, id, &body, synced.is_some()).await?
+        upsert(t.client, &path, id, &body, synced.is_some() || may_exist).await?
     };
     store.set_synced(t.store_id, kind, id, h)?;
     Ok(outcome)
+}
+
+/// The body of a product, customer, order or cart; `None` for a coupon (a rule and a code) and
+/// a delete.
+fn entity_body(record: &pb::record::Record) -> Option<Value> {
+    use pb::record::Record as R;
+    match record {
+        R::Product(p) => Some(map::product_body(p)),
+        R::Customer(c) => Some(map::customer_body(c)),
+        R::Order(o) => Some(map::order_body(o)),
+        R::Cart(c) => Some(map::cart_body(c)),
+        R::Coupon(_) | R::Delete(_) => None,
+    }
+}
+
+/// One request that brings Mailchimp up to date with a record, for a batch.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub method: Method,
+    /// Relative to the API root.
+    pub path: String,
+    pub body: Value,
+    hash: [u8; HASH_LEN],
+    creates: bool,
+}
+
+pub enum Plan {
+    /// Nothing to send: Mailchimp has this exact body.
+    Unchanged,
+    Send(Planned),
+    /// Not one request (a coupon, a delete): push it with [`push`].
+    Direct,
+}
+
+/// What [`push_as`] would send for a product, customer, order or cart, without sending it.
+pub fn plan(
+    store: &Store,
+    t: &Target<'_>,
+    kind: RecordKind,
+    id: &str,
+    record: &pb::record::Record,
+    may_exist: bool,
+) -> Result<Plan, PushError> {
+    let Some(body) = entity_body(record) else {
+        return Ok(Plan::Direct);
+    };
+    let synced = store.synced_hash(t.store_id, kind, id)?;
+    let h = hash(&[&body]);
+    if synced == Some(h) {
+        return Ok(Plan::Unchanged);
+    }
+    let collection = format!("/ecommerce/stores/{}/{}", seg(t.store_id), collection(kind));
+    let one = format!("{collection}/{}", seg(id));
+    let (method, path) = if kind == RecordKind::Customer {
+        (Method::PUT, one)
+    } else if synced.is_some() || may_exist {
+        (Method::PATCH, one)
+    } else {
+        (Method::POST, collection)
+    };
+    Ok(Plan::Send(Planned {
+        creates: method == Method::POST || (method == Method::PUT && synced.is_none()),
+        method,
+        path,
+        body,
+        hash: h,
+    }))
+}
+
+/// Records that Mailchimp accepted a planned request.
+pub fn accepted(
+    store: &Store,
+    t: &Target<'_>,
+    kind: RecordKind,
+    id: &str,
+    planned: &Planned,
+) -> Result<Pushed, PushError> {
+    store.set_synced(t.store_id, kind, id, planned.hash)?;
+    Ok(if planned.creates {
+        Pushed::Created
+    } else {
+        Pushed::Updated
+    })
 }
 
 /// Update what Mailchimp has from us, create what it has not; never create twice.
@@ -133,6 +227,7 @@ async fn coupon(
     t: &Target<'_>,
     c: &pb::Coupon,
     synced: Option<[u8; HASH_LEN]>,
+    may_exist: bool,
     base: &str,
 ) -> Result<Pushed, PushError> {
     let Some(rule) = map::promo_rule_body(c, t.coupon_mode) else {
@@ -148,9 +243,10 @@ async fn coupon(
         return Ok(Pushed::Unchanged);
     }
     let rules = format!("{base}/{}", collection(RecordKind::Coupon));
-    let outcome = upsert(t.client, &rules, &c.id, &rule, synced.is_some()).await?;
+    let known = synced.is_some() || may_exist;
+    let outcome = upsert(t.client, &rules, &c.id, &rule, known).await?;
     let codes = format!("{rules}/{}/promo-codes", seg(&c.id));
-    upsert(t.client, &codes, &c.id, &code, synced.is_some()).await?;
+    upsert(t.client, &codes, &c.id, &code, known).await?;
     store.set_synced(t.store_id, RecordKind::Coupon, &c.id, h)?;
     Ok(outcome)
 }

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::push::{PushError, Pushed, Target, push};
+use super::push::{PushError, Pushed, Target, push, push_as};
 use crate::domain::record::{self, RecordKind, kind_to_pb};
 use crate::domain::{CouponUploadMode, ShopIdentity};
 use crate::mailchimp::{AccountClient, MailchimpError, Problem, ecommerce, seg};
@@ -22,6 +22,10 @@ use crate::store::jobs::PHASE_DONE;
 
 /// Records pushed concurrently, and between two durable cursor updates.
 const CHUNK: usize = 50;
+/// In mode AUTO, a phase with at least this many records to look at goes through batches: one
+/// request per record would take 25 s or more at Mailchimp's 200 requests/s, while a batch
+/// costs a few requests plus the time Mailchimp queues it.
+pub const AUTO_BATCH_MIN: i64 = 5_000;
 /// Refused records kept in the job's progress.
 const MAX_ERRORS: usize = 100;
 
@@ -35,6 +39,7 @@ pub struct UploadContext {
     pub abandoned_carts: bool,
     /// (list id, list name) of every selected list.
     pub lists: Vec<(String, String)>,
+    pub mode: pb::UploadMode,
 }
 
 pub enum Stop {
@@ -79,10 +84,14 @@ pub async fn run(
             let id = ensure_store(&store, &ctx, list_id, list_name).await?;
             stores.push((id, list_id.clone()));
         }
-        if job.phases.is_empty() {
+        // A resumed job may have had requests in flight when the process died: the first
+        // records its running phase sends again may already be in Mailchimp.
+        let resumed = !job.phases.is_empty();
+        if !resumed {
             job.phases = plan(&store, &ctx, &stores)?;
         }
         let before = processed(&job);
+        let mut may_exist = resumed;
         for i in 0..job.phases.len() {
             if job.phases[i].kind == pb::RecordKind::Cart as i32
                 && i > 0
@@ -91,10 +100,15 @@ pub async fn run(
                 // Carts sent while a store is syncing never trigger abandoned-cart mails.
                 set_syncing(&ctx.client, &stores, false).await;
             }
-            run_phase(
-                &store, &ctx, &mut job, i, &progress, &cancel, started, before,
-            )
-            .await?;
+            let phase = Phase {
+                store: &store,
+                ctx: &ctx,
+                progress: &progress,
+                cancel: &cancel,
+                started,
+                before,
+            };
+            may_exist = phase.run(&mut job, i, may_exist).await?;
         }
         Ok::<(), Stop>(())
     }
@@ -146,11 +160,19 @@ fn plan(
                 .synced_but_deleted(store_id, kind)
                 .map_err(|e| Stop::Failed(e.to_string()))?
                 .len();
+            let total = (store.count_records(kind) + deleted) as i64;
+            let batched = kind != RecordKind::Coupon
+                && match ctx.mode {
+                    pb::UploadMode::Direct => false,
+                    pb::UploadMode::Batch => true,
+                    pb::UploadMode::Auto | pb::UploadMode::Unspecified => total >= AUTO_BATCH_MIN,
+                };
             phases.push(pb::PhaseProgress {
                 store_id: store_id.clone(),
                 list_id: list_id.clone(),
                 kind: kind_to_pb(kind) as i32,
-                total: (store.count_records(kind) + deleted) as i64,
+                total,
+                batched,
                 ..Default::default()
             });
         }
@@ -271,77 +293,117 @@ async fn set_syncing(client: &AccountClient, stores: &[(String, String)], syncin
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn run_phase(
-    store: &Store,
-    ctx: &UploadContext,
-    job: &mut pb::JobProgress,
-    i: usize,
-    progress: &watch::Sender<pb::JobProgress>,
-    cancel: &watch::Receiver<bool>,
+/// What every phase of a job shares.
+struct Phase<'a> {
+    store: &'a Store,
+    ctx: &'a UploadContext,
+    progress: &'a watch::Sender<pb::JobProgress>,
+    cancel: &'a watch::Receiver<bool>,
     started: Instant,
     before: i64,
-) -> Result<(), Stop> {
-    let store_id = job.phases[i].store_id.clone();
-    let kind = record::kind_from_pb(job.phases[i].kind).expect("phases have kinds");
-    let mut cursor = store
-        .cursor(&job.job_id, &store_id, kind)
-        .map_err(|e| Stop::Failed(e.to_string()))?;
-    if cursor.as_deref() == Some(PHASE_DONE) {
-        return Ok(());
-    }
-    loop {
-        if *cancel.borrow() {
-            return Err(Stop::Cancelled);
+}
+
+impl Phase<'_> {
+    /// Runs phase `i` from its cursor. `may_exist`: the first records it sends may already be
+    /// in Mailchimp (see [`push_as`]); returns whether that still holds for the next phase
+    /// (only while this one had nothing left to send).
+    async fn run(
+        &self,
+        job: &mut pb::JobProgress,
+        i: usize,
+        may_exist: bool,
+    ) -> Result<bool, Stop> {
+        let store = self.store;
+        let store_id = job.phases[i].store_id.clone();
+        let kind = record::kind_from_pb(job.phases[i].kind).expect("phases have kinds");
+        let failed = |e: crate::store::StoreError| Stop::Failed(e.to_string());
+        let mut cursor = store.cursor(&job.job_id, &store_id, kind).map_err(failed)?;
+        if cursor.as_deref() == Some(PHASE_DONE) {
+            return Ok(may_exist);
         }
-        let chunk = store
-            .records_after(kind, cursor.as_deref(), CHUNK)
-            .map_err(|e| Stop::Failed(e.to_string()))?;
-        let Some((last, _)) = chunk.last().cloned() else {
-            break;
-        };
-        let mut tasks = JoinSet::new();
-        for (id, bytes) in chunk {
-            let (store, ctx, store_id) = (store.clone(), ctx.clone(), store_id.clone());
-            tasks.spawn(async move {
-                let id = String::from_utf8_lossy(&id).into_owned();
-                let record = record::decode(kind, &bytes).ok();
-                let result =
-                    push_with_dependencies(&store, &ctx, &store_id, kind, &id, record.as_ref())
+        let batched = job.phases[i].batched;
+        let size = if batched { super::batch::WINDOW } else { CHUNK };
+        let mut may_exist = may_exist;
+        loop {
+            if *self.cancel.borrow() {
+                return Err(Stop::Cancelled);
+            }
+            let chunk = store
+                .records_after(kind, cursor.as_deref(), size)
+                .map_err(failed)?;
+            let Some((last, _)) = chunk.last().cloned() else {
+                break;
+            };
+            if batched {
+                let results = super::batch::push_window(
+                    store,
+                    self.ctx,
+                    &store_id,
+                    kind,
+                    chunk,
+                    may_exist,
+                    self.cancel,
+                )
+                .await?;
+                for (id, result) in results {
+                    count(store, job, i, kind, id, result)?;
+                }
+            } else {
+                let mut tasks = JoinSet::new();
+                for (id, bytes) in chunk {
+                    let (store, ctx, store_id) =
+                        (store.clone(), self.ctx.clone(), store_id.clone());
+                    tasks.spawn(async move {
+                        let id = String::from_utf8_lossy(&id).into_owned();
+                        let record = record::decode(kind, &bytes).ok();
+                        let result = push_with_dependencies(
+                            &store,
+                            &ctx,
+                            &store_id,
+                            kind,
+                            &id,
+                            record.as_ref(),
+                            may_exist,
+                        )
                         .await;
-                (id, result)
-            });
+                        (id, result)
+                    });
+                }
+                tally(store, job, i, kind, tasks).await?;
+            }
+            may_exist = false;
+            store
+                .set_cursor(&job.job_id, &store_id, kind, &last)
+                .await
+                .map_err(failed)?;
+            cursor = Some(last);
+            report(store, job, self.progress, self.started, self.before).await;
         }
-        tally(store, job, i, kind, tasks).await?;
+        // What the shop deleted leaves Mailchimp too.
+        let deleted = store.synced_but_deleted(&store_id, kind).map_err(failed)?;
+        for ids in deleted.chunks(CHUNK) {
+            let mut tasks = JoinSet::new();
+            for id in ids {
+                let (store, ctx, store_id, id) = (
+                    store.clone(),
+                    self.ctx.clone(),
+                    store_id.clone(),
+                    id.clone(),
+                );
+                tasks.spawn(async move {
+                    let result = push(&store, &target(&ctx, &store_id), kind, &id, None).await;
+                    (id, result)
+                });
+            }
+            tally(store, job, i, kind, tasks).await?;
+        }
         store
-            .set_cursor(&job.job_id, &store_id, kind, &last)
+            .set_cursor(&job.job_id, &store_id, kind, PHASE_DONE)
             .await
-            .map_err(|e| Stop::Failed(e.to_string()))?;
-        cursor = Some(last);
-        report(store, job, progress, started, before).await;
+            .map_err(failed)?;
+        report(store, job, self.progress, self.started, self.before).await;
+        Ok(may_exist)
     }
-    // What the shop deleted leaves Mailchimp too.
-    let deleted = store
-        .synced_but_deleted(&store_id, kind)
-        .map_err(|e| Stop::Failed(e.to_string()))?;
-    for ids in deleted.chunks(CHUNK) {
-        let mut tasks = JoinSet::new();
-        for id in ids {
-            let (store, ctx, store_id, id) =
-                (store.clone(), ctx.clone(), store_id.clone(), id.clone());
-            tasks.spawn(async move {
-                let result = push(&store, &target(&ctx, &store_id), kind, &id, None).await;
-                (id, result)
-            });
-        }
-        tally(store, job, i, kind, tasks).await?;
-    }
-    store
-        .set_cursor(&job.job_id, &store_id, kind, PHASE_DONE)
-        .await
-        .map_err(|e| Stop::Failed(e.to_string()))?;
-    report(store, job, progress, started, before).await;
-    Ok(())
 }
 
 pub fn target<'a>(ctx: &'a UploadContext, store_id: &'a str) -> Target<'a> {
@@ -362,7 +424,20 @@ pub async fn push_with_dependencies(
     kind: RecordKind,
     id: &str,
     record: Option<&pb::record::Record>,
+    may_exist: bool,
 ) -> Result<Pushed, PushError> {
+    ensure_line_products(store, ctx, store_id, record, may_exist).await?;
+    push_as(store, &target(ctx, store_id), kind, id, record, may_exist).await
+}
+
+/// The minimal products of an order's or a cart's lines that the mirror lacks.
+pub async fn ensure_line_products(
+    store: &Store,
+    ctx: &UploadContext,
+    store_id: &str,
+    record: Option<&pb::record::Record>,
+    may_exist: bool,
+) -> Result<(), PushError> {
     let t = target(ctx, store_id);
     let lines = match record {
         Some(pb::record::Record::Order(o)) => o.lines.as_slice(),
@@ -370,35 +445,44 @@ pub async fn push_with_dependencies(
         _ => &[],
     };
     for line in lines {
-        let product = match store.record(RecordKind::Product, &line.product_id)? {
-            Some(_) => None,
-            None => Some(pb::record::Record::Product(pb::Product {
-                id: line.product_id.clone(),
-                title: if line.title.is_empty() {
-                    line.product_id.clone()
-                } else {
-                    line.title.clone()
-                },
-                variants: vec![pb::ProductVariant {
-                    id: line.variant_id.clone(),
-                    title: if line.title.is_empty() {
-                        line.variant_id.clone()
-                    } else {
-                        line.title.clone()
-                    },
-                    sku: line.sku.clone(),
-                    price: line.price.clone(),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            })),
-        };
-        if let Some(p) = product {
-            push(store, &t, RecordKind::Product, &line.product_id, Some(&p)).await?;
-            store.mark_line_product(store_id, &line.product_id)?;
+        if store
+            .record(RecordKind::Product, &line.product_id)?
+            .is_some()
+        {
+            continue;
         }
+        let title = |fallback: &str| {
+            if line.title.is_empty() {
+                fallback.to_owned()
+            } else {
+                line.title.clone()
+            }
+        };
+        let product = pb::record::Record::Product(pb::Product {
+            id: line.product_id.clone(),
+            title: title(&line.product_id),
+            variants: vec![pb::ProductVariant {
+                id: line.variant_id.clone(),
+                title: title(&line.variant_id),
+                sku: line.sku.clone(),
+                price: line.price.clone(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        let id = &line.product_id;
+        push_as(
+            store,
+            &t,
+            RecordKind::Product,
+            id,
+            Some(&product),
+            may_exist,
+        )
+        .await?;
+        store.mark_line_product(store_id, id)?;
     }
-    push(store, &t, kind, id, record).await
+    Ok(())
 }
 
 /// A record Mailchimp refused: a 4xx other than a refused key (401/403) or a rate limit.
@@ -461,29 +545,42 @@ async fn tally(
 ) -> Result<(), Stop> {
     while let Some(joined) = tasks.join_next().await {
         let (id, result) = joined.map_err(|e| Stop::Failed(format!("push task failed: {e}")))?;
-        let store_id = job.phases[i].store_id.clone();
-        match outcome(store, &store_id, kind, &id, result)? {
-            Ok(Pushed::Unchanged | Pushed::Skipped) => job.phases[i].skipped += 1,
-            Ok(_) => job.phases[i].done += 1,
-            Err(Refusal(p)) => {
-                job.phases[i].failed += 1;
-                if job.errors.len() < MAX_ERRORS {
-                    job.errors.push(pb::SyncError {
-                        store_id,
-                        kind: kind_to_pb(kind) as i32,
-                        id,
-                        status: i32::from(p.status),
-                        title: p.title.clone(),
-                        detail: p.detail.clone(),
-                        field_errors: p
-                            .errors
-                            .iter()
-                            .map(|e| format!("{}: {}", e.field, e.message))
-                            .collect(),
-                        attempts: 1,
-                        at: Some(now()),
-                    });
-                }
+        count(store, job, i, kind, id, result)?;
+    }
+    Ok(())
+}
+
+/// Counts one record's outcome in phase `i`.
+fn count(
+    store: &Store,
+    job: &mut pb::JobProgress,
+    i: usize,
+    kind: RecordKind,
+    id: String,
+    result: Result<Pushed, PushError>,
+) -> Result<(), Stop> {
+    let store_id = job.phases[i].store_id.clone();
+    match outcome(store, &store_id, kind, &id, result)? {
+        Ok(Pushed::Unchanged | Pushed::Skipped) => job.phases[i].skipped += 1,
+        Ok(_) => job.phases[i].done += 1,
+        Err(Refusal(p)) => {
+            job.phases[i].failed += 1;
+            if job.errors.len() < MAX_ERRORS {
+                job.errors.push(pb::SyncError {
+                    store_id,
+                    kind: kind_to_pb(kind) as i32,
+                    id,
+                    status: i32::from(p.status),
+                    title: p.title.clone(),
+                    detail: p.detail.clone(),
+                    field_errors: p
+                        .errors
+                        .iter()
+                        .map(|e| format!("{}: {}", e.field, e.message))
+                        .collect(),
+                    attempts: 1,
+                    at: Some(now()),
+                });
             }
         }
     }
