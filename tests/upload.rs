@@ -4,107 +4,12 @@ mod common;
 
 use std::time::Duration;
 
+use common::shop::*;
 use common::*;
 use mcsync::proto::v1::{self as pb, record::Record as R};
 use mcsync::testdata;
 use tokio_stream::StreamExt;
 use tonic::Code;
-
-/// Connected, shop identity set, the first two audiences selected.
-async fn ready(app: &TestApp, abandoned_carts: bool) -> Vec<String> {
-    app.connect(KEY_A).await;
-    app.lists()
-        .refresh_lists(pb::RefreshListsRequest {})
-        .await
-        .unwrap();
-    let lists = app.sim.list_ids(KEY_A)[..2].to_vec();
-    app.lists()
-        .select_lists(pb::SelectListsRequest {
-            list_ids: lists.clone(),
-        })
-        .await
-        .unwrap();
-    app.settings()
-        .update_settings(pb::UpdateSettingsRequest {
-            abandoned_carts: Some(abandoned_carts),
-            shop: Some(pb::ShopIdentityUpdate {
-                shop_url: Some("https://shop.example.com".into()),
-                company_name: Some("Acme".into()),
-                currency_code: Some("USD".into()),
-                ..Default::default()
-            }),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    lists
-}
-
-/// 30 products, 10 customers, 10 orders (one with products missing from the mirror), 5 carts,
-/// 3 coupons.
-async fn small_shop(app: &TestApp) {
-    let mut records: Vec<pb::Record> = (0..30)
-        .map(|i| testdata::record(R::Product(testdata::product(i))))
-        .collect();
-    records.extend((0..10).map(|i| testdata::record(R::Customer(testdata::customer(i)))));
-    records.extend((0..9).map(|i| testdata::record(R::Order(testdata::order(i)))));
-    records.push(testdata::record(R::Order(testdata::order(500))));
-    records.extend((0..5).map(|i| testdata::record(R::Cart(testdata::cart(i)))));
-    records.extend((0..3).map(|i| testdata::record(R::Coupon(testdata::coupon(i)))));
-    let s = app
-        .records()
-        .push_records(tokio_stream::iter(records))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(s.rejected, 0, "{s:?}");
-}
-
-async fn upload(app: &TestApp) -> (pb::JobProgress, usize) {
-    let mut stream = app
-        .sync()
-        .upload_store_data(pb::UploadRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
-    let mut messages = Vec::new();
-    while let Some(m) = stream.next().await {
-        messages.push(m.unwrap());
-    }
-    let n = messages.len();
-    (messages.pop().unwrap(), n)
-}
-
-/// Requests that create, change or delete shop entities (not stores).
-fn entity_requests(stats: &mcsync::sim::SimStats) -> u64 {
-    stats
-        .requests
-        .iter()
-        .filter(|(route, _)| {
-            !route.starts_with("GET")
-                && ["products", "customers", "orders", "carts", "promo-"]
-                    .iter()
-                    .any(|k| route.contains(k))
-        })
-        .map(|(_, n)| n)
-        .sum()
-}
-
-async fn sim_store(app: &TestApp, store_id: &str) -> serde_json::Value {
-    mcsync::mailchimp::install_crypto_provider();
-    reqwest::Client::new()
-        .get(format!(
-            "{}/ecommerce/stores/{store_id}",
-            app.sim.base_url()
-        ))
-        .basic_auth("x", Some(KEY_A))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
 
 #[tokio::test]
 async fn a_full_upload_of_a_small_shop_then_an_unchanged_one_that_sends_nothing() {

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod shop;
+
 use std::time::Duration;
 
 use mcsync::mailchimp::{MailchimpConfig, RetryPolicy};
@@ -113,23 +115,6 @@ impl TestApp {
         self.server.as_ref().unwrap().addr
     }
 
-    pub fn settings(&self) -> Settings {
-        SettingsServiceClient::with_interceptor(self.channel.clone(), Bearer(Some(TOKEN.into())))
-    }
-
-    pub fn lists(&self) -> Lists {
-        ListServiceClient::with_interceptor(self.channel.clone(), Bearer(Some(TOKEN.into())))
-    }
-
-    pub fn records(&self) -> Records {
-        StoreDataServiceClient::with_interceptor(self.channel.clone(), Bearer(Some(TOKEN.into())))
-            .max_decoding_message_size(64 * 1024 * 1024)
-    }
-
-    pub fn sync(&self) -> Sync {
-        SyncServiceClient::with_interceptor(self.channel.clone(), Bearer(Some(TOKEN.into())))
-    }
-
     pub fn settings_with_token(&self, token: Option<&str>) -> Settings {
         SettingsServiceClient::with_interceptor(self.channel.clone(), Bearer(token.map(Into::into)))
     }
@@ -140,17 +125,6 @@ impl TestApp {
         let server = server::start(self.config.clone()).await.unwrap();
         self.channel = channel(server.addr).await;
         self.server = Some(server);
-    }
-
-    pub async fn connect(&self, key: &str) -> mcsync::proto::v1::Settings {
-        let req = mcsync::proto::v1::ConnectRequest {
-            api_key: key.into(),
-        };
-        self.settings()
-            .connect(req)
-            .await
-            .expect("connect")
-            .into_inner()
     }
 
     pub async fn stop(mut self) {
@@ -243,5 +217,64 @@ pub fn start_binary(
         addr: addr.parse().unwrap(),
         lines,
         reader,
+    }
+}
+
+/// gRPC clients of a running server, with the token.
+#[allow(async_fn_in_trait)]
+pub trait Clients {
+    fn channel(&self) -> Channel;
+
+    fn settings(&self) -> Settings {
+        SettingsServiceClient::with_interceptor(self.channel(), Bearer(Some(TOKEN.into())))
+    }
+
+    fn lists(&self) -> Lists {
+        ListServiceClient::with_interceptor(self.channel(), Bearer(Some(TOKEN.into())))
+    }
+
+    fn records(&self) -> Records {
+        StoreDataServiceClient::with_interceptor(self.channel(), Bearer(Some(TOKEN.into())))
+            .max_decoding_message_size(64 * 1024 * 1024)
+    }
+
+    fn sync(&self) -> Sync {
+        SyncServiceClient::with_interceptor(self.channel(), Bearer(Some(TOKEN.into())))
+    }
+
+    async fn connect(&self, key: &str) -> mcsync::proto::v1::Settings {
+        let req = mcsync::proto::v1::ConnectRequest {
+            api_key: key.into(),
+        };
+        self.settings()
+            .connect(req)
+            .await
+            .expect("connect")
+            .into_inner()
+    }
+}
+
+impl Clients for TestApp {
+    fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+}
+
+/// A server running elsewhere (another process).
+pub struct Remote {
+    pub channel: Channel,
+}
+
+impl Remote {
+    pub async fn new(addr: std::net::SocketAddr) -> Self {
+        Self {
+            channel: channel(addr).await,
+        }
+    }
+}
+
+impl Clients for Remote {
+    fn channel(&self) -> Channel {
+        self.channel.clone()
     }
 }

@@ -1,0 +1,319 @@
+//! Uploads under stress: batch mode end to end, fault storms, a key revoked mid-job, and a
+//! process killed with SIGKILL mid-upload.
+
+mod common;
+
+use std::time::Duration;
+
+use common::shop::*;
+use common::*;
+use mcsync::proto::v1::{self as pb, record::Record as R};
+use mcsync::sim::SimStats;
+use mcsync::testdata;
+use tokio_stream::StreamExt;
+
+fn batch_ops(stats: &SimStats, method: &str) -> u64 {
+    stats
+        .batch_operations
+        .iter()
+        .filter(|(route, _)| route.starts_with(method))
+        .map(|(_, n)| n)
+        .sum()
+}
+
+fn every_store_has_the_small_shop(stats: &SimStats) {
+    assert_eq!(stats.stores.len(), 2, "{:?}", stats.stores);
+    for counts in stats.stores.values() {
+        assert_eq!(counts["products"], 32, "{counts:?}");
+        assert_eq!(counts["orders"], 10, "{counts:?}");
+        assert_eq!(counts["carts"], 5, "{counts:?}");
+        assert_eq!(counts["promo_codes"], 3, "{counts:?}");
+        assert!(counts["customers"] >= 10, "{counts:?}");
+    }
+}
+
+#[tokio::test]
+async fn batch_mode_uploads_everything_settles_each_operation_and_lists_a_refused_one() {
+    let app = spawn_app().await;
+    ready(&app, true).await;
+    small_shop(&app).await;
+    let (job, _) = upload_with(&app, pb::UploadMode::Batch).await;
+    assert_eq!(job.state(), pb::JobState::Succeeded, "{}", job.message);
+    assert_eq!(job.mode(), pb::UploadMode::Batch);
+    assert!(job.errors.is_empty(), "{:?}", job.errors);
+    for p in &job.phases {
+        assert_eq!(
+            p.batched,
+            p.kind() != pb::RecordKind::Coupon,
+            "coupons go direct (a rule, then its code)"
+        );
+    }
+    let stats = app.sim.stats();
+    every_store_has_the_small_shop(&stats);
+    assert_eq!(stats.duplicate_creates, 0);
+    assert!(
+        stats.count("POST /3.0/batches") >= 8,
+        "a batch per store and phase"
+    );
+    assert_eq!(
+        stats.count("POST /3.0/ecommerce/stores/{store_id}/orders"),
+        0,
+        "orders went through batches"
+    );
+    assert_eq!(batch_ops(&stats, "POST"), 2 * (30 + 10 + 5));
+    assert_eq!(batch_ops(&stats, "PUT"), 2 * 10, "customers");
+
+    // Unchanged: no batch at all.
+    let (job, _) = upload_with(&app, pb::UploadMode::Batch).await;
+    assert_eq!(job.state(), pb::JobState::Succeeded);
+    let again = app.sim.stats();
+    assert_eq!(
+        again.count("POST /3.0/batches"),
+        stats.count("POST /3.0/batches")
+    );
+    assert_eq!(again.batch_operations, stats.batch_operations);
+
+    // A changed product is updated; a customer whose email changed is refused by Mailchimp, in
+    // the batch results, and listed with Mailchimp's detail.
+    let mut p = testdata::product(7);
+    p.title = "Boot model 7, blue".into();
+    let mut c = testdata::customer(2);
+    c.email = "new.address@example.com".into();
+    for r in [R::Product(p), R::Customer(c)] {
+        app.records().upsert(testdata::record(r)).await.unwrap();
+    }
+    let (job, _) = upload_with(&app, pb::UploadMode::Batch).await;
+    assert_eq!(job.state(), pb::JobState::Succeeded, "{}", job.message);
+    let after = app.sim.stats();
+    assert_eq!(batch_ops(&after, "PATCH") - batch_ops(&stats, "PATCH"), 2);
+    assert_eq!(job.errors.len(), 2, "one per store: {:?}", job.errors);
+    let e = &job.errors[0];
+    assert_eq!(
+        (e.kind(), e.id.as_str(), e.status),
+        (pb::RecordKind::Customer, "c2", 400)
+    );
+    assert!(e.detail.contains("may not be changed"), "{}", e.detail);
+    let listed = app
+        .sync()
+        .list_sync_errors(pb::ListSyncErrorsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.total, 2);
+    let failed: i64 = job.phases.iter().map(|p| p.failed).sum();
+    assert_eq!(failed, 2);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn auto_mode_batches_only_large_phases() {
+    let app = spawn_app().await;
+    ready(&app, false).await;
+    let products: Vec<_> = (0..mcsync::sync::upload::AUTO_BATCH_MIN as u64)
+        .map(|i| testdata::record(R::Product(testdata::product(i))))
+        .collect();
+    let customers = (0..20).map(|i| testdata::record(R::Customer(testdata::customer(i))));
+    let all: Vec<_> = products.into_iter().chain(customers).collect();
+    app.records()
+        .push_records(tokio_stream::iter(all))
+        .await
+        .unwrap();
+    let (job, _) = upload(&app).await;
+    assert_eq!(job.state(), pb::JobState::Succeeded, "{}", job.message);
+    assert_eq!(job.mode(), pb::UploadMode::Auto);
+    for p in &job.phases {
+        assert_eq!(p.batched, p.kind() == pb::RecordKind::Product, "{p:?}");
+    }
+    let stats = app.sim.stats();
+    assert!(stats.stores.values().all(|c| c["products"] == 5_000));
+    assert_eq!(
+        stats.count("PUT /3.0/ecommerce/stores/{store_id}/customers/{customer_id}"),
+        40
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn storms_of_429_500_and_503_are_ridden_out_in_both_modes() {
+    for mode in [pb::UploadMode::Direct, pb::UploadMode::Batch] {
+        let config = mcsync::sim::SimConfig {
+            fail_rate: 0.25,
+            ..sim_config(3)
+        };
+        let app = spawn_app_with(config, 1).await;
+        ready(&app, true).await;
+        small_shop(&app).await;
+        let (job, _) = upload_with(&app, mode).await;
+        assert_eq!(
+            job.state(),
+            pb::JobState::Succeeded,
+            "{mode:?}: {}",
+            job.message
+        );
+        assert!(job.errors.is_empty(), "{mode:?}: {:?}", job.errors);
+        let stats = app.sim.stats();
+        every_store_has_the_small_shop(&stats);
+        for status in [429, 500, 503] {
+            assert!(
+                stats.rejected.get(&status).copied().unwrap_or(0) > 0,
+                "{mode:?}: {status} injected"
+            );
+        }
+        assert_eq!(stats.duplicate_creates, 0, "{mode:?}");
+        for store_id in stats.stores.keys() {
+            assert_eq!(sim_store(&app, store_id).await["is_syncing"], false);
+        }
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_key_revoked_mid_job_fails_it_with_a_clear_reason() {
+    let config = mcsync::sim::SimConfig {
+        latency: Duration::from_millis(10),
+        ..sim_config(3)
+    };
+    let app = spawn_app_with(config, 1).await;
+    ready(&app, false).await;
+    let records: Vec<_> = (0..600)
+        .map(|i| testdata::record(R::Product(testdata::product(i))))
+        .collect();
+    app.records()
+        .push_records(tokio_stream::iter(records))
+        .await
+        .unwrap();
+    let mut stream = app
+        .sync()
+        .upload_store_data(pb::UploadRequest {
+            mode: pb::UploadMode::Direct as i32,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let started = eventually(Duration::from_secs(30), || async {
+        app.sim
+            .stats()
+            .stores
+            .values()
+            .map(|c| c["products"])
+            .sum::<u64>()
+            >= 50
+    })
+    .await;
+    assert!(started);
+    app.sim.revoke_key(KEY_A);
+    let mut last = None;
+    while let Some(m) = stream.next().await {
+        last = Some(m.unwrap());
+    }
+    let job = last.unwrap();
+    assert_eq!(job.state(), pb::JobState::Failed);
+    assert!(job.message.contains("API Key Invalid"), "{}", job.message);
+    let sent: i64 = job.phases.iter().map(|p| p.done).sum();
+    assert!(sent < 1200, "it stopped: {sent} of 1,200 sent");
+    assert!(
+        job.errors.is_empty(),
+        "a refused key is not a refused record"
+    );
+    let stored = app
+        .sync()
+        .get_job(pb::GetJobRequest {
+            job_id: job.job_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stored.state(), pb::JobState::Failed);
+    app.stop().await;
+}
+
+/// The real binary, killed with SIGKILL while it uploads, resumes the job on restart and
+/// completes it: every record in every store, no create sent twice, `is_syncing` back to false.
+#[tokio::test]
+async fn sigkill_mid_upload_then_restart_completes_without_duplicate_creates() {
+    for mode in [pb::UploadMode::Direct, pb::UploadMode::Batch] {
+        let sim = mcsync::sim::start(
+            mcsync::sim::SimConfig {
+                latency: Duration::from_millis(5),
+                batch_delay: Duration::from_millis(300),
+                ..sim_config(3)
+            },
+            tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut server = start_binary(dir.path(), &sim.base_url(), "info");
+        let app = Remote::new(server.addr).await;
+        ready_at(&app, &sim, false).await;
+        let records: Vec<_> = (0..800)
+            .map(|i| testdata::record(R::Product(testdata::product(i))))
+            .chain((0..200).map(|i| testdata::record(R::Order(testdata::order(i)))))
+            .collect();
+        app.records()
+            .push_records(tokio_stream::iter(records))
+            .await
+            .unwrap();
+        let mut stream = app
+            .sync()
+            .upload_store_data(pb::UploadRequest { mode: mode as i32 })
+            .await
+            .unwrap()
+            .into_inner();
+        let job_id = stream.next().await.unwrap().unwrap().job_id;
+        let busy = eventually(Duration::from_secs(60), || async {
+            let s = sim.stats();
+            s.stores.values().map(|c| c["products"]).sum::<u64>() >= 300
+        })
+        .await;
+        assert!(busy, "{mode:?}: the upload made progress");
+        server.child.kill().unwrap(); // SIGKILL, mid-upload
+        server.child.wait().unwrap();
+        drop(stream);
+
+        let server = start_binary(dir.path(), &sim.base_url(), "info");
+        let app = Remote::new(server.addr).await;
+        let mut watcher = app
+            .sync()
+            .watch_job(pb::WatchJobRequest {
+                job_id: job_id.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let mut last = None;
+        while let Some(m) = watcher.next().await {
+            last = Some(m.unwrap());
+        }
+        let job = last.unwrap();
+        assert_eq!(
+            job.state(),
+            pb::JobState::Succeeded,
+            "{mode:?}: {}",
+            job.message
+        );
+        let stats = sim.stats();
+        for counts in stats.stores.values() {
+            assert_eq!(
+                (counts["products"], counts["orders"]),
+                (800, 200),
+                "{mode:?}"
+            );
+        }
+        assert_eq!(
+            stats.duplicate_creates, 0,
+            "{mode:?}: {:?}",
+            stats.duplicate_creates_by_kind
+        );
+        for store_id in stats.stores.keys() {
+            assert_eq!(
+                sim_store_at(&sim, store_id).await["is_syncing"],
+                false,
+                "{mode:?}"
+            );
+        }
+        let mut server = server;
+        server.child.kill().unwrap();
+        server.child.wait().unwrap();
+        sim.shutdown().await;
+    }
+}
