@@ -127,12 +127,14 @@ final class Client
      * "Upload store data to Mailchimp": starts the upload job (or joins the running one) and
      * calls $onProgress with each JobProgress as it arrives (at least every 500 ms while the job
      * runs), then returns the last one. Disconnecting does not stop the job: watchJob() resumes.
+     * $mode is a V1\UploadMode: AUTO (batches for large phases), DIRECT or BATCH; joining the
+     * running job keeps its mode.
      *
      * @param callable(V1\JobProgress): void|null $onProgress
      */
-    public function uploadStoreData(?callable $onProgress = null): V1\JobProgress
+    public function uploadStoreData(?callable $onProgress = null, int $mode = V1\UploadMode::UPLOAD_MODE_AUTO): V1\JobProgress
     {
-        return $this->follow('/mcsync.v1.SyncService/UploadStoreData', new V1\UploadRequest(), $onProgress);
+        return $this->follow('/mcsync.v1.SyncService/UploadStoreData', (new V1\UploadRequest())->setMode($mode), $onProgress);
     }
 
     /** Follows a job to its end. @param callable(V1\JobProgress): void|null $onProgress */

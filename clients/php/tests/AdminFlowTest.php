@@ -152,11 +152,19 @@ final class AdminFlowTest extends TestCase
         $this->assertSame($job->getJobId(), $mcsync->getJob($job->getJobId())->getJobId());
         $this->assertSame(V1\JobState::JOB_STATE_SUCCEEDED, $mcsync->cancelJob($job->getJobId())->getState(), 'nothing to cancel');
 
+        // The same upload through POST /batches: nothing changed, so every record is skipped.
+        $batched = $mcsync->uploadStoreData(null, V1\UploadMode::UPLOAD_MODE_BATCH);
+        $this->assertSame(V1\JobState::JOB_STATE_SUCCEEDED, $batched->getState(), $batched->getMessage());
+        $this->assertSame(V1\UploadMode::UPLOAD_MODE_BATCH, $batched->getMode());
+        foreach ($batched->getPhases() as $phase) {
+            $this->assertSame(0, (int) $phase->getDone());
+        }
+
         // Sync status and the (empty) error list.
         $status = $mcsync->getSyncStatus();
         $this->assertCount(2, $status->getStores());
         $this->assertFalse($status->getStores()[0]->getIsSyncing());
-        $this->assertSame($job->getJobId(), $status->getLastJob()->getJobId());
+        $this->assertSame($batched->getJobId(), $status->getLastJob()->getJobId());
         $this->assertSame(0, (int) $mcsync->listSyncErrors()->getTotal());
         $this->assertSame(0, (int) $mcsync->retryFailed()->getRetried());
 

@@ -63,6 +63,12 @@ class JobProgress extends \Google\Protobuf\Internal\Message
      * Generated from protobuf field <code>repeated .mcsync.v1.SyncError errors = 10;</code>
      */
     private $errors;
+    /**
+     * The mode the job was started with.
+     *
+     * Generated from protobuf field <code>.mcsync.v1.UploadMode mode = 11;</code>
+     */
+    protected $mode = 0;
 
     /**
      * Constructor.
@@ -85,6 +91,8 @@ class JobProgress extends \Google\Protobuf\Internal\Message
      *           Why the job failed or was cancelled.
      *     @type array<\Mcsync\V1\SyncError>|\Google\Protobuf\Internal\RepeatedField $errors
      *           Records Mailchimp refused in this job, with its reasons (the first 100).
+     *     @type int $mode
+     *           The mode the job was started with.
      * }
      */
     public function __construct($data = NULL) {
@@ -348,6 +356,32 @@ class JobProgress extends \Google\Protobuf\Internal\Message
     {
         $arr = GPBUtil::checkRepeatedField($var, \Google\Protobuf\Internal\GPBType::MESSAGE, \Mcsync\V1\SyncError::class);
         $this->errors = $arr;
+
+        return $this;
+    }
+
+    /**
+     * The mode the job was started with.
+     *
+     * Generated from protobuf field <code>.mcsync.v1.UploadMode mode = 11;</code>
+     * @return int
+     */
+    public function getMode()
+    {
+        return $this->mode;
+    }
+
+    /**
+     * The mode the job was started with.
+     *
+     * Generated from protobuf field <code>.mcsync.v1.UploadMode mode = 11;</code>
+     * @param int $var
+     * @return $this
+     */
+    public function setMode($var)
+    {
+        GPBUtil::checkEnum($var, \Mcsync\V1\UploadMode::class);
+        $this->mode = $var;
 
         return $this;
     }

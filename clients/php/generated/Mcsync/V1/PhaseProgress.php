@@ -49,6 +49,12 @@ class PhaseProgress extends \Google\Protobuf\Internal\Message
      * Generated from protobuf field <code>int64 failed = 7;</code>
      */
     protected $failed = 0;
+    /**
+     * Sent through POST /batches (else one request per record).
+     *
+     * Generated from protobuf field <code>bool batched = 8;</code>
+     */
+    protected $batched = false;
 
     /**
      * Constructor.
@@ -66,6 +72,8 @@ class PhaseProgress extends \Google\Protobuf\Internal\Message
      *           Already in Mailchimp as they are: nothing sent.
      *     @type int|string $failed
      *           Refused by Mailchimp; see the job's errors.
+     *     @type bool $batched
+     *           Sent through POST /batches (else one request per record).
      * }
      */
     public function __construct($data = NULL) {
@@ -235,6 +243,32 @@ class PhaseProgress extends \Google\Protobuf\Internal\Message
     {
         GPBUtil::checkInt64($var);
         $this->failed = $var;
+
+        return $this;
+    }
+
+    /**
+     * Sent through POST /batches (else one request per record).
+     *
+     * Generated from protobuf field <code>bool batched = 8;</code>
+     * @return bool
+     */
+    public function getBatched()
+    {
+        return $this->batched;
+    }
+
+    /**
+     * Sent through POST /batches (else one request per record).
+     *
+     * Generated from protobuf field <code>bool batched = 8;</code>
+     * @param bool $var
+     * @return $this
+     */
+    public function setBatched($var)
+    {
+        GPBUtil::checkBool($var);
+        $this->batched = $var;
 
         return $this;
     }

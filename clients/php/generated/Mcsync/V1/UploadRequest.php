@@ -13,6 +13,12 @@ use Google\Protobuf\Internal\GPBUtil;
  */
 class UploadRequest extends \Google\Protobuf\Internal\Message
 {
+    /**
+     * For a new job; joining the running job keeps the mode it was started with.
+     *
+     * Generated from protobuf field <code>.mcsync.v1.UploadMode mode = 1;</code>
+     */
+    protected $mode = 0;
 
     /**
      * Constructor.
@@ -20,11 +26,39 @@ class UploadRequest extends \Google\Protobuf\Internal\Message
      * @param array $data {
      *     Optional. Data for populating the Message object.
      *
+     *     @type int $mode
+     *           For a new job; joining the running job keeps the mode it was started with.
      * }
      */
     public function __construct($data = NULL) {
         \GPBMetadata\Mcsync\V1\Sync::initOnce();
         parent::__construct($data);
+    }
+
+    /**
+     * For a new job; joining the running job keeps the mode it was started with.
+     *
+     * Generated from protobuf field <code>.mcsync.v1.UploadMode mode = 1;</code>
+     * @return int
+     */
+    public function getMode()
+    {
+        return $this->mode;
+    }
+
+    /**
+     * For a new job; joining the running job keeps the mode it was started with.
+     *
+     * Generated from protobuf field <code>.mcsync.v1.UploadMode mode = 1;</code>
+     * @param int $var
+     * @return $this
+     */
+    public function setMode($var)
+    {
+        GPBUtil::checkEnum($var, \Mcsync\V1\UploadMode::class);
+        $this->mode = $var;
+
+        return $this;
     }
 
 }
