@@ -8,8 +8,8 @@
 //! - [`app`]: the operations behind the RPCs (connect, settings, audiences).
 //! - [`server`]: tonic services, auth, proto <-> domain, errors → gRPC statuses.
 //! - [`store`]: every sled tree, key and transaction.
-//! - [`mailchimp`]: the HTTP client: errors, retry policy, per-key connection limit.
-//! - [`sync`]: background work (the periodic audience refresh).
+//! - [`mailchimp`]: the HTTP client: errors, retry policy, per-key connection limit, batches.
+//! - [`sync`]: the engine: audience refresh, push, upload jobs (direct and batch).
 //! - [`sim`]: the Mailchimp simulator (`mcsync sim`).
 //! - [`cli`]: command-line arguments and the subcommands.
 //! - [`telemetry`]: tracing set-up, human or JSON.
