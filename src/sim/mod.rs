@@ -210,6 +210,17 @@ impl SimHandle {
         self.with_account(api_key, |a| a.api_key = format!("revoked:{}", a.api_key));
     }
 
+    /// A store as `GET /ecommerce/stores/{id}` shows it, read without a request (so that no
+    /// injected fault or connection limit gets in the way of a test's check).
+    pub fn store_json(&self, store_id: &str) -> Option<serde_json::Value> {
+        let world = self.shared.world.lock().expect("world lock");
+        world.accounts.iter().find_map(|a| {
+            a.stores
+                .get(store_id)
+                .map(|s| serde_json::Value::Object(s.body.clone()))
+        })
+    }
+
     /// A member's status, if the member exists.
     pub fn member_status(&self, api_key: &str, list_id: &str, email: &str) -> Option<String> {
         self.with_account(api_key, |a| {

@@ -102,14 +102,5 @@ pub async fn sim_store(app: &TestApp, store_id: &str) -> serde_json::Value {
 
 /// A store as the simulator has it.
 pub async fn sim_store_at(sim: &SimHandle, store_id: &str) -> serde_json::Value {
-    mcsync::mailchimp::install_crypto_provider();
-    reqwest::Client::new()
-        .get(format!("{}/ecommerce/stores/{store_id}", sim.base_url()))
-        .basic_auth("x", Some(KEY_A))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    sim.store_json(store_id).unwrap_or_default()
 }
