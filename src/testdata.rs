@@ -131,6 +131,7 @@ pub fn order(i: u64) -> pb::Order {
         billing_address: Some(address(i)),
         shipping_address: Some(address(i + 1)),
         order_url: format!("https://shop.example.com/order/{}", 100_000 + i),
+        cart_id: format!("placed-cart{i}"),
     }
 }
 
@@ -190,4 +191,12 @@ pub fn mixed(i: u64) -> pb::Record {
 
 pub fn record(r: pb::record::Record) -> pb::Record {
     pb::Record { record: Some(r) }
+}
+
+/// An order Mailchimp refuses although it is valid here: its first line names a variant its
+/// product does not have.
+pub fn order_with_a_missing_variant(i: u64) -> pb::Order {
+    let mut o = order(i);
+    o.lines[0].variant_id = format!("p{i}-missing");
+    o
 }

@@ -43,11 +43,15 @@ pub struct Feed {
 
 impl Feed {
     /// Starts the writer thread; it ends when the last `Feed` is dropped.
-    pub fn start(store: Store) -> (Self, std::thread::JoinHandle<()>) {
+    /// `changed` is rung after each group commit that stored a change.
+    pub fn start(
+        store: Store,
+        changed: Arc<tokio::sync::Notify>,
+    ) -> (Self, std::thread::JoinHandle<()>) {
         let (jobs, rx) = mpsc::channel::<Job>(64);
         let thread = std::thread::Builder::new()
             .name("mcsync-writer".into())
-            .spawn(move || writer(store, rx))
+            .spawn(move || writer(store, rx, &changed))
             .expect("spawn the writer thread");
         (Self { jobs }, thread)
     }
@@ -77,7 +81,7 @@ async fn wait(rx: Pending) -> Result<Vec<Outcome>, AppError> {
     }
 }
 
-fn writer(store: Store, mut rx: mpsc::Receiver<Job>) {
+fn writer(store: Store, mut rx: mpsc::Receiver<Job>, changed: &tokio::sync::Notify) {
     while let Some(first) = rx.blocking_recv() {
         let mut jobs = vec![first];
         let mut total = jobs[0].changes.len();
@@ -103,6 +107,12 @@ fn writer(store: Store, mut rx: mpsc::Receiver<Job>) {
         });
         match result {
             Ok(outcomes) => {
+                if outcomes
+                    .iter()
+                    .any(|o| matches!(o, Outcome::Accepted | Outcome::Deleted))
+                {
+                    changed.notify_one();
+                }
                 let mut rest = outcomes.into_iter();
                 for (reply, n) in replies.into_iter().zip(sizes) {
                     let _ = reply.send(Ok(rest.by_ref().take(n).collect()));

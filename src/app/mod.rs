@@ -2,6 +2,7 @@
 //! these write durably and talk to Mailchimp through [`crate::mailchimp`].
 
 pub mod feed;
+mod live;
 mod records;
 mod refresh;
 pub mod upload;
@@ -65,12 +66,16 @@ pub struct App {
     refresh_soon: Notify,
     /// The upload job running now.
     running: Mutex<Option<upload::Running>>,
+    /// Wakes the live sync worker (shared with the writer thread, which rings it after each
+    /// group commit that changed something).
+    live_wake: Arc<Notify>,
 }
 
 impl App {
     pub fn new(store: Store, mailchimp: Mailchimp) -> Result<Arc<Self>, AppError> {
         let interval = store.settings()?.list_update_interval;
-        let (feed, writer) = feed::Feed::start(store.clone());
+        let live_wake = Arc::new(Notify::new());
+        let (feed, writer) = feed::Feed::start(store.clone(), live_wake.clone());
         Ok(Arc::new(Self {
             feed,
             writer: Some(writer),
@@ -81,6 +86,7 @@ impl App {
             interval: watch::Sender::new(interval),
             refresh_soon: Notify::new(),
             running: Mutex::new(None),
+            live_wake,
         }))
     }
 

@@ -39,7 +39,7 @@ pub enum Followed {
 
 impl App {
     /// What an upload needs, or FAILED_PRECONDITION saying what is missing.
-    fn upload_context(&self, mode: pb::UploadMode) -> Result<UploadContext, AppError> {
+    pub(super) fn upload_context(&self, mode: pb::UploadMode) -> Result<UploadContext, AppError> {
         let settings = self.store.settings()?;
         if !settings.ecommerce_analytics {
             return Err(AppError::Precondition(
@@ -76,6 +76,15 @@ impl App {
         })
     }
 
+    /// Whether an upload job is running now.
+    pub async fn upload_running(&self) -> bool {
+        self.running
+            .lock()
+            .await
+            .as_ref()
+            .is_some_and(Running::is_running)
+    }
+
     /// Starts an upload job, or joins the one running.
     pub async fn upload_store_data(
         self: &Arc<Self>,
@@ -106,6 +115,9 @@ impl App {
             }),
             ..Default::default()
         };
+        self.store
+            .set_job_start(&job.job_id, self.store.next_outbox_seq())
+            .await?;
         self.store.save_job(&job).await?;
         let r = self.spawn_job(ctx, job);
         let rx = r.progress.clone();

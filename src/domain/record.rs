@@ -517,6 +517,9 @@ fn order(c: &mut Check, o: &mut pb::Order) {
     c.address(("order", "billing_address"), &mut o.billing_address);
     c.address(("order", "shipping_address"), &mut o.shipping_address);
     c.url(("order", "order_url"), &mut o.order_url);
+    if !o.cart_id.is_empty() {
+        c.id(("order", "cart_id"), &mut o.cart_id);
+    }
 }
 
 fn cart(c: &mut Check, x: &mut pb::Cart) {

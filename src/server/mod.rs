@@ -181,10 +181,13 @@ pub async fn start_on(
     if let Err(e) = app.resume_jobs().await {
         tracing::error!(error = %e, "could not resume the upload job");
     }
-    let background = vec![tokio::spawn(crate::sync::run_list_refresh(
-        app.clone(),
-        config.time_scale,
-    ))];
+    let background = vec![
+        tokio::spawn(crate::sync::run_list_refresh(
+            app.clone(),
+            config.time_scale,
+        )),
+        tokio::spawn(app.clone().run_live(config.time_scale)),
+    ];
     tracing::info!(%addr, "mcsync listening (gRPC and gRPC-Web)");
     Ok(ServerHandle {
         addr,

@@ -7,7 +7,8 @@
 //!
 //! - `records/<kind>` and `outbox`: the mirror of shop records and its change log ([`records`]).
 //! - `synced`: `<store id> 0x00 <kind> <id>` → hash of the body Mailchimp last accepted.
-//! - `jobs`, `cursors`, `mc_stores`: upload jobs and where they are ([`jobs`]).
+//! - `jobs`, `cursors`, `mc_stores`: upload jobs and where they are ([`jobs`]); live sync's
+//!   place in the outbox and which stores it feeds ([`live`]).
 //! - `sync_errors`: records Mailchimp refused, until they go through ([`errors`]).
 //!
 //! Every settings write is flushed before it returns: a caller that got `Ok` may acknowledge.
@@ -24,6 +25,7 @@ use crate::domain::{Audience, Settings, UnixTime};
 
 pub mod errors;
 pub mod jobs;
+mod live;
 pub mod records;
 mod synced;
 
@@ -78,18 +80,20 @@ impl Store {
             .cache_capacity(CACHE_BYTES)
             .open()?;
         let outbox = db.open_tree("outbox")?;
+        let cursors = db.open_tree("cursors")?;
+        // Consumed segments are dropped, so an empty outbox resumes after live sync's place.
+        let next_seq =
+            Self::next_outbox_sequence(&outbox)?.max(Self::live_cursor_in(&cursors)? + 1);
         Ok(Self {
             settings: db.open_tree("settings")?,
             audiences: db.open_tree("audiences")?,
             accounts: db.open_tree("accounts")?,
             records: Self::open_record_trees(&db)?,
-            writer: std::sync::Arc::new(std::sync::Mutex::new(Self::next_outbox_sequence(
-                &outbox,
-            )?)),
+            writer: std::sync::Arc::new(std::sync::Mutex::new(next_seq)),
             outbox,
             synced: db.open_tree("synced")?,
             jobs: db.open_tree("jobs")?,
-            cursors: db.open_tree("cursors")?,
+            cursors,
             mc_stores: db.open_tree("mc_stores")?,
             sync_errors: db.open_tree("sync_errors")?,
             db,

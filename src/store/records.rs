@@ -260,7 +260,7 @@ fn push_entry(segment: &mut Vec<u8>, kind: RecordKind, op: Operation, id: &str) 
     segment.extend_from_slice(id.as_bytes());
 }
 
-fn decode_segment(k: &[u8], v: &[u8]) -> Result<Vec<OutboxEntry>, StoreError> {
+pub(super) fn decode_segment(k: &[u8], v: &[u8]) -> Result<Vec<OutboxEntry>, StoreError> {
     let corrupt = || StoreError::Corrupt {
         key: format!("outbox/{k:?}"),
         reason: "bad segment".into(),

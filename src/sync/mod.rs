@@ -1,9 +1,11 @@
 //! The sync engine: the periodic refresh of audiences ("Update Mailchimp lists every"),
 //! [`push`] (one record to one store, idempotently), [`upload`] (the upload job and its phases)
-//! and [`batch`] (an upload phase through `POST /batches`). Live sync (issue #5) is not built.
+//! [`batch`] (an upload phase through `POST /batches`) and [`live`] (the parts of the outbox
+//! worker, which runs in `app::live`).
 
 pub mod batch;
 mod list_refresh;
+pub mod live;
 pub mod push;
 pub mod upload;
 

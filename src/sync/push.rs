@@ -77,8 +77,19 @@ pub async fn push_as(
     let Some(record) = record else {
         return delete(store, t, kind, id, &base).await;
     };
-    if let pb::record::Record::Coupon(c) = record {
-        return coupon(store, t, c, synced, may_exist, &base).await;
+    match record {
+        pb::record::Record::Coupon(c) => {
+            return coupon(store, t, c, synced, may_exist, &base).await;
+        }
+        // An emptied cart has nothing to remind anyone of.
+        pb::record::Record::Cart(c) if c.lines.is_empty() => {
+            return if synced.is_some() {
+                delete(store, t, kind, id, &base).await
+            } else {
+                Ok(Pushed::Skipped)
+            };
+        }
+        _ => {}
     }
     let Some(body) = entity_body(record) else {
         return Ok(Pushed::Skipped);
@@ -89,15 +100,7 @@ pub async fn push_as(
     }
     let path = format!("{base}/{}", collection(kind));
     let outcome = if kind == RecordKind::Customer {
-        // Customers have an upsert; the email of an existing one cannot change (issue #5).
-        t.client
-            .send(
-                Method::PUT,
-                &format!("{path}/{}", seg(id)),
-                &[],
-                Some(&body),
-            )
-            .await?;
+        put_customer(t.client, &format!("{path}/{}", seg(id)), &body).await?;
         if synced.is_some() {
             Pushed::Updated
         } else {
@@ -107,7 +110,52 @@ pub async fn push_as(
         upsert(t.client, &path, id, &body, synced.is_some() || may_exist).await?
     };
     store.set_synced(t.store_id, kind, id, h)?;
+    if let (Pushed::Created, pb::record::Record::Order(o)) = (outcome, record) {
+        placed_cart(store, t, &o.cart_id, &base).await?;
+    }
     Ok(outcome)
+}
+
+/// Customers have an upsert. Mailchimp refuses to change a customer's email, so a customer
+/// whose email changed is deleted and created again under the same id: its orders name that
+/// id, so they stay attributed to it.
+async fn put_customer(
+    client: &AccountClient,
+    one: &str,
+    body: &Value,
+) -> Result<(), MailchimpError> {
+    match client.send(Method::PUT, one, &[], Some(body)).await {
+        Err(MailchimpError::Api(p))
+            if p.status == 400 && p.detail.contains("may not be changed") =>
+        {
+            match client.send(Method::DELETE, one, &[], None).await {
+                Ok(_) => {}
+                Err(MailchimpError::Api(p)) if p.status == 404 => {}
+                Err(e) => return Err(e),
+            }
+            client.send(Method::PUT, one, &[], Some(body)).await?;
+            Ok(())
+        }
+        other => other.map(|_| ()),
+    }
+}
+
+/// A placed order's cart leaves the store, if it is there.
+async fn placed_cart(
+    store: &Store,
+    t: &Target<'_>,
+    cart_id: &str,
+    base: &str,
+) -> Result<(), PushError> {
+    if cart_id.is_empty()
+        || store
+            .synced_hash(t.store_id, RecordKind::Cart, cart_id)?
+            .is_none()
+    {
+        return Ok(());
+    }
+    delete(store, t, RecordKind::Cart, cart_id, base).await?;
+    Ok(())
 }
 
 /// The body of a product, customer, order or cart; `None` for a coupon (a rule and a code) and

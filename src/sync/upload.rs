@@ -98,7 +98,7 @@ pub async fn run(
                 && job.phases[i - 1].kind != pb::RecordKind::Cart as i32
             {
                 // Carts sent while a store is syncing never trigger abandoned-cart mails.
-                set_syncing(&ctx.client, &stores, false).await;
+                set_syncing(&store, &ctx.client, &stores, false).await;
             }
             let phase = Phase {
                 store: &store,
@@ -113,7 +113,12 @@ pub async fn run(
         Ok::<(), Stop>(())
     }
     .await;
-    set_syncing(&ctx.client, &stores, false).await;
+    set_syncing(&store, &ctx.client, &stores, false).await;
+    if outcome.is_ok() {
+        if let Err(e) = went_live(&store, &job.job_id, &stores).await {
+            tracing::error!(error = %e, "could not hand the stores to live sync");
+        }
+    }
     let (state, message) = match outcome {
         Ok(()) => (pb::JobState::Succeeded, String::new()),
         Err(Stop::Cancelled) => (pb::JobState::Cancelled, "cancelled".to_string()),
@@ -129,6 +134,22 @@ pub async fn run(
     progress.send_replace(job.clone());
     tracing::info!(job = %job.job_id, state = ?state, "upload job ended");
     job
+}
+
+/// After a successful upload its stores are fed by live sync, which skips the changes the job
+/// already covered (everything queued before it started).
+async fn went_live(
+    store: &Store,
+    job_id: &str,
+    stores: &[(String, String)],
+) -> Result<(), crate::store::StoreError> {
+    for (id, _) in stores {
+        store.mark_uploaded(id).await?;
+    }
+    if let Some(start) = store.job_start(job_id)? {
+        store.consume_outbox(start.saturating_sub(1)).await?;
+    }
+    Ok(())
 }
 
 fn processed(job: &pb::JobProgress) -> i64 {
@@ -276,19 +297,32 @@ async fn find_store(
     }
 }
 
-async fn set_syncing(client: &AccountClient, stores: &[(String, String)], syncing: bool) {
+async fn set_syncing(
+    store: &Store,
+    client: &AccountClient,
+    stores: &[(String, String)],
+    syncing: bool,
+) {
     for (id, _) in stores {
-        let body = json!({"is_syncing": syncing});
-        if let Err(e) = client
-            .send(
-                Method::PATCH,
-                &format!("/ecommerce/stores/{}", seg(id)),
-                &[],
-                Some(&body),
-            )
-            .await
-        {
-            tracing::warn!(store = %id, error = %e, "could not set is_syncing");
+        let cleared = clear_syncing(client, id, syncing).await;
+        // A flag that could not be cleared now is cleared by live sync as soon as Mailchimp
+        // answers again (a key revoked mid-job, an outage).
+        let owed = !syncing && !cleared;
+        if let Err(e) = store.set_syncing_owed(id, owed).await {
+            tracing::warn!(store = %id, error = %e, "could not note is_syncing");
+        }
+    }
+}
+
+/// PATCHes a store's `is_syncing`; whether Mailchimp took it.
+pub async fn clear_syncing(client: &AccountClient, store_id: &str, syncing: bool) -> bool {
+    let body = json!({"is_syncing": syncing});
+    let path = format!("/ecommerce/stores/{}", seg(store_id));
+    match client.send(Method::PATCH, &path, &[], Some(&body)).await {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::warn!(store = %store_id, error = %e, "could not set is_syncing");
+            false
         }
     }
 }

@@ -104,3 +104,23 @@ pub async fn sim_store(app: &TestApp, store_id: &str) -> serde_json::Value {
 pub async fn sim_store_at(sim: &SimHandle, store_id: &str) -> serde_json::Value {
     sim.store_json(store_id).unwrap_or_default()
 }
+
+impl TestApp {
+    /// A request to the simulator as the merchant's other tools would make it (account A);
+    /// returns the HTTP status.
+    pub async fn sim_call(&self, method: &str, path: &str, body: serde_json::Value) -> u16 {
+        mcsync::mailchimp::install_crypto_provider();
+        reqwest::Client::new()
+            .request(
+                method.parse().unwrap(),
+                format!("{}{path}", self.sim.base_url()),
+            )
+            .basic_auth("x", Some(KEY_A))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+}

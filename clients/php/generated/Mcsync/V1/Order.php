@@ -99,6 +99,13 @@ class Order extends \Google\Protobuf\Internal\Message
      * Generated from protobuf field <code>string order_url = 18;</code>
      */
     protected $order_url = '';
+    /**
+     * The cart the order was placed from: when the order reaches a Mailchimp store, that cart is
+     * deleted there (no abandoned-cart mail for a cart that became an order).
+     *
+     * Generated from protobuf field <code>string cart_id = 19;</code>
+     */
+    protected $cart_id = '';
 
     /**
      * Constructor.
@@ -131,6 +138,9 @@ class Order extends \Google\Protobuf\Internal\Message
      *     @type \Mcsync\V1\Address $billing_address
      *     @type \Mcsync\V1\Address $shipping_address
      *     @type string $order_url
+     *     @type string $cart_id
+     *           The cart the order was placed from: when the order reaches a Mailchimp store, that cart is
+     *           deleted there (no abandoned-cart mail for a cart that became an order).
      * }
      */
     public function __construct($data = NULL) {
@@ -598,6 +608,34 @@ class Order extends \Google\Protobuf\Internal\Message
     {
         GPBUtil::checkString($var, True);
         $this->order_url = $var;
+
+        return $this;
+    }
+
+    /**
+     * The cart the order was placed from: when the order reaches a Mailchimp store, that cart is
+     * deleted there (no abandoned-cart mail for a cart that became an order).
+     *
+     * Generated from protobuf field <code>string cart_id = 19;</code>
+     * @return string
+     */
+    public function getCartId()
+    {
+        return $this->cart_id;
+    }
+
+    /**
+     * The cart the order was placed from: when the order reaches a Mailchimp store, that cart is
+     * deleted there (no abandoned-cart mail for a cart that became an order).
+     *
+     * Generated from protobuf field <code>string cart_id = 19;</code>
+     * @param string $var
+     * @return $this
+     */
+    public function setCartId($var)
+    {
+        GPBUtil::checkString($var, True);
+        $this->cart_id = $var;
 
         return $this;
     }

@@ -1,0 +1,201 @@
+//! Live sync: the outbox worker. After a store's first upload, every change the shop sends
+//! reaches it without anyone pressing a button. The worker reads the outbox from its durable
+//! place, coalesces a window of changes per record, pushes what the mirror holds now to every
+//! live store (dependencies first, records concurrently within the key's 10 connections), parks
+//! a record Mailchimp refuses in the error list, and only then moves its place. If Mailchimp
+//! cannot be reached, or refuses the key, it keeps its place and tries again with backoff, so
+//! nothing is lost. It pauses while an upload job runs and while e-commerce analytics is off.
+//! It also clears `is_syncing` flags an upload could not clear (see `set_syncing_owed`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinSet;
+
+use super::App;
+use crate::domain::record::{self, RecordKind};
+use crate::proto::v1 as pb;
+use crate::sync::live::coalesce;
+use crate::sync::push::PushError;
+use crate::sync::upload::{Stop, UploadContext, clear_syncing, outcome, push_with_dependencies};
+
+/// Outbox entries read per step.
+const WINDOW: usize = 512;
+/// How long the worker sleeps when nothing wakes it.
+const IDLE: Duration = Duration::from_secs(1);
+const BACKOFF_FIRST: Duration = Duration::from_secs(1);
+const BACKOFF_MAX: Duration = Duration::from_secs(60);
+
+enum Step {
+    Idle,
+    Worked,
+}
+
+impl App {
+    /// Runs until the task is aborted (at shutdown). `time_scale` divides its sleeps (tests).
+    pub async fn run_live(self: Arc<Self>, time_scale: u32) {
+        let scale = time_scale.max(1);
+        let mut backoff: Option<Duration> = None;
+        loop {
+            let step = self.live_step().await;
+            let pause = match step {
+                Ok(Step::Worked) => {
+                    backoff = None;
+                    continue;
+                }
+                Ok(Step::Idle) => {
+                    backoff = None;
+                    IDLE
+                }
+                Err(stop) => {
+                    let next = backoff.map_or(BACKOFF_FIRST, |b| (b * 2).min(BACKOFF_MAX));
+                    tracing::warn!(error = %stop, retry_in = ?next, "live sync paused");
+                    backoff = Some(next);
+                    next
+                }
+            };
+            tokio::select! {
+                _ = self.live_wake.notified(), if backoff.is_none() => {}
+                _ = tokio::time::sleep(pause / scale) => {}
+            }
+        }
+    }
+
+    /// Wakes the worker now (records written, a job ended, settings changed).
+    pub fn wake_live(&self) {
+        self.live_wake.notify_one();
+    }
+
+    async fn live_step(&self) -> Result<Step, Stop> {
+        let failed = |e: crate::store::StoreError| Stop::Failed(e.to_string());
+        self.pay_owed_syncing().await;
+        if self.upload_running().await {
+            return Ok(Step::Idle);
+        }
+        // Analytics off, no connection, no selected list: nothing to sync to (yet).
+        let Ok(ctx) = self.upload_context(pb::UploadMode::Direct) else {
+            return Ok(Step::Idle);
+        };
+        let mut stores = Vec::new();
+        for (list_id, _) in &ctx.lists {
+            if let Some(id) = self
+                .store
+                .mc_store(&ctx.account_id, list_id)
+                .map_err(failed)?
+            {
+                if self.store.is_uploaded(&id).map_err(failed)? {
+                    stores.push(id);
+                }
+            }
+        }
+        if stores.is_empty() {
+            return Ok(Step::Idle);
+        }
+        let place = self.store.live_cursor().map_err(failed)?;
+        let entries = self.store.outbox_after(place, WINDOW).map_err(failed)?;
+        let Some(last) = entries.last().map(|e| e.sequence) else {
+            return Ok(Step::Idle);
+        };
+        let records = coalesce(&entries);
+        // One rank after the other, so that an order's products are in before the order.
+        let mut at = 0;
+        while at < records.len() {
+            let kind = records[at].0;
+            let end = records[at..]
+                .iter()
+                .position(|(k, _)| *k != kind)
+                .map_or(records.len(), |n| at + n);
+            self.push_all(&ctx, &stores, &records[at..end]).await?;
+            at = end;
+        }
+        self.store.consume_outbox(last).await.map_err(failed)?;
+        Ok(Step::Worked)
+    }
+
+    /// Pushes records of one kind to every live store; a refused record is parked, anything
+    /// else that stops a push stops the step.
+    async fn push_all(
+        &self,
+        ctx: &UploadContext,
+        stores: &[String],
+        records: &[(RecordKind, String)],
+    ) -> Result<(), Stop> {
+        let mut tasks: JoinSet<(String, RecordKind, String, Result<_, PushError>)> = JoinSet::new();
+        for (kind, id) in records {
+            if *kind == RecordKind::Cart && !ctx.abandoned_carts {
+                continue;
+            }
+            let stored = match self.store.record(*kind, id) {
+                Ok(s) => s,
+                Err(e) => return Err(Stop::Failed(e.to_string())),
+            };
+            let decoded = match stored {
+                Some((_, bytes)) => {
+                    Some(record::decode(*kind, &bytes).map_err(|e| Stop::Failed(e.to_string()))?)
+                }
+                None => None,
+            };
+            for store_id in stores {
+                let (store, ctx, store_id, id, decoded, kind) = (
+                    self.store.clone(),
+                    ctx.clone(),
+                    store_id.clone(),
+                    id.clone(),
+                    decoded.clone(),
+                    *kind,
+                );
+                tasks.spawn(async move {
+                    let result = push_with_dependencies(
+                        &store,
+                        &ctx,
+                        &store_id,
+                        kind,
+                        &id,
+                        decoded.as_ref(),
+                        false,
+                    )
+                    .await;
+                    (store_id, kind, id, result)
+                });
+            }
+        }
+        let mut stop = None;
+        while let Some(joined) = tasks.join_next().await {
+            let (store_id, kind, id, result) =
+                joined.map_err(|e| Stop::Failed(format!("live push task failed: {e}")))?;
+            match outcome(&self.store, &store_id, kind, &id, result) {
+                Ok(Ok(_)) => {}
+                Ok(Err(refusal)) => tracing::info!(
+                    store = %store_id, kind = kind.name(), id = %id,
+                    detail = %refusal.0.detail, "Mailchimp refused a record; listed in ListSyncErrors"
+                ),
+                Err(s) => stop = Some(s),
+            }
+        }
+        stop.map_or(Ok(()), Err)
+    }
+
+    /// `is_syncing=false` that an upload could not deliver, delivered now.
+    async fn pay_owed_syncing(&self) {
+        let Ok(owed) = self.store.syncing_owed() else {
+            return;
+        };
+        if owed.is_empty() {
+            return;
+        }
+        let Ok(settings) = self.store.settings() else {
+            return;
+        };
+        let Some(conn) = settings.connection else {
+            return;
+        };
+        let client = self.mailchimp.for_key(&conn.api_key);
+        for id in owed {
+            if clear_syncing(&client, &id, false).await {
+                if let Err(e) = self.store.set_syncing_owed(&id, false).await {
+                    tracing::warn!(error = %e, "could not note is_syncing");
+                }
+            }
+        }
+    }
+}
