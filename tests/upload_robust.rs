@@ -320,3 +320,72 @@ async fn sigkill_mid_upload_then_restart_completes_without_duplicate_creates() {
         sim.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn is_syncing_is_true_during_a_job_and_cleared_after_a_failure_once_mailchimp_is_back() {
+    let config = mcsync::sim::SimConfig {
+        latency: Duration::from_millis(10),
+        ..sim_config(3)
+    };
+    let app = spawn_app_with(config, 1).await;
+    ready(&app, false).await;
+    let records: Vec<_> = (0..600)
+        .map(|i| testdata::record(R::Product(testdata::product(i))))
+        .collect();
+    app.records()
+        .push_records(tokio_stream::iter(records))
+        .await
+        .unwrap();
+    let mut stream = app
+        .sync()
+        .upload_store_data(pb::UploadRequest {
+            mode: pb::UploadMode::Direct as i32,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let busy = eventually(Duration::from_secs(30), || async {
+        app.sim
+            .stats()
+            .stores
+            .values()
+            .map(|c| c["products"])
+            .sum::<u64>()
+            >= 50
+    })
+    .await;
+    assert!(busy);
+    let stores: Vec<String> = app.sim.stats().stores.keys().cloned().collect();
+    for s in &stores {
+        assert_eq!(
+            sim_store(&app, s).await["is_syncing"],
+            true,
+            "true while the job runs"
+        );
+    }
+    // Mailchimp goes away: the job fails, and cannot clear the flag just then.
+    app.sim.set_fail_rate(1.0);
+    let mut last = None;
+    while let Some(m) = stream.next().await {
+        last = Some(m.unwrap());
+    }
+    let job = last.unwrap();
+    assert_eq!(job.state(), pb::JobState::Failed);
+    assert!(!job.message.is_empty());
+    assert!(sim_store(&app, &stores[0]).await["is_syncing"] == true);
+    // Back: the flag is cleared without another job.
+    app.sim.set_fail_rate(0.0);
+    let cleared = eventually(Duration::from_secs(15), || async {
+        let mut all = true;
+        for s in &stores {
+            all &= sim_store(&app, s).await["is_syncing"] == false;
+        }
+        all
+    })
+    .await;
+    assert!(
+        cleared,
+        "is_syncing=false reached Mailchimp once it answered again"
+    );
+    app.stop().await;
+}

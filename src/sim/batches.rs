@@ -275,7 +275,7 @@ fn execute(shared: &Shared, account: &mut Account, op: &Operation) -> (u16, Stri
 }
 
 fn run(shared: &Shared, account: &mut Account, op: &Operation) -> Result<Answer, SimError> {
-    if shared.config.fail_rate > 0.0 && fastrand::f64() < shared.config.fail_rate {
+    if shared.inject_fault() {
         return Err(SimError::injected_fault());
     }
     let (template, params) = match_path(&op.path).ok_or_else(SimError::not_found)?;

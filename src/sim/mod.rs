@@ -105,6 +105,8 @@ impl SimStats {
 
 pub(crate) struct Shared {
     config: SimConfig,
+    /// The share of injected faults now (f64 bits): `config.fail_rate` until a test changes it.
+    fail_rate: std::sync::atomic::AtomicU64,
     /// `http://<addr>`, for the links the simulator hands out.
     base_url: String,
     world: Mutex<World>,
@@ -141,6 +143,12 @@ impl Shared {
 
     fn leave(&self) {
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Whether to answer this request (or batch operation) with an injected fault.
+    fn inject_fault(&self) -> bool {
+        let rate = f64::from_bits(self.fail_rate.load(Ordering::Relaxed));
+        rate > 0.0 && fastrand::f64() < rate
     }
 
     fn record_batch_operation(&self, method: &str, path: &str, status: u16) {
@@ -205,6 +213,13 @@ impl SimHandle {
         self.with_account(api_key, |a| a.remove_list(list_id))
     }
 
+    /// Changes the share of injected faults from now on (1.0: Mailchimp is down for us).
+    pub fn set_fail_rate(&self, rate: f64) {
+        self.shared
+            .fail_rate
+            .store(rate.clamp(0.0, 1.0).to_bits(), Ordering::Relaxed);
+    }
+
     /// Revokes a key, as a merchant would in Mailchimp's UI: from now on it gets 401.
     pub fn revoke_key(&self, api_key: &str) {
         self.with_account(api_key, |a| a.api_key = format!("revoked:{}", a.api_key));
@@ -218,6 +233,29 @@ impl SimHandle {
             a.stores
                 .get(store_id)
                 .map(|s| serde_json::Value::Object(s.body.clone()))
+        })
+    }
+
+    /// A resource of a store (`collection`: products, customers, orders, carts, promo_rules) as
+    /// the simulator holds it, read without a request.
+    pub fn resource(
+        &self,
+        store_id: &str,
+        collection: &str,
+        id: &str,
+    ) -> Option<serde_json::Value> {
+        let world = self.shared.world.lock().expect("world lock");
+        world.accounts.iter().find_map(|a| {
+            let s = a.stores.get(store_id)?;
+            let map = match collection {
+                "products" => &s.products,
+                "customers" => &s.customers,
+                "orders" => &s.orders,
+                "carts" => &s.carts,
+                "promo_rules" => &s.promo_rules,
+                _ => return None,
+            };
+            map.get(id).cloned().map(serde_json::Value::Object)
         })
     }
 
@@ -271,6 +309,7 @@ pub fn start(config: SimConfig, listener: TcpListener) -> std::io::Result<SimHan
             results: Default::default(),
         }),
         base_url: format!("http://{addr}"),
+        fail_rate: std::sync::atomic::AtomicU64::new(config.fail_rate.to_bits()),
         stats: Mutex::new(SimStats::default()),
         in_flight: AtomicUsize::new(0),
         config,

@@ -99,7 +99,7 @@ async fn gate(State(shared): Sim, mut req: Request, next: Next) -> Response {
         match authenticate(&shared, req.headers()) {
             Err(e) => e.into_response(),
             Ok(idx) => {
-                if config.fail_rate > 0.0 && fastrand::f64() < config.fail_rate {
+                if shared.inject_fault() {
                     SimError::injected_fault().into_response()
                 } else {
                     req.extensions_mut().insert(AccountIdx(idx));
