@@ -5,7 +5,8 @@
 //! a record Mailchimp refuses in the error list, and only then moves its place. If Mailchimp
 //! cannot be reached, or refuses the key, it keeps its place and tries again with backoff, so
 //! nothing is lost. It pauses while an upload job runs and while e-commerce analytics is off.
-//! It also clears `is_syncing` flags an upload could not clear (see `set_syncing_owed`).
+//! It also clears `is_syncing` flags an upload could not clear (see `set_syncing_owed`), and
+//! applies queued newsletter subscriptions (`subscriptions`), whatever the e-commerce settings.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,8 +68,17 @@ impl App {
     }
 
     async fn live_step(&self) -> Result<Step, Stop> {
-        let failed = |e: crate::store::StoreError| Stop::Failed(e.to_string());
+        let subscribed = self.apply_subscriptions().await?;
+        let idle = if subscribed { Step::Worked } else { Step::Idle };
         self.pay_owed_syncing().await;
+        match self.sync_outbox().await? {
+            Step::Idle => Ok(idle),
+            worked => Ok(worked),
+        }
+    }
+
+    async fn sync_outbox(&self) -> Result<Step, Stop> {
+        let failed = |e: crate::store::StoreError| Stop::Failed(e.to_string());
         if self.upload_running().await {
             return Ok(Step::Idle);
         }

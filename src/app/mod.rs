@@ -5,6 +5,7 @@ pub mod feed;
 mod live;
 mod records;
 mod refresh;
+pub mod subscriptions;
 pub mod upload;
 
 use std::collections::BTreeSet;

@@ -71,6 +71,31 @@ impl AccountClient {
             .await
     }
 
+    /// `GET /lists/{id}/members/{md5(lower-case email)}`; `None` when not a member.
+    pub async fn member(
+        &self,
+        list_id: &str,
+        email: &str,
+    ) -> Result<Option<MemberWire>, MailchimpError> {
+        match self.get(&member_path(list_id, email), &[]).await {
+            Ok(m) => Ok(Some(m)),
+            Err(MailchimpError::Api(p)) if p.status == 404 => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `PUT /lists/{id}/members/{hash}`: Mailchimp's upsert of a member.
+    pub async fn put_member(
+        &self,
+        list_id: &str,
+        email: &str,
+        body: &serde_json::Value,
+    ) -> Result<MemberWire, MailchimpError> {
+        let path = member_path(list_id, email);
+        let bytes = self.send(Method::PUT, &path, &[], Some(body)).await?;
+        serde_json::from_slice(&bytes).map_err(|e| MailchimpError::Decode(format!("{path}: {e}")))
+    }
+
     /// Reads every page of a collection with count/offset, until `total_items` are read.
     async fn get_all<T: DeserializeOwned>(
         &self,
@@ -223,6 +248,11 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = inner.source();
     }
     s
+}
+
+fn member_path(list_id: &str, email: &str) -> String {
+    let hash = md5::compute(email.trim().to_lowercase().as_bytes());
+    format!("/lists/{}/members/{hash:x}", seg(list_id))
 }
 
 /// Percent-encodes one path segment; Mailchimp ids are usually safe, shop-chosen ids may not be.

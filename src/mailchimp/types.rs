@@ -73,3 +73,11 @@ pub fn lenient_count(v: &serde_json::Value) -> i64 {
         _ => 0,
     }
 }
+
+/// A list member, as much of it as mcsync reads.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct MemberWire {
+    #[serde(default)]
+    pub email_address: String,
+    pub status: String,
+}

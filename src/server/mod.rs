@@ -7,6 +7,7 @@ mod lists;
 mod records;
 mod settings;
 pub mod status;
+mod subscriptions;
 mod sync;
 
 use std::net::SocketAddr;
@@ -24,6 +25,7 @@ use crate::mailchimp::{Mailchimp, MailchimpConfig};
 use crate::proto::v1::list_service_server::ListServiceServer;
 use crate::proto::v1::settings_service_server::SettingsServiceServer;
 use crate::proto::v1::store_data_service_server::StoreDataServiceServer;
+use crate::proto::v1::subscription_service_server::SubscriptionServiceServer;
 use crate::proto::v1::sync_service_server::SyncServiceServer;
 use crate::store::Store;
 use auth::BearerAuth;
@@ -136,6 +138,9 @@ pub async fn start_on(
         .set_serving::<StoreDataServiceServer<records::Records>>()
         .await;
     health.set_serving::<SyncServiceServer<sync::Sync>>().await;
+    health
+        .set_serving::<SubscriptionServiceServer<subscriptions::Subscriptions>>()
+        .await;
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
@@ -169,6 +174,10 @@ pub async fn start_on(
         ))
         .add_service(SyncServiceServer::with_interceptor(
             sync::Sync(app.clone()),
+            auth.clone(),
+        ))
+        .add_service(SubscriptionServiceServer::with_interceptor(
+            subscriptions::Subscriptions(app.clone()),
             auth,
         ));
 

@@ -417,6 +417,9 @@ fn write(
     }
     body.insert("id".into(), Value::String(id.clone()));
     stamp(&mut body, created);
+    if key == "customers" {
+        join_audience(account, store_id, &body);
+    }
     items_mut(account, store_id, key).insert(id, body.clone());
     Ok(Answer::Json(Value::Object(body)))
 }
@@ -505,9 +508,30 @@ fn upsert_embedded_customer(
         let mut customer = c.clone();
         customer.entry("opt_in_status").or_insert(json!(false));
         stamp(&mut customer, true);
-        slot.insert(customer);
+        slot.insert(customer.clone());
+        join_audience(account, store_id, &customer);
     }
     Ok(())
+}
+
+/// What Mailchimp does with a customer's email: one new to the store's audience becomes a
+/// member (`opt_in_status` true: subscribed, else transactional); an existing member's status
+/// never changes (shared/mailchimp/API-NOTES.md).
+fn join_audience(account: &mut Account, store_id: &str, customer: &Map<String, Value>) {
+    let list_id = account.stores[store_id]
+        .body
+        .get("list_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let email = customer
+        .get("email_address")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let opt_in = customer.get("opt_in_status") == Some(&json!(true));
+    if let (Ok(list), false) = (account.list_mut(&list_id), email.is_empty()) {
+        list.join_as_customer(email, opt_in);
+    }
 }
 
 /// A PATCH of a product updates the variants it names and keeps the others.

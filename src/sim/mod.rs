@@ -88,6 +88,9 @@ pub struct SimStats {
     /// The same, per kind (`product`, `order`, `store`, ...).
     #[serde(default)]
     pub duplicate_creates_by_kind: BTreeMap<String, u64>,
+    /// Opt-in confirmation mails sent (members set to `pending`), all audiences.
+    #[serde(default)]
+    pub confirmation_mails: u64,
     /// Operations run inside batches, per `METHOD /route/{template}` (not in `requests`).
     #[serde(default)]
     pub batch_operations: BTreeMap<String, u64>,
@@ -127,6 +130,11 @@ impl Shared {
                     .entry(kind.clone())
                     .or_default() += n;
             }
+            stats.confirmation_mails += account
+                .lists
+                .iter()
+                .map(|l| l.confirmation_mails)
+                .sum::<u64>();
             for (id, store) in &account.stores {
                 stats.stores.insert(id.clone(), store.counts());
             }
@@ -256,6 +264,28 @@ impl SimHandle {
                 _ => return None,
             };
             map.get(id).cloned().map(serde_json::Value::Object)
+        })
+    }
+
+    /// Sets a member's status as Mailchimp's own processes would (a confirmation clicked, an
+    /// unsubscribe link, a bounce); creates the member if needed.
+    pub fn set_member_status(&self, api_key: &str, list_id: &str, email: &str, status: &str) {
+        self.with_account(api_key, |a| {
+            if let Ok(list) = a.list_mut(list_id) {
+                list.join_as_customer(email, false);
+                if let Some(m) = list.members.get_mut(&subscriber_hash(email)) {
+                    m.status = status.to_owned();
+                }
+            }
+        })
+    }
+
+    /// A member as `GET /lists/{id}/members/{hash}` shows it, read without a request.
+    pub fn member(&self, api_key: &str, list_id: &str, email: &str) -> Option<serde_json::Value> {
+        self.with_account(api_key, |a| {
+            let list = a.list(list_id).ok()?;
+            let hash = subscriber_hash(email);
+            list.members.get(&hash).map(|m| list.member_json(&hash, m))
         })
     }
 

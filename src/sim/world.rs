@@ -70,6 +70,8 @@ pub struct List {
     pub members: HashMap<String, Member>,
     /// Members counted before the simulator started (the seeded "history" of the audience).
     pub seeded_members: i64,
+    /// Opt-in confirmation mails Mailchimp would have sent (a member set to `pending`).
+    pub confirmation_mails: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -212,6 +214,7 @@ impl Account {
             segments,
             members: HashMap::new(),
             seeded_members,
+            confirmation_mails: 0,
         });
         id
     }
@@ -504,6 +507,10 @@ impl List {
             ));
         }
         let hash = hash.to_lowercase();
+        let before = self.members.get(&hash).map(|m| m.status.clone());
+        if let (Some(current), Some(wanted)) = (&before, &status) {
+            check_transition(&email, current, wanted)?;
+        }
         let now = now_iso();
         let member = self.members.entry(hash.clone()).or_insert_with(|| Member {
             email: email.clone(),
@@ -519,8 +526,50 @@ impl List {
         member.interests.extend(interests);
         member.last_changed = now;
         let member = member.clone();
+        if member.status == "pending" && before.as_deref() != Some("pending") {
+            self.confirmation_mails += 1;
+        }
         Ok(self.member_json(&hash, &member))
     }
+
+    /// A customer new to the audience joins it (`opt_in_status` true: subscribed, else
+    /// transactional); an existing member is never changed by e-commerce data.
+    pub fn join_as_customer(&mut self, email: &str, opt_in: bool) {
+        let status = if opt_in {
+            "subscribed"
+        } else {
+            "transactional"
+        };
+        self.members
+            .entry(subscriber_hash(email))
+            .or_insert_with(|| Member {
+                email: email.to_owned(),
+                status: status.into(),
+                merge_fields: Map::new(),
+                interests: HashMap::new(),
+                last_changed: now_iso(),
+            });
+    }
+}
+
+/// The changes of status Mailchimp refuses: a contact who unsubscribed (or was cleaned) cannot
+/// be put back to `subscribed` by an API call; only their own confirmation (`pending`) brings an
+/// unsubscribed contact back, and a cleaned address stays out.
+fn check_transition(email: &str, current: &str, wanted: &str) -> Result<(), SimError> {
+    let refused = match current {
+        "unsubscribed" => wanted == "subscribed",
+        "cleaned" => matches!(wanted, "subscribed" | "pending"),
+        _ => false,
+    };
+    if refused {
+        return Err(SimError::bad_request(
+            "Member In Compliance State",
+            &format!(
+                "{email} is in a compliance state due to unsubscribe, bounce, or compliance review and cannot be subscribed."
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn str_of(m: &Map<String, Value>, k: &str) -> String {

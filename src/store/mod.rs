@@ -10,6 +10,8 @@
 //! - `jobs`, `cursors`, `mc_stores`: upload jobs and where they are ([`jobs`]); live sync's
 //!   place in the outbox and which stores it feeds ([`live`]).
 //! - `sync_errors`: records Mailchimp refused, until they go through ([`errors`]).
+//! - `subscriptions`, `subscriptions_pending`: newsletter requests and those still to apply
+//!   ([`subscriptions`]).
 //!
 //! Every settings write is flushed before it returns: a caller that got `Ok` may acknowledge.
 //! Record writes are flushed by the caller, once per group of requests.
@@ -27,6 +29,7 @@ pub mod errors;
 pub mod jobs;
 mod live;
 pub mod records;
+pub mod subscriptions;
 mod synced;
 
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +66,8 @@ pub struct Store {
     cursors: sled::Tree,
     mc_stores: sled::Tree,
     sync_errors: sled::Tree,
+    subscriptions: sled::Tree,
+    subscriptions_pending: sled::Tree,
     /// Serialises record writers; holds the next outbox sequence.
     writer: std::sync::Arc<std::sync::Mutex<u64>>,
 }
@@ -96,6 +101,8 @@ impl Store {
             cursors,
             mc_stores: db.open_tree("mc_stores")?,
             sync_errors: db.open_tree("sync_errors")?,
+            subscriptions: db.open_tree("subscriptions")?,
+            subscriptions_pending: db.open_tree("subscriptions_pending")?,
             db,
         })
     }

@@ -522,7 +522,7 @@ pub async fn ensure_line_products(
 /// A record Mailchimp refused: a 4xx other than a refused key (401/403) or a rate limit.
 pub struct Refusal(pub Box<Problem>);
 
-fn is_refusal(p: &Problem) -> bool {
+pub fn is_refusal(p: &Problem) -> bool {
     (400..500).contains(&p.status) && !matches!(p.status, 401 | 403 | 429)
 }
 

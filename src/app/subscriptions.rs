@@ -1,0 +1,399 @@
+//! Newsletter subscriptions: the shop's requests are checked against the merchant's opt-in
+//! rules, stored durably, and applied to Mailchimp by the background worker (which runs in the
+//! live sync loop), so that a request survives an outage or a restart. These are the only
+//! operations of mcsync that change a member's status.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Map, Value, json};
+use tokio::task::JoinSet;
+
+use super::{App, AppError};
+use crate::domain::{self, Audience, SubscriptionElementType, ValidationError};
+use crate::mailchimp::{AccountClient, MailchimpError};
+use crate::store::subscriptions::{Subscription, SubscriptionState, Wanted};
+use crate::sync::upload::{Stop, is_refusal};
+
+/// Requests applied per step of the worker.
+const APPLY_AT_ONCE: usize = 64;
+const MAX_NAME: usize = 255;
+
+pub struct SubscribeRequest {
+    pub email: String,
+    pub list_ids: Vec<String>,
+    pub first_name: String,
+    pub last_name: String,
+    pub interest_ids: Vec<String>,
+}
+
+/// Where an email stands on one selected list.
+pub struct ListSubscription {
+    pub list_id: String,
+    pub list_name: String,
+    pub subscription: Option<Subscription>,
+}
+
+/// The connected account's selected, not removed, audiences.
+struct Lists {
+    account_id: String,
+    selected: Vec<Audience>,
+    single_opt_in: bool,
+    element: SubscriptionElementType,
+}
+
+impl App {
+    fn subscription_lists(&self) -> Result<Lists, AppError> {
+        let settings = self.store.settings()?;
+        let account_id = settings
+            .account_id()
+            .ok_or(AppError::NotConnected)?
+            .to_owned();
+        let chosen = settings.choices().selected_lists;
+        let selected = self
+            .store
+            .audiences(&account_id)?
+            .into_iter()
+            .filter(|a| chosen.contains(&a.id) && a.removed_at.is_none())
+            .collect();
+        Ok(Lists {
+            account_id,
+            selected,
+            single_opt_in: settings.single_opt_in,
+            element: settings.subscription_element_type,
+        })
+    }
+
+    pub async fn subscribe(&self, r: SubscribeRequest) -> Result<Vec<ListSubscription>, AppError> {
+        let lists = self.subscription_lists()?;
+        let mut errors = Vec::new();
+        let email = checked_email(&r.email, &mut errors);
+        let chosen = checked_lists(&lists, &r.list_ids, &mut errors);
+        if lists.element == SubscriptionElementType::Select && r.list_ids.len() > 1 {
+            errors.push(ValidationError::new(
+                "list_ids",
+                "the subscription form is a select box: one list or none",
+            ));
+        }
+        for (field, value) in [("first_name", &r.first_name), ("last_name", &r.last_name)] {
+            if value.chars().count() > MAX_NAME {
+                errors.push(ValidationError::new(
+                    field,
+                    format!("is longer than {MAX_NAME} characters"),
+                ));
+            }
+        }
+        let interest_list = |id: &str| {
+            chosen.iter().find(|a| {
+                a.interest_categories
+                    .iter()
+                    .any(|c| c.interests.iter().any(|i| i.id == id))
+            })
+        };
+        for (i, id) in r.interest_ids.iter().enumerate() {
+            if interest_list(id).is_none() {
+                errors.push(ValidationError::new(
+                    format!("interest_ids[{i}]"),
+                    format!("'{id}' is not an interest of the lists subscribed to"),
+                ));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(AppError::Invalid(errors));
+        }
+        let request = |list: &Audience, wanted: Wanted| {
+            let interests = r
+                .interest_ids
+                .iter()
+                .filter(|id| interest_list(id).is_some_and(|a| a.id == list.id))
+                .cloned()
+                .collect();
+            Subscription {
+                account_id: lists.account_id.clone(),
+                list_id: list.id.clone(),
+                email: email.clone(),
+                wanted,
+                single_opt_in: lists.single_opt_in,
+                first_name: r.first_name.trim().to_owned(),
+                last_name: r.last_name.trim().to_owned(),
+                interests,
+                state: SubscriptionState::Queued,
+                status: String::new(),
+                error: String::new(),
+                updated_at: domain::now(),
+                version: 0,
+            }
+        };
+        let mut subs: Vec<Subscription> = chosen
+            .iter()
+            .map(|a| request(a, Wanted::Subscribed))
+            .collect();
+        // A select box means one list: picking it leaves the others.
+        if lists.element == SubscriptionElementType::Select {
+            subs.extend(
+                lists
+                    .selected
+                    .iter()
+                    .filter(|a| !chosen.iter().any(|c| c.id == a.id))
+                    .map(|a| request(a, Wanted::Unsubscribed)),
+            );
+        }
+        for s in &mut subs {
+            s.status = self.expected_status(s)?;
+        }
+        self.store.queue_subscriptions(subs).await?;
+        self.wake_live();
+        self.subscriptions_of(&lists, &email)
+    }
+
+    pub async fn unsubscribe(
+        &self,
+        email: &str,
+        list_ids: &[String],
+    ) -> Result<Vec<ListSubscription>, AppError> {
+        let lists = self.subscription_lists()?;
+        let mut errors = Vec::new();
+        let email = checked_email(email, &mut errors);
+        let chosen = if list_ids.is_empty() {
+            lists.selected.iter().collect()
+        } else {
+            checked_lists(&lists, list_ids, &mut errors)
+        };
+        if !errors.is_empty() {
+            return Err(AppError::Invalid(errors));
+        }
+        let mut subs = Vec::new();
+        for list in chosen {
+            let previous = self
+                .store
+                .subscription(&lists.account_id, &list.id, &email)?;
+            let mut s = Subscription {
+                account_id: lists.account_id.clone(),
+                list_id: list.id.clone(),
+                email: email.clone(),
+                wanted: Wanted::Unsubscribed,
+                single_opt_in: lists.single_opt_in,
+                first_name: previous
+                    .as_ref()
+                    .map(|p| p.first_name.clone())
+                    .unwrap_or_default(),
+                last_name: previous
+                    .as_ref()
+                    .map(|p| p.last_name.clone())
+                    .unwrap_or_default(),
+                interests: Vec::new(),
+                state: SubscriptionState::Queued,
+                status: String::new(),
+                error: String::new(),
+                updated_at: domain::now(),
+                version: 0,
+            };
+            s.status = self.expected_status(&s)?;
+            subs.push(s);
+        }
+        self.store.queue_subscriptions(subs).await?;
+        self.wake_live();
+        self.subscriptions_of(&lists, &email)
+    }
+
+    pub fn subscriptions(&self, email: &str) -> Result<Vec<ListSubscription>, AppError> {
+        let lists = self.subscription_lists()?;
+        let mut errors = Vec::new();
+        let email = checked_email(email, &mut errors);
+        if !errors.is_empty() {
+            return Err(AppError::Invalid(errors));
+        }
+        self.subscriptions_of(&lists, &email)
+    }
+
+    fn subscriptions_of(
+        &self,
+        lists: &Lists,
+        email: &str,
+    ) -> Result<Vec<ListSubscription>, AppError> {
+        lists
+            .selected
+            .iter()
+            .map(|a| {
+                Ok(ListSubscription {
+                    list_id: a.id.clone(),
+                    list_name: a.name.clone(),
+                    subscription: self.store.subscription(&lists.account_id, &a.id, email)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The status a request will most likely leave the member in, from what mcsync last saw.
+    fn expected_status(&self, s: &Subscription) -> Result<String, AppError> {
+        let known = self
+            .store
+            .subscription(&s.account_id, &s.list_id, &s.email)?
+            .filter(|p| p.state == SubscriptionState::Applied)
+            .map(|p| p.status)
+            .unwrap_or_default();
+        Ok(match s.wanted {
+            Wanted::Subscribed if known == "subscribed" => known,
+            Wanted::Subscribed if known == "unsubscribed" || !s.single_opt_in => "pending".into(),
+            Wanted::Subscribed => "subscribed".into(),
+            Wanted::Unsubscribed if matches!(known.as_str(), "subscribed" | "pending") => {
+                "unsubscribed".into()
+            }
+            Wanted::Unsubscribed => known,
+        })
+    }
+
+    /// One step of the subscription worker: applies queued requests; whether there were any.
+    /// Mailchimp out of reach (or refusing the key) keeps them queued and stops the step.
+    pub(super) async fn apply_subscriptions(&self) -> Result<bool, Stop> {
+        let failed = |e: crate::store::StoreError| Stop::Failed(e.to_string());
+        let pending = self
+            .store
+            .pending_subscriptions(APPLY_AT_ONCE)
+            .map_err(failed)?;
+        if pending.is_empty() {
+            return Ok(false);
+        }
+        let settings = self.store.settings().map_err(failed)?;
+        let conn = settings.connection.as_ref();
+        let client = conn.map(|c| (c.account.id.clone(), self.mailchimp.for_key(&c.api_key)));
+        let mut tasks = JoinSet::new();
+        for sub in pending {
+            match &client {
+                Some((account, client)) if *account == sub.account_id => {
+                    let client = client.clone();
+                    tasks.spawn(async move { apply(&client, sub).await });
+                }
+                _ => {
+                    // Asked under an account that is no longer connected: it cannot be applied.
+                    let mut sub = sub;
+                    sub.state = SubscriptionState::Refused;
+                    sub.error =
+                        "the Mailchimp account it was asked under is no longer connected".into();
+                    self.store.settle_subscription(&sub).await.map_err(failed)?;
+                }
+            }
+        }
+        let mut stop = None;
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(Ok(sub)) => self.store.settle_subscription(&sub).await.map_err(failed)?,
+                Ok(Err(e)) => stop = Some(Stop::Failed(format!("subscriptions: {e}"))),
+                Err(e) => stop = Some(Stop::Failed(format!("subscription task failed: {e}"))),
+            }
+        }
+        stop.map_or(Ok(true), Err)
+    }
+}
+
+fn checked_email(email: &str, errors: &mut Vec<ValidationError>) -> String {
+    match domain::validate::email(email) {
+        Ok(e) => e,
+        Err(reason) => {
+            errors.push(ValidationError::new("email", reason));
+            String::new()
+        }
+    }
+}
+
+/// The requested lists, each selected and not removed; duplicates once.
+fn checked_lists<'a>(
+    lists: &'a Lists,
+    ids: &[String],
+    errors: &mut Vec<ValidationError>,
+) -> Vec<&'a Audience> {
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        match lists.selected.iter().find(|a| &a.id == id) {
+            Some(a) if seen.insert(id) => out.push(a),
+            Some(_) => {}
+            None => errors.push(ValidationError::new(
+                format!("list_ids[{i}]"),
+                format!("'{id}' is not a selected list (or was removed from Mailchimp)"),
+            )),
+        }
+    }
+    out
+}
+
+/// Applies one request: what the member becomes, by Mailchimp's answer. A refusal settles the
+/// request as refused; any other failure is returned (the request stays queued).
+async fn apply(
+    client: &AccountClient,
+    mut sub: Subscription,
+) -> Result<Subscription, MailchimpError> {
+    match apply_status(client, &sub).await {
+        Ok(status) => {
+            sub.state = SubscriptionState::Applied;
+            sub.status = status;
+            sub.error.clear();
+        }
+        Err(MailchimpError::Api(p)) if is_refusal(&p) => {
+            sub.state = SubscriptionState::Refused;
+            sub.error = format!("{}: {}", p.title, p.detail);
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(sub)
+}
+
+async fn apply_status(
+    client: &AccountClient,
+    sub: &Subscription,
+) -> Result<String, MailchimpError> {
+    let existing = client.member(&sub.list_id, &sub.email).await?;
+    let current = existing.as_ref().map(|m| m.status.as_str());
+    let opt_in = if sub.single_opt_in {
+        "subscribed"
+    } else {
+        "pending"
+    };
+    let mut body = Map::new();
+    body.insert("email_address".into(), json!(sub.email));
+    match sub.wanted {
+        Wanted::Subscribed => {
+            body.insert("status_if_new".into(), json!(opt_in));
+            let status = match current {
+                // Already in: stays as it is (a pending member may skip confirming only when
+                // the merchant runs single opt-in).
+                Some("subscribed") => None,
+                Some("pending") if !sub.single_opt_in => None,
+                // Only the person can confirm their way back.
+                Some("unsubscribed") | Some("cleaned") => Some("pending"),
+                _ => Some(opt_in),
+            };
+            if let Some(s) = status {
+                body.insert("status".into(), json!(s));
+            }
+            let mut merge = Map::new();
+            for (tag, value) in [("FNAME", &sub.first_name), ("LNAME", &sub.last_name)] {
+                if !value.is_empty() {
+                    merge.insert(tag.into(), json!(value));
+                }
+            }
+            if !merge.is_empty() {
+                body.insert("merge_fields".into(), Value::Object(merge));
+            }
+            if !sub.interests.is_empty() {
+                let interests: Map<String, Value> = sub
+                    .interests
+                    .iter()
+                    .map(|i| (i.clone(), json!(true)))
+                    .collect();
+                body.insert("interests".into(), Value::Object(interests));
+            }
+        }
+        Wanted::Unsubscribed => {
+            if !matches!(current, Some("subscribed") | Some("pending")) {
+                // Not on the list: nothing to leave.
+                return Ok(current.unwrap_or_default().to_owned());
+            }
+            body.insert("status_if_new".into(), json!("unsubscribed"));
+            body.insert("status".into(), json!("unsubscribed"));
+        }
+    }
+    let member = client
+        .put_member(&sub.list_id, &sub.email, &Value::Object(body))
+        .await?;
+    Ok(member.status)
+}

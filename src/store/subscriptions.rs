@@ -1,0 +1,127 @@
+//! Newsletter subscriptions the shop asked for: `subscriptions` holds one per (account, list,
+//! email) with where it stands; `subscriptions_pending` lists those Mailchimp has yet to
+//! confirm. A request and its pending mark are written in one transaction and flushed before
+//! the caller acknowledges; the worker settles one only if no newer request replaced it.
+
+use serde::{Deserialize, Serialize};
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+use super::{Store, StoreError, decode, encode};
+use crate::domain::UnixTime;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Wanted {
+    Subscribed,
+    Unsubscribed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SubscriptionState {
+    Queued,
+    Applied,
+    Refused,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Subscription {
+    pub account_id: String,
+    pub list_id: String,
+    pub email: String,
+    pub wanted: Wanted,
+    /// The merchant's "single opt-in" when the shop asked.
+    pub single_opt_in: bool,
+    pub first_name: String,
+    pub last_name: String,
+    /// Interest ids of this list.
+    pub interests: Vec<String>,
+    pub state: SubscriptionState,
+    /// The member's status in Mailchimp as last seen, or what it will be.
+    pub status: String,
+    pub error: String,
+    pub updated_at: UnixTime,
+    /// Grows with each request, so that the worker never settles a request that a newer one
+    /// replaced while it was talking to Mailchimp.
+    pub version: u64,
+}
+
+impl Subscription {
+    fn key(&self) -> Vec<u8> {
+        key(&self.account_id, &self.list_id, &self.email)
+    }
+}
+
+fn key(account: &str, list: &str, email: &str) -> Vec<u8> {
+    format!("{account}\0{list}\0{}", email.to_lowercase()).into_bytes()
+}
+
+fn storage(e: TransactionError<()>) -> StoreError {
+    match e {
+        TransactionError::Storage(e) => StoreError::Sled(e),
+        TransactionError::Abort(()) => unreachable!("these transactions never abort"),
+    }
+}
+
+impl Store {
+    pub fn subscription(
+        &self,
+        account: &str,
+        list: &str,
+        email: &str,
+    ) -> Result<Option<Subscription>, StoreError> {
+        let k = key(account, list, email);
+        self.subscriptions
+            .get(&k)?
+            .map(|v| decode(&k, &v))
+            .transpose()
+    }
+
+    /// Stores new requests (their versions set here), queued for the worker; durable on return.
+    pub async fn queue_subscriptions(&self, subs: Vec<Subscription>) -> Result<(), StoreError> {
+        let mut subs = subs;
+        for s in &mut subs {
+            let previous = self.subscription(&s.account_id, &s.list_id, &s.email)?;
+            s.version = previous.map_or(1, |p| p.version + 1);
+            s.state = SubscriptionState::Queued;
+        }
+        (&self.subscriptions, &self.subscriptions_pending)
+            .transaction(|(all, pending)| {
+                for s in &subs {
+                    all.insert(s.key(), encode(s))?;
+                    pending.insert(s.key(), &s.version.to_be_bytes())?;
+                }
+                Ok::<_, ConflictableTransactionError<()>>(())
+            })
+            .map_err(storage)?;
+        self.flush().await
+    }
+
+    /// Requests Mailchimp has yet to confirm, oldest keys first.
+    pub fn pending_subscriptions(&self, limit: usize) -> Result<Vec<Subscription>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.subscriptions_pending.iter().take(limit) {
+            let (k, _) = kv?;
+            if let Some(v) = self.subscriptions.get(&k)? {
+                out.push(decode(&k, &v)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records what Mailchimp made of a request, unless a newer request replaced it meanwhile
+    /// (that one stays queued).
+    pub async fn settle_subscription(&self, settled: &Subscription) -> Result<(), StoreError> {
+        let k = settled.key();
+        let version = settled.version.to_be_bytes();
+        (&self.subscriptions, &self.subscriptions_pending)
+            .transaction(|(all, pending)| {
+                if pending.get(&k)?.as_deref() == Some(version.as_slice()) {
+                    all.insert(k.as_slice(), encode(settled))?;
+                    pending.remove(k.as_slice())?;
+                }
+                Ok::<_, ConflictableTransactionError<()>>(())
+            })
+            .map_err(storage)?;
+        self.flush().await
+    }
+}
