@@ -46,6 +46,9 @@ pub type Settings = SettingsServiceClient<InterceptedService<Channel, Bearer>>;
 pub type Lists = ListServiceClient<InterceptedService<Channel, Bearer>>;
 pub type Records = StoreDataServiceClient<InterceptedService<Channel, Bearer>>;
 pub type Sync = SyncServiceClient<InterceptedService<Channel, Bearer>>;
+pub type Subscriptions = mcsync::proto::v1::subscription_service_client::SubscriptionServiceClient<
+    InterceptedService<Channel, Bearer>,
+>;
 
 pub struct TestApp {
     pub sim: SimHandle,
@@ -251,6 +254,15 @@ pub trait Clients {
             .await
             .expect("connect")
             .into_inner()
+    }
+}
+
+impl TestApp {
+    pub fn subscriptions(&self) -> Subscriptions {
+        mcsync::proto::v1::subscription_service_client::SubscriptionServiceClient::with_interceptor(
+            self.channel.clone(),
+            Bearer(Some(TOKEN.into())),
+        )
     }
 }
 
