@@ -7,17 +7,15 @@
 //!
 //! Direct mode's ceiling is 10 connections / 50 ms = 200 requests/s.
 
-use std::time::{Duration, Instant};
+mod common;
 
-use mcsync::mailchimp::MailchimpConfig;
+use std::time::Duration;
+
+use common::Bench;
 use mcsync::proto::v1::{self as pb, record::Record as R};
-use mcsync::server::{self, ServerConfig};
-use mcsync::sim::{self, SimConfig, SimStats};
+use mcsync::sim::SimStats;
 use mcsync::testdata;
-use tokio_stream::StreamExt;
-use tonic::transport::Channel;
 
-const TOKEN: &str = "bench-token";
 const LATENCY: Duration = Duration::from_millis(50);
 
 fn scale() -> f64 {
@@ -63,12 +61,6 @@ impl Shop {
     }
 }
 
-fn with_token<T>(mut req: tonic::Request<T>) -> tonic::Request<T> {
-    req.metadata_mut()
-        .insert("authorization", format!("Bearer {TOKEN}").parse().unwrap());
-    req
-}
-
 /// Requests that create, change or delete shop entities, and batch operations.
 fn entity_requests(stats: &SimStats) -> (u64, u64) {
     let direct = stats
@@ -89,130 +81,19 @@ struct Run {
     job: pb::JobProgress,
 }
 
-struct Bench {
-    sim: sim::SimHandle,
-    server: server::ServerHandle,
-    channel: Channel,
-    _dir: tempfile::TempDir,
-}
-
-impl Bench {
-    async fn start(shop: &Shop) -> Self {
-        let sim = sim::start(
-            SimConfig {
-                latency: LATENCY,
-                max_connections: 10,
-                ..SimConfig::default()
-            },
-            tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
-        )
-        .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let server = server::start(ServerConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            data_dir: dir.path().join("data"),
-            token: Some(TOKEN.into()),
-            mailchimp: MailchimpConfig {
-                base_url: Some(sim.base_url().parse().unwrap()),
-                ..MailchimpConfig::default()
-            },
-            time_scale: 1,
-        })
-        .await
-        .unwrap();
-        let channel = Channel::from_shared(format!("http://{}", server.addr))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
-        let b = Bench {
-            sim,
-            server,
-            channel,
-            _dir: dir,
-        };
-        b.prepare(shop).await;
-        b
-    }
-
-    async fn prepare(&self, shop: &Shop) {
-        use pb::list_service_client::ListServiceClient;
-        use pb::settings_service_client::SettingsServiceClient;
-        use pb::store_data_service_client::StoreDataServiceClient;
-        let mut settings = SettingsServiceClient::new(self.channel.clone());
-        settings
-            .connect(with_token(tonic::Request::new(pb::ConnectRequest {
-                api_key: sim::DEMO_KEY.into(),
-            })))
-            .await
-            .unwrap();
-        settings
-            .update_settings(with_token(tonic::Request::new(pb::UpdateSettingsRequest {
-                shop: Some(pb::ShopIdentityUpdate {
-                    shop_url: Some("https://bench-shop.example.com".into()),
-                    company_name: Some("Bench".into()),
-                    currency_code: Some("USD".into()),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            })))
-            .await
-            .unwrap();
-        let mut lists = ListServiceClient::new(self.channel.clone());
-        lists
-            .refresh_lists(with_token(tonic::Request::new(pb::RefreshListsRequest {})))
-            .await
-            .unwrap();
-        let first = self.sim.list_ids(sim::DEMO_KEY)[0].clone();
-        lists
-            .select_lists(with_token(tonic::Request::new(pb::SelectListsRequest {
-                list_ids: vec![first],
-            })))
-            .await
-            .unwrap();
-        let summary = StoreDataServiceClient::new(self.channel.clone())
-            .push_records(with_token(tonic::Request::new(tokio_stream::iter(
-                shop.records(),
-            ))))
-            .await
-            .unwrap()
-            .into_inner();
-        assert_eq!(summary.accepted as u64, shop.total(), "{summary:?}");
-    }
-
-    async fn upload(&self, mode: pb::UploadMode) -> Run {
-        use pb::sync_service_client::SyncServiceClient;
-        let before = self.sim.stats();
-        let start = Instant::now();
-        let mut stream = SyncServiceClient::new(self.channel.clone())
-            .upload_store_data(with_token(tonic::Request::new(pb::UploadRequest {
-                mode: mode as i32,
-            })))
-            .await
-            .unwrap()
-            .into_inner();
-        let mut last = None;
-        while let Some(m) = stream.next().await {
-            last = Some(m.unwrap());
-        }
-        let seconds = start.elapsed().as_secs_f64();
-        let after = self.sim.stats();
-        let (d0, b0) = entity_requests(&before);
-        let (d1, b1) = entity_requests(&after);
-        let job = last.unwrap();
-        assert_eq!(job.state(), pb::JobState::Succeeded, "{}", job.message);
-        Run {
-            seconds,
-            entity_requests: d1 - d0,
-            batch_operations: b1 - b0,
-            batches: after.count("POST /3.0/batches") - before.count("POST /3.0/batches"),
-            job,
-        }
-    }
-
-    async fn stop(self) {
-        self.server.shutdown().await;
-        self.sim.shutdown().await;
+/// An upload on `bench`, with what the simulator saw of it.
+async fn upload(bench: &Bench, mode: pb::UploadMode) -> Run {
+    let before = bench.sim.stats();
+    let (job, seconds) = bench.upload(mode).await;
+    let after = bench.sim.stats();
+    let (d0, b0) = entity_requests(&before);
+    let (d1, b1) = entity_requests(&after);
+    Run {
+        seconds,
+        entity_requests: d1 - d0,
+        batch_operations: b1 - b0,
+        batches: after.count("POST /3.0/batches") - before.count("POST /3.0/batches"),
+        job,
     }
 }
 
@@ -245,19 +126,19 @@ async fn main() {
         LATENCY.as_millis()
     );
 
-    let direct = Bench::start(&shop).await;
-    let first = direct.upload(pb::UploadMode::Direct).await;
+    let direct = Bench::start(LATENCY, shop.records()).await;
+    let first = upload(&direct, pb::UploadMode::Direct).await;
     report("direct", &shop, &first);
     let limit = 10.0 / LATENCY.as_secs_f64();
     let efficiency = first.entity_requests as f64 / first.seconds / limit;
-    let unchanged_direct = direct.upload(pb::UploadMode::Direct).await;
+    let unchanged_direct = upload(&direct, pb::UploadMode::Direct).await;
     report("direct, unchanged", &shop, &unchanged_direct);
     direct.stop().await;
 
-    let batch = Bench::start(&shop).await;
-    let batched = batch.upload(pb::UploadMode::Batch).await;
+    let batch = Bench::start(LATENCY, shop.records()).await;
+    let batched = upload(&batch, pb::UploadMode::Batch).await;
     report("batch", &shop, &batched);
-    let unchanged_batch = batch.upload(pb::UploadMode::Batch).await;
+    let unchanged_batch = upload(&batch, pb::UploadMode::Batch).await;
     report("batch, unchanged", &shop, &unchanged_batch);
     batch.stop().await;
 

@@ -106,8 +106,21 @@ impl SimStats {
     }
 }
 
+/// One e-commerce write the simulator accepted, as a watcher sees it.
+#[derive(Debug, Clone)]
+pub struct Write {
+    pub method: String,
+    /// The spec's template, e.g. `/ecommerce/stores/{store_id}/orders`.
+    pub template: String,
+    /// The resource's id (empty for a delete).
+    pub id: String,
+    pub at: std::time::Instant,
+}
+
 pub(crate) struct Shared {
     config: SimConfig,
+    /// Where accepted writes are told, when someone watches (benchmarks).
+    writes: Mutex<Option<tokio::sync::mpsc::UnboundedSender<Write>>>,
     /// The share of injected faults now (f64 bits): `config.fail_rate` until a test changes it.
     fail_rate: std::sync::atomic::AtomicU64,
     /// `http://<addr>`, for the links the simulator hands out.
@@ -151,6 +164,17 @@ impl Shared {
 
     fn leave(&self) {
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    fn tell_write(&self, method: &str, template: &str, id: &str) {
+        if let Some(tx) = self.writes.lock().expect("writes lock").as_ref() {
+            let _ = tx.send(Write {
+                method: method.to_owned(),
+                template: template.to_owned(),
+                id: id.to_owned(),
+                at: std::time::Instant::now(),
+            });
+        }
     }
 
     /// Whether to answer this request (or batch operation) with an injected fault.
@@ -219,6 +243,14 @@ impl SimHandle {
     /// Deletes an audience, as a merchant would in Mailchimp's UI.
     pub fn remove_list(&self, api_key: &str, list_id: &str) -> bool {
         self.with_account(api_key, |a| a.remove_list(list_id))
+    }
+
+    /// Every e-commerce write accepted from now on (direct requests; not batch operations), as
+    /// it happens: for measuring how soon a change reaches Mailchimp.
+    pub fn watch_writes(&self) -> tokio::sync::mpsc::UnboundedReceiver<Write> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        *self.shared.writes.lock().expect("writes lock") = Some(tx);
+        rx
     }
 
     /// Changes the share of injected faults from now on (1.0: Mailchimp is down for us).
@@ -339,6 +371,7 @@ pub fn start(config: SimConfig, listener: TcpListener) -> std::io::Result<SimHan
             results: Default::default(),
         }),
         base_url: format!("http://{addr}"),
+        writes: Mutex::new(None),
         fail_rate: std::sync::atomic::AtomicU64::new(config.fail_rate.to_bits()),
         stats: Mutex::new(SimStats::default()),
         in_flight: AtomicUsize::new(0),

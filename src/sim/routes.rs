@@ -331,7 +331,16 @@ async fn ecommerce(
         paging,
         body,
     };
-    with_account(&s, a, |acc| super::ecommerce::handle(acc, request)).map(|answer| match answer {
+    let written = method != Method::GET;
+    let answer = with_account(&s, a, |acc| super::ecommerce::handle(acc, request))?;
+    if written {
+        let id = match &answer {
+            super::ecommerce::Answer::Json(v) => v.get("id").and_then(Value::as_str),
+            super::ecommerce::Answer::NoContent => None,
+        };
+        s.tell_write(method.as_str(), template, id.unwrap_or_default());
+    }
+    Ok(match answer {
         super::ecommerce::Answer::Json(v) => Json(v).into_response(),
         super::ecommerce::Answer::NoContent => StatusCode::NO_CONTENT.into_response(),
     })
