@@ -183,6 +183,41 @@ final class Client
         return $this->unary('/mcsync.v1.SyncService/RetryFailed', new V1\RetryFailedRequest(), V1\RetryFailedResponse::class);
     }
 
+    // SubscriptionService ------------------------------------------------------------------
+
+    /**
+     * The shop's newsletter form: subscribes $email to $listIds (selected lists) with the
+     * merchant's opt-in rules. Answers once the request is stored; mcsync applies it to
+     * Mailchimp in the background (getSubscriptions() shows when it has).
+     *
+     * @param string[] $listIds
+     * @param string[] $interestIds
+     */
+    public function subscribe(string $email, array $listIds, string $firstName = '', string $lastName = '', array $interestIds = []): V1\SubscriptionsResponse
+    {
+        $request = (new V1\SubscribeRequest())
+            ->setEmail($email)
+            ->setListIds($listIds)
+            ->setFirstName($firstName)
+            ->setLastName($lastName)
+            ->setInterestIds($interestIds);
+        return $this->unary('/mcsync.v1.SubscriptionService/Subscribe', $request, V1\SubscriptionsResponse::class);
+    }
+
+    /** @param string[] $listIds empty: every selected list */
+    public function unsubscribe(string $email, array $listIds = []): V1\SubscriptionsResponse
+    {
+        $request = (new V1\UnsubscribeRequest())->setEmail($email)->setListIds($listIds);
+        return $this->unary('/mcsync.v1.SubscriptionService/Unsubscribe', $request, V1\SubscriptionsResponse::class);
+    }
+
+    /** Where $email stands on every selected list. */
+    public function getSubscriptions(string $email): V1\SubscriptionsResponse
+    {
+        $request = (new V1\GetSubscriptionsRequest())->setEmail($email);
+        return $this->unary('/mcsync.v1.SubscriptionService/GetSubscriptions', $request, V1\SubscriptionsResponse::class);
+    }
+
     // Plumbing ----------------------------------------------------------------------------
 
     private function follow(string $path, Message $request, ?callable $onProgress): V1\JobProgress

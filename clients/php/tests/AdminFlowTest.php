@@ -175,6 +175,27 @@ final class AdminFlowTest extends TestCase
             $this->assertTrue($r->getOk(), $r->getError());
         }
 
+        // A newsletter subscription from the shop's form, applied in the background.
+        $answer = $mcsync->subscribe('reader@example.com', [$ids[0]], 'Urist', 'McReader');
+        $this->assertSame('subscribed', $answer->getLists()[0]->getWanted());
+        $deadline = microtime(true) + 15;
+        do {
+            $state = $mcsync->getSubscriptions('reader@example.com')->getLists()[0]->getState();
+            if ($state === V1\SubscriptionState::SUBSCRIPTION_STATE_APPLIED) {
+                break;
+            }
+            usleep(50_000);
+        } while (microtime(true) < $deadline);
+        $this->assertSame(V1\SubscriptionState::SUBSCRIPTION_STATE_APPLIED, $state);
+        try {
+            $mcsync->subscribe('not an email', [$ids[0]]);
+            $this->fail('a bad email is refused');
+        } catch (McsyncException $e) {
+            $this->assertSame(McsyncException::INVALID_ARGUMENT, $e->getGrpcCode());
+            $this->assertArrayHasKey('email', $e->getFieldViolations());
+        }
+        $this->assertSame('unsubscribed', $mcsync->unsubscribe('reader@example.com')->getLists()[0]->getWanted());
+
         // Reset Mailchimp connection.
         $this->assertFalse($mcsync->resetConnection()->getConnection()->getConnected());
     }
