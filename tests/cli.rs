@@ -3,6 +3,7 @@
 mod common;
 
 use std::process::{Command, Output};
+use std::time::Duration;
 
 use common::*;
 
@@ -240,5 +241,49 @@ async fn upload_shows_progress_to_the_end_and_jobs_and_watch_find_it_again() {
     let out = mcsync(&app, TOKEN, &["watch", "job-nope"]).await;
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("NotFound"), "{}", text(&out));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn subscribe_look_up_and_unsubscribe_an_email() {
+    let app = spawn_app().await;
+    app.connect(KEY_A).await;
+    let ids = app.sim.list_ids(KEY_A);
+    mcsync(&app, TOKEN, &["lists", "--refresh"]).await;
+    mcsync(&app, TOKEN, &["select", &ids[0], &ids[1]]).await;
+    mcsync(&app, TOKEN, &["settings", "set", "--single-opt-in", "on"]).await;
+    let out = mcsync(
+        &app,
+        TOKEN,
+        &[
+            "subscribe",
+            "reader@example.com",
+            &ids[0],
+            "--first-name",
+            "Urist",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("queued, asked: subscribed"),
+        "{}",
+        text(&out)
+    );
+    let applied = eventually(Duration::from_secs(15), || async {
+        text(&mcsync(&app, TOKEN, &["subscriptions", "reader@example.com"]).await)
+            .contains("subscribed [applied, asked: subscribed]")
+    })
+    .await;
+    assert!(applied);
+    let out = mcsync(&app, TOKEN, &["subscribe", "nope", &ids[2]]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("email:") && text(&out).contains("list_ids[0]:"),
+        "{}",
+        text(&out)
+    );
+    let out = mcsync(&app, TOKEN, &["unsubscribe", "reader@example.com"]).await;
+    assert!(text(&out).contains("asked: unsubscribed"), "{}", text(&out));
     app.stop().await;
 }

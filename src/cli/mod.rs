@@ -3,6 +3,7 @@
 
 pub mod ops;
 mod progress;
+mod subscriptions;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -124,6 +125,34 @@ pub enum Command {
         #[command(flatten)]
         remote: ops::Remote,
     },
+    /// Operator: where an email stands on every selected list.
+    Subscriptions {
+        email: String,
+        #[command(flatten)]
+        remote: ops::Remote,
+    },
+    /// Operator: subscribe an email to lists, with the merchant's opt-in rules.
+    Subscribe {
+        email: String,
+        #[arg(required = false)]
+        list_ids: Vec<String>,
+        #[arg(long, default_value = "")]
+        first_name: String,
+        #[arg(long, default_value = "")]
+        last_name: String,
+        /// An interest (group) id; repeat for several.
+        #[arg(long = "interest")]
+        interest_ids: Vec<String>,
+        #[command(flatten)]
+        remote: ops::Remote,
+    },
+    /// Operator: unsubscribe an email from lists (every selected list when none is given).
+    Unsubscribe {
+        email: String,
+        list_ids: Vec<String>,
+        #[command(flatten)]
+        remote: ops::Remote,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -235,6 +264,30 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             remote,
         } => ops::errors(&remote, page_size, offset).await,
         Command::Retry { remote } => ops::retry(&remote).await,
+        Command::Subscriptions { email, remote } => subscriptions::get(&remote, email).await,
+        Command::Subscribe {
+            email,
+            list_ids,
+            first_name,
+            last_name,
+            interest_ids,
+            remote,
+        } => {
+            subscriptions::subscribe(
+                &remote,
+                email,
+                list_ids,
+                first_name,
+                last_name,
+                interest_ids,
+            )
+            .await
+        }
+        Command::Unsubscribe {
+            email,
+            list_ids,
+            remote,
+        } => subscriptions::unsubscribe(&remote, email, list_ids).await,
         Command::Cancel { job_id, remote } => ops::cancel(&remote, job_id).await,
     }
 }

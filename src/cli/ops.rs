@@ -123,16 +123,20 @@ pub struct SetArgs {
     timezone: Option<String>,
 }
 
-type Auth = Box<dyn FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Send>;
+pub(super) type Auth =
+    Box<dyn FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Send>;
 
-struct Clients {
+pub(super) struct Clients {
     settings: SettingsServiceClient<InterceptedService<Channel, Auth>>,
     lists: ListServiceClient<InterceptedService<Channel, Auth>>,
     records: StoreDataServiceClient<InterceptedService<Channel, Auth>>,
     sync: SyncServiceClient<InterceptedService<Channel, Auth>>,
+    pub(super) subscriptions: pb::subscription_service_client::SubscriptionServiceClient<
+        InterceptedService<Channel, Auth>,
+    >,
 }
 
-async fn clients(remote: &Remote) -> Result<Clients, String> {
+pub(super) async fn clients(remote: &Remote) -> Result<Clients, String> {
     let channel = Channel::from_shared(remote.server.clone())
         .map_err(|e| format!("--server {}: {e}", remote.server))?
         .connect()
@@ -159,12 +163,16 @@ async fn clients(remote: &Remote) -> Result<Clients, String> {
         settings: SettingsServiceClient::with_interceptor(channel.clone(), auth()),
         lists: ListServiceClient::with_interceptor(channel.clone(), auth()),
         records: StoreDataServiceClient::with_interceptor(channel.clone(), auth()),
-        sync: SyncServiceClient::with_interceptor(channel, auth()),
+        sync: SyncServiceClient::with_interceptor(channel.clone(), auth()),
+        subscriptions: pb::subscription_service_client::SubscriptionServiceClient::with_interceptor(
+            channel,
+            auth(),
+        ),
     })
 }
 
 /// The server's reason, with each offending field on its own line.
-fn failure(status: tonic::Status) -> String {
+pub(super) fn failure(status: tonic::Status) -> String {
     use tonic_types::StatusExt;
     let mut out = format!("{:?}: {}", status.code(), status.message());
     if let Some(bad) = status.get_details_bad_request() {
