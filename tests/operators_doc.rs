@@ -52,6 +52,8 @@ async fn every_recipe_in_the_operators_guide_works() {
         "SettingsService",
         "ListService",
         "StoreDataService",
+        "SyncService",
+        "SubscriptionService",
         "Health",
     ];
     for s in services {
@@ -122,6 +124,11 @@ async fn every_recipe_in_the_operators_guide_works() {
         find("UpdateStoreData")
     );
     assert!(find("describe mcsync.v1.SettingsService").contains("Reset Mailchimp connection"));
+    assert!(
+        find("SubscriptionService/Subscribe").contains("\"wanted\": \"subscribed\""),
+        "{}",
+        find("SubscriptionService/Subscribe")
+    );
     let settings = app.server.as_ref().unwrap().app.settings().unwrap();
     assert!(
         settings.abandoned_carts && settings.connection.is_none(),

@@ -1,5 +1,6 @@
-//! The operations behind the RPCs: connect, settings, audiences. Handlers parse and call these;
-//! these write durably and talk to Mailchimp through [`crate::mailchimp`].
+//! The operations behind the RPCs: connect, settings, audiences, records, uploads, subscriptions;
+//! and the live sync worker. Handlers parse and call these; these write durably, and talk to
+//! Mailchimp through [`crate::mailchimp`] (requests that can wait go to background work).
 
 pub mod feed;
 mod live;
