@@ -346,3 +346,86 @@ async fn a_customer_whose_email_changed_is_recreated_and_keeps_its_orders() {
     assert_eq!(listed.total, 0);
     app.stop().await;
 }
+
+/// A coupon with nothing beyond code, amount and dates: what "matching promo rules" uploads.
+fn plain_coupon(i: u64) -> pb::Coupon {
+    pb::Coupon {
+        total_min: String::new(),
+        total_max: String::new(),
+        uses_limit: 0,
+        uses_limit_per_user: 0,
+        product_ids: Vec::new(),
+        product_class_ids: Vec::new(),
+        membership_ids: Vec::new(),
+        zone_ids: Vec::new(),
+        category_ids: Vec::new(),
+        ..testdata::coupon(i)
+    }
+}
+
+#[tokio::test]
+async fn coupons_follow_the_matching_mode_as_they_start_and_stop_matching() {
+    let (app, stores) = live_shop(1).await;
+    app.settings()
+        .update_settings(pb::UpdateSettingsRequest {
+            coupon_upload_mode: Some(pb::CouponUploadMode::MatchingPromoRules as i32),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    // k7 has conditions Mailchimp's rules cannot hold: not sent.
+    upsert(&app, R::Coupon(testdata::coupon(7))).await;
+    upsert(&app, R::Product(testdata::product(901))).await;
+    assert!(everywhere(&app, &stores, "products", "p901", |p| p.is_some()).await);
+    assert!(
+        stores
+            .iter()
+            .all(|s| app.sim.resource(s, "promo_rules", "k7").is_none())
+    );
+    // It starts matching: created.
+    upsert(&app, R::Coupon(plain_coupon(7))).await;
+    assert!(everywhere(&app, &stores, "promo_rules", "k7", |r| r.is_some()).await);
+    // It stops matching: deleted from Mailchimp.
+    upsert(&app, R::Coupon(testdata::coupon(7))).await;
+    assert!(everywhere(&app, &stores, "promo_rules", "k7", |r| r.is_none()).await);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_record_created_and_deleted_before_the_worker_looks_never_reaches_mailchimp() {
+    let (app, stores) = live_shop(1).await;
+    set_analytics(&app, false).await;
+    let before = app.sim.stats();
+    upsert(&app, R::Product(testdata::product(950))).await;
+    delete(&app, pb::RecordKind::Product, "p950").await;
+    // And the other way round for one Mailchimp has: deleted, then back, changed.
+    delete(&app, pb::RecordKind::Product, "p8").await;
+    let mut back = testdata::product(8);
+    back.title = "Boot model 8, back".into();
+    upsert(&app, R::Product(back)).await;
+    set_analytics(&app, true).await;
+    assert!(
+        everywhere(&app, &stores, "products", "p8", |p| p
+            .is_some_and(|p| p["title"] == "Boot model 8, back"))
+        .await
+    );
+    assert!(eventually(SOON, || async { outbox_len(&app) == 0 }).await);
+    let after = app.sim.stats();
+    let products = "/ecommerce/stores/{store_id}/products";
+    assert_eq!(
+        after.count(&format!("POST /3.0{products}")),
+        before.count(&format!("POST /3.0{products}")),
+        "p950 was never sent"
+    );
+    assert_eq!(
+        after.count(&format!("DELETE /3.0{products}/{{product_id}}")),
+        before.count(&format!("DELETE /3.0{products}/{{product_id}}")),
+        "neither p950 (Mailchimp never had it) nor p8 (its last state is what counts) was deleted"
+    );
+    assert!(
+        stores
+            .iter()
+            .all(|s| app.sim.resource(s, "products", "p950").is_none())
+    );
+    app.stop().await;
+}

@@ -75,6 +75,10 @@ pub async fn push_as(
     let base = format!("/ecommerce/stores/{}", seg(t.store_id));
     let synced = store.synced_hash(t.store_id, kind, id)?;
     let Some(record) = record else {
+        // Mailchimp never had it from us: nothing to delete.
+        if synced.is_none() && !may_exist {
+            return Ok(Pushed::Skipped);
+        }
         return delete(store, t, kind, id, &base).await;
     };
     match record {
