@@ -379,7 +379,10 @@ async fn demo(args: DemoArgs) -> Result<(), String> {
          \n\nOr with mcsync's own operator commands:\n\
          \n  export MCSYNC_SERVER=http://{addr} MCSYNC_TOKEN={token}\
          \n  mcsync status; mcsync lists; mcsync settings get\
+         \n\nOnce a store is uploaded it is live: an Upsert reaches it by itself. Newsletters:\
+         \n  mcsync subscribe reader@example.com {first}; mcsync subscriptions reader@example.com\
          \n\nPress Ctrl-C to stop.",
+        first = lists.lists.first().map(|(a, _)| a.id.as_str()).unwrap_or("<list id>"),
         sim_url = sim.base_url(),
         dir = data_dir.display(),
         account = lists.account_id,
