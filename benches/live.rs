@@ -27,11 +27,7 @@ fn seconds() -> u64 {
 }
 
 fn backlog(bench: &Bench) -> usize {
-    let store = bench.server.app.store();
-    store
-        .outbox_after(store.live_cursor().unwrap(), usize::MAX)
-        .unwrap()
-        .len()
+    bench.server.app.store().outbox_len().unwrap()
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

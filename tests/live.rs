@@ -64,11 +64,13 @@ async fn set_analytics(app: &TestApp, on: bool) {
 }
 
 fn outbox_len(app: &TestApp) -> usize {
-    let store = app.server.as_ref().unwrap().app.store();
-    store
-        .outbox_after(store.live_cursor().unwrap(), usize::MAX)
+    app.server
+        .as_ref()
         .unwrap()
-        .len()
+        .app
+        .store()
+        .outbox_len()
+        .unwrap()
 }
 
 #[tokio::test]

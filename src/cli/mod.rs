@@ -382,7 +382,11 @@ async fn demo(args: DemoArgs) -> Result<(), String> {
          \n\nOnce a store is uploaded it is live: an Upsert reaches it by itself. Newsletters:\
          \n  mcsync subscribe reader@example.com {first}; mcsync subscriptions reader@example.com\
          \n\nPress Ctrl-C to stop.",
-        first = lists.lists.first().map(|(a, _)| a.id.as_str()).unwrap_or("<list id>"),
+        first = lists
+            .lists
+            .first()
+            .map(|(a, _)| a.id.as_str())
+            .unwrap_or("<list id>"),
         sim_url = sim.base_url(),
         dir = data_dir.display(),
         account = lists.account_id,

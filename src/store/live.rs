@@ -121,3 +121,46 @@ impl Store {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::record::{self, Change};
+    use crate::testdata;
+
+    fn upsert(i: u64) -> Change {
+        record::parse(testdata::mixed(i)).unwrap()
+    }
+
+    #[tokio::test]
+    async fn live_sync_reads_after_its_place_drops_what_it_passed_and_sequences_go_on() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            store.apply_changes(&[upsert(1), upsert(2)]).unwrap();
+            store.apply_changes(&[upsert(3)]).unwrap();
+            let seqs = |v: Vec<OutboxEntry>| v.iter().map(|e| e.sequence).collect::<Vec<_>>();
+            assert_eq!(seqs(store.outbox_after(0, 10).unwrap()), [1, 2, 3]);
+            assert_eq!(
+                seqs(store.outbox_after(1, 10).unwrap()),
+                [2, 3],
+                "mid-segment"
+            );
+            store.consume_outbox(2).await.unwrap();
+            assert_eq!(store.outbox_len().unwrap(), 1);
+            store.consume_outbox(1).await.unwrap();
+            assert_eq!(store.live_cursor().unwrap(), 2, "never back");
+            store.consume_outbox(3).await.unwrap();
+            assert_eq!(store.outbox_len().unwrap(), 0);
+            assert!(store.outbox_after(3, 10).unwrap().is_empty());
+        }
+        // Every segment is gone: the next change still gets a sequence after live sync's place.
+        let store = Store::open(dir.path()).unwrap();
+        store.apply_changes(&[upsert(4)]).unwrap();
+        let entries = store
+            .outbox_after(store.live_cursor().unwrap(), 10)
+            .unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].sequence, 4);
+    }
+}

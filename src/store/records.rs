@@ -225,14 +225,19 @@ impl Store {
         self.records[tree_index(kind)].len()
     }
 
-    /// Changes waiting in the outbox.
+    /// Changes waiting in the outbox: those live sync has not dealt with yet.
     pub fn outbox_len(&self) -> Result<usize, StoreError> {
+        let after = self.live_cursor()?;
         let mut n = 0;
         for kv in self.outbox.iter() {
-            let (_, v) = kv?;
-            n += v.get(..4).map_or(0, |c| {
-                u32::from_be_bytes(c.try_into().unwrap_or([0; 4])) as usize
+            let (k, v) = kv?;
+            let first = k.as_ref().try_into().map(u64::from_be_bytes).unwrap_or(0);
+            let count = v.get(..4).map_or(0, |c| {
+                u64::from(u32::from_be_bytes(c.try_into().unwrap_or([0; 4])))
             });
+            // Entries first..first+count; those up to `after` are done.
+            let done = (after + 1).saturating_sub(first).min(count);
+            n += (count - done) as usize;
         }
         Ok(n)
     }
