@@ -277,27 +277,11 @@ async fn two_watchers_one_leaving_and_a_cancel_that_clears_is_syncing() {
     };
     let app = spawn_app_with(config, 1).await;
     ready(&app, false).await;
-    let records: Vec<_> = (0..400)
-        .map(|i| testdata::record(R::Product(testdata::product(i))))
-        .collect();
-    app.records()
-        .push_records(tokio_stream::iter(records))
-        .await
-        .unwrap();
+    push_products(&app, 0..400).await;
 
-    let mut first = app
-        .sync()
-        .upload_store_data(pb::UploadRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
+    let mut first = start_upload(&app, pb::UploadMode::Auto).await;
     let job_id = first.next().await.unwrap().unwrap().job_id;
-    let mut joined = app
-        .sync()
-        .upload_store_data(pb::UploadRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
+    let mut joined = start_upload(&app, pb::UploadMode::Auto).await;
     assert_eq!(
         joined.next().await.unwrap().unwrap().job_id,
         job_id,
@@ -358,35 +342,14 @@ async fn a_job_interrupted_by_a_restart_resumes_and_completes_without_duplicates
     };
     let mut app = spawn_app_with(config, 1).await;
     ready(&app, false).await;
-    let records: Vec<_> = (0..600)
-        .map(|i| testdata::record(R::Product(testdata::product(i))))
-        .collect();
-    app.records()
-        .push_records(tokio_stream::iter(records))
-        .await
-        .unwrap();
-    let mut stream = app
-        .sync()
-        .upload_store_data(pb::UploadRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
+    push_products(&app, 0..600).await;
+    let mut stream = start_upload(&app, pb::UploadMode::Auto).await;
     let job_id = stream.next().await.unwrap().unwrap().job_id;
-    let started = eventually(Duration::from_secs(30), || async {
-        app.sim
-            .stats()
-            .stores
-            .values()
-            .map(|c| c["products"])
-            .sum::<u64>()
-            >= 100
-    })
-    .await;
-    assert!(started);
+    assert!(products_arrived(&app.sim, 100).await);
     drop(stream);
     app.restart().await;
 
-    let mut watcher = app
+    let watcher = app
         .sync()
         .watch_job(pb::WatchJobRequest {
             job_id: job_id.clone(),
@@ -394,11 +357,7 @@ async fn a_job_interrupted_by_a_restart_resumes_and_completes_without_duplicates
         .await
         .unwrap()
         .into_inner();
-    let mut last = None;
-    while let Some(m) = watcher.next().await {
-        last = Some(m.unwrap());
-    }
-    let job = last.unwrap();
+    let job = last_message(watcher).await;
     assert_eq!(job.state(), pb::JobState::Succeeded, "{}", job.message);
     let stats = app.sim.stats();
     assert!(

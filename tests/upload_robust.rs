@@ -178,38 +178,11 @@ async fn a_key_revoked_mid_job_fails_it_with_a_clear_reason() {
     };
     let app = spawn_app_with(config, 1).await;
     ready(&app, false).await;
-    let records: Vec<_> = (0..600)
-        .map(|i| testdata::record(R::Product(testdata::product(i))))
-        .collect();
-    app.records()
-        .push_records(tokio_stream::iter(records))
-        .await
-        .unwrap();
-    let mut stream = app
-        .sync()
-        .upload_store_data(pb::UploadRequest {
-            mode: pb::UploadMode::Direct as i32,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let started = eventually(Duration::from_secs(30), || async {
-        app.sim
-            .stats()
-            .stores
-            .values()
-            .map(|c| c["products"])
-            .sum::<u64>()
-            >= 50
-    })
-    .await;
-    assert!(started);
+    push_products(&app, 0..600).await;
+    let stream = start_upload(&app, pb::UploadMode::Direct).await;
+    assert!(products_arrived(&app.sim, 50).await);
     app.sim.revoke_key(KEY_A);
-    let mut last = None;
-    while let Some(m) = stream.next().await {
-        last = Some(m.unwrap());
-    }
-    let job = last.unwrap();
+    let job = last_message(stream).await;
     assert_eq!(job.state(), pb::JobState::Failed);
     assert!(job.message.contains("API Key Invalid"), "{}", job.message);
     let sent: i64 = job.phases.iter().map(|p| p.done).sum();
@@ -329,32 +302,9 @@ async fn is_syncing_is_true_during_a_job_and_cleared_after_a_failure_once_mailch
     };
     let app = spawn_app_with(config, 1).await;
     ready(&app, false).await;
-    let records: Vec<_> = (0..600)
-        .map(|i| testdata::record(R::Product(testdata::product(i))))
-        .collect();
-    app.records()
-        .push_records(tokio_stream::iter(records))
-        .await
-        .unwrap();
-    let mut stream = app
-        .sync()
-        .upload_store_data(pb::UploadRequest {
-            mode: pb::UploadMode::Direct as i32,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let busy = eventually(Duration::from_secs(30), || async {
-        app.sim
-            .stats()
-            .stores
-            .values()
-            .map(|c| c["products"])
-            .sum::<u64>()
-            >= 50
-    })
-    .await;
-    assert!(busy);
+    push_products(&app, 0..600).await;
+    let stream = start_upload(&app, pb::UploadMode::Direct).await;
+    assert!(products_arrived(&app.sim, 50).await);
     let stores: Vec<String> = app.sim.stats().stores.keys().cloned().collect();
     for s in &stores {
         assert_eq!(
@@ -365,11 +315,7 @@ async fn is_syncing_is_true_during_a_job_and_cleared_after_a_failure_once_mailch
     }
     // Mailchimp goes away: the job fails, and cannot clear the flag just then.
     app.sim.set_fail_rate(1.0);
-    let mut last = None;
-    while let Some(m) = stream.next().await {
-        last = Some(m.unwrap());
-    }
-    let job = last.unwrap();
+    let job = last_message(stream).await;
     assert_eq!(job.state(), pb::JobState::Failed);
     assert!(!job.message.is_empty());
     assert!(sim_store(&app, &stores[0]).await["is_syncing"] == true);

@@ -124,3 +124,52 @@ impl TestApp {
             .as_u16()
     }
 }
+
+/// Products p<from>..p<to> into the mirror.
+pub async fn push_products(app: &impl Clients, ids: std::ops::Range<u64>) {
+    let records: Vec<_> = ids
+        .map(|i| testdata::record(R::Product(testdata::product(i))))
+        .collect();
+    let n = records.len() as i64;
+    let s = app
+        .records()
+        .push_records(tokio_stream::iter(records))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(s.accepted + s.unchanged, n, "{s:?}");
+}
+
+/// Starts an upload and hands back its progress stream, without waiting.
+pub async fn start_upload(
+    app: &impl Clients,
+    mode: pb::UploadMode,
+) -> tonic::Streaming<pb::JobProgress> {
+    app.sync()
+        .upload_store_data(pb::UploadRequest { mode: mode as i32 })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+/// Follows a progress stream to its end: the last message.
+pub async fn last_message(mut stream: tonic::Streaming<pb::JobProgress>) -> pb::JobProgress {
+    let mut last = None;
+    while let Some(m) = stream.next().await {
+        last = Some(m.unwrap());
+    }
+    last.expect("a job stream ends with the job's outcome")
+}
+
+/// Waits (30 s at most) until the simulator holds at least `n` products over all stores.
+pub async fn products_arrived(sim: &SimHandle, n: u64) -> bool {
+    eventually(Duration::from_secs(30), || async {
+        sim.stats()
+            .stores
+            .values()
+            .map(|c| c["products"])
+            .sum::<u64>()
+            >= n
+    })
+    .await
+}
