@@ -32,6 +32,14 @@ pub struct Problem {
 }
 
 impl Problem {
+    /// The per-field errors as "field: message", for listing beside the record.
+    pub fn field_errors(&self) -> Vec<String> {
+        self.errors
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect()
+    }
+
     /// Builds the problem for a non-2xx answer; a body that is not a problem document (Mailchimp
     /// sometimes sends a bare 403 under heavy load) keeps the HTTP status and a short excerpt.
     pub fn from_response(status: u16, body: &[u8]) -> Self {

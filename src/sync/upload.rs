@@ -552,11 +552,7 @@ pub fn outcome(
                     status: p.status,
                     title: p.title.clone(),
                     detail: p.detail.clone(),
-                    field_errors: p
-                        .errors
-                        .iter()
-                        .map(|e| format!("{}: {}", e.field, e.message))
-                        .collect(),
+                    field_errors: p.field_errors(),
                     attempts: 1,
                     at: crate::domain::now(),
                 })
@@ -607,11 +603,7 @@ fn count(
                     status: i32::from(p.status),
                     title: p.title.clone(),
                     detail: p.detail.clone(),
-                    field_errors: p
-                        .errors
-                        .iter()
-                        .map(|e| format!("{}: {}", e.field, e.message))
-                        .collect(),
+                    field_errors: p.field_errors(),
                     attempts: 1,
                     at: Some(now()),
                 });
