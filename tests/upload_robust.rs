@@ -335,3 +335,54 @@ async fn is_syncing_is_true_during_a_job_and_cleared_after_a_failure_once_mailch
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_job_that_cannot_resume_after_a_restart_fails_and_its_stores_stop_syncing() {
+    let config = mcsync::sim::SimConfig {
+        latency: Duration::from_millis(10),
+        ..sim_config(3)
+    };
+    let mut app = spawn_app_with(config, 1).await;
+    ready(&app, false).await;
+    push_products(&app, 0..600).await;
+    let stream = start_upload(&app, pb::UploadMode::Direct).await;
+    assert!(products_arrived(&app.sim, 50).await);
+    drop(stream);
+    // The merchant turns e-commerce analytics off; the process restarts mid-job.
+    app.settings()
+        .update_settings(pb::UpdateSettingsRequest {
+            ecommerce_analytics: Some(false),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let job_id = app
+        .sync()
+        .list_jobs(pb::ListJobsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .jobs[0]
+        .job_id
+        .clone();
+    app.restart().await;
+    let job = app
+        .sync()
+        .get_job(pb::GetJobRequest { job_id })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(job.state(), pb::JobState::Failed);
+    assert!(job.message.contains("could not resume"), "{}", job.message);
+    let stores: Vec<String> = app.sim.stats().stores.keys().cloned().collect();
+    let cleared = eventually(Duration::from_secs(15), || async {
+        let mut all = true;
+        for s in &stores {
+            all &= sim_store(&app, s).await["is_syncing"] == false;
+        }
+        all
+    })
+    .await;
+    assert!(cleared, "is_syncing=false reached Mailchimp without a job");
+    app.stop().await;
+}

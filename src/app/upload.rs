@@ -160,6 +160,12 @@ impl App {
                 job.state = pb::JobState::Failed as i32;
                 job.message = format!("could not resume after a restart: {e}");
                 self.store.save_job(&job).await?;
+                // Its stores were left syncing: live sync clears that once it can.
+                let stores: std::collections::BTreeSet<&str> =
+                    job.phases.iter().map(|p| p.store_id.as_str()).collect();
+                for id in stores {
+                    self.store.set_syncing_owed(id, true).await?;
+                }
             }
         }
         Ok(())
