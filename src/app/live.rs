@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 
 use super::App;
-use crate::domain::record::{self, RecordKind};
+use crate::domain::record::RecordKind;
 use crate::proto::v1 as pb;
 use crate::sync::live::coalesce;
 use crate::sync::push::PushError;
@@ -135,16 +135,10 @@ impl App {
             if *kind == RecordKind::Cart && !ctx.abandoned_carts {
                 continue;
             }
-            let stored = match self.store.record(*kind, id) {
-                Ok(s) => s,
-                Err(e) => return Err(Stop::Failed(e.to_string())),
-            };
-            let decoded = match stored {
-                Some((_, bytes)) => {
-                    Some(record::decode(*kind, &bytes).map_err(|e| Stop::Failed(e.to_string()))?)
-                }
-                None => None,
-            };
+            let decoded = self
+                .store
+                .decoded_record(*kind, id)
+                .map_err(|e| Stop::Failed(e.to_string()))?;
             for store_id in stores {
                 let (store, ctx, store_id, id, decoded, kind) = (
                     self.store.clone(),

@@ -39,16 +39,10 @@ impl App {
 
     pub fn get_record(&self, key: &pb::RecordKey) -> Result<pb::Record, AppError> {
         let (kind, id) = record::parse_key(key, "").map_err(AppError::Invalid)?;
-        let (_, bytes) = self
+        let decoded = self
             .store
-            .record(kind, &id)?
+            .decoded_record(kind, &id)?
             .ok_or_else(|| not_found(kind, &id))?;
-        let decoded = record::decode(kind, &bytes).map_err(|e| {
-            AppError::Store(crate::store::StoreError::Corrupt {
-                key: format!("{}/{id}", kind.name()),
-                reason: e.to_string(),
-            })
-        })?;
         Ok(pb::Record {
             record: Some(decoded),
         })

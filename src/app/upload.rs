@@ -342,7 +342,7 @@ impl App {
 
     /// Sends every refused record again, as the mirror has it now.
     pub async fn retry_failed(&self) -> Result<pb::RetryFailedResponse, AppError> {
-        use crate::domain::record::{self, RecordKind};
+        use crate::domain::record::RecordKind;
         use crate::sync::upload::{outcome, push_with_dependencies};
         if let Some(r) = self.running.lock().await.as_ref() {
             if r.is_running() {
@@ -359,16 +359,7 @@ impl App {
             let Some(kind) = RecordKind::from_byte(e.kind) else {
                 continue;
             };
-            let stored = self.store.record(kind, &e.id)?;
-            let decoded = match &stored {
-                Some((_, bytes)) => Some(record::decode(kind, bytes).map_err(|err| {
-                    AppError::Store(crate::store::StoreError::Corrupt {
-                        key: e.id.clone(),
-                        reason: err.to_string(),
-                    })
-                })?),
-                None => None,
-            };
+            let decoded = self.store.decoded_record(kind, &e.id)?;
             response.retried += 1;
             let result = push_with_dependencies(
                 &self.store,

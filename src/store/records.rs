@@ -12,6 +12,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 
 use super::{Store, StoreError};
 use crate::domain::record::{Change, RecordKind};
+use crate::proto::v1 as pb;
 
 pub const HASH_LEN: usize = 16;
 
@@ -221,6 +222,17 @@ impl Store {
         Ok(Some((hash, v[HASH_LEN..].to_vec())))
     }
 
+    /// The stored record, decoded.
+    pub fn decoded_record(
+        &self,
+        kind: RecordKind,
+        id: &str,
+    ) -> Result<Option<pb::record::Record>, StoreError> {
+        self.record(kind, id)?
+            .map(|(_, bytes)| decode_stored(kind, id, &bytes))
+            .transpose()
+    }
+
     pub fn count_records(&self, kind: RecordKind) -> usize {
         self.records[tree_index(kind)].len()
     }
@@ -255,6 +267,19 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// Decodes a stored record; bytes that do not decode are `Corrupt`, never "no record" (which
+/// would read as a delete).
+pub fn decode_stored(
+    kind: RecordKind,
+    id: &str,
+    bytes: &[u8],
+) -> Result<pb::record::Record, StoreError> {
+    crate::domain::record::decode(kind, bytes).map_err(|e| StoreError::Corrupt {
+        key: format!("{}/{id}", kind.name()),
+        reason: e.to_string(),
+    })
 }
 
 /// Appends one entry: kind, operation, id length (ids are at most 50 bytes), id.

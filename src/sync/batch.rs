@@ -15,10 +15,11 @@ use tokio::task::JoinSet;
 
 use super::push::{self, Plan, Planned, PushError, Pushed, push_as};
 use super::upload::{Stop, UploadContext, ensure_line_products, target};
-use crate::domain::record::{self, RecordKind};
+use crate::domain::record::RecordKind;
 use crate::mailchimp::{BatchOperation, BatchStatus, MailchimpError, OperationResult, Problem};
 use crate::proto::v1 as pb;
 use crate::store::Store;
+use crate::store::records::decode_stored;
 
 /// Operations per batch.
 const OPS_PER_BATCH: usize = 1_000;
@@ -80,11 +81,14 @@ pub async fn push_window(
     let mut direct: Vec<(String, Option<pb::record::Record>, bool)> = Vec::new();
     for (id, bytes) in records {
         let id = String::from_utf8_lossy(&id).into_owned();
-        let rec = record::decode(kind, &bytes).ok();
-        let Some(r) = rec.as_ref() else {
-            direct.push((id, rec, may_exist));
-            continue;
+        let rec = match decode_stored(kind, &id, &bytes) {
+            Ok(r) => r,
+            Err(e) => {
+                results.push((id, Err(e.into())));
+                continue;
+            }
         };
+        let r = &rec;
         if let Err(e) = ensure_line_products(store, ctx, store_id, Some(r), may_exist).await {
             results.push((id, Err(e)));
             continue;
@@ -92,7 +96,7 @@ pub async fn push_window(
         match push::plan(store, &t, kind, &id, r, may_exist) {
             Ok(Plan::Unchanged) => results.push((id, Ok(Pushed::Unchanged))),
             Ok(Plan::Send(p)) => planned.push((id, p)),
-            Ok(Plan::Direct) => direct.push((id, rec, may_exist)),
+            Ok(Plan::Direct) => direct.push((id, Some(rec), may_exist)),
             Err(e) => results.push((id, Err(e))),
         }
     }
@@ -109,14 +113,11 @@ pub async fn push_window(
                 let refused = MailchimpError::Api(Box::new(problem));
                 results.push((id.clone(), Err(PushError::Mailchimp(refused))));
             }
-            Settled::Direct { may_exist } => {
-                let rec = store
-                    .record(kind, id)
-                    .ok()
-                    .flatten()
-                    .and_then(|(_, bytes)| record::decode(kind, &bytes).ok());
-                direct.push((id.clone(), rec, may_exist));
-            }
+            // Read again from the mirror (it may have changed, or gone, since).
+            Settled::Direct { may_exist } => match store.decoded_record(kind, id) {
+                Ok(rec) => direct.push((id.clone(), rec, may_exist)),
+                Err(e) => results.push((id.clone(), Err(e.into()))),
+            },
         }
     }
     results.extend(send_direct(store, ctx, store_id, kind, direct).await);

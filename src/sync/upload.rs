@@ -19,6 +19,7 @@ use crate::proto::v1 as pb;
 use crate::store::Store;
 use crate::store::errors::SyncErrorRecord;
 use crate::store::jobs::PHASE_DONE;
+use crate::store::records::decode_stored;
 
 /// Records pushed concurrently, and between two durable cursor updates.
 const CHUNK: usize = 50;
@@ -389,17 +390,21 @@ impl Phase<'_> {
                         (store.clone(), self.ctx.clone(), store_id.clone());
                     tasks.spawn(async move {
                         let id = String::from_utf8_lossy(&id).into_owned();
-                        let record = record::decode(kind, &bytes).ok();
-                        let result = push_with_dependencies(
-                            &store,
-                            &ctx,
-                            &store_id,
-                            kind,
-                            &id,
-                            record.as_ref(),
-                            may_exist,
-                        )
-                        .await;
+                        let result = match decode_stored(kind, &id, &bytes) {
+                            Ok(record) => {
+                                push_with_dependencies(
+                                    &store,
+                                    &ctx,
+                                    &store_id,
+                                    kind,
+                                    &id,
+                                    Some(&record),
+                                    may_exist,
+                                )
+                                .await
+                            }
+                            Err(e) => Err(e.into()),
+                        };
                         (id, result)
                     });
                 }
