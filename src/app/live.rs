@@ -62,7 +62,8 @@ impl App {
         }
     }
 
-    /// Wakes the worker now (records written, a job ended, settings changed).
+    /// Wakes the worker now (a subscription queued; the writer thread rings the same bell after
+    /// each group commit that changed records).
     pub fn wake_live(&self) {
         self.live_wake.notify_one();
     }
@@ -79,6 +80,7 @@ impl App {
 
     async fn sync_outbox(&self) -> Result<Step, Stop> {
         let failed = |e: crate::store::StoreError| Stop::Failed(e.to_string());
+        let _gate = self.live_gate.lock().await;
         if self.upload_running().await {
             return Ok(Step::Idle);
         }

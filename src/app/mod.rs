@@ -71,6 +71,9 @@ pub struct App {
     /// Wakes the live sync worker (shared with the writer thread, which rings it after each
     /// group commit that changed something).
     live_wake: Arc<Notify>,
+    /// Held by live sync while it sends a window and by an upload job while it starts, so that
+    /// the two never send the same records at once.
+    live_gate: Mutex<()>,
 }
 
 impl App {
@@ -89,6 +92,7 @@ impl App {
             refresh_soon: Notify::new(),
             running: Mutex::new(None),
             live_wake,
+            live_gate: Mutex::new(()),
         }))
     }
 

@@ -90,6 +90,8 @@ impl App {
         self: &Arc<Self>,
         mode: pb::UploadMode,
     ) -> Result<watch::Receiver<pb::JobProgress>, AppError> {
+        // No live sync window is in flight when a job starts (always taken before `running`).
+        let _live = self.live_gate.lock().await;
         let mut running = self.running.lock().await;
         if let Some(r) = running.as_ref() {
             if r.is_running() {
