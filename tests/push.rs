@@ -256,3 +256,60 @@ async fn coupons_follow_the_upload_mode_and_leave_when_they_stop_matching() {
     assert_eq!((counts["promo_rules"], counts["promo_codes"]), (0, 0));
     f.sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_batch_plans_one_request_and_leaves_the_rest_to_the_direct_path() {
+    use mcsync::sync::push::{Plan, plan};
+    let f = fixture().await;
+    let t = f.target(CouponUploadMode::All);
+    let product = R::Product(testdata::product(1));
+    let planned = |r: &R, kind, id: &str| plan(&f.store, &t, kind, id, r, false).unwrap();
+    match planned(&product, RecordKind::Product, "p1") {
+        Plan::Send(p) => assert_eq!(
+            (p.method, p.path.as_str()),
+            (reqwest::Method::POST, "/ecommerce/stores/xc_test/products")
+        ),
+        _ => panic!("a new product is one create"),
+    }
+    f.push(RecordKind::Product, "p1", Some(product.clone()))
+        .await
+        .unwrap();
+    assert!(matches!(
+        planned(&product, RecordKind::Product, "p1"),
+        Plan::Unchanged
+    ));
+    f.push(
+        RecordKind::Product,
+        "p2",
+        Some(R::Product(testdata::product(2))),
+    )
+    .await
+    .unwrap();
+
+    // An emptied cart is a delete; an order placed from a cart Mailchimp has also deletes it.
+    let mut cart = testdata::cart(1);
+    cart.lines.truncate(1);
+    f.push(RecordKind::Cart, "cart1", Some(R::Cart(cart.clone())))
+        .await
+        .unwrap();
+    cart.lines.clear();
+    assert!(matches!(
+        planned(&R::Cart(cart), RecordKind::Cart, "cart1"),
+        Plan::Direct
+    ));
+    let mut order = testdata::order(1);
+    order.cart_id = "cart1".into();
+    assert!(matches!(
+        planned(&R::Order(order.clone()), RecordKind::Order, "100001"),
+        Plan::Direct
+    ));
+    order.cart_id = "a-cart-mailchimp-never-had".into();
+    assert!(matches!(
+        planned(&R::Order(order), RecordKind::Order, "100001"),
+        Plan::Send(_)
+    ));
+    assert!(matches!(
+        planned(&R::Coupon(testdata::coupon(1)), RecordKind::Coupon, "k1"),
+        Plan::Direct
+    ));
+}

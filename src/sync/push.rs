@@ -95,25 +95,30 @@ pub async fn push_as(
         }
         _ => {}
     }
-    let Some(body) = entity_body(record) else {
-        return Ok(Pushed::Skipped);
+    let p = match decide(t, kind, id, record, synced, may_exist) {
+        Plan::Unchanged => return Ok(Pushed::Unchanged),
+        Plan::Direct => return Ok(Pushed::Skipped),
+        Plan::Send(p) => p,
     };
-    let h = hash(&[&body]);
-    if synced == Some(h) {
-        return Ok(Pushed::Unchanged);
-    }
-    let path = format!("{base}/{}", collection(kind));
-    let outcome = if kind == RecordKind::Customer {
-        put_customer(t.client, &format!("{path}/{}", seg(id)), &body).await?;
-        if synced.is_some() {
-            Pushed::Updated
-        } else {
+    let outcome = if p.method == Method::PUT {
+        put_customer(t.client, &p.path, &p.body).await?;
+        if p.creates {
             Pushed::Created
+        } else {
+            Pushed::Updated
         }
     } else {
-        upsert(t.client, &path, id, &body, synced.is_some() || may_exist).await?
+        let collection = format!("{base}/{}", collection(kind));
+        upsert(
+            t.client,
+            &collection,
+            id,
+            &p.body,
+            p.method == Method::PATCH,
+        )
+        .await?
     };
-    store.set_synced(t.store_id, kind, id, h)?;
+    store.set_synced(t.store_id, kind, id, p.hash)?;
     if let (Pushed::Created, pb::record::Record::Order(o)) = (outcome, record) {
         placed_cart(store, t, &o.cart_id, &base).await?;
     }
@@ -190,11 +195,13 @@ pub enum Plan {
     /// Nothing to send: Mailchimp has this exact body.
     Unchanged,
     Send(Planned),
-    /// Not one request (a coupon, a delete): push it with [`push`].
+    /// Not one request: push it with [`push`].
     Direct,
 }
 
-/// What [`push_as`] would send for a product, customer, order or cart, without sending it.
+/// What [`push_as`] would send for a record, without sending it: one request, nothing, or
+/// more than one request (a coupon's rule and code, a delete, an emptied cart, an order whose
+/// cart Mailchimp has and must lose), which only [`push_as`] sends.
 pub fn plan(
     store: &Store,
     t: &Target<'_>,
@@ -203,13 +210,40 @@ pub fn plan(
     record: &pb::record::Record,
     may_exist: bool,
 ) -> Result<Plan, PushError> {
-    let Some(body) = entity_body(record) else {
-        return Ok(Plan::Direct);
+    use pb::record::Record as R;
+    let more_than_one = match record {
+        R::Cart(c) => c.lines.is_empty(),
+        R::Order(o) => {
+            !o.cart_id.is_empty()
+                && store
+                    .synced_hash(t.store_id, RecordKind::Cart, &o.cart_id)?
+                    .is_some()
+        }
+        _ => false,
     };
+    if more_than_one {
+        return Ok(Plan::Direct);
+    }
     let synced = store.synced_hash(t.store_id, kind, id)?;
+    Ok(decide(t, kind, id, record, synced, may_exist))
+}
+
+/// The one request that brings Mailchimp up to date with a product, customer, order or cart,
+/// given the hash it last accepted; [`Plan::Direct`] for the rest.
+fn decide(
+    t: &Target<'_>,
+    kind: RecordKind,
+    id: &str,
+    record: &pb::record::Record,
+    synced: Option<[u8; HASH_LEN]>,
+    may_exist: bool,
+) -> Plan {
+    let Some(body) = entity_body(record) else {
+        return Plan::Direct;
+    };
     let h = hash(&[&body]);
     if synced == Some(h) {
-        return Ok(Plan::Unchanged);
+        return Plan::Unchanged;
     }
     let collection = format!("/ecommerce/stores/{}/{}", seg(t.store_id), collection(kind));
     let one = format!("{collection}/{}", seg(id));
@@ -220,13 +254,13 @@ pub fn plan(
     } else {
         (Method::POST, collection)
     };
-    Ok(Plan::Send(Planned {
+    Plan::Send(Planned {
         creates: method == Method::POST || (method == Method::PUT && synced.is_none()),
         method,
         path,
         body,
         hash: h,
-    }))
+    })
 }
 
 /// Records that Mailchimp accepted a planned request.
