@@ -273,15 +273,14 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             interest_ids,
             remote,
         } => {
-            subscriptions::subscribe(
-                &remote,
+            let request = crate::proto::v1::SubscribeRequest {
                 email,
                 list_ids,
                 first_name,
                 last_name,
                 interest_ids,
-            )
-            .await
+            };
+            subscriptions::subscribe(&remote, request).await
         }
         Command::Unsubscribe {
             email,

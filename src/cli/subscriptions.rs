@@ -43,26 +43,9 @@ pub async fn get(remote: &Remote, email: String) -> Result<(), String> {
     Ok(())
 }
 
-pub async fn subscribe(
-    remote: &Remote,
-    email: String,
-    list_ids: Vec<String>,
-    first_name: String,
-    last_name: String,
-    interest_ids: Vec<String>,
-) -> Result<(), String> {
+pub async fn subscribe(remote: &Remote, request: pb::SubscribeRequest) -> Result<(), String> {
     let mut c = clients(remote).await?;
-    let r = c
-        .subscriptions
-        .subscribe(pb::SubscribeRequest {
-            email,
-            list_ids,
-            first_name,
-            last_name,
-            interest_ids,
-        })
-        .await
-        .map_err(failure)?;
+    let r = c.subscriptions.subscribe(request).await.map_err(failure)?;
     show(r.into_inner());
     Ok(())
 }
