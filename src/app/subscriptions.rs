@@ -41,6 +41,27 @@ struct Lists {
     element: SubscriptionElementType,
 }
 
+impl Lists {
+    /// A request for one list, queued, without names or interests.
+    fn request(&self, list: &Audience, email: &str, wanted: Wanted) -> Subscription {
+        Subscription {
+            account_id: self.account_id.clone(),
+            list_id: list.id.clone(),
+            email: email.to_owned(),
+            wanted,
+            single_opt_in: self.single_opt_in,
+            first_name: String::new(),
+            last_name: String::new(),
+            interests: Vec::new(),
+            state: SubscriptionState::Queued,
+            status: String::new(),
+            error: String::new(),
+            updated_at: domain::now(),
+            version: 0,
+        }
+    }
+}
+
 impl App {
     fn subscription_lists(&self) -> Result<Lists, AppError> {
         let settings = self.store.settings()?;
@@ -100,28 +121,16 @@ impl App {
         if !errors.is_empty() {
             return Err(AppError::Invalid(errors));
         }
-        let request = |list: &Audience, wanted: Wanted| {
-            let interests = r
+        let request = |list: &Audience, wanted: Wanted| Subscription {
+            first_name: r.first_name.trim().to_owned(),
+            last_name: r.last_name.trim().to_owned(),
+            interests: r
                 .interest_ids
                 .iter()
                 .filter(|id| interest_list(id).is_some_and(|a| a.id == list.id))
                 .cloned()
-                .collect();
-            Subscription {
-                account_id: lists.account_id.clone(),
-                list_id: list.id.clone(),
-                email: email.clone(),
-                wanted,
-                single_opt_in: lists.single_opt_in,
-                first_name: r.first_name.trim().to_owned(),
-                last_name: r.last_name.trim().to_owned(),
-                interests,
-                state: SubscriptionState::Queued,
-                status: String::new(),
-                error: String::new(),
-                updated_at: domain::now(),
-                version: 0,
-            }
+                .collect(),
+            ..lists.request(list, &email, wanted)
         };
         let mut subs: Vec<Subscription> = chosen
             .iter()
@@ -137,12 +146,7 @@ impl App {
                     .map(|a| request(a, Wanted::Unsubscribed)),
             );
         }
-        for s in &mut subs {
-            s.status = self.expected_status(s)?;
-        }
-        self.store.queue_subscriptions(subs).await?;
-        self.wake_live();
-        self.subscriptions_of(&lists, &email)
+        self.queue(&lists, &email, subs).await
     }
 
     pub async fn unsubscribe(
@@ -161,38 +165,27 @@ impl App {
         if !errors.is_empty() {
             return Err(AppError::Invalid(errors));
         }
-        let mut subs = Vec::new();
-        for list in chosen {
-            let previous = self
-                .store
-                .subscription(&lists.account_id, &list.id, &email)?;
-            let mut s = Subscription {
-                account_id: lists.account_id.clone(),
-                list_id: list.id.clone(),
-                email: email.clone(),
-                wanted: Wanted::Unsubscribed,
-                single_opt_in: lists.single_opt_in,
-                first_name: previous
-                    .as_ref()
-                    .map(|p| p.first_name.clone())
-                    .unwrap_or_default(),
-                last_name: previous
-                    .as_ref()
-                    .map(|p| p.last_name.clone())
-                    .unwrap_or_default(),
-                interests: Vec::new(),
-                state: SubscriptionState::Queued,
-                status: String::new(),
-                error: String::new(),
-                updated_at: domain::now(),
-                version: 0,
-            };
-            s.status = self.expected_status(&s)?;
-            subs.push(s);
+        let subs = chosen
+            .into_iter()
+            .map(|list| lists.request(list, &email, Wanted::Unsubscribed))
+            .collect();
+        self.queue(&lists, &email, subs).await
+    }
+
+    /// Stores requests with the status they should leave, wakes the worker, and answers with
+    /// where the email now stands.
+    async fn queue(
+        &self,
+        lists: &Lists,
+        email: &str,
+        mut subs: Vec<Subscription>,
+    ) -> Result<Vec<ListSubscription>, AppError> {
+        for s in &mut subs {
+            s.status = self.expected_status(s)?;
         }
         self.store.queue_subscriptions(subs).await?;
         self.wake_live();
-        self.subscriptions_of(&lists, &email)
+        self.subscriptions_of(lists, email)
     }
 
     pub fn subscriptions(&self, email: &str) -> Result<Vec<ListSubscription>, AppError> {
