@@ -41,6 +41,18 @@ impl Store {
         .collect()
     }
 
+    /// A collection by its key (`products`, `customers`, `orders`, `carts`; anything else is the
+    /// promo rules).
+    pub fn collection(&self, key: &str) -> &BTreeMap<String, Map<String, Value>> {
+        match key {
+            "products" => &self.products,
+            "customers" => &self.customers,
+            "orders" => &self.orders,
+            "carts" => &self.carts,
+            _ => &self.promo_rules,
+        }
+    }
+
     fn has_variant(&self, product: &str, variant: &str) -> bool {
         self.products
             .get(product)
@@ -359,14 +371,7 @@ fn items<'a>(
     store_id: &str,
     key: &str,
 ) -> &'a BTreeMap<String, Map<String, Value>> {
-    let s = &account.stores[store_id];
-    match key {
-        "products" => &s.products,
-        "customers" => &s.customers,
-        "orders" => &s.orders,
-        "carts" => &s.carts,
-        _ => &s.promo_rules,
-    }
+    account.stores[store_id].collection(key)
 }
 
 fn items_mut<'a>(

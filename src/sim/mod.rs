@@ -288,11 +288,9 @@ impl SimHandle {
         world.accounts.iter().find_map(|a| {
             let s = a.stores.get(store_id)?;
             let map = match collection {
-                "products" => &s.products,
-                "customers" => &s.customers,
-                "orders" => &s.orders,
-                "carts" => &s.carts,
-                "promo_rules" => &s.promo_rules,
+                "products" | "customers" | "orders" | "carts" | "promo_rules" => {
+                    s.collection(collection)
+                }
                 _ => return None,
             };
             map.get(id).cloned().map(serde_json::Value::Object)
