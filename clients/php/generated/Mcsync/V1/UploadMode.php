@@ -35,8 +35,9 @@ class UploadMode
     /**
      * POST /batches for products, customers, orders and carts: operations in batches of 1,000,
      * polled until Mailchimp has run them, each result read from the archive and attributed to
-     * its record. Coupons (a rule and its code, in order), deletes and an order's missing
-     * products go direct, as do operations a batch answered with "already exists", 404, 429 or 5xx.
+     * its record. Coupons (a rule and its code, in order), deletes, emptied carts, orders whose
+     * cart Mailchimp has (deleted after the order) and an order's missing products go direct, as
+     * do operations a batch answered with "already exists", 404, 429 or 5xx.
      *
      * Generated from protobuf enum <code>UPLOAD_MODE_BATCH = 3;</code>
      */
