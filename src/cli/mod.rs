@@ -197,6 +197,12 @@ pub struct SimArgs {
     /// Share of requests (and of batch operations) answered with a random 429, 500 or 503 (0 to 1).
     #[arg(long, default_value_t = 0.0)]
     pub fail_rate: f64,
+    /// Share of those 500s and 503s on writes answered after the write happened (0 to 1).
+    #[arg(long, default_value_t = 0.0)]
+    pub fault_after_write: f64,
+    /// Share of rate limits answered as a bare 403 with no JSON body instead of 429 (0 to 1).
+    #[arg(long, default_value_t = 0.0)]
+    pub bare_403: f64,
     /// Milliseconds a batch waits in "pending" before it runs.
     #[arg(long, default_value_t = 50)]
     pub batch_delay_ms: u64,
@@ -223,11 +229,14 @@ pub struct DemoArgs {
 
 impl SimArgs {
     fn config(&self) -> Result<SimConfig, String> {
-        if !(0.0..=1.0).contains(&self.fail_rate) {
-            return Err(format!(
-                "--fail-rate must be between 0 and 1, not {}",
-                self.fail_rate
-            ));
+        for (flag, share) in [
+            ("--fail-rate", self.fail_rate),
+            ("--fault-after-write", self.fault_after_write),
+            ("--bare-403", self.bare_403),
+        ] {
+            if !(0.0..=1.0).contains(&share) {
+                return Err(format!("{flag} must be between 0 and 1, not {share}"));
+            }
         }
         if self.max_connections == 0 {
             return Err("--max-connections must be at least 1".into());
@@ -239,6 +248,8 @@ impl SimArgs {
             latency: Duration::from_millis(self.latency_ms),
             max_connections: self.max_connections,
             fail_rate: self.fail_rate,
+            fault_after_write: self.fault_after_write,
+            bare_403: self.bare_403,
             batch_delay: Duration::from_millis(self.batch_delay_ms),
         })
     }

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use super::Shared;
 use super::ecommerce::{self, Answer};
+use super::faults::Fault;
 use super::problem::SimError;
 use super::world::{Account, now_iso};
 
@@ -275,9 +276,12 @@ fn execute(shared: &Shared, account: &mut Account, op: &Operation) -> (u16, Stri
 }
 
 fn run(shared: &Shared, account: &mut Account, op: &Operation) -> Result<Answer, SimError> {
-    if shared.inject_fault() {
-        return Err(SimError::injected_fault());
-    }
+    let after = match shared.faults.draw(&op.method, false) {
+        None => None,
+        Some(Fault::After(e)) => Some(e),
+        Some(Fault::Before(e)) => return Err(e),
+        Some(Fault::Bare403) => return Err(SimError::rate_limited()),
+    };
     let (template, params) = match_path(&op.path).ok_or_else(SimError::not_found)?;
     if !super::schema::has_operation(&op.method, template) {
         return Err(SimError::new(
@@ -286,19 +290,29 @@ fn run(shared: &Shared, account: &mut Account, op: &Operation) -> Result<Answer,
             "The requested method and resource are not compatible.",
         ));
     }
-    let body = match op.method.as_str() {
+    let body: Option<serde_json::Value> = match op.method.as_str() {
         "POST" | "PUT" | "PATCH" => Some(
             serde_json::from_str(op.body.as_deref().unwrap_or_default())
                 .map_err(|_| SimError::json_parse())?,
         ),
         _ => None,
     };
+    if let Some(b) = &body {
+        shared.judge_body(&op.method, template, b);
+    }
+    let body_id = body
+        .as_ref()
+        .and_then(|b| b.get("id"))
+        .and_then(|v| v.as_str());
+    if op.method != "GET" && shared.faults.is_poisoned(op.path.split('/').chain(body_id)) {
+        return Err(SimError::internal());
+    }
     let paging = if op.method == "GET" {
         super::routes::paging(&op.params)?
     } else {
         (10, 0)
     };
-    ecommerce::handle(
+    let answer = ecommerce::handle(
         account,
         ecommerce::Request {
             method: &op.method,
@@ -307,7 +321,14 @@ fn run(shared: &Shared, account: &mut Account, op: &Operation) -> Result<Answer,
             paging,
             body,
         },
-    )
+    );
+    match after {
+        None => answer,
+        Some(e) => {
+            shared.stats.lock().expect("stats lock").faults_after_write += 1;
+            Err(e)
+        }
+    }
 }
 
 /// The results as Mailchimp publishes them: a gzipped tar of JSON arrays.

@@ -347,6 +347,10 @@ fn in_store(account: &mut Account, r: Request, t: &str) -> Result<Answer, SimErr
             if key == "products" {
                 merge_variants(&mut merged, &patch);
             }
+            let mut patch = patch;
+            if matches!(key, "orders" | "carts") {
+                number_lines(&merged, &mut patch);
+            }
             for (k, v) in patch {
                 if !(key == "products" && k == "variants") {
                     merged.insert(k, v);
@@ -536,6 +540,33 @@ fn join_audience(account: &mut Account, store_id: &str, customer: &Map<String, V
     let opt_in = customer.get("opt_in_status") == Some(&json!(true));
     if let (Ok(list), false) = (account.list_mut(&list_id), email.is_empty()) {
         list.join_as_customer(email, opt_in);
+    }
+}
+
+/// A PATCH of an order's or a cart's lines replaces them; its line items name no ids (the
+/// spec's PATCH schema has none), so each keeps the id of the line it replaces, by position.
+fn number_lines(existing: &Map<String, Value>, patch: &mut Map<String, Value>) {
+    let old: Vec<Value> = existing
+        .get("lines")
+        .and_then(Value::as_array)
+        .map(|ls| {
+            ls.iter()
+                .map(|l| l.get("id").cloned().unwrap_or_default())
+                .collect()
+        })
+        .unwrap_or_default();
+    let Some(Value::Array(lines)) = patch.get_mut("lines") else {
+        return;
+    };
+    for (i, line) in lines.iter_mut().enumerate() {
+        if let Some(l) = line.as_object_mut() {
+            let id = old
+                .get(i)
+                .filter(|v| v.is_string())
+                .cloned()
+                .unwrap_or_else(|| json!(format!("line_{}", i + 1)));
+            l.entry("id").or_insert(id);
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod batches;
 mod ecommerce;
+mod faults;
 mod problem;
 mod routes;
 mod schema;
@@ -31,6 +32,11 @@ pub fn check_request(
 ) -> Vec<(String, String)> {
     schema::check(method, template, body)
 }
+/// Fields of a request body that the operation's schema does not define (see
+/// [`SimStats::unknown_fields`]).
+pub fn unknown_fields(method: &str, template: &str, body: &serde_json::Value) -> Vec<String> {
+    schema::unknown_fields(method, template, body)
+}
 use world::{Account, World};
 
 #[derive(Debug, Clone)]
@@ -45,6 +51,11 @@ pub struct SimConfig {
     pub max_connections: usize,
     /// Share of requests and batch operations answered with a random 429, 500 or 503, in [0, 1].
     pub fail_rate: f64,
+    /// Share of those 500s and 503s on writes that come after the write happened, in [0, 1].
+    pub fault_after_write: f64,
+    /// Share of rate limits (injected, or over `max_connections`) answered as Mailchimp's bare
+    /// 403 with no JSON body instead of a 429, in [0, 1]; batch operations never get it.
+    pub bare_403: f64,
     /// How long a batch waits in "pending" before it runs (Mailchimp queues batches).
     pub batch_delay: Duration,
 }
@@ -58,6 +69,8 @@ impl Default for SimConfig {
             latency: Duration::ZERO,
             max_connections: 10,
             fail_rate: 0.0,
+            fault_after_write: 0.0,
+            bare_403: 0.0,
             batch_delay: Duration::from_millis(50),
         }
     }
@@ -94,6 +107,18 @@ pub struct SimStats {
     /// Operations run inside batches, per `METHOD /route/{template}` (not in `requests`).
     #[serde(default)]
     pub batch_operations: BTreeMap<String, u64>,
+    /// Body fields the operation's schema does not define, per `METHOD /route/{template}`
+    /// (dotted paths, array indexes as `[]`), from requests and batch operations alike.
+    #[serde(default)]
+    pub unknown_fields: BTreeMap<String, std::collections::BTreeSet<String>>,
+    /// Requests and batch operations refused because their body broke the schema, per
+    /// `METHOD /route/{template}`.
+    #[serde(default)]
+    pub invalid_bodies: BTreeMap<String, u64>,
+    /// Writes that ran and were then answered with an injected 500 or 503
+    /// ([`SimConfig::fault_after_write`]), requests and batch operations alike.
+    #[serde(default)]
+    pub faults_after_write: u64,
 }
 
 impl SimStats {
@@ -121,8 +146,8 @@ pub(crate) struct Shared {
     config: SimConfig,
     /// Where accepted writes are told, when someone watches (benchmarks).
     writes: Mutex<Option<tokio::sync::mpsc::UnboundedSender<Write>>>,
-    /// The share of injected faults now (f64 bits): `config.fail_rate` until a test changes it.
-    fail_rate: std::sync::atomic::AtomicU64,
+    /// Injected faults: `config.fail_rate` and its kinds, and poisoned resources.
+    faults: faults::Faults,
     /// `http://<addr>`, for the links the simulator hands out.
     base_url: String,
     world: Mutex<World>,
@@ -177,10 +202,22 @@ impl Shared {
         }
     }
 
-    /// Whether to answer this request (or batch operation) with an injected fault.
-    fn inject_fault(&self) -> bool {
-        let rate = f64::from_bits(self.fail_rate.load(Ordering::Relaxed));
-        rate > 0.0 && fastrand::f64() < rate
+    /// Notes what a body carries beyond its schema, and whether the schema refused it.
+    fn judge_body(&self, method: &str, template: &str, body: &serde_json::Value) {
+        let unknown = schema::unknown_fields(method, template, body);
+        let invalid = !schema::check(method, template, body).is_empty();
+        if unknown.is_empty() && !invalid {
+            return;
+        }
+        let route = format!("{method} /3.0{template}");
+        let mut stats = self.stats.lock().expect("stats lock");
+        if invalid {
+            *stats.invalid_bodies.entry(route.clone()).or_default() += 1;
+        }
+        if !unknown.is_empty() {
+            let fields = stats.unknown_fields.entry(route).or_default();
+            fields.extend(unknown.iter().map(|f| schema::strip_indexes(f)));
+        }
     }
 
     fn record_batch_operation(&self, method: &str, path: &str, status: u16) {
@@ -255,9 +292,24 @@ impl SimHandle {
 
     /// Changes the share of injected faults from now on (1.0: Mailchimp is down for us).
     pub fn set_fail_rate(&self, rate: f64) {
-        self.shared
-            .fail_rate
-            .store(rate.clamp(0.0, 1.0).to_bits(), Ordering::Relaxed);
+        self.shared.faults.set_rate(rate.clamp(0.0, 1.0));
+    }
+
+    /// Makes every write that names `id` (in its path, or as the id it creates) fail with 500
+    /// from now on, direct or in a batch: a record Mailchimp keeps failing on.
+    pub fn poison(&self, id: &str) {
+        self.shared.faults.poison(id, true);
+    }
+
+    /// Ends [`SimHandle::poison`] for `id`.
+    pub fn cure(&self, id: &str) {
+        self.shared.faults.poison(id, false);
+    }
+
+    /// Disables the key's account, as Mailchimp does to a suspended account: from now on it gets
+    /// 403 "User Disabled".
+    pub fn disable_key(&self, api_key: &str) {
+        self.with_account(api_key, |a| a.disabled = true);
     }
 
     /// Revokes a key, as a merchant would in Mailchimp's UI: from now on it gets 401.
@@ -370,7 +422,7 @@ pub fn start(config: SimConfig, listener: TcpListener) -> std::io::Result<SimHan
         }),
         base_url: format!("http://{addr}"),
         writes: Mutex::new(None),
-        fail_rate: std::sync::atomic::AtomicU64::new(config.fail_rate.to_bits()),
+        faults: faults::Faults::new(config.fail_rate, config.fault_after_write, config.bare_403),
         stats: Mutex::new(SimStats::default()),
         in_flight: AtomicUsize::new(0),
         config,

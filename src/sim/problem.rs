@@ -86,25 +86,24 @@ impl SimError {
         )
     }
 
-    /// What `--fail-rate` answers: a rate limit, an internal error or an outage, at random.
-    pub fn injected_fault() -> Self {
-        match fastrand::u8(0..3) {
-            0 => Self::new(
-                429,
-                "Too Many Requests",
-                "You have exceeded the limit of 10 simultaneous connections.",
-            ),
-            1 => Self::new(
-                500,
-                "Internal Server Error",
-                "An unexpected internal error has occurred. Please contact Support for more information.",
-            ),
-            _ => Self::new(
-                503,
-                "Service Unavailable",
-                "This service is temporarily unavailable. Please try again later.",
-            ),
-        }
+    pub fn rate_limited() -> Self {
+        Self::too_many_connections(10)
+    }
+
+    pub fn internal() -> Self {
+        Self::new(
+            500,
+            "Internal Server Error",
+            "An unexpected internal error has occurred. Please contact Support for more information.",
+        )
+    }
+
+    pub fn unavailable() -> Self {
+        Self::new(
+            503,
+            "Service Unavailable",
+            "This service is temporarily unavailable. Please try again later.",
+        )
     }
 }
 

@@ -16,6 +16,7 @@ use base64::Engine;
 use serde_json::{Value, json};
 
 use super::Shared;
+use super::faults::{self, Fault};
 use super::problem::SimError;
 use super::world::Account;
 
@@ -94,16 +95,21 @@ async fn gate(State(shared): Sim, mut req: Request, next: Next) -> Response {
             .lock()
             .expect("stats lock")
             .over_connection_limit += 1;
-        SimError::too_many_connections(config.max_connections).into_response()
+        shared.faults.over_limit(config.max_connections)
     } else {
         match authenticate(&shared, req.headers()) {
             Err(e) => e.into_response(),
             Ok(idx) => {
-                if shared.inject_fault() {
-                    SimError::injected_fault().into_response()
-                } else {
-                    req.extensions_mut().insert(AccountIdx(idx));
-                    next.run(req).await
+                req.extensions_mut().insert(AccountIdx(idx));
+                match shared.faults.draw(req.method().as_str(), true) {
+                    None => next.run(req).await,
+                    Some(Fault::Before(e)) => e.into_response(),
+                    Some(Fault::Bare403) => faults::bare_403(),
+                    Some(Fault::After(e)) => {
+                        let _ran = next.run(req).await;
+                        shared.stats.lock().expect("stats lock").faults_after_write += 1;
+                        e.into_response()
+                    }
                 }
             }
         }
@@ -319,6 +325,17 @@ async fn ecommerce(
         }
         _ => None,
     };
+    if let Some(b) = &body {
+        s.judge_body(method.as_str(), template, b);
+    }
+    let body_id = body
+        .as_ref()
+        .and_then(|b| b.get("id"))
+        .and_then(Value::as_str);
+    let named = params.values().map(String::as_str).chain(body_id);
+    if method != Method::GET && s.faults.is_poisoned(named) {
+        return Err(SimError::internal());
+    }
     let paging = if method == Method::GET {
         paging(&q)?
     } else {
