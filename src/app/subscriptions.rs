@@ -232,6 +232,7 @@ impl App {
                 "unsubscribed".into()
             }
             Wanted::Unsubscribed => known,
+            Wanted::Consented => "pending".into(),
         })
     }
 
@@ -330,6 +331,17 @@ async fn apply(
     Ok(sub)
 }
 
+/// FNAME and LNAME, when the request has them.
+fn merge_fields(sub: &Subscription) -> Option<Value> {
+    let mut merge = Map::new();
+    for (tag, value) in [("FNAME", &sub.first_name), ("LNAME", &sub.last_name)] {
+        if !value.is_empty() {
+            merge.insert(tag.into(), json!(value));
+        }
+    }
+    (!merge.is_empty()).then_some(Value::Object(merge))
+}
+
 async fn apply_status(
     client: &AccountClient,
     sub: &Subscription,
@@ -358,14 +370,8 @@ async fn apply_status(
             if let Some(s) = status {
                 body.insert("status".into(), json!(s));
             }
-            let mut merge = Map::new();
-            for (tag, value) in [("FNAME", &sub.first_name), ("LNAME", &sub.last_name)] {
-                if !value.is_empty() {
-                    merge.insert(tag.into(), json!(value));
-                }
-            }
-            if !merge.is_empty() {
-                body.insert("merge_fields".into(), Value::Object(merge));
+            if let Some(merge) = merge_fields(sub) {
+                body.insert("merge_fields".into(), merge);
             }
             if !sub.interests.is_empty() {
                 let interests: Map<String, Value> = sub
@@ -374,6 +380,19 @@ async fn apply_status(
                     .map(|i| (i.clone(), json!(true)))
                     .collect();
                 body.insert("interests".into(), Value::Object(interests));
+            }
+        }
+        Wanted::Consented => {
+            // Consent given at checkout never overrides what the person did with the list
+            // before: only a new email, or a transactional contact (what an e-commerce
+            // customer without consent is), is made pending.
+            if let Some(status) = current.filter(|s| *s != "transactional") {
+                return Ok(status.to_owned());
+            }
+            body.insert("status_if_new".into(), json!("pending"));
+            body.insert("status".into(), json!("pending"));
+            if let Some(merge) = merge_fields(sub) {
+                body.insert("merge_fields".into(), merge);
             }
         }
         Wanted::Unsubscribed => {

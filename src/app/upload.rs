@@ -71,6 +71,7 @@ impl App {
             shop: settings.shop.clone(),
             coupon_mode: settings.coupon_upload_mode,
             abandoned_carts: settings.abandoned_carts,
+            single_opt_in: settings.single_opt_in,
             lists,
             mode,
         })

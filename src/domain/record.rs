@@ -436,6 +436,10 @@ fn product(c: &mut Check, p: &mut pb::Product) {
     c.text(("product", "vendor"), &mut p.vendor, MAX_TEXT);
     c.url(("product", "image_url"), &mut p.image_url);
     c.time(("product", "published_at"), &mut p.published_at);
+    // The default variant's fields, validated as a variant's are.
+    c.text(("product", "sku"), &mut p.sku, MAX_TEXT);
+    c.optional_money(("product", "price"), &mut p.price);
+    c.text(("product", "visibility"), &mut p.visibility, MAX_TEXT);
     for (i, cat) in p.categories.iter_mut().enumerate() {
         c.text(("product", &format!("categories[{i}]")), cat, MAX_TEXT);
     }
@@ -484,8 +488,6 @@ fn customer(c: &mut Check, x: &mut pb::Customer) {
     c.text(("customer", "last_name"), &mut x.last_name, MAX_TEXT);
     c.text(("customer", "company"), &mut x.company, MAX_TEXT);
     c.address(("customer", "address"), &mut x.address);
-    c.non_negative(("customer", "orders_count"), x.orders_count);
-    c.optional_money(("customer", "total_spent"), &mut x.total_spent);
 }
 
 fn order(c: &mut Check, o: &mut pb::Order) {

@@ -36,6 +36,9 @@ pub struct BatchStatus {
     pub errored_operations: u64,
     #[serde(default)]
     pub response_body_url: String,
+    /// ISO 8601, when Mailchimp took the batch.
+    #[serde(default)]
+    pub submitted_at: String,
 }
 
 impl BatchStatus {
@@ -62,10 +65,14 @@ impl AccountClient {
         operations: &[BatchOperation],
     ) -> Result<BatchStatus, MailchimpError> {
         let body = json!({ "operations": operations });
-        let bytes = self
-            .send(Method::POST, "/batches", &[], Some(&body))
-            .await?;
+        // A batch submitted twice runs twice: never repeated after an ambiguous failure.
+        let bytes = self.create("/batches", &body).await?;
         serde_json::from_slice(&bytes).map_err(|e| MailchimpError::Decode(format!("/batches: {e}")))
+    }
+
+    /// `GET /batches`, every page: to find a batch whose submission had an ambiguous answer.
+    pub async fn batches(&self) -> Result<Vec<BatchStatus>, MailchimpError> {
+        self.get_all("/batches", "batches").await
     }
 
     /// `GET /batches/{id}`.

@@ -7,7 +7,7 @@ use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 
-use super::error::{MailchimpError, Problem};
+use super::error::{MailchimpError, Problem, is_throttling_403};
 use super::retry::{self, Decision, Outcome, RetryPolicy};
 use super::types::*;
 use crate::domain::ApiKey;
@@ -96,8 +96,27 @@ impl AccountClient {
         serde_json::from_slice(&bytes).map_err(|e| MailchimpError::Decode(format!("{path}: {e}")))
     }
 
+    /// `PUT /ecommerce/stores/{store}/products/{product}/variants/{variant}`: Mailchimp's
+    /// upsert of one variant (`body` names its id).
+    pub async fn put_line_variant(
+        &self,
+        store_id: &str,
+        product_id: &str,
+        body: &serde_json::Value,
+    ) -> Result<(), MailchimpError> {
+        let variant = body["id"].as_str().unwrap_or_default();
+        let path = format!(
+            "/ecommerce/stores/{}/products/{}/variants/{}",
+            seg(store_id),
+            seg(product_id),
+            seg(variant)
+        );
+        self.send(Method::PUT, &path, &[], Some(body)).await?;
+        Ok(())
+    }
+
     /// Reads every page of a collection with count/offset, until `total_items` are read.
-    async fn get_all<T: DeserializeOwned>(
+    pub(super) async fn get_all<T: DeserializeOwned>(
         &self,
         path: &str,
         field: &str,
@@ -160,6 +179,43 @@ impl AccountClient {
         query: &[(&str, String)],
         body: Option<&serde_json::Value>,
     ) -> Result<bytes::Bytes, MailchimpError> {
+        self.send_as(method, path, query, body, Repeat::Always)
+            .await
+    }
+
+    /// A create (`POST`): retried only while Mailchimp surely did not carry it out (429, a
+    /// throttling 403, no connection). After an ambiguous outcome (5xx, no answer, a broken
+    /// connection) it returns the error, so that the caller goes on with an update and never
+    /// sends the same create twice.
+    pub async fn create(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<bytes::Bytes, MailchimpError> {
+        self.send_as(Method::POST, path, &[], Some(body), Repeat::UnlessAmbiguous)
+            .await
+    }
+
+    /// Waits before the next try of a step that failed ambiguously `attempt` times (counted
+    /// from 1), as the retry policy spaces a 5xx; `false` when the policy's attempts are spent.
+    pub async fn back_off(&self, attempt: u32) -> bool {
+        match retry::decide(Outcome::Status(500), attempt, &self.policy, fastrand::f64()) {
+            Decision::GiveUp => false,
+            Decision::RetryAfter(delay) => {
+                tokio::time::sleep(delay).await;
+                true
+            }
+        }
+    }
+
+    async fn send_as(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&serde_json::Value>,
+        repeat: Repeat,
+    ) -> Result<bytes::Bytes, MailchimpError> {
         let url = self.url(path, query);
         let mut attempt = 0u32;
         loop {
@@ -169,6 +225,9 @@ impl AccountClient {
                 Ok(bytes) => return Ok(bytes),
                 Err(e) => e,
             };
+            if repeat == Repeat::UnlessAmbiguous && outcome.ambiguous() {
+                return Err(err);
+            }
             match retry::decide(outcome, attempt, &self.policy, fastrand::f64()) {
                 Decision::GiveUp => return Err(err),
                 Decision::RetryAfter(delay) => {
@@ -204,12 +263,15 @@ impl AccountClient {
         let status = response.status().as_u16();
         match response.bytes().await {
             Ok(bytes) if (200..300).contains(&status) => (Outcome::Status(status), Ok(bytes)),
-            Ok(bytes) => (
-                Outcome::Status(status),
-                Err(MailchimpError::Api(Box::new(Problem::from_response(
-                    status, &bytes,
-                )))),
-            ),
+            Ok(bytes) => {
+                let outcome = if is_throttling_403(status, &bytes) {
+                    Outcome::Throttled
+                } else {
+                    Outcome::Status(status)
+                };
+                let problem = Problem::from_response(status, &bytes);
+                (outcome, Err(MailchimpError::Api(Box::new(problem))))
+            }
             Err(e) => transport_error(e),
         }
     }
@@ -228,15 +290,25 @@ impl AccountClient {
 
 fn transport_error(e: reqwest::Error) -> (Outcome, Result<bytes::Bytes, MailchimpError>) {
     if e.is_timeout() {
-        (Outcome::Timeout, Err(MailchimpError::Timeout))
-    } else {
-        // Without the URL: it is ours, and the error's Display would repeat it.
-        let e = e.without_url();
-        (
-            Outcome::ConnectError,
-            Err(MailchimpError::Connect(error_chain(&e))),
-        )
+        return (Outcome::Timeout, Err(MailchimpError::Timeout));
     }
+    let connect = e.is_connect();
+    // Without the URL: it is ours, and the error's Display would repeat it.
+    let text = error_chain(&e.without_url());
+    if connect {
+        (Outcome::ConnectError, Err(MailchimpError::Connect(text)))
+    } else {
+        (Outcome::Interrupted, Err(MailchimpError::Interrupted(text)))
+    }
+}
+
+/// Whether a request may be sent again after any failure Mailchimp may have acted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Repeat {
+    /// Reads, updates, upserts and deletes: doing them twice is doing them once.
+    Always,
+    /// Creates.
+    UnlessAmbiguous,
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

@@ -83,9 +83,12 @@ pub enum MailchimpError {
     /// No answer within the request timeout.
     #[error("Mailchimp did not answer in time")]
     Timeout,
-    /// Could not connect, or the connection broke.
+    /// Could not connect: the request never reached Mailchimp.
     #[error("cannot reach Mailchimp: {0}")]
     Connect(String),
+    /// The connection broke after the request was sent: Mailchimp may have carried it out.
+    #[error("the connection to Mailchimp broke: {0}")]
+    Interrupted(String),
     /// A 2xx answer whose body is not what the API documents.
     #[error("unexpected answer from Mailchimp: {0}")]
     Decode(String),
@@ -97,6 +100,41 @@ impl MailchimpError {
             Self::Api(p) => Some(p.status),
             _ => None,
         }
+    }
+
+    /// Whether Mailchimp may have carried out the request anyway (see
+    /// [`Outcome::ambiguous`](super::retry::Outcome::ambiguous)).
+    pub fn is_ambiguous(&self) -> bool {
+        match self {
+            Self::Api(p) => (500..=599).contains(&p.status),
+            Self::Timeout | Self::Interrupted(_) => true,
+            Self::Connect(_) | Self::Decode(_) => false,
+        }
+    }
+
+    /// A failure on Mailchimp's side or on the way there (5xx, no answer, no connection), as
+    /// opposed to an answer about the request or the key.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Api(p) => (500..=599).contains(&p.status),
+            Self::Timeout | Self::Interrupted(_) | Self::Connect(_) => true,
+            Self::Decode(_) => false,
+        }
+    }
+}
+
+/// A 403 that is Mailchimp shedding load rather than refusing the key: no problem document
+/// (the bare 403 of API-NOTES.md), or one that speaks of simultaneous connections.
+pub fn is_throttling_403(status: u16, body: &[u8]) -> bool {
+    if status != 403 {
+        return false;
+    }
+    match serde_json::from_slice::<Problem>(body) {
+        Ok(p) => {
+            let text = format!("{} {}", p.title, p.detail).to_lowercase();
+            text.contains("simultaneous connections") || text.contains("too many")
+        }
+        Err(_) => true,
     }
 }
 
@@ -126,6 +164,18 @@ mod tests {
         let p = Problem::from_response(400, body);
         assert_eq!(p.title, "Invalid Resource");
         assert_eq!(p.errors[0].field, "email_address");
+    }
+
+    #[test]
+    fn a_403_under_load_is_told_from_a_refused_key() {
+        let disabled =
+            br#"{"status":403,"title":"User Disabled","detail":"This account has been disabled."}"#;
+        let busy = br#"{"status":403,"title":"Forbidden","detail":"You have exceeded the limit of 10 simultaneous connections."}"#;
+        assert!(!is_throttling_403(403, disabled));
+        assert!(is_throttling_403(403, busy));
+        assert!(is_throttling_403(403, b"<html>Forbidden</html>"));
+        assert!(is_throttling_403(403, b""));
+        assert!(!is_throttling_403(429, b""));
     }
 
     #[test]

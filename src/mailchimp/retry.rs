@@ -6,8 +6,27 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Status(u16),
+    /// A 403 that is Mailchimp shedding load, not refusing the key: a bare answer with no
+    /// problem document, or one about simultaneous connections (API-NOTES.md, "Limits").
+    Throttled,
     Timeout,
+    /// No connection could be made: nothing reached Mailchimp.
     ConnectError,
+    /// The connection broke after the request was sent: it may have been carried out.
+    Interrupted,
+}
+
+impl Outcome {
+    /// Whether Mailchimp may have carried out the request although it did not say so: an
+    /// internal error, no answer in time, a connection broken mid-request. Repeating a create
+    /// after such an outcome could create twice, so creates are never repeated blindly.
+    pub fn ambiguous(self) -> bool {
+        match self {
+            Outcome::Status(s) => (500..=599).contains(&s),
+            Outcome::Timeout | Outcome::Interrupted => true,
+            Outcome::Throttled | Outcome::ConnectError => false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,13 +56,15 @@ impl Default for RetryPolicy {
 /// `attempt` counts from 1 (the attempt that just failed); `jitter` is a number in [0, 1) that
 /// spreads retries of concurrent requests ("full jitter" between half and all of the backoff).
 ///
-/// Retried: 429 (too many connections), 5xx, timeouts and connection errors. Not retried: 401
-/// and 403 (the key is wrong or the account is disabled; repeating only adds to a 403 storm), and
-/// every other 4xx, which a repeat cannot fix.
+/// Retried: 429 and a throttling 403 (too many connections), 5xx, timeouts and connection
+/// errors. Not retried: 401 and a 403 that refuses the key (wrong key, disabled account: a
+/// repeat cannot fix it), and every other 4xx.
 pub fn decide(outcome: Outcome, attempt: u32, policy: &RetryPolicy, jitter: f64) -> Decision {
     let retryable = match outcome {
         Outcome::Status(s) => s == 429 || (500..=599).contains(&s),
-        Outcome::Timeout | Outcome::ConnectError => true,
+        Outcome::Throttled | Outcome::Timeout | Outcome::ConnectError | Outcome::Interrupted => {
+            true
+        }
     };
     if !retryable || attempt >= policy.max_attempts {
         return Decision::GiveUp;
@@ -83,6 +104,9 @@ mod tests {
             (Status(504), 2, 0.5, RetryAfter(ms(150))),
             (Timeout, 1, 1.0, RetryAfter(ms(100))),
             (ConnectError, 2, 1.0, RetryAfter(ms(200))),
+            (Interrupted, 1, 1.0, RetryAfter(ms(100))),
+            (Throttled, 3, 1.0, RetryAfter(ms(400))),
+            (Throttled, 5, 1.0, GiveUp),
             (Status(429), 5, 1.0, GiveUp),
             (Timeout, 5, 0.0, GiveUp),
             (Status(400), 1, 1.0, GiveUp),
@@ -99,6 +123,24 @@ mod tests {
                 expected,
                 "{outcome:?} attempt {attempt}"
             );
+        }
+    }
+
+    #[test]
+    fn only_outcomes_that_may_hide_a_write_are_ambiguous() {
+        let table = [
+            (Status(500), true),
+            (Status(503), true),
+            (Timeout, true),
+            (Interrupted, true),
+            (Status(429), false),
+            (Throttled, false),
+            (ConnectError, false),
+            (Status(400), false),
+            (Status(404), false),
+        ];
+        for (outcome, expected) in table {
+            assert_eq!(outcome.ambiguous(), expected, "{outcome:?}");
         }
     }
 

@@ -57,7 +57,9 @@ fn mailchimp(e: MailchimpError) -> Status {
             };
             Status::new(code, message)
         }
-        MailchimpError::Timeout | MailchimpError::Connect(_) => Status::unavailable(e.to_string()),
+        MailchimpError::Timeout | MailchimpError::Connect(_) | MailchimpError::Interrupted(_) => {
+            Status::unavailable(e.to_string())
+        }
         MailchimpError::Decode(_) => {
             tracing::error!(error = %e, "unexpected Mailchimp answer");
             Status::internal("unexpected answer from Mailchimp; the server log has details")

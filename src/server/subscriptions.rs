@@ -27,6 +27,7 @@ fn response(email: &str, lists: Vec<ListSubscription>) -> pb::SubscriptionsRespo
                     out.wanted = match s.wanted {
                         Wanted::Subscribed => "subscribed",
                         Wanted::Unsubscribed => "unsubscribed",
+                        Wanted::Consented => "consented",
                     }
                     .into();
                     out.state = match s.state {

@@ -30,7 +30,7 @@ pub mod jobs;
 mod live;
 pub mod records;
 pub mod subscriptions;
-mod synced;
+pub mod synced;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -14,6 +14,10 @@ use crate::domain::UnixTime;
 pub enum Wanted {
     Subscribed,
     Unsubscribed,
+    /// A customer accepted marketing under double opt-in: becomes `pending` (Mailchimp mails
+    /// the confirmation link) unless already a member with a marketing status (subscribed,
+    /// pending, unsubscribed, cleaned), which is left as it is.
+    Consented,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,6 +98,45 @@ impl Store {
             })
             .map_err(storage)?;
         self.flush().await
+    }
+
+    /// Queues the subscription a consenting customer owes under double opt-in, unless the
+    /// shop has asked anything for this email and list before (then it is never made): so it
+    /// is made once. Not flushed (the sync engine calls it per customer); see
+    /// `sync::push::consent` for why a crash loses nothing.
+    pub fn queue_consent(
+        &self,
+        account: &str,
+        list: &str,
+        c: &crate::proto::v1::Customer,
+    ) -> Result<bool, StoreError> {
+        let sub = Subscription {
+            account_id: account.to_owned(),
+            list_id: list.to_owned(),
+            email: c.email.clone(),
+            wanted: Wanted::Consented,
+            single_opt_in: false,
+            first_name: c.first_name.clone(),
+            last_name: c.last_name.clone(),
+            interests: Vec::new(),
+            state: SubscriptionState::Queued,
+            status: "pending".into(),
+            error: String::new(),
+            updated_at: crate::domain::now(),
+            version: 1,
+        };
+        let k = sub.key();
+        let queued = (&self.subscriptions, &self.subscriptions_pending)
+            .transaction(|(all, pending)| {
+                if all.get(&k)?.is_some() {
+                    return Ok(false);
+                }
+                all.insert(k.as_slice(), encode(&sub))?;
+                pending.insert(k.as_slice(), &sub.version.to_be_bytes())?;
+                Ok::<_, ConflictableTransactionError<()>>(true)
+            })
+            .map_err(storage)?;
+        Ok(queued)
     }
 
     /// Requests Mailchimp has yet to confirm, oldest keys first.

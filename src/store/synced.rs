@@ -16,6 +16,11 @@ pub(super) fn key(store_id: &str, kind: RecordKind, id: &str) -> Vec<u8> {
     k
 }
 
+/// The synced "hash" of a record whose create got an ambiguous answer: Mailchimp may hold it,
+/// with a body we do not know, so the next push updates first (and creates only on 404). No
+/// body hashes to it.
+pub const MAYBE: [u8; HASH_LEN] = [0; HASH_LEN];
+
 /// Marks, in the same tree, products mcsync made from order lines (their product was missing
 /// from the mirror): not "deleted in the shop" although the mirror lacks them.
 const LINE_PRODUCT: u8 = 0xfe;
@@ -26,7 +31,41 @@ fn line_product_key(store_id: &str, product_id: &str) -> Vec<u8> {
     k
 }
 
+/// Marks, in the same tree, variants mcsync made from order lines for a product Mailchimp has
+/// (the mirror's product does not list them).
+const LINE_VARIANT: u8 = 0xfd;
+
+fn line_variant_key(store_id: &str, product_id: &str, variant_id: &str) -> Vec<u8> {
+    let mut k = key(store_id, RecordKind::Product, product_id);
+    k[store_id.len() + 1] = LINE_VARIANT;
+    k.push(0);
+    k.extend_from_slice(variant_id.as_bytes());
+    k
+}
+
 impl Store {
+    pub fn mark_line_variant(
+        &self,
+        store_id: &str,
+        product_id: &str,
+        variant_id: &str,
+    ) -> Result<(), StoreError> {
+        self.synced
+            .insert(line_variant_key(store_id, product_id, variant_id), &[][..])?;
+        Ok(())
+    }
+
+    pub fn is_line_variant(
+        &self,
+        store_id: &str,
+        product_id: &str,
+        variant_id: &str,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .synced
+            .contains_key(line_variant_key(store_id, product_id, variant_id))?)
+    }
+
     pub fn mark_line_product(&self, store_id: &str, product_id: &str) -> Result<(), StoreError> {
         self.synced
             .insert(line_product_key(store_id, product_id), &[][..])?;

@@ -50,6 +50,11 @@ pub fn settle(method: &Method, result: Option<&OperationResult>) -> Settled {
     match r.status_code {
         200..=299 => Settled::Accepted,
         400 if push::already_exists(&problem(r)) => Settled::Direct { may_exist: true },
+        // A customer's new email (customers are the only PUT): the direct path deletes and
+        // re-creates the customer. An order or cart giving a customer another email is refused.
+        400 if *method == Method::PUT && push::email_change_refused(&problem(r)) => {
+            Settled::Direct { may_exist: true }
+        }
         404 if *method != Method::POST => Settled::Direct { may_exist: false },
         // Not run: try again as it was planned.
         429 => Settled::Direct {
@@ -102,7 +107,7 @@ pub async fn push_window(
     }
     let mut answers = run_batches(ctx, &planned, cancel).await?;
     for (i, (id, p)) in planned.iter().enumerate() {
-        let answer = answers.remove(&op_id(i));
+        let answer = answers.remove(&i);
         match settle(&p.method, answer.as_ref()) {
             Settled::Accepted => results.push((id.clone(), push::accepted(store, &t, kind, id, p))),
             Settled::Refused => {
@@ -114,18 +119,49 @@ pub async fn push_window(
                 results.push((id.clone(), Err(PushError::Mailchimp(refused))));
             }
             // Read again from the mirror (it may have changed, or gone, since).
-            Settled::Direct { may_exist } => match store.decoded_record(kind, id) {
-                Ok(rec) => direct.push((id.clone(), rec, may_exist)),
-                Err(e) => results.push((id.clone(), Err(e.into()))),
-            },
+            Settled::Direct { may_exist } => {
+                match ambiguous_create(store, &t, kind, id, p, answer.as_ref())
+                    .and_then(|()| Ok(store.decoded_record(kind, id)?))
+                {
+                    Ok(rec) => direct.push((id.clone(), rec, may_exist)),
+                    Err(e) => results.push((id.clone(), Err(e))),
+                }
+            }
         }
     }
     results.extend(send_direct(store, ctx, store_id, kind, direct).await);
     Ok(results)
 }
 
-fn op_id(index: usize) -> String {
-    index.to_string()
+/// A create that a batch ran with an ambiguous result (a 5xx, or no result at all) may have
+/// happened: noted, so that every later try updates first, in this job or the next.
+fn ambiguous_create(
+    store: &Store,
+    t: &push::Target<'_>,
+    kind: RecordKind,
+    id: &str,
+    p: &Planned,
+    answer: Option<&OperationResult>,
+) -> Result<(), PushError> {
+    let ambiguous = answer.is_none_or(|a| (500..=599).contains(&a.status_code));
+    if p.method == Method::POST && ambiguous {
+        push::maybe_created(store, t, kind, id)?;
+    }
+    Ok(())
+}
+
+/// An operation's id: the window's nonce and the operation's place in it. The nonce keeps a
+/// batch that is not ours (see [`submit`]) from ever settling our operations.
+fn op_id(nonce: u64, index: usize) -> String {
+    format!("{nonce:016x}.{index}")
+}
+
+/// The place of one of our operations, from its id; `None` for another window's.
+fn op_index(nonce: u64, id: &str) -> Option<usize> {
+    let (n, i) = id.split_once('.')?;
+    (u64::from_str_radix(n, 16).ok()? == nonce)
+        .then(|| i.parse().ok())
+        .flatten()
 }
 
 /// Submits the operations in batches and waits for every result, keyed by operation id. On
@@ -135,8 +171,9 @@ async fn run_batches(
     ctx: &UploadContext,
     planned: &[(String, Planned)],
     cancel: &watch::Receiver<bool>,
-) -> Result<HashMap<String, OperationResult>, Stop> {
+) -> Result<HashMap<usize, OperationResult>, Stop> {
     let failed = |e: MailchimpError| Stop::Failed(format!("batch upload: {e}"));
+    let nonce = fastrand::u64(..);
     let mut pending: Vec<BatchStatus> = Vec::new();
     for (n, part) in planned.chunks(OPS_PER_BATCH).enumerate() {
         let ops: Vec<BatchOperation> = part
@@ -146,10 +183,14 @@ async fn run_batches(
                 method: method_name(&p.method),
                 path: p.path.clone(),
                 body: Some(p.body.to_string()),
-                operation_id: op_id(n * OPS_PER_BATCH + j),
+                operation_id: op_id(nonce, n * OPS_PER_BATCH + j),
             })
             .collect();
-        pending.push(ctx.client.submit_batch(&ops).await.map_err(failed)?);
+        let known: Vec<String> = pending.iter().map(|b| b.id.clone()).collect();
+        // Not taken (`None`): its operations get no result and go direct, updates first.
+        if let Some(batch) = submit(ctx, &ops, &known).await.map_err(failed)? {
+            pending.push(batch);
+        }
     }
     let mut answers = HashMap::with_capacity(planned.len());
     let mut interval = POLL_FIRST;
@@ -172,7 +213,9 @@ async fn run_batches(
                     .await
                     .map_err(failed)?
                 {
-                    answers.insert(r.operation_id.clone(), r);
+                    if let Some(i) = op_index(nonce, &r.operation_id) {
+                        answers.insert(i, r);
+                    }
                 }
             } else {
                 waiting.push(now);
@@ -185,6 +228,46 @@ async fn run_batches(
         }
     }
     Ok(answers)
+}
+
+/// Submits one batch. Mailchimp may take a batch and still answer 5xx (or drop the
+/// connection); submitting it again would run its operations twice. So after an ambiguous
+/// answer the batch is looked for: a batch this job does not know yet, with as many operations,
+/// taken since just before the submission. Found, it is waited for like any other; not found,
+/// `None` (its operations get no result, and go direct, updates first).
+async fn submit(
+    ctx: &UploadContext,
+    ops: &[BatchOperation],
+    known: &[String],
+) -> Result<Option<BatchStatus>, MailchimpError> {
+    let since = time::OffsetDateTime::now_utc() - time::Duration::minutes(5);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match ctx.client.submit_batch(ops).await {
+            Ok(b) => return Ok(Some(b)),
+            Err(e) if e.is_ambiguous() => {
+                tracing::warn!(error = %e, "a batch submission had no clear answer; looking for it");
+                let taken = ctx.client.batches().await?.into_iter().rev().find(|b| {
+                    !known.contains(&b.id)
+                        && b.total_operations == ops.len() as u64
+                        && submitted_since(&b.submitted_at, since)
+                });
+                if taken.is_some() {
+                    return Ok(taken);
+                }
+                if !ctx.client.back_off(attempt).await {
+                    return Ok(None);
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn submitted_since(at: &str, since: time::OffsetDateTime) -> bool {
+    time::OffsetDateTime::parse(at, &time::format_description::well_known::Iso8601::DEFAULT)
+        .is_ok_and(|t| t >= since)
 }
 
 fn method_name(m: &Method) -> &'static str {
@@ -236,6 +319,14 @@ mod tests {
     }
 
     #[test]
+    fn only_this_windows_operation_ids_are_read_back() {
+        let id = op_id(0xabc, 17);
+        assert_eq!(op_index(0xabc, &id), Some(17));
+        assert_eq!(op_index(0xabd, &id), None, "another window's batch");
+        assert_eq!(op_index(0xabc, "17"), None);
+    }
+
+    #[test]
     fn each_batch_result_is_settled_once() {
         let exists = r#"{"status":400,"title":"Invalid Resource","detail":"A product with the provided ID already exists in the account."}"#;
         let invalid = r#"{"status":400,"title":"Invalid Resource","detail":"The resource submitted could not be validated.","errors":[{"field":"title","message":"Required"}]}"#;
@@ -268,5 +359,16 @@ mod tests {
             Settled::Direct { may_exist: true }
         );
         assert_eq!(settle(&post, None), Settled::Direct { may_exist: true });
+        let email = r#"{"status":400,"title":"Invalid Resource","detail":"An email address may not be changed"}"#;
+        assert_eq!(
+            settle(&Method::PUT, Some(&answer(400, email))),
+            Settled::Direct { may_exist: true },
+            "a customer's email change goes direct: deleted and created again"
+        );
+        assert_eq!(
+            settle(&post, Some(&answer(400, email))),
+            Settled::Refused,
+            "an order cannot change its customer's email"
+        );
     }
 }

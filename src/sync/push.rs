@@ -8,10 +8,11 @@ use serde_json::Value;
 
 use crate::domain::CouponUploadMode;
 use crate::domain::record::RecordKind;
-use crate::mailchimp::ecommerce as map;
+use crate::mailchimp::ecommerce::{self as map, Patchable};
 use crate::mailchimp::{AccountClient, MailchimpError, Problem, seg};
 use crate::proto::v1 as pb;
 use crate::store::records::{HASH_LEN, content_hash};
+use crate::store::synced::MAYBE;
 use crate::store::{Store, StoreError};
 
 /// Where a record goes, and the settings that shape what is sent.
@@ -20,6 +21,20 @@ pub struct Target<'a> {
     pub store_id: &'a str,
     pub shop_url: &'a str,
     pub coupon_mode: CouponUploadMode,
+    /// The merchant's single opt-in: only then may a consenting customer be subscribed by
+    /// Mailchimp itself (`opt_in_status: true`).
+    pub single_opt_in: bool,
+    /// Where a consenting customer's pending subscription is queued under double opt-in;
+    /// `None` leaves consent alone (a push outside any account's settings).
+    pub consent: Option<Consent<'a>>,
+}
+
+/// The account and its selected lists, to find the audience of a store.
+#[derive(Clone, Copy)]
+pub struct Consent<'a> {
+    pub account_id: &'a str,
+    /// (list id, list name) of every selected list.
+    pub lists: &'a [(String, String)],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,12 +52,21 @@ pub enum Pushed {
 pub enum PushError {
     #[error(transparent)]
     Mailchimp(#[from] MailchimpError),
+    /// This record keeps failing (5xx, no answer) after its retries while Mailchimp answers
+    /// other requests: parked like a refusal, so that it never stalls the rest.
+    #[error("keeps failing while Mailchimp is up: {0}")]
+    Failing(MailchimpError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
 pub fn already_exists(p: &Problem) -> bool {
     p.status == 400 && p.detail.contains("already exists")
+}
+
+/// Mailchimp's refusal to change a customer's email.
+pub fn email_change_refused(p: &Problem) -> bool {
+    p.status == 400 && p.detail.contains("may not be changed")
 }
 
 fn hash(bodies: &[&Value]) -> [u8; HASH_LEN] {
@@ -64,7 +88,26 @@ pub async fn push(
 /// [`push`], told whether Mailchimp may have the record although we never saw it accepted (a
 /// request in flight when the process died, or a create a batch found existing): then an
 /// update is tried before a create, so that no create is ever sent twice.
+///
+/// A record that still fails with a 5xx (or no answer) after its retries is told apart from
+/// an outage by one `GET /ping`: if Mailchimp answers that, the record is [`PushError::Failing`].
 pub async fn push_as(
+    store: &Store,
+    t: &Target<'_>,
+    kind: RecordKind,
+    id: &str,
+    record: Option<&pb::record::Record>,
+    may_exist: bool,
+) -> Result<Pushed, PushError> {
+    match push_once(store, t, kind, id, record, may_exist).await {
+        Err(PushError::Mailchimp(e)) if e.is_unavailable() && t.client.ping().await.is_ok() => {
+            Err(PushError::Failing(e))
+        }
+        other => other,
+    }
+}
+
+async fn push_once(
     store: &Store,
     t: &Target<'_>,
     kind: RecordKind,
@@ -95,6 +138,9 @@ pub async fn push_as(
         }
         _ => {}
     }
+    if let pb::record::Record::Customer(c) = record {
+        consent(store, t, c)?;
+    }
     let p = match decide(t, kind, id, record, synced, may_exist) {
         Plan::Unchanged => return Ok(Pushed::Unchanged),
         Plan::Direct => return Ok(Pushed::Skipped),
@@ -108,12 +154,16 @@ pub async fn push_as(
             Pushed::Updated
         }
     } else {
-        let collection = format!("{base}/{}", collection(kind));
+        let create = entity_body(record, t.single_opt_in).expect("decide planned a body");
+        let patch = patch_of(kind).map_or_else(|| create.clone(), |w| map::patch_body(w, &create));
+        let rec = Rec { kind, id };
+        let bodies = (&create, &patch);
         upsert(
-            t.client,
-            &collection,
-            id,
-            &p.body,
+            store,
+            t,
+            rec,
+            &p.collection,
+            bodies,
             p.method == Method::PATCH,
         )
         .await?
@@ -125,6 +175,28 @@ pub async fn push_as(
     Ok(outcome)
 }
 
+/// Under double opt-in, a customer who accepted marketing is never subscribed by the
+/// e-commerce API (the body says `opt_in_status: false`); instead one subscription request is
+/// queued for the store's audience, which the subscription worker applies as a `pending`
+/// member, so that Mailchimp mails the confirmation link. Queued once per email and audience,
+/// and never where the shop has asked anything for that email already. Written before the
+/// customer's own push is noted: sled keeps writes in order, so a crash that loses this loses
+/// that note too, and the customer (with its consent) is pushed again.
+fn consent(store: &Store, t: &Target<'_>, c: &pb::Customer) -> Result<(), PushError> {
+    let Some(consent) = t.consent else {
+        return Ok(());
+    };
+    if !c.accepts_marketing || t.single_opt_in {
+        return Ok(());
+    }
+    for (list_id, _) in consent.lists {
+        if store.mc_store(consent.account_id, list_id)?.as_deref() == Some(t.store_id) {
+            store.queue_consent(consent.account_id, list_id, c)?;
+        }
+    }
+    Ok(())
+}
+
 /// Customers have an upsert. Mailchimp refuses to change a customer's email, so a customer
 /// whose email changed is deleted and created again under the same id: its orders name that
 /// id, so they stay attributed to it.
@@ -134,9 +206,7 @@ async fn put_customer(
     body: &Value,
 ) -> Result<(), MailchimpError> {
     match client.send(Method::PUT, one, &[], Some(body)).await {
-        Err(MailchimpError::Api(p))
-            if p.status == 400 && p.detail.contains("may not be changed") =>
-        {
+        Err(MailchimpError::Api(p)) if email_change_refused(&p) => {
             match client.send(Method::DELETE, one, &[], None).await {
                 Ok(_) => {}
                 Err(MailchimpError::Api(p)) if p.status == 404 => {}
@@ -167,16 +237,27 @@ async fn placed_cart(
     Ok(())
 }
 
-/// The body of a product, customer, order or cart; `None` for a coupon (a rule and a code) and
-/// a delete.
-fn entity_body(record: &pb::record::Record) -> Option<Value> {
+/// The create body of a product, customer, order or cart; `None` for a coupon (a rule and a
+/// code) and a delete.
+fn entity_body(record: &pb::record::Record, single_opt_in: bool) -> Option<Value> {
     use pb::record::Record as R;
     match record {
         R::Product(p) => Some(map::product_body(p)),
-        R::Customer(c) => Some(map::customer_body(c)),
+        R::Customer(c) => Some(map::customer_body(c, single_opt_in)),
         R::Order(o) => Some(map::order_body(o)),
         R::Cart(c) => Some(map::cart_body(c)),
         R::Coupon(_) | R::Delete(_) => None,
+    }
+}
+
+/// The PATCH body of a kind: the create body less what its PATCH does not take.
+fn patch_of(kind: RecordKind) -> Option<Patchable> {
+    match kind {
+        RecordKind::Product => Some(Patchable::Product),
+        RecordKind::Order => Some(Patchable::Order),
+        RecordKind::Cart => Some(Patchable::Cart),
+        RecordKind::Coupon => Some(Patchable::PromoRule),
+        RecordKind::Customer => None,
     }
 }
 
@@ -187,6 +268,8 @@ pub struct Planned {
     /// Relative to the API root.
     pub path: String,
     pub body: Value,
+    /// The record's collection (where a create goes).
+    collection: String,
     hash: [u8; HASH_LEN],
     creates: bool,
 }
@@ -224,6 +307,9 @@ pub fn plan(
     if more_than_one {
         return Ok(Plan::Direct);
     }
+    if let R::Customer(c) = record {
+        consent(store, t, c)?;
+    }
     let synced = store.synced_hash(t.store_id, kind, id)?;
     Ok(decide(t, kind, id, record, synced, may_exist))
 }
@@ -238,7 +324,7 @@ fn decide(
     synced: Option<[u8; HASH_LEN]>,
     may_exist: bool,
 ) -> Plan {
-    let Some(body) = entity_body(record) else {
+    let Some(body) = entity_body(record, t.single_opt_in) else {
         return Plan::Direct;
     };
     let h = hash(&[&body]);
@@ -247,20 +333,36 @@ fn decide(
     }
     let collection = format!("/ecommerce/stores/{}/{}", seg(t.store_id), collection(kind));
     let one = format!("{collection}/{}", seg(id));
-    let (method, path) = if kind == RecordKind::Customer {
-        (Method::PUT, one)
-    } else if synced.is_some() || may_exist {
-        (Method::PATCH, one)
-    } else {
-        (Method::POST, collection)
+    let (method, path, body) = match patch_of(kind) {
+        None => (Method::PUT, one, body),
+        Some(what) if synced.is_some() || may_exist => {
+            (Method::PATCH, one, map::patch_body(what, &body))
+        }
+        Some(_) => (Method::POST, collection.clone(), body),
     };
     Plan::Send(Planned {
         creates: method == Method::POST || (method == Method::PUT && synced.is_none()),
         method,
         path,
         body,
+        collection,
         hash: h,
     })
+}
+
+/// Notes that Mailchimp may hold a record whose create had an ambiguous answer (a 5xx, no
+/// answer, a broken connection), so that every later push of it, in this job, a later one or
+/// live sync, updates first. Called before a batch's 5xx is settled too.
+pub fn maybe_created(
+    store: &Store,
+    t: &Target<'_>,
+    kind: RecordKind,
+    id: &str,
+) -> Result<(), PushError> {
+    if store.synced_hash(t.store_id, kind, id)?.is_none() {
+        store.set_synced(t.store_id, kind, id, MAYBE)?;
+    }
+    Ok(())
 }
 
 /// Records that Mailchimp accepted a planned request.
@@ -279,30 +381,54 @@ pub fn accepted(
     })
 }
 
-/// Update what Mailchimp has from us, create what it has not; never create twice.
+/// The record a request is for, where its "maybe created" note is kept.
+#[derive(Clone, Copy)]
+struct Rec<'a> {
+    kind: RecordKind,
+    id: &'a str,
+}
+
+/// Update what Mailchimp has from us, create what it has not; never create twice. A create
+/// whose answer was ambiguous is noted ([`maybe_created`]) and followed by an update (which
+/// finds it, or answers 404 and the create is tried again), within the retry policy's attempts.
 async fn upsert(
-    client: &AccountClient,
+    store: &Store,
+    t: &Target<'_>,
+    rec: Rec<'_>,
     collection: &str,
-    id: &str,
-    body: &Value,
-    synced: bool,
-) -> Result<Pushed, MailchimpError> {
-    let one = format!("{collection}/{}", seg(id));
-    if synced {
-        match client.send(Method::PATCH, &one, &[], Some(body)).await {
-            Ok(_) => return Ok(Pushed::Updated),
-            // Deleted in Mailchimp meanwhile: create it again.
-            Err(MailchimpError::Api(p)) if p.status == 404 => {}
-            Err(e) => return Err(e),
+    (create, patch): (&Value, &Value),
+    known: bool,
+) -> Result<Pushed, PushError> {
+    let client = t.client;
+    let one = format!("{collection}/{}", seg(rec.id));
+    let mut known = known;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        if known {
+            match client.send(Method::PATCH, &one, &[], Some(patch)).await {
+                Ok(_) => return Ok(Pushed::Updated),
+                // Not there (deleted in Mailchimp meanwhile, or an ambiguous create that did
+                // not happen): create it.
+                Err(MailchimpError::Api(p)) if p.status == 404 => {}
+                Err(e) => return Err(e.into()),
+            }
         }
-    }
-    match client.send(Method::POST, collection, &[], Some(body)).await {
-        Ok(_) => Ok(Pushed::Created),
-        Err(MailchimpError::Api(p)) if already_exists(&p) => {
-            client.send(Method::PATCH, &one, &[], Some(body)).await?;
-            Ok(Pushed::Updated)
+        match client.create(collection, create).await {
+            Ok(_) => return Ok(Pushed::Created),
+            Err(MailchimpError::Api(p)) if already_exists(&p) => {
+                client.send(Method::PATCH, &one, &[], Some(patch)).await?;
+                return Ok(Pushed::Updated);
+            }
+            Err(e) if e.is_ambiguous() => {
+                maybe_created(store, t, rec.kind, rec.id)?;
+                if !client.back_off(attempt).await {
+                    return Err(e.into());
+                }
+                known = true;
+            }
+            Err(e) => return Err(e.into()),
         }
-        Err(e) => Err(e),
     }
 }
 
@@ -330,9 +456,17 @@ async fn coupon(
     }
     let rules = format!("{base}/{}", collection(RecordKind::Coupon));
     let known = synced.is_some() || may_exist;
-    let outcome = upsert(t.client, &rules, &c.id, &rule, known).await?;
+    let rec = Rec {
+        kind: RecordKind::Coupon,
+        id: &c.id,
+    };
+    let rule_patch = map::patch_body(Patchable::PromoRule, &rule);
+    let outcome = upsert(store, t, rec, &rules, (&rule, &rule_patch), known).await?;
     let codes = format!("{rules}/{}/promo-codes", seg(&c.id));
-    upsert(t.client, &codes, &c.id, &code, known).await?;
+    let code_patch = map::patch_body(Patchable::PromoCode, &code);
+    // A rule that existed may have its code already.
+    let code_known = known || outcome == Pushed::Updated;
+    upsert(store, t, rec, &codes, (&code, &code_patch), code_known).await?;
     store.set_synced(t.store_id, RecordKind::Coupon, &c.id, h)?;
     Ok(outcome)
 }

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::push::{PushError, Pushed, Target, push, push_as};
+use super::push::{self, Consent, PushError, Pushed, Target, push, push_as};
 use crate::domain::record::{self, RecordKind, kind_to_pb};
 use crate::domain::{CouponUploadMode, ShopIdentity};
 use crate::mailchimp::{AccountClient, MailchimpError, Problem, ecommerce, seg};
@@ -37,6 +37,8 @@ pub struct UploadContext {
     pub account_id: String,
     pub shop: ShopIdentity,
     pub coupon_mode: CouponUploadMode,
+    /// The merchant's single opt-in (see [`Target::single_opt_in`]).
+    pub single_opt_in: bool,
     pub abandoned_carts: bool,
     /// (list id, list name) of every selected list.
     pub lists: Vec<(String, String)>,
@@ -218,49 +220,75 @@ async fn ensure_store(
         Some(id) => id,
         None => ecommerce::store_id(&ctx.account_id, list_id, &ctx.shop.shop_url),
     };
-    let mut body = ecommerce::store_body(&id, list_id, list_name, &ctx.shop, true);
+    let body = ecommerce::store_body(&id, list_id, list_name, &ctx.shop, true);
     let path = format!("/ecommerce/stores/{}", seg(&id));
     let exists = match ctx.client.send(Method::GET, &path, &[], None).await {
         Ok(_) => true,
         Err(MailchimpError::Api(p)) if p.status == 404 => false,
         Err(e) => return Err(fail(e)),
     };
-    let id = if exists {
-        id
-    } else if let Some(adopted) = find_store(&ctx.client, list_id, &ctx.shop.shop_url)
-        .await
-        .map_err(fail)?
-    {
-        adopted
+    let adopted = if exists {
+        None
     } else {
-        ctx.client
-            .send(Method::POST, "/ecommerce/stores", &[], Some(&body))
+        find_store(&ctx.client, list_id, &ctx.shop.shop_url)
             .await
-            .map_err(fail)?;
-        store
-            .set_mc_store(&ctx.account_id, list_id, &id)
-            .await
-            .map_err(|e| Stop::Failed(e.to_string()))?;
-        return Ok(id);
+            .map_err(fail)?
     };
-    if let Some(m) = body.as_object_mut() {
-        m.remove("id");
-        m.remove("list_id");
-    }
-    ctx.client
-        .send(
-            Method::PATCH,
-            &format!("/ecommerce/stores/{}", seg(&id)),
-            &[],
-            Some(&body),
-        )
-        .await
-        .map_err(fail)?;
+    let id = match adopted {
+        Some(adopted) => {
+            update_store(ctx, &adopted, &body).await.map_err(fail)?;
+            adopted
+        }
+        None if exists => {
+            update_store(ctx, &id, &body).await.map_err(fail)?;
+            id
+        }
+        None => {
+            create_store(ctx, &id, &body).await.map_err(fail)?;
+            id
+        }
+    };
     store
         .set_mc_store(&ctx.account_id, list_id, &id)
         .await
         .map_err(|e| Stop::Failed(e.to_string()))?;
     Ok(id)
+}
+
+/// Creates the store, never twice: after an ambiguous answer an update tells whether it was
+/// made (404: not made, created again, within the retry policy's attempts).
+async fn create_store(ctx: &UploadContext, id: &str, body: &Value) -> Result<(), MailchimpError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match ctx.client.create("/ecommerce/stores", body).await {
+            Ok(_) => return Ok(()),
+            Err(MailchimpError::Api(p)) if push::already_exists(&p) => {
+                return update_store(ctx, id, body).await;
+            }
+            Err(e) if e.is_ambiguous() => match update_store(ctx, id, body).await {
+                Err(MailchimpError::Api(p))
+                    if p.status == 404 && ctx.client.back_off(attempt).await => {}
+                other => return other,
+            },
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Brings a store's name, domain, currency and the rest up to date (not its id or list, which
+/// a PATCH does not take).
+async fn update_store(ctx: &UploadContext, id: &str, body: &Value) -> Result<(), MailchimpError> {
+    let mut patch = body.clone();
+    if let Some(m) = patch.as_object_mut() {
+        m.remove("id");
+        m.remove("list_id");
+    }
+    let path = format!("/ecommerce/stores/{}", seg(id));
+    ctx.client
+        .send(Method::PATCH, &path, &[], Some(&patch))
+        .await
+        .map(|_| ())
 }
 
 /// A store Mailchimp has for this list and this shop: with our domain, or the bare shop URL
@@ -451,6 +479,11 @@ pub fn target<'a>(ctx: &'a UploadContext, store_id: &'a str) -> Target<'a> {
         store_id,
         shop_url: &ctx.shop.shop_url,
         coupon_mode: ctx.coupon_mode,
+        single_opt_in: ctx.single_opt_in,
+        consent: Some(Consent {
+            account_id: &ctx.account_id,
+            lists: &ctx.lists,
+        }),
     }
 }
 
@@ -484,10 +517,8 @@ pub async fn ensure_line_products(
         _ => &[],
     };
     for line in lines {
-        if store
-            .record(RecordKind::Product, &line.product_id)?
-            .is_some()
-        {
+        if let Some(product) = store.decoded_record(RecordKind::Product, &line.product_id)? {
+            line_variant(store, &t, &product, line).await?;
             continue;
         }
         let title = |fallback: &str| {
@@ -524,6 +555,40 @@ pub async fn ensure_line_products(
     Ok(())
 }
 
+/// A line naming a variant its product lacks (the shop sold a variant it does not list): the
+/// variant is made from the line (`PUT …/variants/{id}`, an upsert) before the order or cart,
+/// which Mailchimp would refuse otherwise. Only where Mailchimp has the product from us (a
+/// product it lacks comes with its own phase or push), and once per store and variant.
+async fn line_variant(
+    store: &Store,
+    t: &Target<'_>,
+    product: &pb::record::Record,
+    line: &pb::LineItem,
+) -> Result<(), PushError> {
+    let pb::record::Record::Product(p) = product else {
+        return Ok(());
+    };
+    let listed = if p.variants.is_empty() {
+        line.variant_id == ecommerce::default_variant_id(&p.id)
+    } else {
+        p.variants.iter().any(|v| v.id == line.variant_id)
+    };
+    if listed
+        || line.variant_id.is_empty()
+        || store
+            .synced_hash(t.store_id, RecordKind::Product, &p.id)?
+            .is_none()
+        || store.is_line_variant(t.store_id, &p.id, &line.variant_id)?
+    {
+        return Ok(());
+    }
+    t.client
+        .put_line_variant(t.store_id, &p.id, &ecommerce::line_variant_body(line))
+        .await?;
+    store.mark_line_variant(t.store_id, &p.id, &line.variant_id)?;
+    Ok(())
+}
+
 /// A record Mailchimp refused: a 4xx other than a refused key (401/403) or a rate limit.
 pub struct Refusal(pub Box<Problem>);
 
@@ -531,8 +596,9 @@ pub fn is_refusal(p: &Problem) -> bool {
     (400..500).contains(&p.status) && !matches!(p.status, 401 | 403 | 429)
 }
 
-/// Sorts a push result, keeping the error list current: a refusal is recorded (durably, for
-/// ListSyncErrors and RetryFailed), a success clears an old one; anything else ends the job.
+/// Sorts a push result, keeping the error list current: a refusal, or a record Mailchimp keeps
+/// failing on while it answers others, is parked (durably, for ListSyncErrors and RetryFailed),
+/// a success clears an old one; anything else ends the job.
 pub fn outcome(
     store: &Store,
     store_id: &str,
@@ -549,22 +615,56 @@ pub fn outcome(
             Ok(Ok(pushed))
         }
         Err(PushError::Mailchimp(MailchimpError::Api(p))) if is_refusal(&p) => {
-            store
-                .record_sync_error(SyncErrorRecord {
-                    store_id: store_id.to_owned(),
-                    kind: kind.to_byte(),
-                    id: id.to_owned(),
-                    status: p.status,
-                    title: p.title.clone(),
-                    detail: p.detail.clone(),
-                    field_errors: p.field_errors(),
-                    attempts: 1,
-                    at: crate::domain::now(),
-                })
-                .map_err(storage)?;
-            Ok(Err(Refusal(p)))
+            park(store, store_id, kind, id, p).map_err(storage)
+        }
+        Err(PushError::Failing(e)) => {
+            park(store, store_id, kind, id, Box::new(failing_problem(&e))).map_err(storage)
         }
         Err(e) => Err(Stop::Failed(e.to_string())),
+    }
+}
+
+/// Lists a record Mailchimp refused or keeps failing on, for ListSyncErrors and RetryFailed.
+fn park(
+    store: &Store,
+    store_id: &str,
+    kind: RecordKind,
+    id: &str,
+    p: Box<Problem>,
+) -> Result<Result<Pushed, Refusal>, crate::store::StoreError> {
+    store.record_sync_error(SyncErrorRecord {
+        store_id: store_id.to_owned(),
+        kind: kind.to_byte(),
+        id: id.to_owned(),
+        status: p.status,
+        title: p.title.clone(),
+        detail: p.detail.clone(),
+        field_errors: p.field_errors(),
+        attempts: 1,
+        at: crate::domain::now(),
+    })?;
+    Ok(Err(Refusal(p)))
+}
+
+/// The problem to list for a record that keeps failing without a refusal: Mailchimp's own
+/// 5xx document, or what stood for an answer.
+fn failing_problem(e: &MailchimpError) -> Problem {
+    match e {
+        MailchimpError::Api(p) => Problem {
+            detail: format!(
+                "{} (after every retry, while Mailchimp answered other requests)",
+                p.detail
+            ),
+            ..(**p).clone()
+        },
+        other => Problem {
+            status: 504,
+            kind: String::new(),
+            title: "No answer".into(),
+            detail: format!("{other} (after every retry, while Mailchimp answered other requests)"),
+            instance: String::new(),
+            errors: Vec::new(),
+        },
     }
 }
 

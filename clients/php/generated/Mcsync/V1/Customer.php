@@ -44,17 +44,16 @@ class Customer extends \Google\Protobuf\Internal\Message
      */
     protected $address = null;
     /**
-     * Generated from protobuf field <code>int64 orders_count = 7;</code>
-     */
-    protected $orders_count = 0;
-    /**
-     * Decimal string.
-     *
-     * Generated from protobuf field <code>string total_spent = 8;</code>
-     */
-    protected $total_spent = '';
-    /**
-     * Opted in to marketing: only affects contacts new to an audience, never an existing member.
+     * The customer agreed to receive marketing mails. It never changes the status of an email
+     * that is already a member of an audience, in any status. For an email new to the audience:
+     * - single opt-in on: the customer is sent with opt_in_status true, so Mailchimp adds the
+     *   contact as subscribed;
+     * - double opt-in (the default): the customer is sent with opt_in_status false (a
+     *   transactional contact), and mcsync queues one subscription for the store's audience
+     *   that PUTs the member as "pending", so Mailchimp mails the confirmation link. It is
+     *   visible in GetSubscriptions, retried through outages like any subscription, made once
+     *   per email and audience, and never made for an email that is already a member or that
+     *   has any subscription request of its own.
      *
      * Generated from protobuf field <code>bool accepts_marketing = 9;</code>
      */
@@ -74,11 +73,17 @@ class Customer extends \Google\Protobuf\Internal\Message
      *     @type string $last_name
      *     @type string $company
      *     @type \Mcsync\V1\Address $address
-     *     @type int|string $orders_count
-     *     @type string $total_spent
-     *           Decimal string.
      *     @type bool $accepts_marketing
-     *           Opted in to marketing: only affects contacts new to an audience, never an existing member.
+     *           The customer agreed to receive marketing mails. It never changes the status of an email
+     *           that is already a member of an audience, in any status. For an email new to the audience:
+     *           - single opt-in on: the customer is sent with opt_in_status true, so Mailchimp adds the
+     *             contact as subscribed;
+     *           - double opt-in (the default): the customer is sent with opt_in_status false (a
+     *             transactional contact), and mcsync queues one subscription for the store's audience
+     *             that PUTs the member as "pending", so Mailchimp mails the confirmation link. It is
+     *             visible in GetSubscriptions, retried through outages like any subscription, made once
+     *             per email and audience, and never made for an email that is already a member or that
+     *             has any subscription request of its own.
      * }
      */
     public function __construct($data = NULL) {
@@ -237,55 +242,16 @@ class Customer extends \Google\Protobuf\Internal\Message
     }
 
     /**
-     * Generated from protobuf field <code>int64 orders_count = 7;</code>
-     * @return int|string
-     */
-    public function getOrdersCount()
-    {
-        return $this->orders_count;
-    }
-
-    /**
-     * Generated from protobuf field <code>int64 orders_count = 7;</code>
-     * @param int|string $var
-     * @return $this
-     */
-    public function setOrdersCount($var)
-    {
-        GPBUtil::checkInt64($var);
-        $this->orders_count = $var;
-
-        return $this;
-    }
-
-    /**
-     * Decimal string.
-     *
-     * Generated from protobuf field <code>string total_spent = 8;</code>
-     * @return string
-     */
-    public function getTotalSpent()
-    {
-        return $this->total_spent;
-    }
-
-    /**
-     * Decimal string.
-     *
-     * Generated from protobuf field <code>string total_spent = 8;</code>
-     * @param string $var
-     * @return $this
-     */
-    public function setTotalSpent($var)
-    {
-        GPBUtil::checkString($var, True);
-        $this->total_spent = $var;
-
-        return $this;
-    }
-
-    /**
-     * Opted in to marketing: only affects contacts new to an audience, never an existing member.
+     * The customer agreed to receive marketing mails. It never changes the status of an email
+     * that is already a member of an audience, in any status. For an email new to the audience:
+     * - single opt-in on: the customer is sent with opt_in_status true, so Mailchimp adds the
+     *   contact as subscribed;
+     * - double opt-in (the default): the customer is sent with opt_in_status false (a
+     *   transactional contact), and mcsync queues one subscription for the store's audience
+     *   that PUTs the member as "pending", so Mailchimp mails the confirmation link. It is
+     *   visible in GetSubscriptions, retried through outages like any subscription, made once
+     *   per email and audience, and never made for an email that is already a member or that
+     *   has any subscription request of its own.
      *
      * Generated from protobuf field <code>bool accepts_marketing = 9;</code>
      * @return bool
@@ -296,7 +262,16 @@ class Customer extends \Google\Protobuf\Internal\Message
     }
 
     /**
-     * Opted in to marketing: only affects contacts new to an audience, never an existing member.
+     * The customer agreed to receive marketing mails. It never changes the status of an email
+     * that is already a member of an audience, in any status. For an email new to the audience:
+     * - single opt-in on: the customer is sent with opt_in_status true, so Mailchimp adds the
+     *   contact as subscribed;
+     * - double opt-in (the default): the customer is sent with opt_in_status false (a
+     *   transactional contact), and mcsync queues one subscription for the store's audience
+     *   that PUTs the member as "pending", so Mailchimp mails the confirmation link. It is
+     *   visible in GetSubscriptions, retried through outages like any subscription, made once
+     *   per email and audience, and never made for an email that is already a member or that
+     *   has any subscription request of its own.
      *
      * Generated from protobuf field <code>bool accepts_marketing = 9;</code>
      * @param bool $var

@@ -22,7 +22,9 @@ class ListSubscription extends \Google\Protobuf\Internal\Message
      */
     protected $list_name = '';
     /**
-     * What the shop asked for: "subscribed" or "unsubscribed"; empty if nothing.
+     * What the shop asked for: "subscribed" or "unsubscribed" (Subscribe, Unsubscribe), or
+     * "consented": a customer with accepts_marketing under double opt-in, made pending by the
+     * e-commerce sync (see Customer.accepts_marketing); empty if nothing.
      *
      * Generated from protobuf field <code>string wanted = 3;</code>
      */
@@ -56,7 +58,9 @@ class ListSubscription extends \Google\Protobuf\Internal\Message
      *     @type string $list_id
      *     @type string $list_name
      *     @type string $wanted
-     *           What the shop asked for: "subscribed" or "unsubscribed"; empty if nothing.
+     *           What the shop asked for: "subscribed" or "unsubscribed" (Subscribe, Unsubscribe), or
+     *           "consented": a customer with accepts_marketing under double opt-in, made pending by the
+     *           e-commerce sync (see Customer.accepts_marketing); empty if nothing.
      *     @type int $state
      *     @type string $status
      *           The member's status in Mailchimp as last seen (subscribed, pending, unsubscribed,
@@ -115,7 +119,9 @@ class ListSubscription extends \Google\Protobuf\Internal\Message
     }
 
     /**
-     * What the shop asked for: "subscribed" or "unsubscribed"; empty if nothing.
+     * What the shop asked for: "subscribed" or "unsubscribed" (Subscribe, Unsubscribe), or
+     * "consented": a customer with accepts_marketing under double opt-in, made pending by the
+     * e-commerce sync (see Customer.accepts_marketing); empty if nothing.
      *
      * Generated from protobuf field <code>string wanted = 3;</code>
      * @return string
@@ -126,7 +132,9 @@ class ListSubscription extends \Google\Protobuf\Internal\Message
     }
 
     /**
-     * What the shop asked for: "subscribed" or "unsubscribed"; empty if nothing.
+     * What the shop asked for: "subscribed" or "unsubscribed" (Subscribe, Unsubscribe), or
+     * "consented": a customer with accepts_marketing under double opt-in, made pending by the
+     * e-commerce sync (see Customer.accepts_marketing); empty if nothing.
      *
      * Generated from protobuf field <code>string wanted = 3;</code>
      * @param string $var

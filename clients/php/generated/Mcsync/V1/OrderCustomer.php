@@ -9,7 +9,10 @@ use Google\Protobuf\Internal\RepeatedField;
 use Google\Protobuf\Internal\GPBUtil;
 
 /**
- * The customer as an order or cart carries it.
+ * The customer as an order or cart carries it. It is always sent with opt_in_status false:
+ * an order or a cart never subscribes anyone (consent comes with Customer.accepts_marketing).
+ * On an update of the order or cart the customer is not sent (Mailchimp's PATCH does not
+ * change it).
  *
  * Generated from protobuf message <code>mcsync.v1.OrderCustomer</code>
  */

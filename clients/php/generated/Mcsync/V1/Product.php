@@ -62,6 +62,30 @@ class Product extends \Google\Protobuf\Internal\Message
      * Generated from protobuf field <code>repeated .mcsync.v1.ProductVariant variants = 10;</code>
      */
     private $variants;
+    /**
+     * The price, SKU, stock and visibility of a product without variants (most X-Cart
+     * products): sent on its default variant "<id>_dv", so that recommendations and
+     * abandoned-cart mails show a price and an out-of-stock product is not recommended.
+     * Ignored when the product has variants (each variant carries its own).
+     * Decimal string, like a variant's price.
+     *
+     * Generated from protobuf field <code>string price = 11;</code>
+     */
+    protected $price = '';
+    /**
+     * Generated from protobuf field <code>string sku = 12;</code>
+     */
+    protected $sku = '';
+    /**
+     * Generated from protobuf field <code>int64 inventory_quantity = 13;</code>
+     */
+    protected $inventory_quantity = 0;
+    /**
+     * e.g. "visible" or "hidden".
+     *
+     * Generated from protobuf field <code>string visibility = 14;</code>
+     */
+    protected $visibility = '';
 
     /**
      * Constructor.
@@ -82,6 +106,16 @@ class Product extends \Google\Protobuf\Internal\Message
      *     @type string $published_at
      *           RFC 3339; empty if never published.
      *     @type array<\Mcsync\V1\ProductVariant>|\Google\Protobuf\Internal\RepeatedField $variants
+     *     @type string $price
+     *           The price, SKU, stock and visibility of a product without variants (most X-Cart
+     *           products): sent on its default variant "<id>_dv", so that recommendations and
+     *           abandoned-cart mails show a price and an out-of-stock product is not recommended.
+     *           Ignored when the product has variants (each variant carries its own).
+     *           Decimal string, like a variant's price.
+     *     @type string $sku
+     *     @type int|string $inventory_quantity
+     *     @type string $visibility
+     *           e.g. "visible" or "hidden".
      * }
      */
     public function __construct($data = NULL) {
@@ -317,6 +351,110 @@ class Product extends \Google\Protobuf\Internal\Message
     {
         $arr = GPBUtil::checkRepeatedField($var, \Google\Protobuf\Internal\GPBType::MESSAGE, \Mcsync\V1\ProductVariant::class);
         $this->variants = $arr;
+
+        return $this;
+    }
+
+    /**
+     * The price, SKU, stock and visibility of a product without variants (most X-Cart
+     * products): sent on its default variant "<id>_dv", so that recommendations and
+     * abandoned-cart mails show a price and an out-of-stock product is not recommended.
+     * Ignored when the product has variants (each variant carries its own).
+     * Decimal string, like a variant's price.
+     *
+     * Generated from protobuf field <code>string price = 11;</code>
+     * @return string
+     */
+    public function getPrice()
+    {
+        return $this->price;
+    }
+
+    /**
+     * The price, SKU, stock and visibility of a product without variants (most X-Cart
+     * products): sent on its default variant "<id>_dv", so that recommendations and
+     * abandoned-cart mails show a price and an out-of-stock product is not recommended.
+     * Ignored when the product has variants (each variant carries its own).
+     * Decimal string, like a variant's price.
+     *
+     * Generated from protobuf field <code>string price = 11;</code>
+     * @param string $var
+     * @return $this
+     */
+    public function setPrice($var)
+    {
+        GPBUtil::checkString($var, True);
+        $this->price = $var;
+
+        return $this;
+    }
+
+    /**
+     * Generated from protobuf field <code>string sku = 12;</code>
+     * @return string
+     */
+    public function getSku()
+    {
+        return $this->sku;
+    }
+
+    /**
+     * Generated from protobuf field <code>string sku = 12;</code>
+     * @param string $var
+     * @return $this
+     */
+    public function setSku($var)
+    {
+        GPBUtil::checkString($var, True);
+        $this->sku = $var;
+
+        return $this;
+    }
+
+    /**
+     * Generated from protobuf field <code>int64 inventory_quantity = 13;</code>
+     * @return int|string
+     */
+    public function getInventoryQuantity()
+    {
+        return $this->inventory_quantity;
+    }
+
+    /**
+     * Generated from protobuf field <code>int64 inventory_quantity = 13;</code>
+     * @param int|string $var
+     * @return $this
+     */
+    public function setInventoryQuantity($var)
+    {
+        GPBUtil::checkInt64($var);
+        $this->inventory_quantity = $var;
+
+        return $this;
+    }
+
+    /**
+     * e.g. "visible" or "hidden".
+     *
+     * Generated from protobuf field <code>string visibility = 14;</code>
+     * @return string
+     */
+    public function getVisibility()
+    {
+        return $this->visibility;
+    }
+
+    /**
+     * e.g. "visible" or "hidden".
+     *
+     * Generated from protobuf field <code>string visibility = 14;</code>
+     * @param string $var
+     * @return $this
+     */
+    public function setVisibility($var)
+    {
+        GPBUtil::checkString($var, True);
+        $this->visibility = $var;
 
         return $this;
     }
