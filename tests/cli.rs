@@ -213,20 +213,20 @@ async fn upload_shows_progress_to_the_end_and_jobs_and_watch_find_it_again() {
         text(&out)
     );
 
-    // A record Mailchimp refuses (an order naming a variant its product lacks) shows in
+    // A record Mailchimp refuses (an order giving customer c1 another email) shows in
     // errors; retry.
     app.records()
         .upsert(mcsync::testdata::record(
-            mcsync::proto::v1::record::Record::Order(
-                mcsync::testdata::order_with_a_missing_variant(13),
-            ),
+            mcsync::proto::v1::record::Record::Order(mcsync::testdata::order_with_a_foreign_email(
+                13,
+            )),
         ))
         .await
         .unwrap();
     mcsync(&app, TOKEN, &["upload"]).await;
     let out = mcsync(&app, TOKEN, &["errors"]).await;
     assert!(
-        text(&out).contains("1 records refused") && text(&out).contains("variant"),
+        text(&out).contains("1 records refused") && text(&out).contains("may not be changed"),
         "{}",
         text(&out)
     );

@@ -60,6 +60,8 @@ impl Fixture {
             store_id: STORE,
             shop_url: "https://shop.example.com",
             coupon_mode,
+            single_opt_in: false,
+            consent: None,
         }
     }
 

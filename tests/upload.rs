@@ -157,10 +157,10 @@ async fn a_record_mailchimp_refuses_is_listed_and_the_rest_flows() {
     let app = spawn_app().await;
     ready(&app, false).await;
     small_shop(&app).await;
-    // Valid here, refused by Mailchimp: the order names a variant its product lacks.
+    // Valid here, refused by Mailchimp: the order gives customer c1 another email.
     app.records()
         .upsert(testdata::record(R::Order(
-            testdata::order_with_a_missing_variant(4),
+            testdata::order_with_a_foreign_email(4),
         )))
         .await
         .unwrap();
@@ -172,7 +172,7 @@ async fn a_record_mailchimp_refuses_is_listed_and_the_rest_flows() {
         (e.kind(), e.id.as_str(), e.status),
         (pb::RecordKind::Order, "100004", 400)
     );
-    assert!(e.detail.contains("variant"), "{}", e.detail);
+    assert!(e.detail.contains("may not be changed"), "{}", e.detail);
     let failed: i64 = job.phases.iter().map(|p| p.failed).sum();
     assert_eq!(failed, 2);
     assert!(
@@ -217,8 +217,8 @@ async fn a_record_mailchimp_refuses_is_listed_and_the_rest_flows() {
     }
     assert!(status.last_job.is_some());
 
-    // Refused again without a fix; then the merchant adds the variant in Mailchimp and the
-    // retry goes through.
+    // Refused again without a fix; then the merchant deletes the old customer in Mailchimp and
+    // the retry goes through.
     let again = app
         .sync()
         .retry_failed(pb::RetryFailedRequest {})
@@ -236,12 +236,12 @@ async fn a_record_mailchimp_refuses_is_listed_and_the_rest_flows() {
     for store_id in app.sim.stats().stores.keys() {
         let status = app
             .sim_call(
-                "PUT",
-                &format!("/ecommerce/stores/{store_id}/products/p4/variants/p4-missing"),
-                serde_json::json!({"id": "p4-missing", "title": "Boot 4, odd size"}),
+                "DELETE",
+                &format!("/ecommerce/stores/{store_id}/customers/c1"),
+                serde_json::json!({}),
             )
             .await;
-        assert_eq!(status, 200);
+        assert_eq!(status, 204);
     }
     let fixed = app
         .sync()

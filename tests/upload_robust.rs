@@ -38,10 +38,10 @@ async fn batch_mode_uploads_everything_settles_each_operation_and_lists_a_refuse
     let app = spawn_app().await;
     ready(&app, true).await;
     small_shop(&app).await;
-    // Valid here, refused by Mailchimp (a variant its product lacks): refused in the results.
+    // Valid here, refused by Mailchimp (customer c1 with another email): refused in the results.
     app.records()
         .upsert(testdata::record(R::Order(
-            testdata::order_with_a_missing_variant(2),
+            testdata::order_with_a_foreign_email(2),
         )))
         .await
         .unwrap();
@@ -61,7 +61,7 @@ async fn batch_mode_uploads_everything_settles_each_operation_and_lists_a_refuse
         (e.kind(), e.id.as_str(), e.status),
         (pb::RecordKind::Order, "100002", 400)
     );
-    assert!(e.detail.contains("variant"), "{}", e.detail);
+    assert!(e.detail.contains("may not be changed"), "{}", e.detail);
     let failed: i64 = job.phases.iter().map(|p| p.failed).sum();
     assert_eq!(failed, 2);
     let listed = app
@@ -164,37 +164,50 @@ async fn storms_of_429_500_and_503_are_ridden_out_in_both_modes() {
     }
 }
 
+/// A revoked key (401) or a suspended account (403 "User Disabled") is not retried: the job
+/// fails at once with Mailchimp's reason.
 #[tokio::test]
-async fn a_key_revoked_mid_job_fails_it_with_a_clear_reason() {
-    let config = mcsync::sim::SimConfig {
-        latency: Duration::from_millis(10),
-        ..sim_config(3)
-    };
-    let app = spawn_app_with(config, 1).await;
-    ready(&app, false).await;
-    push_products(&app, 0..600).await;
-    let stream = start_upload(&app, pb::UploadMode::Direct).await;
-    assert!(products_arrived(&app.sim, 50).await);
-    app.sim.revoke_key(KEY_A);
-    let job = last_message(stream).await;
-    assert_eq!(job.state(), pb::JobState::Failed);
-    assert!(job.message.contains("API Key Invalid"), "{}", job.message);
-    let sent: i64 = job.phases.iter().map(|p| p.done).sum();
-    assert!(sent < 1200, "it stopped: {sent} of 1,200 sent");
-    assert!(
-        job.errors.is_empty(),
-        "a refused key is not a refused record"
-    );
-    let stored = app
-        .sync()
-        .get_job(pb::GetJobRequest {
-            job_id: job.job_id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(stored.state(), pb::JobState::Failed);
-    app.stop().await;
+async fn a_key_revoked_or_an_account_suspended_mid_job_fails_it_with_a_clear_reason() {
+    for (suspend, reason, status) in [
+        (false, "API Key Invalid", 401),
+        (true, "User Disabled", 403),
+    ] {
+        let config = mcsync::sim::SimConfig {
+            latency: Duration::from_millis(10),
+            ..sim_config(3)
+        };
+        let app = spawn_app_with(config, 1).await;
+        ready(&app, false).await;
+        push_products(&app, 0..600).await;
+        let stream = start_upload(&app, pb::UploadMode::Direct).await;
+        assert!(products_arrived(&app.sim, 50).await);
+        if suspend {
+            app.sim.disable_key(KEY_A);
+        } else {
+            app.sim.revoke_key(KEY_A);
+        }
+        let job = last_message(stream).await;
+        assert_eq!(job.state(), pb::JobState::Failed);
+        assert!(job.message.contains(reason), "{}", job.message);
+        let sent: i64 = job.phases.iter().map(|p| p.done).sum();
+        assert!(sent < 1200, "it stopped: {sent} of 1,200 sent");
+        let refused = app.sim.stats().rejected.get(&status).copied().unwrap_or(0);
+        assert!(refused <= 20, "not retried: {refused} answers {status}");
+        assert!(
+            job.errors.is_empty(),
+            "a refused key is not a refused record"
+        );
+        let stored = app
+            .sync()
+            .get_job(pb::GetJobRequest {
+                job_id: job.job_id.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(stored.state(), pb::JobState::Failed);
+        app.stop().await;
+    }
 }
 
 /// The real binary, killed with SIGKILL while it uploads, resumes the job on restart and
@@ -242,19 +255,7 @@ async fn sigkill_mid_upload_then_restart_completes_without_duplicate_creates() {
 
         let server = start_binary(dir.path(), &sim.base_url(), "info");
         let app = Remote::new(server.addr).await;
-        let mut watcher = app
-            .sync()
-            .watch_job(pb::WatchJobRequest {
-                job_id: job_id.clone(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        let mut last = None;
-        while let Some(m) = watcher.next().await {
-            last = Some(m.unwrap());
-        }
-        let job = last.unwrap();
+        let job = watch_to_end(&app, &job_id).await;
         assert_eq!(
             job.state(),
             pb::JobState::Succeeded,

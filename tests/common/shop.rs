@@ -161,6 +161,39 @@ pub async fn last_message(mut stream: tonic::Streaming<pb::JobProgress>) -> pb::
     last.expect("a job stream ends with the job's outcome")
 }
 
+/// Renames customer `i` in the shop ("Changed") and waits until live sync has it in every store.
+pub async fn rename_customer_live(app: &TestApp, i: u64) -> bool {
+    let mut changed = testdata::customer(i);
+    changed.first_name = "Changed".into();
+    app.records()
+        .upsert(testdata::record(R::Customer(changed)))
+        .await
+        .unwrap();
+    let stores: Vec<String> = app.sim.stats().stores.keys().cloned().collect();
+    let id = format!("c{i}");
+    eventually(Duration::from_secs(20), || async {
+        stores.iter().all(|s| {
+            app.sim
+                .resource(s, "customers", &id)
+                .is_some_and(|c| c["first_name"] == "Changed")
+        })
+    })
+    .await
+}
+
+/// Follows job `job_id` on `app` to its end: the last message.
+pub async fn watch_to_end(app: &impl Clients, job_id: &str) -> pb::JobProgress {
+    let watcher = app
+        .sync()
+        .watch_job(pb::WatchJobRequest {
+            job_id: job_id.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    last_message(watcher).await
+}
+
 /// Waits (30 s at most) until the simulator holds at least `n` products over all stores.
 pub async fn products_arrived(sim: &SimHandle, n: u64) -> bool {
     eventually(Duration::from_secs(30), || async {

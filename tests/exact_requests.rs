@@ -1,0 +1,228 @@
+//! Every request is exactly what its Mailchimp operation takes: no field the operation's schema
+//! lacks and no body it refuses, direct, in batches and live. Products without variants keep
+//! their price, SKU and stock; a line naming a variant Mailchimp lacks gets it made first.
+
+mod common;
+
+use std::time::Duration;
+
+use common::shop::*;
+use common::*;
+use mcsync::proto::v1::{self as pb, record::Record as R};
+use mcsync::sim::SimStats;
+use mcsync::testdata;
+use serde_json::Value;
+
+const SOON: Duration = Duration::from_secs(20);
+
+/// The small shop and three products without variants, uploaded in `mode`.
+async fn uploaded_shop(mode: pb::UploadMode) -> (TestApp, Vec<String>) {
+    let app = spawn_app().await;
+    ready(&app, true).await;
+    small_shop(&app).await;
+    for i in 0..3 {
+        upsert(&app, R::Product(testdata::simple_product(i))).await;
+    }
+    let (job, _) = upload_with(&app, mode).await;
+    assert_eq!(job.state(), pb::JobState::Succeeded, "{}", job.message);
+    assert!(job.errors.is_empty(), "{:?}", job.errors);
+    let stores = app.sim.stats().stores.keys().cloned().collect();
+    (app, stores)
+}
+
+async fn upsert(app: &TestApp, r: R) {
+    app.records().upsert(testdata::record(r)).await.unwrap();
+}
+
+fn outbox_len(app: &TestApp) -> usize {
+    let server = app.server.as_ref().unwrap();
+    server.app.store().outbox_len().unwrap()
+}
+
+fn nothing_unknown_or_invalid(stats: &SimStats, when: &str) {
+    assert!(
+        stats.unknown_fields.is_empty(),
+        "{when}: {:#?}",
+        stats.unknown_fields
+    );
+    assert!(
+        stats.invalid_bodies.is_empty(),
+        "{when}: {:?}",
+        stats.invalid_bodies
+    );
+}
+
+/// The variant `vid` of product `pid` in `store`.
+fn variant(app: &TestApp, store: &str, pid: &str, vid: &str) -> Option<Value> {
+    let product = app.sim.resource(store, "products", pid)?;
+    product["variants"]
+        .as_array()?
+        .iter()
+        .find(|v| v["id"] == vid)
+        .cloned()
+}
+
+async fn everywhere(stores: &[String], check: impl Fn(&str) -> bool) -> bool {
+    eventually(SOON, || async { stores.iter().all(|s| check(s)) }).await
+}
+
+#[tokio::test]
+async fn no_body_carries_a_field_its_operation_lacks_direct_batched_or_live() {
+    for mode in [pb::UploadMode::Direct, pb::UploadMode::Batch] {
+        let (app, stores) = uploaded_shop(mode).await;
+        let stats = app.sim.stats();
+        if mode == pb::UploadMode::Batch {
+            assert!(
+                stats.batch_operations.len() >= 4,
+                "{:?}",
+                stats.batch_operations
+            );
+        }
+        nothing_unknown_or_invalid(&stats, &format!("{mode:?} upload"));
+
+        // One live change of each kind.
+        let mut p = testdata::product(3);
+        p.title = "Boot model 3, waxed".into();
+        upsert(&app, R::Product(p)).await;
+        let mut c = testdata::customer(3);
+        c.last_name = "Renamed".into();
+        upsert(&app, R::Customer(c)).await;
+        let mut o = testdata::order(3);
+        o.shipping_status = pb::ShippingStatus::Delivered as i32;
+        upsert(&app, R::Order(o)).await;
+        let mut cart = testdata::cart(3);
+        cart.lines[0].quantity = 7;
+        upsert(&app, R::Cart(cart)).await;
+        let mut k = testdata::coupon(1);
+        k.value = "20.00".into();
+        upsert(&app, R::Coupon(k)).await;
+
+        let arrived = everywhere(&stores, |s| {
+            let cart = app.sim.resource(s, "carts", "cart3");
+            cart.is_some_and(|c| c["lines"][0]["quantity"] == 7)
+                && app
+                    .sim
+                    .resource(s, "customers", "c3")
+                    .is_some_and(|c| c["last_name"] == "Renamed")
+        })
+        .await;
+        assert!(arrived, "{mode:?}");
+        assert!(eventually(SOON, || async { outbox_len(&app) == 0 }).await);
+        let stats = app.sim.stats();
+        for route in [
+            "PATCH /3.0/ecommerce/stores/{store_id}/products/{product_id}",
+            "PATCH /3.0/ecommerce/stores/{store_id}/orders/{order_id}",
+            "PATCH /3.0/ecommerce/stores/{store_id}/carts/{cart_id}",
+            "PATCH /3.0/ecommerce/stores/{store_id}/promo-rules/{promo_rule_id}",
+            "PATCH /3.0/ecommerce/stores/{store_id}/promo-rules/{promo_rule_id}/promo-codes/{promo_code_id}",
+        ] {
+            assert!(stats.count(route) >= 2, "{mode:?}: live sent {route}");
+        }
+        nothing_unknown_or_invalid(&stats, &format!("{mode:?} live"));
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_product_without_variants_keeps_its_price_sku_and_stock() {
+    let (app, stores) = uploaded_shop(pb::UploadMode::Direct).await;
+    for s in &stores {
+        let dv = variant(&app, s, "sp1", "sp1_dv").expect("the default variant");
+        assert_eq!(dv["price"].as_f64(), Some(5.0), "{dv}");
+        assert_eq!(dv["sku"], "POLISH-1");
+        assert_eq!(dv["inventory_quantity"], 1);
+        assert_eq!(dv["visibility"], "visible");
+    }
+    // Sold out and dearer: the change reaches the default variant.
+    let mut p = testdata::simple_product(1);
+    p.inventory_quantity = 0;
+    p.price = "6.50".into();
+    upsert(&app, R::Product(p)).await;
+    let changed = everywhere(&stores, |s| {
+        variant(&app, s, "sp1", "sp1_dv")
+            .is_some_and(|v| v["inventory_quantity"] == 0 && v["price"].as_f64() == Some(6.5))
+    })
+    .await;
+    assert!(changed);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_line_naming_a_variant_mailchimp_lacks_gets_it_made_from_the_line() {
+    for mode in [pb::UploadMode::Direct, pb::UploadMode::Batch] {
+        let app = spawn_app().await;
+        ready(&app, true).await;
+        small_shop(&app).await;
+        upsert(&app, R::Order(testdata::order_with_a_missing_variant(4))).await;
+        let (job, _) = upload_with(&app, mode).await;
+        assert_eq!(job.state(), pb::JobState::Succeeded, "{}", job.message);
+        assert!(job.errors.is_empty(), "{mode:?}: {:?}", job.errors);
+        let stores: Vec<String> = app.sim.stats().stores.keys().cloned().collect();
+        let line = &testdata::order_with_a_missing_variant(4).lines[0];
+        for s in &stores {
+            let v = variant(&app, s, "p4", "p4-missing").expect("made from the line");
+            assert_eq!(v["title"], line.title.as_str(), "{v}");
+            assert_eq!(v["sku"], line.sku.as_str(), "{v}");
+            assert_eq!(v["price"].as_f64(), Some(129.9), "{v}");
+            assert!(app.sim.resource(s, "orders", "100004").is_some());
+        }
+
+        // Live too: a new order naming another unknown variant goes through.
+        upsert(&app, R::Order(testdata::order_with_a_missing_variant(20))).await;
+        let placed = everywhere(&stores, |s| {
+            app.sim.resource(s, "orders", "100020").is_some()
+                && variant(&app, s, "p20", "p20-missing").is_some()
+        })
+        .await;
+        assert!(placed, "{mode:?}");
+        nothing_unknown_or_invalid(&app.sim.stats(), &format!("{mode:?}"));
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_customers_new_email_reaches_mailchimp_in_batch_mode_as_in_direct_mode() {
+    for mode in [pb::UploadMode::Direct, pb::UploadMode::Batch] {
+        let (app, stores) = uploaded_shop(mode).await;
+        // Live sync cannot send the change (Mailchimp fails on c3 for a while), so the
+        // upload is what sends it.
+        app.sim.poison("c3");
+        let mut c = testdata::customer(3);
+        c.email = "urist.new@example.com".into();
+        upsert(&app, R::Customer(c)).await;
+        let parked = eventually(SOON, || async {
+            let errors = app
+                .sync()
+                .list_sync_errors(pb::ListSyncErrorsRequest::default())
+                .await
+                .unwrap()
+                .into_inner();
+            errors.total == 2
+        })
+        .await;
+        assert!(parked, "{mode:?}");
+        app.sim.cure("c3");
+        let put = "PUT /3.0/ecommerce/stores/{store_id}/customers/{customer_id}";
+        let batched = |s: &SimStats| s.batch_operations.get(put).copied().unwrap_or(0);
+        let before = batched(&app.sim.stats());
+        let (job, _) = upload_with(&app, mode).await;
+        if mode == pb::UploadMode::Batch {
+            assert_eq!(
+                batched(&app.sim.stats()) - before,
+                2,
+                "sent in the batch first"
+            );
+        }
+        assert_eq!(job.state(), pb::JobState::Succeeded, "{}", job.message);
+        assert!(
+            job.errors.is_empty(),
+            "{mode:?}: not a refusal: {:?}",
+            job.errors
+        );
+        for s in &stores {
+            let c = app.sim.resource(s, "customers", "c3").unwrap();
+            assert_eq!(c["email_address"], "urist.new@example.com", "{mode:?}");
+        }
+        app.stop().await;
+    }
+}
