@@ -6,14 +6,13 @@
 //!
 //! Prints records/s for both paths, their ratio, and the server's peak RSS (VmHWM).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+mod common;
+
 use std::time::Instant;
 
+use common::TOKEN;
 use mcsync::proto::v1::store_data_service_client::StoreDataServiceClient;
 use mcsync::testdata;
-
-const TOKEN: &str = "bench-token";
 
 fn records() -> u64 {
     std::env::var("INGEST_RECORDS")
@@ -90,33 +89,7 @@ fn breakdown(n: u64) -> (f64, f64) {
 async fn main() {
     let n = records();
     let dir = tempfile::tempdir().unwrap();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_mcsync"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-            "--log-level",
-            "info",
-        ])
-        .arg("--data-dir")
-        .arg(dir.path())
-        .env("MCSYNC_TOKEN", TOKEN)
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start mcsync serve");
-    let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("server output").unwrap();
-        if line.contains("mcsync listening") {
-            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
-            break v["addr"].as_str().unwrap().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let (mut server, addr) = common::serve_binary(dir.path(), None);
 
     println!("generating {n} mixed records ...");
     let batch: Vec<_> = (0..n).map(testdata::mixed).collect();

@@ -11,10 +11,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::Bench;
-use mcsync::proto::v1::{self as pb, record::Record as R};
+use common::{Bench, Shop};
+use mcsync::proto::v1 as pb;
 use mcsync::sim::SimStats;
-use mcsync::testdata;
 
 const LATENCY: Duration = Duration::from_millis(50);
 
@@ -23,42 +22,6 @@ fn scale() -> f64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1.0)
-}
-
-struct Shop {
-    products: u64,
-    customers: u64,
-    orders: u64,
-}
-
-impl Shop {
-    fn total(&self) -> u64 {
-        self.products + self.customers + self.orders
-    }
-
-    /// Orders reference the shop's products and customers, as a real shop's do.
-    fn records(&self) -> Vec<pb::Record> {
-        let mut out = Vec::with_capacity(self.total() as usize);
-        out.extend((0..self.products).map(|i| testdata::record(R::Product(testdata::product(i)))));
-        out.extend(
-            (0..self.customers).map(|i| testdata::record(R::Customer(testdata::customer(i)))),
-        );
-        out.extend((0..self.orders).map(|i| {
-            let mut o = testdata::order(i);
-            for (n, line) in o.lines.iter_mut().enumerate() {
-                let p = (i + n as u64) % self.products;
-                line.product_id = format!("p{p}");
-                line.variant_id = format!("p{p}-42");
-            }
-            let c = i % self.customers;
-            if let Some(customer) = o.customer.as_mut() {
-                customer.id = format!("c{c}");
-                customer.email = format!("customer{c}@example.com");
-            }
-            testdata::record(R::Order(o))
-        }));
-        out
-    }
 }
 
 /// Requests that create, change or delete shop entities, and batch operations.

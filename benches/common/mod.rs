@@ -6,9 +6,10 @@
 use std::time::{Duration, Instant};
 
 use mcsync::mailchimp::MailchimpConfig;
-use mcsync::proto::v1 as pb;
+use mcsync::proto::v1::{self as pb, record::Record as R};
 use mcsync::server::{self, ServerConfig};
 use mcsync::sim::{self, SimConfig};
+use mcsync::testdata;
 use tokio_stream::StreamExt;
 use tonic::transport::Channel;
 
@@ -64,57 +65,12 @@ impl Bench {
             channel,
             _dir: dir,
         };
-        b.prepare(records).await;
+        prepare(&b.channel, &b.sim, records).await;
         b
     }
 
-    async fn prepare(&self, records: Vec<pb::Record>) {
-        use pb::list_service_client::ListServiceClient;
-        use pb::settings_service_client::SettingsServiceClient;
-        let mut settings = SettingsServiceClient::new(self.channel.clone());
-        settings
-            .connect(with_token(tonic::Request::new(pb::ConnectRequest {
-                api_key: sim::DEMO_KEY.into(),
-            })))
-            .await
-            .unwrap();
-        settings
-            .update_settings(with_token(tonic::Request::new(pb::UpdateSettingsRequest {
-                shop: Some(pb::ShopIdentityUpdate {
-                    shop_url: Some("https://bench-shop.example.com".into()),
-                    company_name: Some("Bench".into()),
-                    currency_code: Some("USD".into()),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            })))
-            .await
-            .unwrap();
-        let mut lists = ListServiceClient::new(self.channel.clone());
-        lists
-            .refresh_lists(with_token(tonic::Request::new(pb::RefreshListsRequest {})))
-            .await
-            .unwrap();
-        let first = self.sim.list_ids(sim::DEMO_KEY)[0].clone();
-        lists
-            .select_lists(with_token(tonic::Request::new(pb::SelectListsRequest {
-                list_ids: vec![first],
-            })))
-            .await
-            .unwrap();
-        let n = records.len() as i64;
-        let summary = self
-            .records()
-            .push_records(with_token(tonic::Request::new(tokio_stream::iter(records))))
-            .await
-            .unwrap()
-            .into_inner();
-        assert_eq!(summary.accepted, n, "{summary:?}");
-    }
-
     pub fn records(&self) -> pb::store_data_service_client::StoreDataServiceClient<Channel> {
-        pb::store_data_service_client::StoreDataServiceClient::new(self.channel.clone())
-            .max_decoding_message_size(64 * 1024 * 1024)
+        records_client(&self.channel)
     }
 
     /// Runs an upload to its end: its last message and how long it took.
@@ -141,4 +97,127 @@ impl Bench {
         self.server.shutdown().await;
         self.sim.shutdown().await;
     }
+}
+
+fn records_client(
+    channel: &Channel,
+) -> pb::store_data_service_client::StoreDataServiceClient<Channel> {
+    pb::store_data_service_client::StoreDataServiceClient::new(channel.clone())
+        .max_decoding_message_size(64 * 1024 * 1024)
+}
+
+/// Connects the shop on the server behind `channel` to `sim`'s demo account, sets its identity,
+/// selects the first list and feeds `records`.
+pub async fn prepare(channel: &Channel, sim: &sim::SimHandle, records: Vec<pb::Record>) {
+    use pb::list_service_client::ListServiceClient;
+    use pb::settings_service_client::SettingsServiceClient;
+    let mut settings = SettingsServiceClient::new(channel.clone());
+    settings
+        .connect(with_token(tonic::Request::new(pb::ConnectRequest {
+            api_key: sim::DEMO_KEY.into(),
+        })))
+        .await
+        .unwrap();
+    settings
+        .update_settings(with_token(tonic::Request::new(pb::UpdateSettingsRequest {
+            shop: Some(pb::ShopIdentityUpdate {
+                shop_url: Some("https://bench-shop.example.com".into()),
+                company_name: Some("Bench".into()),
+                currency_code: Some("USD".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })))
+        .await
+        .unwrap();
+    let mut lists = ListServiceClient::new(channel.clone());
+    lists
+        .refresh_lists(with_token(tonic::Request::new(pb::RefreshListsRequest {})))
+        .await
+        .unwrap();
+    let first = sim.list_ids(sim::DEMO_KEY)[0].clone();
+    lists
+        .select_lists(with_token(tonic::Request::new(pb::SelectListsRequest {
+            list_ids: vec![first],
+        })))
+        .await
+        .unwrap();
+    let n = records.len() as i64;
+    let summary = records_client(channel)
+        .push_records(with_token(tonic::Request::new(tokio_stream::iter(records))))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(summary.accepted, n, "{summary:?}");
+}
+
+/// A shop of products, customers and orders.
+pub struct Shop {
+    pub products: u64,
+    pub customers: u64,
+    pub orders: u64,
+}
+
+impl Shop {
+    pub fn total(&self) -> u64 {
+        self.products + self.customers + self.orders
+    }
+
+    /// Orders reference the shop's products and customers, as a real shop's do.
+    pub fn records(&self) -> Vec<pb::Record> {
+        let mut out = Vec::with_capacity(self.total() as usize);
+        out.extend((0..self.products).map(|i| testdata::record(R::Product(testdata::product(i)))));
+        out.extend(
+            (0..self.customers).map(|i| testdata::record(R::Customer(testdata::customer(i)))),
+        );
+        out.extend((0..self.orders).map(|i| {
+            let mut o = testdata::order(i);
+            for (n, line) in o.lines.iter_mut().enumerate() {
+                let p = (i + n as u64) % self.products;
+                line.product_id = format!("p{p}");
+                line.variant_id = format!("p{p}-42");
+            }
+            let c = i % self.customers;
+            if let Some(customer) = o.customer.as_mut() {
+                customer.id = format!("c{c}");
+                customer.email = format!("customer{c}@example.com");
+            }
+            testdata::record(R::Order(o))
+        }));
+        out
+    }
+}
+
+/// `mcsync serve` in a child process (JSON logs, info level) on a free port, talking to
+/// Mailchimp at `mailchimp_url` if given: the child and its address, once it listens.
+pub fn serve_binary(
+    data_dir: &std::path::Path,
+    mailchimp_url: Option<&str>,
+) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mcsync"));
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .args(["--log-level", "info", "--data-dir"])
+        .arg(data_dir);
+    if let Some(url) = mailchimp_url {
+        cmd.args(["--mailchimp-url", url]);
+    }
+    let mut server = cmd
+        .env("MCSYNC_TOKEN", TOKEN)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start mcsync serve");
+    let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("server output").unwrap();
+        if line.contains("mcsync listening") {
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            break v["addr"].as_str().unwrap().to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (server, addr)
 }
