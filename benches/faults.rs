@@ -76,6 +76,7 @@ async fn run(shop: &Shop, mode: pb::UploadMode, faults: bool) -> Run {
     let mut stream = SyncServiceClient::new(channel(&addr).await)
         .upload_store_data(with_token(tonic::Request::new(pb::UploadRequest {
             mode: mode as i32,
+            ..Default::default()
         })))
         .await
         .unwrap()

@@ -238,7 +238,10 @@ async fn sigkill_mid_upload_then_restart_completes_without_duplicate_creates() {
             .unwrap();
         let mut stream = app
             .sync()
-            .upload_store_data(pb::UploadRequest { mode: mode as i32 })
+            .upload_store_data(pb::UploadRequest {
+                mode: mode as i32,
+                ..Default::default()
+            })
             .await
             .unwrap()
             .into_inner();

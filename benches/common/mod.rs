@@ -80,6 +80,7 @@ impl Bench {
         let mut stream = SyncServiceClient::new(self.channel.clone())
             .upload_store_data(with_token(tonic::Request::new(pb::UploadRequest {
                 mode: mode as i32,
+                ..Default::default()
             })))
             .await
             .unwrap()

@@ -90,6 +90,7 @@ impl App {
     pub async fn upload_store_data(
         self: &Arc<Self>,
         mode: pb::UploadMode,
+        resync: bool,
     ) -> Result<watch::Receiver<pb::JobProgress>, AppError> {
         // No live sync window is in flight when a job starts (always taken before `running`).
         let _live = self.live_gate.lock().await;
@@ -112,6 +113,7 @@ impl App {
             job_id: format!("job-{millis:015}"),
             state: pb::JobState::Running as i32,
             mode: mode as i32,
+            resync,
             started_at: Some(prost_types::Timestamp {
                 seconds: crate::domain::now(),
                 nanos: 0,
@@ -283,12 +285,14 @@ impl App {
                     }
                 })
                 .collect();
+            let last_reconciliation = self.store.last_reconciliation(&store_id)?;
             stores.push(pb::StoreStatus {
                 store_id,
                 list_id: list_id.clone(),
                 list_name: list_name.clone(),
                 is_syncing,
                 kinds,
+                last_reconciliation,
             });
         }
         Ok(pb::SyncStatus {

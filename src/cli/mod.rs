@@ -91,6 +91,9 @@ pub enum Command {
         /// How records are sent: auto (batches for large phases), direct or batch.
         #[arg(long, value_enum, default_value_t = ops::Mode::Auto)]
         mode: ops::Mode,
+        /// Start over: send every record again, update first (never a second create).
+        #[arg(long)]
+        resync: bool,
         #[command(flatten)]
         remote: ops::Remote,
     },
@@ -266,7 +269,11 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Command::Settings { command, remote } => ops::settings(&remote, command).await,
         Command::Lists { refresh, remote } => ops::lists(&remote, refresh).await,
         Command::Select { list_ids, remote } => ops::select(&remote, list_ids).await,
-        Command::Upload { mode, remote } => ops::upload(&remote, mode).await,
+        Command::Upload {
+            mode,
+            resync,
+            remote,
+        } => ops::upload(&remote, mode, resync).await,
         Command::Watch { job_id, remote } => ops::watch(&remote, job_id).await,
         Command::Jobs { remote } => ops::jobs(&remote).await,
         Command::Errors {
@@ -443,7 +450,10 @@ async fn upload_sample_shop(
         "Loaded a sample shop of {} records; uploading it to the simulated Mailchimp:",
         summary.accepted
     );
-    let mut rx = app.upload_store_data(mode.into()).await.map_err(fail)?;
+    let mut rx = app
+        .upload_store_data(mode.into(), false)
+        .await
+        .map_err(fail)?;
     let mut view = progress::ProgressView::new();
     loop {
         let current = rx.borrow_and_update().clone();

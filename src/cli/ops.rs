@@ -383,12 +383,15 @@ impl From<Mode> for pb::UploadMode {
     }
 }
 
-pub async fn upload(remote: &Remote, mode: Mode) -> Result<(), String> {
+pub async fn upload(remote: &Remote, mode: Mode, resync: bool) -> Result<(), String> {
     let mut c = clients(remote).await?;
     let mode: pb::UploadMode = mode.into();
     let stream = c
         .sync
-        .upload_store_data(pb::UploadRequest { mode: mode as i32 })
+        .upload_store_data(pb::UploadRequest {
+            mode: mode as i32,
+            resync,
+        })
         .await
         .map_err(failure)?
         .into_inner();

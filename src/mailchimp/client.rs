@@ -121,18 +121,27 @@ impl AccountClient {
         path: &str,
         field: &str,
     ) -> Result<Vec<T>, MailchimpError> {
+        self.get_all_fields(path, field, None).await
+    }
+
+    /// [`Self::get_all`], trimmed by Mailchimp to `fields` (`fields=`, with `total_items`).
+    pub(super) async fn get_all_fields<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        field: &str,
+        fields: Option<&str>,
+    ) -> Result<Vec<T>, MailchimpError> {
         let mut items = Vec::new();
         let mut offset = 0u64;
         loop {
-            let page: serde_json::Value = self
-                .get(
-                    path,
-                    &[
-                        ("count", MAX_PAGE.to_string()),
-                        ("offset", offset.to_string()),
-                    ],
-                )
-                .await?;
+            let mut query = vec![
+                ("count", MAX_PAGE.to_string()),
+                ("offset", offset.to_string()),
+            ];
+            if let Some(f) = fields {
+                query.push(("fields", format!("{f},total_items")));
+            }
+            let page: serde_json::Value = self.get(path, &query).await?;
             let total = page
                 .get("total_items")
                 .and_then(|t| t.as_u64())

@@ -6,6 +6,7 @@ mod batch;
 mod client;
 pub mod ecommerce;
 mod error;
+pub mod ids;
 pub mod retry;
 mod types;
 

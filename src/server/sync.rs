@@ -61,8 +61,9 @@ impl SyncService for Sync {
         &self,
         req: Request<pb::UploadRequest>,
     ) -> Result<Response<ProgressStream>, Status> {
-        let mode = req.into_inner().mode();
-        Ok(Response::new(follow(self.0.upload_store_data(mode).await?)))
+        let req = req.into_inner();
+        let rx = self.0.upload_store_data(req.mode(), req.resync).await?;
+        Ok(Response::new(follow(rx)))
     }
 
     async fn watch_job(

@@ -5,6 +5,7 @@
 mod batches;
 mod ecommerce;
 mod faults;
+mod fields;
 mod problem;
 mod routes;
 mod schema;

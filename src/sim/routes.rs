@@ -82,6 +82,7 @@ async fn gate(State(shared): Sim, mut req: Request, next: Next) -> Response {
         .map(|m| m.as_str().to_owned())
         .unwrap_or_else(|| "(unknown route)".into());
     let route = format!("{} {}", req.method(), template);
+    let trim = trim_of(&req);
     let now = shared.enter();
     let guard = InFlight(&shared);
     let config = &shared.config;
@@ -116,6 +117,44 @@ async fn gate(State(shared): Sim, mut req: Request, next: Next) -> Response {
     };
     drop(guard);
     shared.record(route, response.status().as_u16());
+    match trim {
+        Some(trim) if response.status().is_success() => trimmed(response, &trim).await,
+        _ => response,
+    }
+}
+
+/// A GET's `fields=` / `exclude_fields=`, if it has one.
+fn trim_of(req: &Request) -> Option<HashMap<String, String>> {
+    if req.method() != Method::GET {
+        return None;
+    }
+    let Query(q) = Query::<HashMap<String, String>>::try_from_uri(req.uri()).ok()?;
+    let trim: HashMap<String, String> = q
+        .into_iter()
+        .filter(|(k, _)| k == "fields" || k == "exclude_fields")
+        .collect();
+    (!trim.is_empty()).then_some(trim)
+}
+
+/// The answer with only the fields asked for, as Mailchimp trims every GET.
+async fn trimmed(response: Response, trim: &HashMap<String, String>) -> Response {
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return SimError::internal().into_response();
+    };
+    let Ok(mut v) = serde_json::from_slice::<Value>(&bytes) else {
+        return Response::from_parts(parts, axum::body::Body::from(bytes));
+    };
+    if let Some(f) = trim.get("fields") {
+        v = super::fields::keep(&v, f);
+    }
+    if let Some(f) = trim.get("exclude_fields") {
+        v = super::fields::exclude(&v, f);
+    }
+    let mut response = Response::from_parts(parts, axum::body::Body::from(v.to_string()));
+    response
+        .headers_mut()
+        .remove(axum::http::header::CONTENT_LENGTH);
     response
 }
 

@@ -44,6 +44,84 @@ fn line_variant_key(store_id: &str, product_id: &str, variant_id: &str) -> Vec<u
 }
 
 impl Store {
+    /// The ids of a kind Mailchimp accepted in a store (or may hold: [`MAYBE`]).
+    pub fn synced_ids(&self, store_id: &str, kind: RecordKind) -> Result<Vec<String>, StoreError> {
+        let prefix = key(store_id, kind, "");
+        let mut out = Vec::new();
+        for kv in self.synced.scan_prefix(&prefix) {
+            let (k, _) = kv?;
+            out.push(String::from_utf8_lossy(&k[prefix.len()..]).into_owned());
+        }
+        Ok(out)
+    }
+
+    /// Resync: what Mailchimp accepted in a store is forgotten, but not that it holds it, so
+    /// every record is sent again as an update (a create only on 404).
+    pub fn forget_bodies(&self, store_id: &str) -> Result<(), StoreError> {
+        for kind in RecordKind::ALL {
+            for id in self.synced_ids(store_id, kind)? {
+                self.set_synced(store_id, kind, &id, MAYBE)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The variants mcsync made from order lines in a store: (product id, variant id).
+    pub fn line_variants(&self, store_id: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let prefix = line_variant_key(store_id, "", "");
+        let prefix = &prefix[..prefix.len() - 1];
+        let mut out = Vec::new();
+        for kv in self.synced.scan_prefix(prefix) {
+            let (k, _) = kv?;
+            let rest = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+            if let Some((product, variant)) = rest.split_once('\0') {
+                out.push((product.to_owned(), variant.to_owned()));
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn unmark_line_variant(
+        &self,
+        store_id: &str,
+        product_id: &str,
+        variant_id: &str,
+    ) -> Result<(), StoreError> {
+        self.synced
+            .remove(line_variant_key(store_id, product_id, variant_id))?;
+        Ok(())
+    }
+
+    /// Keeps what the last reconciliation of a store found, for GetSyncStatus.
+    pub fn save_reconciliation(
+        &self,
+        r: &crate::proto::v1::Reconciliation,
+    ) -> Result<(), StoreError> {
+        use prost::Message;
+        let mut k = b"reconciled\0".to_vec();
+        k.extend_from_slice(r.store_id.as_bytes());
+        self.cursors.insert(k, r.encode_to_vec())?;
+        Ok(())
+    }
+
+    pub fn last_reconciliation(
+        &self,
+        store_id: &str,
+    ) -> Result<Option<crate::proto::v1::Reconciliation>, StoreError> {
+        use prost::Message;
+        let mut k = b"reconciled\0".to_vec();
+        k.extend_from_slice(store_id.as_bytes());
+        let Some(v) = self.cursors.get(&k)? else {
+            return Ok(None);
+        };
+        crate::proto::v1::Reconciliation::decode(v.as_ref())
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt {
+                key: format!("cursors/reconciled/{store_id}"),
+                reason: e.to_string(),
+            })
+    }
+
     pub fn mark_line_variant(
         &self,
         store_id: &str,

@@ -1,12 +1,14 @@
 //! The sync engine: the periodic refresh of audiences ("Update Mailchimp lists every"),
 //! [`push`] (one record to one store, idempotently), [`upload`] (the upload job and its phases)
-//! [`batch`] (an upload phase through `POST /batches`) and [`live`] (the parts of the outbox
-//! worker, which runs in `app::live`).
+//! [`batch`] (an upload phase through `POST /batches`), [`reconcile`] (what a store really
+//! holds, before a job sends anything) and [`live`] (the parts of the outbox worker, which runs
+//! in `app::live`).
 
 pub mod batch;
 mod list_refresh;
 pub mod live;
 pub mod push;
+pub mod reconcile;
 pub mod upload;
 
 pub use list_refresh::{run_list_refresh, schedule};

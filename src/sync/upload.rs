@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::push::{self, Consent, PushError, Pushed, Target, push, push_as};
+use super::reconcile::reconcile;
 use crate::domain::record::{self, RecordKind, kind_to_pb};
 use crate::domain::{CouponUploadMode, ShopIdentity};
 use crate::mailchimp::{AccountClient, MailchimpError, Problem, ecommerce, seg};
@@ -83,14 +84,33 @@ pub async fn run(
     let started = Instant::now();
     let mut stores = Vec::new();
     let outcome = async {
+        let mut created = Vec::new();
         for (list_id, list_name) in &ctx.lists {
-            let id = ensure_store(&store, &ctx, list_id, list_name).await?;
+            let (id, new) = ensure_store(&store, &ctx, list_id, list_name).await?;
             stores.push((id, list_id.clone()));
+            created.push(new);
         }
         // A resumed job may have had requests in flight when the process died: the first
         // records its running phase sends again may already be in Mailchimp.
         let resumed = !job.phases.is_empty();
         if !resumed {
+            job.reconciliations.clear();
+            for ((id, list_id), new) in stores.iter().zip(created) {
+                let carts = ctx.abandoned_carts;
+                let mut r = reconcile(&store, &ctx.client, (id, list_id), carts)
+                    .await
+                    .map_err(|e| Stop::Failed(format!("reconciling store {id}: {e}")))?;
+                r.store_recreated = new && r.missing_in_mailchimp > 0;
+                tracing::info!(job = %job.job_id, store = %id, missing = r.missing_in_mailchimp,
+                    orphans = r.orphans, adopted = r.adopted, reads = r.reads, "store reconciled");
+                job.reconciliations.push(r);
+                progress.send_replace(job.clone());
+                if job.resync {
+                    store
+                        .forget_bodies(id)
+                        .map_err(|e| Stop::Failed(e.to_string()))?;
+                }
+            }
             job.phases = plan(&store, &ctx, &stores)?;
         }
         let before = processed(&job);
@@ -211,7 +231,7 @@ async fn ensure_store(
     ctx: &UploadContext,
     list_id: &str,
     list_name: &str,
-) -> Result<String, Stop> {
+) -> Result<(String, bool), Stop> {
     let fail = |e: MailchimpError| Stop::Failed(format!("store for list {list_id}: {e}"));
     let id = match store
         .mc_store(&ctx.account_id, list_id)
@@ -234,25 +254,25 @@ async fn ensure_store(
             .await
             .map_err(fail)?
     };
-    let id = match adopted {
+    let (id, created) = match adopted {
         Some(adopted) => {
             update_store(ctx, &adopted, &body).await.map_err(fail)?;
-            adopted
+            (adopted, false)
         }
         None if exists => {
             update_store(ctx, &id, &body).await.map_err(fail)?;
-            id
+            (id, false)
         }
         None => {
             create_store(ctx, &id, &body).await.map_err(fail)?;
-            id
+            (id, true)
         }
     };
     store
         .set_mc_store(&ctx.account_id, list_id, &id)
         .await
         .map_err(|e| Stop::Failed(e.to_string()))?;
-    Ok(id)
+    Ok((id, created))
 }
 
 /// Creates the store, never twice: after an ambiguous answer an update tells whether it was

@@ -69,7 +69,10 @@ pub async fn upload(app: &TestApp) -> (pb::JobProgress, usize) {
 pub async fn upload_with(app: &TestApp, mode: pb::UploadMode) -> (pb::JobProgress, usize) {
     let mut stream = app
         .sync()
-        .upload_store_data(pb::UploadRequest { mode: mode as i32 })
+        .upload_store_data(pb::UploadRequest {
+            mode: mode as i32,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
@@ -146,7 +149,10 @@ pub async fn start_upload(
     mode: pb::UploadMode,
 ) -> tonic::Streaming<pb::JobProgress> {
     app.sync()
-        .upload_store_data(pb::UploadRequest { mode: mode as i32 })
+        .upload_store_data(pb::UploadRequest {
+            mode: mode as i32,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner()

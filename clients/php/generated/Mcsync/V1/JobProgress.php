@@ -69,6 +69,19 @@ class JobProgress extends \Google\Protobuf\Internal\Message
      * Generated from protobuf field <code>.mcsync.v1.UploadMode mode = 11;</code>
      */
     protected $mode = 0;
+    /**
+     * What the job found in each store before sending anything (one per store, once the store
+     * is reconciled). Absent for a job resumed after a restart that reconciled before it.
+     *
+     * Generated from protobuf field <code>repeated .mcsync.v1.Reconciliation reconciliations = 12;</code>
+     */
+    private $reconciliations;
+    /**
+     * Started with UploadRequest.resync.
+     *
+     * Generated from protobuf field <code>bool resync = 13;</code>
+     */
+    protected $resync = false;
 
     /**
      * Constructor.
@@ -93,6 +106,11 @@ class JobProgress extends \Google\Protobuf\Internal\Message
      *           Records Mailchimp refused in this job, with its reasons (the first 100).
      *     @type int $mode
      *           The mode the job was started with.
+     *     @type array<\Mcsync\V1\Reconciliation>|\Google\Protobuf\Internal\RepeatedField $reconciliations
+     *           What the job found in each store before sending anything (one per store, once the store
+     *           is reconciled). Absent for a job resumed after a restart that reconciled before it.
+     *     @type bool $resync
+     *           Started with UploadRequest.resync.
      * }
      */
     public function __construct($data = NULL) {
@@ -382,6 +400,60 @@ class JobProgress extends \Google\Protobuf\Internal\Message
     {
         GPBUtil::checkEnum($var, \Mcsync\V1\UploadMode::class);
         $this->mode = $var;
+
+        return $this;
+    }
+
+    /**
+     * What the job found in each store before sending anything (one per store, once the store
+     * is reconciled). Absent for a job resumed after a restart that reconciled before it.
+     *
+     * Generated from protobuf field <code>repeated .mcsync.v1.Reconciliation reconciliations = 12;</code>
+     * @return \Google\Protobuf\Internal\RepeatedField
+     */
+    public function getReconciliations()
+    {
+        return $this->reconciliations;
+    }
+
+    /**
+     * What the job found in each store before sending anything (one per store, once the store
+     * is reconciled). Absent for a job resumed after a restart that reconciled before it.
+     *
+     * Generated from protobuf field <code>repeated .mcsync.v1.Reconciliation reconciliations = 12;</code>
+     * @param array<\Mcsync\V1\Reconciliation>|\Google\Protobuf\Internal\RepeatedField $var
+     * @return $this
+     */
+    public function setReconciliations($var)
+    {
+        $arr = GPBUtil::checkRepeatedField($var, \Google\Protobuf\Internal\GPBType::MESSAGE, \Mcsync\V1\Reconciliation::class);
+        $this->reconciliations = $arr;
+
+        return $this;
+    }
+
+    /**
+     * Started with UploadRequest.resync.
+     *
+     * Generated from protobuf field <code>bool resync = 13;</code>
+     * @return bool
+     */
+    public function getResync()
+    {
+        return $this->resync;
+    }
+
+    /**
+     * Started with UploadRequest.resync.
+     *
+     * Generated from protobuf field <code>bool resync = 13;</code>
+     * @param bool $var
+     * @return $this
+     */
+    public function setResync($var)
+    {
+        GPBUtil::checkBool($var);
+        $this->resync = $var;
 
         return $this;
     }

@@ -35,6 +35,12 @@ class StoreStatus extends \Google\Protobuf\Internal\Message
      * Generated from protobuf field <code>repeated .mcsync.v1.KindStatus kinds = 5;</code>
      */
     private $kinds;
+    /**
+     * What the last upload found when it reconciled this store; absent before the first.
+     *
+     * Generated from protobuf field <code>.mcsync.v1.Reconciliation last_reconciliation = 6;</code>
+     */
+    protected $last_reconciliation = null;
 
     /**
      * Constructor.
@@ -48,6 +54,8 @@ class StoreStatus extends \Google\Protobuf\Internal\Message
      *     @type string $list_name
      *     @type bool $is_syncing
      *     @type array<\Mcsync\V1\KindStatus>|\Google\Protobuf\Internal\RepeatedField $kinds
+     *     @type \Mcsync\V1\Reconciliation $last_reconciliation
+     *           What the last upload found when it reconciled this store; absent before the first.
      * }
      */
     public function __construct($data = NULL) {
@@ -165,6 +173,42 @@ class StoreStatus extends \Google\Protobuf\Internal\Message
     {
         $arr = GPBUtil::checkRepeatedField($var, \Google\Protobuf\Internal\GPBType::MESSAGE, \Mcsync\V1\KindStatus::class);
         $this->kinds = $arr;
+
+        return $this;
+    }
+
+    /**
+     * What the last upload found when it reconciled this store; absent before the first.
+     *
+     * Generated from protobuf field <code>.mcsync.v1.Reconciliation last_reconciliation = 6;</code>
+     * @return \Mcsync\V1\Reconciliation|null
+     */
+    public function getLastReconciliation()
+    {
+        return $this->last_reconciliation;
+    }
+
+    public function hasLastReconciliation()
+    {
+        return isset($this->last_reconciliation);
+    }
+
+    public function clearLastReconciliation()
+    {
+        unset($this->last_reconciliation);
+    }
+
+    /**
+     * What the last upload found when it reconciled this store; absent before the first.
+     *
+     * Generated from protobuf field <code>.mcsync.v1.Reconciliation last_reconciliation = 6;</code>
+     * @param \Mcsync\V1\Reconciliation $var
+     * @return $this
+     */
+    public function setLastReconciliation($var)
+    {
+        GPBUtil::checkMessage($var, \Mcsync\V1\Reconciliation::class);
+        $this->last_reconciliation = $var;
 
         return $this;
     }

@@ -19,6 +19,14 @@ class UploadRequest extends \Google\Protobuf\Internal\Message
      * Generated from protobuf field <code>.mcsync.v1.UploadMode mode = 1;</code>
      */
     protected $mode = 0;
+    /**
+     * "Start over": after reconciling, forget what mcsync remembers of each record's last sent
+     * body and send every record again, update first (PATCH/PUT; a create only on 404), so that
+     * a resync never creates a record Mailchimp already has, and never doubles an order.
+     *
+     * Generated from protobuf field <code>bool resync = 2;</code>
+     */
+    protected $resync = false;
 
     /**
      * Constructor.
@@ -28,6 +36,10 @@ class UploadRequest extends \Google\Protobuf\Internal\Message
      *
      *     @type int $mode
      *           For a new job; joining the running job keeps the mode it was started with.
+     *     @type bool $resync
+     *           "Start over": after reconciling, forget what mcsync remembers of each record's last sent
+     *           body and send every record again, update first (PATCH/PUT; a create only on 404), so that
+     *           a resync never creates a record Mailchimp already has, and never doubles an order.
      * }
      */
     public function __construct($data = NULL) {
@@ -57,6 +69,36 @@ class UploadRequest extends \Google\Protobuf\Internal\Message
     {
         GPBUtil::checkEnum($var, \Mcsync\V1\UploadMode::class);
         $this->mode = $var;
+
+        return $this;
+    }
+
+    /**
+     * "Start over": after reconciling, forget what mcsync remembers of each record's last sent
+     * body and send every record again, update first (PATCH/PUT; a create only on 404), so that
+     * a resync never creates a record Mailchimp already has, and never doubles an order.
+     *
+     * Generated from protobuf field <code>bool resync = 2;</code>
+     * @return bool
+     */
+    public function getResync()
+    {
+        return $this->resync;
+    }
+
+    /**
+     * "Start over": after reconciling, forget what mcsync remembers of each record's last sent
+     * body and send every record again, update first (PATCH/PUT; a create only on 404), so that
+     * a resync never creates a record Mailchimp already has, and never doubles an order.
+     *
+     * Generated from protobuf field <code>bool resync = 2;</code>
+     * @param bool $var
+     * @return $this
+     */
+    public function setResync($var)
+    {
+        GPBUtil::checkBool($var);
+        $this->resync = $var;
 
         return $this;
     }

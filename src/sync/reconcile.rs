@@ -1,0 +1,205 @@
+//! Reconciliation. Mailchimp is the truth about what a store holds; mcsync's memory of what it
+//! accepted (`synced`) is only a cache of it. Before a job sends anything to a store, it reads
+//! the ids the store holds (ids only, 1,000 per read) and corrects the memory, so that the
+//! phases that follow repair any desync with the requests they already know how to send:
+//! - remembered but not held (deleted in Mailchimp): forgotten, so the phase creates it again;
+//! - held but not remembered, and in the shop: remembered as "maybe there", so the phase
+//!   updates it (a create would be refused as "already exists");
+//! - held but not in the shop (an orphan): remembered as "maybe there", so the phase deletes it
+//!   as it deletes what the shop deleted. Customers an order or cart of the shop names, and
+//!   products made from order lines, are not orphans;
+//! - a product's variants: one the shop has and Mailchimp lacks makes the product "maybe
+//!   there", so the phase sends it again (a PATCH upserts the variants it names); one Mailchimp
+//!   has that neither the shop nor an order line has is deleted here.
+//!
+//! An unchanged shop against an intact store changes nothing: only the reads are added.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::domain::record::RecordKind;
+use crate::mailchimp::ids::{Collection, Held};
+use crate::mailchimp::{AccountClient, MailchimpError, ecommerce};
+use crate::proto::v1 as pb;
+use crate::store::Store;
+use crate::store::StoreError;
+use crate::store::records::decode_stored;
+use crate::store::synced::MAYBE;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error(transparent)]
+    Mailchimp(#[from] MailchimpError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Reconciles one store; `carts` says whether carts are uploaded.
+pub async fn reconcile(
+    store: &Store,
+    client: &AccountClient,
+    (store_id, list_id): (&str, &str),
+    carts: bool,
+) -> Result<pb::Reconciliation, ReconcileError> {
+    let mut r = pb::Reconciliation {
+        store_id: store_id.to_owned(),
+        list_id: list_id.to_owned(),
+        at: Some(prost_types::Timestamp {
+            seconds: crate::domain::now(),
+            nanos: 0,
+        }),
+        ..Default::default()
+    };
+    // The reads run together; the client keeps them within the key's connections.
+    let (coupons, products, customers, orders, cart_ids) = tokio::join!(
+        client.held(store_id, Collection::PromoRules),
+        client.held(store_id, Collection::Products),
+        client.held(store_id, Collection::Customers),
+        client.held(store_id, Collection::Orders),
+        async {
+            match carts {
+                true => client.held(store_id, Collection::Carts).await,
+                false => Ok(Vec::new()),
+            }
+        },
+    );
+    let mut held = vec![
+        (RecordKind::Coupon, coupons?),
+        (RecordKind::Product, products?),
+        (RecordKind::Customer, customers?),
+        (RecordKind::Order, orders?),
+    ];
+    if carts {
+        held.push((RecordKind::Cart, cart_ids?));
+    }
+    for (kind, held) in held {
+        r.reads += AccountClient::reads_for(held.len()) as i64;
+        kind_ids(store, store_id, kind, &held, &mut r)?;
+        if kind == RecordKind::Product {
+            variants(store, client, store_id, &held, &mut r).await?;
+        }
+    }
+    store.save_reconciliation(&r)?;
+    Ok(r)
+}
+
+fn kind_ids(
+    store: &Store,
+    store_id: &str,
+    kind: RecordKind,
+    held: &[Held],
+    r: &mut pb::Reconciliation,
+) -> Result<(), StoreError> {
+    let held_ids: HashSet<&str> = held.iter().map(|h| h.id.as_str()).collect();
+    let remembered = store.synced_ids(store_id, kind)?;
+    for id in &remembered {
+        if !held_ids.contains(id.as_str()) {
+            store.clear_synced(store_id, kind, id)?;
+            r.missing_in_mailchimp += 1;
+        }
+    }
+    let remembered: HashSet<String> = remembered.into_iter().collect();
+    let mut named: Option<HashSet<String>> = None;
+    for id in held_ids {
+        if remembered.contains(id) {
+            continue;
+        }
+        let in_shop = store.record(kind, id)?.is_some();
+        if !in_shop {
+            let kept = match kind {
+                RecordKind::Product => store.is_line_product(store_id, id)?,
+                RecordKind::Customer => {
+                    if named.is_none() {
+                        named = Some(customers_named(store)?);
+                    }
+                    named.as_ref().is_some_and(|n| n.contains(id))
+                }
+                _ => false,
+            };
+            if kept {
+                continue;
+            }
+            r.orphans += 1;
+        } else {
+            r.adopted += 1;
+        }
+        store.set_synced(store_id, kind, id, MAYBE)?;
+    }
+    Ok(())
+}
+
+/// Customer ids the shop's orders and carts name: Mailchimp made them from those, and
+/// deleting them would take their orders' customer away.
+fn customers_named(store: &Store) -> Result<HashSet<String>, StoreError> {
+    let mut named = HashSet::new();
+    for kind in [RecordKind::Order, RecordKind::Cart] {
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let page = store.records_after(kind, after.as_deref(), 1_000)?;
+            let Some((last, _)) = page.last() else {
+                break;
+            };
+            after = Some(last.clone());
+            for (id, bytes) in &page {
+                let id = String::from_utf8_lossy(id);
+                let customer = match decode_stored(kind, &id, bytes)? {
+                    pb::record::Record::Order(o) => o.customer,
+                    pb::record::Record::Cart(c) => c.customer,
+                    _ => None,
+                };
+                if let Some(c) = customer {
+                    named.insert(c.id);
+                }
+            }
+        }
+    }
+    Ok(named)
+}
+
+/// Variants of the products both the shop and Mailchimp have.
+async fn variants(
+    store: &Store,
+    client: &AccountClient,
+    store_id: &str,
+    held: &[Held],
+    r: &mut pb::Reconciliation,
+) -> Result<(), ReconcileError> {
+    let mut from_lines: HashMap<String, HashSet<String>> = HashMap::new();
+    for (product, variant) in store.line_variants(store_id)? {
+        from_lines.entry(product).or_default().insert(variant);
+    }
+    for h in held {
+        let held_variants: HashSet<&str> = h.variants.iter().map(|v| v.id.as_str()).collect();
+        // A line's variant Mailchimp lost is made again from the next order naming it.
+        for v in from_lines.get(&h.id).into_iter().flatten() {
+            if !held_variants.contains(v.as_str()) {
+                store.unmark_line_variant(store_id, &h.id, v)?;
+            }
+        }
+        let Some(pb::record::Record::Product(p)) =
+            store.decoded_record(RecordKind::Product, &h.id)?
+        else {
+            continue;
+        };
+        let shop: HashSet<String> = if p.variants.is_empty() {
+            HashSet::from([ecommerce::default_variant_id(&p.id)])
+        } else {
+            p.variants.iter().map(|v| v.id.clone()).collect()
+        };
+        let missing = shop
+            .iter()
+            .filter(|v| !held_variants.contains(v.as_str()))
+            .count();
+        if missing > 0 {
+            r.variants_missing += missing as i64;
+            store.set_synced(store_id, RecordKind::Product, &h.id, MAYBE)?;
+        }
+        let lines = from_lines.get(&h.id);
+        for v in held_variants {
+            if !shop.contains(v) && !lines.is_some_and(|l| l.contains(v)) {
+                client.delete_variant(store_id, &h.id, v).await?;
+                r.variants_deleted += 1;
+            }
+        }
+    }
+    Ok(())
+}

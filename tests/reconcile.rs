@@ -1,0 +1,213 @@
+//! Mailchimp is the truth: "Upload store data" reads what each store really holds first, and
+//! repairs any desync, in both modes: records deleted in Mailchimp come back, orphans go, a
+//! deleted store is rebuilt whole; a resync sends everything again without one create.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::shop::*;
+use common::*;
+use mcsync::proto::v1 as pb;
+use mcsync::sim::SimStats;
+use serde_json::json;
+
+const MODES: [pb::UploadMode; 2] = [pb::UploadMode::Direct, pb::UploadMode::Batch];
+
+type Counts = BTreeMap<String, BTreeMap<String, u64>>;
+
+/// The small shop uploaded in `mode`, and what each store holds then.
+async fn uploaded(mode: pb::UploadMode) -> (TestApp, Vec<String>, Counts) {
+    let app = spawn_app().await;
+    ready(&app, true).await;
+    small_shop(&app).await;
+    let job = upload_ok(&app, mode).await;
+    assert_eq!(job.reconciliations.len(), 2, "one per store");
+    let stats = app.sim.stats();
+    let stores = stats.stores.keys().cloned().collect();
+    (app, stores, stats.stores)
+}
+
+async fn upload_ok(app: &TestApp, mode: pb::UploadMode) -> pb::JobProgress {
+    let (job, _) = upload_with(app, mode).await;
+    assert_eq!(job.state(), pb::JobState::Succeeded, "{}", job.message);
+    assert!(job.errors.is_empty(), "{mode:?}: {:?}", job.errors);
+    job
+}
+
+async fn call(app: &TestApp, method: &str, path: &str, body: serde_json::Value, status: u16) {
+    assert_eq!(
+        app.sim_call(method, path, body).await,
+        status,
+        "{method} {path}"
+    );
+}
+
+fn creates(stats: &SimStats) -> u64 {
+    stats
+        .requests
+        .iter()
+        .chain(&stats.batch_operations)
+        .filter(|(route, _)| route.starts_with("POST /3.0/ecommerce/stores/{store_id}/"))
+        .map(|(_, n)| n)
+        .sum()
+}
+
+fn variant_ids(app: &TestApp, store: &str, product: &str) -> Vec<String> {
+    let p = app.sim.resource(store, "products", product).unwrap();
+    let ids = p["variants"].as_array().unwrap().iter();
+    ids.map(|v| v["id"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn records_deleted_in_mailchimp_come_back_with_the_next_upload() {
+    for mode in MODES {
+        let (app, stores, before) = uploaded(mode).await;
+        for s in &stores {
+            let base = format!("/ecommerce/stores/{s}");
+            for path in [
+                "products/p3",
+                "orders/100004",
+                "customers/c5",
+                "carts/cart2",
+            ] {
+                call(&app, "DELETE", &format!("{base}/{path}"), json!({}), 204).await;
+            }
+            let variant = format!("{base}/products/p6/variants/p6-43");
+            call(&app, "DELETE", &variant, json!({}), 204).await;
+        }
+        let job = upload_ok(&app, mode).await;
+        assert_eq!(
+            app.sim.stats().stores,
+            before,
+            "{mode:?}: every record is back"
+        );
+        for s in &stores {
+            assert!(variant_ids(&app, s, "p6").contains(&"p6-43".to_owned()));
+        }
+        for r in &job.reconciliations {
+            assert_eq!(
+                (r.missing_in_mailchimp, r.variants_missing, r.orphans),
+                (4, 1, 0),
+                "{mode:?}: {r:?}"
+            );
+            assert!(!r.store_recreated);
+            assert!(r.reads >= 5, "{r:?}");
+        }
+        let status = app
+            .sync()
+            .get_sync_status(pb::GetSyncStatusRequest {})
+            .await
+            .unwrap()
+            .into_inner();
+        for s in &status.stores {
+            let last = s.last_reconciliation.as_ref().expect("kept for the status");
+            assert_eq!(last.missing_in_mailchimp, 4);
+        }
+
+        // Intact now: the next upload only reads.
+        let writes = entity_requests(&app.sim.stats());
+        let job = upload_ok(&app, mode).await;
+        assert_eq!(entity_requests(&app.sim.stats()), writes, "{mode:?}");
+        assert!(
+            job.reconciliations
+                .iter()
+                .all(|r| r.missing_in_mailchimp == 0)
+        );
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn orphans_in_mailchimp_are_deleted_and_guest_customers_kept() {
+    for mode in MODES {
+        let (app, stores, before) = uploaded(mode).await;
+        for s in &stores {
+            let base = format!("/ecommerce/stores/{s}");
+            let product = json!({"id": "ghost", "title": "Left by another integration",
+                "variants": [{"id": "ghost-1", "title": "One"}]});
+            call(&app, "POST", &format!("{base}/products"), product, 200).await;
+            let order = json!({"id": "ghost-order", "currency_code": "USD", "order_total": 1,
+                "customer": {"id": "c1", "email_address": "customer1@example.com", "opt_in_status": false},
+                "lines": [{"id": "l1", "product_id": "p1", "product_variant_id": "p1-42", "quantity": 1, "price": 1}]});
+            call(&app, "POST", &format!("{base}/orders"), order, 200).await;
+            let rule = json!({"id": "ghost-rule", "description": "Old sale", "amount": 5,
+                "type": "fixed", "target": "total"});
+            call(&app, "POST", &format!("{base}/promo-rules"), rule, 200).await;
+            let variant = json!({"id": "p7-99", "title": "Size 99"});
+            let path = format!("{base}/products/p7/variants/p7-99");
+            call(&app, "PUT", &path, variant, 200).await;
+        }
+        let job = upload_ok(&app, mode).await;
+        for r in &job.reconciliations {
+            assert_eq!((r.orphans, r.variants_deleted), (3, 1), "{mode:?}: {r:?}");
+        }
+        assert_eq!(app.sim.stats().stores, before, "{mode:?}: orphans gone");
+        for s in &stores {
+            assert!(app.sim.resource(s, "products", "ghost").is_none());
+            assert!(!variant_ids(&app, s, "p7").contains(&"p7-99".to_owned()));
+            // Order 100500's customer is not a shop customer, but the shop's order names it.
+            assert!(app.sim.resource(s, "customers", "c500").is_some());
+        }
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_store_deleted_in_mailchimp_is_rebuilt_whole() {
+    for mode in MODES {
+        let (app, stores, before) = uploaded(mode).await;
+        call(
+            &app,
+            "DELETE",
+            &format!("/ecommerce/stores/{}", stores[0]),
+            json!({}),
+            204,
+        )
+        .await;
+        let job = upload_ok(&app, mode).await;
+        assert_eq!(app.sim.stats().stores, before, "{mode:?}: rebuilt whole");
+        let rebuilt = &job.reconciliations[0];
+        assert_eq!(rebuilt.store_id, stores[0]);
+        assert!(rebuilt.store_recreated, "{rebuilt:?}");
+        assert!(rebuilt.missing_in_mailchimp >= 50, "{rebuilt:?}");
+        assert!(!job.reconciliations[1].store_recreated);
+        assert_eq!(job.reconciliations[1].missing_in_mailchimp, 0);
+        assert_eq!(app.sim.stats().duplicate_creates, 0);
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_resync_sends_every_record_again_and_never_a_create() {
+    for mode in MODES {
+        let (app, _, before) = uploaded(mode).await;
+        let stats = app.sim.stats();
+        let (creates_before, writes_before) = (creates(&stats), entity_requests(&stats));
+        let ops_before: u64 = stats.batch_operations.values().sum();
+        let mut stream = app
+            .sync()
+            .upload_store_data(pb::UploadRequest {
+                mode: mode as i32,
+                resync: true,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let mut last = None;
+        while let Some(m) = tokio_stream::StreamExt::next(&mut stream).await {
+            last = Some(m.unwrap());
+        }
+        let job = last.unwrap();
+        assert_eq!(job.state(), pb::JobState::Succeeded, "{}", job.message);
+        assert!(job.resync && job.errors.is_empty(), "{:?}", job.errors);
+        let stats = app.sim.stats();
+        assert_eq!(creates(&stats), creates_before, "{mode:?}: no create");
+        let ops: u64 = stats.batch_operations.values().sum();
+        let sent = entity_requests(&stats) - writes_before + ops - ops_before;
+        assert!(sent >= 2 * 50, "{mode:?}: every record sent again ({sent})");
+        assert_eq!(stats.stores, before);
+        assert_eq!(stats.duplicate_creates, 0);
+        app.stop().await;
+    }
+}
