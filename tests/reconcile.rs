@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use common::shop::*;
 use common::*;
-use mcsync::proto::v1 as pb;
+use mcsync::proto::v1::{self as pb, record::Record as R};
 use mcsync::sim::SimStats;
 use serde_json::json;
 
@@ -208,6 +208,79 @@ async fn a_resync_sends_every_record_again_and_never_a_create() {
         assert!(sent >= 2 * 50, "{mode:?}: every record sent again ({sent})");
         assert_eq!(stats.stores, before);
         assert_eq!(stats.duplicate_creates, 0);
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_store_deleted_while_live_heals_by_itself_with_the_changes_made_meanwhile() {
+    for mode in MODES {
+        let (app, stores, before) = uploaded(mode).await;
+        call(
+            &app,
+            "DELETE",
+            &format!("/ecommerce/stores/{}", stores[0]),
+            json!({}),
+            204,
+        )
+        .await;
+        let mut p = mcsync::testdata::product(3);
+        p.title = "Boot model 3, relaunched".into();
+        for r in [R::Product(p), R::Customer(mcsync::testdata::customer(901))] {
+            app.records()
+                .upsert(mcsync::testdata::record(r))
+                .await
+                .unwrap();
+        }
+        let healed = eventually(std::time::Duration::from_secs(30), || async {
+            stores.iter().all(|s| {
+                app.sim
+                    .resource(s, "products", "p3")
+                    .is_some_and(|p| p["title"] == "Boot model 3, relaunched")
+                    && app.sim.resource(s, "customers", "c901").is_some()
+            })
+        })
+        .await;
+        assert!(healed, "{mode:?}");
+        let jobs = app
+            .sync()
+            .list_jobs(pb::ListJobsRequest {})
+            .await
+            .unwrap()
+            .into_inner()
+            .jobs;
+        let repair = &jobs[0];
+        assert!(repair.trigger.starts_with("repair"), "{repair:?}");
+        let repair = watch_to_end(&app, &repair.job_id).await;
+        assert_eq!(
+            repair.state(),
+            pb::JobState::Succeeded,
+            "{}",
+            repair.message
+        );
+        assert_eq!(repair.mode(), mode, "in the mode of the last job");
+        let rebuilt = &repair.reconciliations[0];
+        assert!(rebuilt.store_recreated, "{rebuilt:?}");
+        let stats = app.sim.stats();
+        for s in &stores {
+            let mut expected = before[s].clone();
+            *expected.get_mut("customers").unwrap() += 1;
+            assert_eq!(stats.stores[s], expected, "{mode:?}: {s} whole again");
+        }
+        let status = app
+            .sync()
+            .get_sync_status(pb::GetSyncStatusRequest {})
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(status.stores.iter().all(|s| s.lost_reason.is_empty()));
+        let errors = app
+            .sync()
+            .list_sync_errors(pb::ListSyncErrorsRequest::default())
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(errors.total, 0, "{:?}", errors.errors);
         app.stop().await;
     }
 }

@@ -18,7 +18,9 @@ use crate::domain::record::RecordKind;
 use crate::proto::v1 as pb;
 use crate::sync::live::coalesce;
 use crate::sync::push::PushError;
-use crate::sync::upload::{Stop, UploadContext, clear_syncing, outcome, push_with_dependencies};
+use crate::sync::upload::{
+    Stop, UploadContext, clear_syncing, outcome, push_with_dependencies, store_gone,
+};
 
 /// Outbox entries read per step.
 const WINDOW: usize = 512;
@@ -30,6 +32,8 @@ const BACKOFF_MAX: Duration = Duration::from_secs(60);
 enum Step {
     Idle,
     Worked,
+    /// Stores found gone from Mailchimp: a repair job rebuilds them.
+    Lost,
 }
 
 impl App {
@@ -42,6 +46,11 @@ impl App {
             let pause = match step {
                 Ok(Step::Worked) => {
                     backoff = None;
+                    continue;
+                }
+                Ok(Step::Lost) => {
+                    backoff = None;
+                    self.repair().await;
                     continue;
                 }
                 Ok(Step::Idle) => {
@@ -74,7 +83,7 @@ impl App {
         self.pay_owed_syncing().await;
         match self.sync_outbox().await? {
             Step::Idle => Ok(idle),
-            worked => Ok(worked),
+            other => Ok(other),
         }
     }
 
@@ -95,7 +104,8 @@ impl App {
                 .mc_store(&ctx.account_id, list_id)
                 .map_err(failed)?
             {
-                if self.store.is_uploaded(&id).map_err(failed)? {
+                let lost = self.store.store_lost(&id).map_err(failed)?.is_some();
+                if self.store.is_uploaded(&id).map_err(failed)? && !lost {
                     stores.push(id);
                 }
             }
@@ -109,6 +119,7 @@ impl App {
             return Ok(Step::Idle);
         };
         let records = coalesce(&entries);
+        let mut lost = Vec::new();
         // One rank after the other, so that an order's products are in before the order.
         let mut at = 0;
         while at < records.len() {
@@ -117,10 +128,15 @@ impl App {
                 .iter()
                 .position(|(k, _)| *k != kind)
                 .map_or(records.len(), |n| at + n);
-            self.push_all(&ctx, &stores, &records[at..end]).await?;
+            self.push_all(&ctx, &stores, &records[at..end], &mut lost)
+                .await?;
             at = end;
         }
         self.store.consume_outbox(last).await.map_err(failed)?;
+        if !lost.is_empty() {
+            self.mark_lost(&lost).await?;
+            return Ok(Step::Lost);
+        }
         Ok(Step::Worked)
     }
 
@@ -131,6 +147,7 @@ impl App {
         ctx: &UploadContext,
         stores: &[String],
         records: &[(RecordKind, String)],
+        lost: &mut Vec<String>,
     ) -> Result<(), Stop> {
         let mut tasks: JoinSet<(String, RecordKind, String, Result<_, PushError>)> = JoinSet::new();
         for (kind, id) in records {
@@ -142,6 +159,9 @@ impl App {
                 .decoded_record(*kind, id)
                 .map_err(|e| Stop::Failed(e.to_string()))?;
             for store_id in stores {
+                if lost.contains(store_id) {
+                    continue;
+                }
                 let (store, ctx, store_id, id, decoded, kind) = (
                     self.store.clone(),
                     ctx.clone(),
@@ -171,6 +191,13 @@ impl App {
                 joined.map_err(|e| Stop::Failed(format!("live push task failed: {e}")))?;
             match outcome(&self.store, &store_id, kind, &id, result) {
                 Ok(Ok(_)) => {}
+                // A 404 on a record's collection: the record, or the whole store, is gone.
+                Ok(Err(refusal)) if refusal.0.status == 404 && !lost.contains(&store_id) => {
+                    if store_gone(&ctx.client, &store_id).await {
+                        tracing::warn!(store = %store_id, "the store is gone from Mailchimp");
+                        lost.push(store_id);
+                    }
+                }
                 Ok(Err(refusal)) => tracing::info!(
                     store = %store_id, kind = kind.name(), id = %id,
                     detail = %refusal.0.detail, "Mailchimp refused a record; listed in ListSyncErrors"
@@ -179,6 +206,34 @@ impl App {
             }
         }
         stop.map_or(Ok(()), Err)
+    }
+
+    /// Stores live sync found gone: no longer fed, marked lost, and rebuilt by a repair job.
+    async fn mark_lost(&self, lost: &[String]) -> Result<(), Stop> {
+        for id in lost {
+            let reason = "the store was deleted in Mailchimp (404 for the store during live sync)";
+            self.store
+                .set_store_lost(id, Some(reason))
+                .map_err(|e| Stop::Failed(e.to_string()))?;
+        }
+        self.store
+            .flush()
+            .await
+            .map_err(|e| Stop::Failed(e.to_string()))
+    }
+
+    /// Starts the reconciled upload that rebuilds the lost stores (every selected store is
+    /// reconciled; the intact ones only cost reads), in the mode of the last job.
+    async fn repair(self: &Arc<Self>) {
+        let mode = match self.store.jobs(1) {
+            Ok(jobs) => jobs.first().map_or(pb::UploadMode::Auto, |j| j.mode()),
+            Err(_) => pb::UploadMode::Auto,
+        };
+        let trigger = "repair: a store was deleted in Mailchimp; rebuilding it".to_owned();
+        match self.start_upload(mode, false, trigger).await {
+            Ok(_) => tracing::info!("repair job started"),
+            Err(e) => tracing::warn!(error = %e, "could not start the repair job"),
+        }
     }
 
     /// `is_syncing=false` that an upload could not deliver, delivered now.

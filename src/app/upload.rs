@@ -34,7 +34,7 @@ impl Running {
 /// A job to follow: live, or already over.
 pub enum Followed {
     Live(watch::Receiver<pb::JobProgress>),
-    Over(pb::JobProgress),
+    Over(Box<pb::JobProgress>),
 }
 
 impl App {
@@ -92,6 +92,16 @@ impl App {
         mode: pb::UploadMode,
         resync: bool,
     ) -> Result<watch::Receiver<pb::JobProgress>, AppError> {
+        self.start_upload(mode, resync, String::new()).await
+    }
+
+    /// [`Self::upload_store_data`], saying why mcsync starts it by itself (`trigger`).
+    pub(super) async fn start_upload(
+        self: &Arc<Self>,
+        mode: pb::UploadMode,
+        resync: bool,
+        trigger: String,
+    ) -> Result<watch::Receiver<pb::JobProgress>, AppError> {
         // No live sync window is in flight when a job starts (always taken before `running`).
         let _live = self.live_gate.lock().await;
         let mut running = self.running.lock().await;
@@ -114,6 +124,7 @@ impl App {
             state: pb::JobState::Running as i32,
             mode: mode as i32,
             resync,
+            trigger,
             started_at: Some(prost_types::Timestamp {
                 seconds: crate::domain::now(),
                 nanos: 0,
@@ -182,7 +193,7 @@ impl App {
                 return Ok(Followed::Live(r.progress.clone()));
             }
         }
-        Ok(Followed::Over(self.job(id)?))
+        Ok(Followed::Over(Box::new(self.job(id)?)))
     }
 
     pub fn job(&self, id: &str) -> Result<pb::JobProgress, AppError> {
@@ -200,7 +211,7 @@ impl App {
         let followed = self.follow_job(id).await?;
         let Followed::Live(mut rx) = followed else {
             return match followed {
-                Followed::Over(job) => Ok(job),
+                Followed::Over(job) => Ok(*job),
                 Followed::Live(_) => unreachable!(),
             };
         };
@@ -286,6 +297,7 @@ impl App {
                 })
                 .collect();
             let last_reconciliation = self.store.last_reconciliation(&store_id)?;
+            let lost = self.store.store_lost(&store_id)?;
             stores.push(pb::StoreStatus {
                 store_id,
                 list_id: list_id.clone(),
@@ -293,6 +305,11 @@ impl App {
                 is_syncing,
                 kinds,
                 last_reconciliation,
+                lost_at: lost.as_ref().map(|(at, _)| prost_types::Timestamp {
+                    seconds: *at,
+                    nanos: 0,
+                }),
+                lost_reason: lost.map(|(_, r)| r).unwrap_or_default(),
             });
         }
         Ok(pb::SyncStatus {

@@ -351,6 +351,12 @@ pub async fn status(remote: &Remote) -> Result<(), String> {
                     s.list_id,
                     per_kind.join(", ")
                 );
+                if !s.lost_reason.is_empty() {
+                    let _ = writeln!(out, "  Lost:         {}", s.lost_reason);
+                }
+                if let Some(r) = &s.last_reconciliation {
+                    let _ = writeln!(out, "  Last check:   {}", progress::reconciliation(r));
+                }
             }
             if let Some(job) = &status.last_job {
                 let _ = writeln!(out, "Last job:       {}", progress::summary(job));

@@ -8,6 +8,8 @@ use crate::proto::v1 as pb;
 pub struct ProgressView {
     tty: bool,
     drawn: usize,
+    /// Reconciliations already printed (plain output).
+    reconciled: usize,
 }
 
 pub fn kind_name(kind: i32) -> &'static str {
@@ -72,12 +74,17 @@ impl ProgressView {
         Self {
             tty: std::io::stdout().is_terminal(),
             drawn: 0,
+            reconciled: 0,
         }
     }
 
     pub fn show(&mut self, p: &pb::JobProgress) {
         let mut out = std::io::stdout().lock();
         if !self.tty {
+            for r in p.reconciliations.iter().skip(self.reconciled) {
+                let _ = writeln!(out, "{}", reconciliation(r));
+            }
+            self.reconciled = p.reconciliations.len();
             let _ = writeln!(out, "{}", summary(p));
             return;
         }
@@ -85,7 +92,7 @@ impl ProgressView {
         if self.drawn > 0 {
             let _ = write!(out, "\x1b[{}A", self.drawn);
         }
-        let mut lines = Vec::new();
+        let mut lines: Vec<String> = p.reconciliations.iter().map(reconciliation).collect();
         for ph in &p.phases {
             let processed = ph.done + ph.skipped + ph.failed;
             let fraction = if ph.total == 0 {
@@ -111,6 +118,24 @@ impl ProgressView {
         self.drawn = lines.len();
         let _ = out.flush();
     }
+}
+
+/// What reconciling a store found, in one line.
+pub fn reconciliation(r: &pb::Reconciliation) -> String {
+    let mut line = format!(
+        "{:<12} reconciled: missing in Mailchimp {}, orphans deleted {}, adopted {}",
+        r.list_id, r.missing_in_mailchimp, r.orphans, r.adopted
+    );
+    if r.variants_missing + r.variants_deleted > 0 {
+        line.push_str(&format!(
+            ", variants restored {} deleted {}",
+            r.variants_missing, r.variants_deleted
+        ));
+    }
+    if r.store_recreated {
+        line.push_str(", store rebuilt");
+    }
+    line
 }
 
 /// The job's refused records, for the end of a run.

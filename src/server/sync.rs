@@ -73,7 +73,7 @@ impl SyncService for Sync {
         Ok(Response::new(
             match self.0.follow_job(&req.into_inner().job_id).await? {
                 Followed::Live(rx) => follow(rx),
-                Followed::Over(job) => once(job),
+                Followed::Over(job) => once(*job),
             },
         ))
     }

@@ -92,6 +92,33 @@ impl Store {
         Ok(())
     }
 
+    /// Notes that live sync found a store gone from Mailchimp (`None` clears it): why, and when.
+    pub fn set_store_lost(&self, store_id: &str, reason: Option<&str>) -> Result<(), StoreError> {
+        let mut k = b"lost\0".to_vec();
+        k.extend_from_slice(store_id.as_bytes());
+        match reason {
+            Some(r) => {
+                let v = format!("{}\0{r}", crate::domain::now());
+                self.cursors.insert(k, v.as_bytes())?;
+            }
+            None => {
+                self.cursors.remove(k)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Why and since when (unix seconds) a store is lost, if it is.
+    pub fn store_lost(&self, store_id: &str) -> Result<Option<(i64, String)>, StoreError> {
+        let mut k = b"lost\0".to_vec();
+        k.extend_from_slice(store_id.as_bytes());
+        Ok(self.cursors.get(k)?.and_then(|v| {
+            let text = String::from_utf8_lossy(&v).into_owned();
+            let (at, reason) = text.split_once('\0')?;
+            Some((at.parse().ok()?, reason.to_owned()))
+        }))
+    }
+
     /// Keeps what the last reconciliation of a store found, for GetSyncStatus.
     pub fn save_reconciliation(
         &self,

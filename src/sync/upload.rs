@@ -105,6 +105,9 @@ pub async fn run(
                     orphans = r.orphans, adopted = r.adopted, reads = r.reads, "store reconciled");
                 job.reconciliations.push(r);
                 progress.send_replace(job.clone());
+                store
+                    .set_store_lost(id, None)
+                    .map_err(|e| Stop::Failed(e.to_string()))?;
                 if job.resync {
                     store
                         .forget_bodies(id)
@@ -273,6 +276,15 @@ async fn ensure_store(
         .await
         .map_err(|e| Stop::Failed(e.to_string()))?;
     Ok((id, created))
+}
+
+/// Whether the store itself is gone from Mailchimp (a 404 for the store, not for a record).
+pub async fn store_gone(client: &AccountClient, store_id: &str) -> bool {
+    let path = format!("/ecommerce/stores/{}", seg(store_id));
+    matches!(
+        client.send(Method::GET, &path, &[("fields", "id".into())], None).await,
+        Err(MailchimpError::Api(p)) if p.status == 404
+    )
 }
 
 /// Creates the store, never twice: after an ambiguous answer an update tells whether it was

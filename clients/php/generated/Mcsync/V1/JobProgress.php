@@ -82,6 +82,13 @@ class JobProgress extends \Google\Protobuf\Internal\Message
      * Generated from protobuf field <code>bool resync = 13;</code>
      */
     protected $resync = false;
+    /**
+     * Why mcsync started the job by itself; empty when the shop asked for it. "repair: ..."
+     * when live sync found a store deleted in Mailchimp and rebuilds it.
+     *
+     * Generated from protobuf field <code>string trigger = 14;</code>
+     */
+    protected $trigger = '';
 
     /**
      * Constructor.
@@ -111,6 +118,9 @@ class JobProgress extends \Google\Protobuf\Internal\Message
      *           is reconciled). Absent for a job resumed after a restart that reconciled before it.
      *     @type bool $resync
      *           Started with UploadRequest.resync.
+     *     @type string $trigger
+     *           Why mcsync started the job by itself; empty when the shop asked for it. "repair: ..."
+     *           when live sync found a store deleted in Mailchimp and rebuilds it.
      * }
      */
     public function __construct($data = NULL) {
@@ -454,6 +464,34 @@ class JobProgress extends \Google\Protobuf\Internal\Message
     {
         GPBUtil::checkBool($var);
         $this->resync = $var;
+
+        return $this;
+    }
+
+    /**
+     * Why mcsync started the job by itself; empty when the shop asked for it. "repair: ..."
+     * when live sync found a store deleted in Mailchimp and rebuilds it.
+     *
+     * Generated from protobuf field <code>string trigger = 14;</code>
+     * @return string
+     */
+    public function getTrigger()
+    {
+        return $this->trigger;
+    }
+
+    /**
+     * Why mcsync started the job by itself; empty when the shop asked for it. "repair: ..."
+     * when live sync found a store deleted in Mailchimp and rebuilds it.
+     *
+     * Generated from protobuf field <code>string trigger = 14;</code>
+     * @param string $var
+     * @return $this
+     */
+    public function setTrigger($var)
+    {
+        GPBUtil::checkString($var, True);
+        $this->trigger = $var;
 
         return $this;
     }

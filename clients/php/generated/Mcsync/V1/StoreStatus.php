@@ -41,6 +41,18 @@ class StoreStatus extends \Google\Protobuf\Internal\Message
      * Generated from protobuf field <code>.mcsync.v1.Reconciliation last_reconciliation = 6;</code>
      */
     protected $last_reconciliation = null;
+    /**
+     * Set when live sync found the store gone from Mailchimp (404 for the store itself): it is
+     * no longer fed, and a repair job (see JobProgress.trigger) rebuilds it; cleared once that
+     * job has reconciled it.
+     *
+     * Generated from protobuf field <code>string lost_reason = 7;</code>
+     */
+    protected $lost_reason = '';
+    /**
+     * Generated from protobuf field <code>.google.protobuf.Timestamp lost_at = 8;</code>
+     */
+    protected $lost_at = null;
 
     /**
      * Constructor.
@@ -56,6 +68,11 @@ class StoreStatus extends \Google\Protobuf\Internal\Message
      *     @type array<\Mcsync\V1\KindStatus>|\Google\Protobuf\Internal\RepeatedField $kinds
      *     @type \Mcsync\V1\Reconciliation $last_reconciliation
      *           What the last upload found when it reconciled this store; absent before the first.
+     *     @type string $lost_reason
+     *           Set when live sync found the store gone from Mailchimp (404 for the store itself): it is
+     *           no longer fed, and a repair job (see JobProgress.trigger) rebuilds it; cleared once that
+     *           job has reconciled it.
+     *     @type \Google\Protobuf\Timestamp $lost_at
      * }
      */
     public function __construct($data = NULL) {
@@ -209,6 +226,68 @@ class StoreStatus extends \Google\Protobuf\Internal\Message
     {
         GPBUtil::checkMessage($var, \Mcsync\V1\Reconciliation::class);
         $this->last_reconciliation = $var;
+
+        return $this;
+    }
+
+    /**
+     * Set when live sync found the store gone from Mailchimp (404 for the store itself): it is
+     * no longer fed, and a repair job (see JobProgress.trigger) rebuilds it; cleared once that
+     * job has reconciled it.
+     *
+     * Generated from protobuf field <code>string lost_reason = 7;</code>
+     * @return string
+     */
+    public function getLostReason()
+    {
+        return $this->lost_reason;
+    }
+
+    /**
+     * Set when live sync found the store gone from Mailchimp (404 for the store itself): it is
+     * no longer fed, and a repair job (see JobProgress.trigger) rebuilds it; cleared once that
+     * job has reconciled it.
+     *
+     * Generated from protobuf field <code>string lost_reason = 7;</code>
+     * @param string $var
+     * @return $this
+     */
+    public function setLostReason($var)
+    {
+        GPBUtil::checkString($var, True);
+        $this->lost_reason = $var;
+
+        return $this;
+    }
+
+    /**
+     * Generated from protobuf field <code>.google.protobuf.Timestamp lost_at = 8;</code>
+     * @return \Google\Protobuf\Timestamp|null
+     */
+    public function getLostAt()
+    {
+        return $this->lost_at;
+    }
+
+    public function hasLostAt()
+    {
+        return isset($this->lost_at);
+    }
+
+    public function clearLostAt()
+    {
+        unset($this->lost_at);
+    }
+
+    /**
+     * Generated from protobuf field <code>.google.protobuf.Timestamp lost_at = 8;</code>
+     * @param \Google\Protobuf\Timestamp $var
+     * @return $this
+     */
+    public function setLostAt($var)
+    {
+        GPBUtil::checkMessage($var, \Google\Protobuf\Timestamp::class);
+        $this->lost_at = $var;
 
         return $this;
     }
