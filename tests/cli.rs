@@ -212,6 +212,24 @@ async fn upload_shows_progress_to_the_end_and_jobs_and_watch_find_it_again() {
         "{}",
         text(&out)
     );
+    assert!(text(&out).contains("Last check:   "), "{}", text(&out));
+
+    // The dry run: a table of what an upload would do, nothing sent.
+    let out = mcsync(&app, TOKEN, &["upload", "--dry-run"]).await;
+    let plan = text(&out);
+    assert!(out.status.success(), "{plan}");
+    assert!(plan.starts_with("Dry run: nothing was sent"), "{plan}");
+    assert!(
+        plan.contains("reconciled: missing in Mailchimp 0"),
+        "{plan}"
+    );
+    let rows: Vec<&str> = plan.lines().skip(3).collect();
+    assert_eq!(rows.len(), 4, "one row per kind: {plan}");
+    for row in rows {
+        let counts: Vec<&str> = row.split_whitespace().skip(2).take(3).collect();
+        assert_eq!(counts, ["0", "0", "0"], "nothing to send: {plan}");
+    }
+    assert!(plan.lines().all(|l| l.len() <= 80), "{plan}");
 
     // A record Mailchimp refuses (an order giving customer c1 another email) shows in
     // errors; retry.

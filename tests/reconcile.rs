@@ -190,6 +190,7 @@ async fn a_resync_sends_every_record_again_and_never_a_create() {
             .upload_store_data(pb::UploadRequest {
                 mode: mode as i32,
                 resync: true,
+                ..Default::default()
             })
             .await
             .unwrap()
@@ -281,6 +282,89 @@ async fn a_store_deleted_while_live_heals_by_itself_with_the_changes_made_meanwh
             .unwrap()
             .into_inner();
         assert_eq!(errors.total, 0, "{:?}", errors.errors);
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_dry_run_shows_the_plan_and_sends_no_write() {
+    for mode in MODES {
+        let (app, stores, _) = uploaded(mode).await;
+        for s in &stores {
+            let base = format!("/ecommerce/stores/{s}");
+            for path in ["products/p3", "orders/100004", "products/p6/variants/p6-43"] {
+                call(&app, "DELETE", &format!("{base}/{path}"), json!({}), 204).await;
+            }
+            let ghost =
+                json!({"id": "ghost", "title": "Ghost", "variants": [{"id": "g", "title": "G"}]});
+            call(&app, "POST", &format!("{base}/products"), ghost, 200).await;
+        }
+        let jobs_before = app
+            .sync()
+            .list_jobs(pb::ListJobsRequest {})
+            .await
+            .unwrap()
+            .into_inner()
+            .jobs
+            .len();
+        let before = app.sim.stats();
+        let mut stream = app
+            .sync()
+            .upload_store_data(pb::UploadRequest {
+                mode: mode as i32,
+                dry_run: true,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let plan = stream.message().await.unwrap().expect("one message");
+        assert!(stream.message().await.unwrap().is_none(), "only one");
+        assert!(plan.dry_run && plan.job_id.is_empty(), "{plan:?}");
+
+        let after = app.sim.stats();
+        let writes = |s: &SimStats| {
+            let direct: u64 = s
+                .requests
+                .iter()
+                .filter(|(route, _)| !route.starts_with("GET"))
+                .map(|(_, n)| n)
+                .sum();
+            direct + s.batch_operations.values().sum::<u64>()
+        };
+        assert_eq!(writes(&after), writes(&before), "{mode:?}: no write");
+        let listed = app.sync().list_jobs(pb::ListJobsRequest {}).await.unwrap();
+        assert_eq!(listed.into_inner().jobs.len(), jobs_before, "not a job");
+        for s in &stores {
+            assert_eq!(sim_store(&app, s).await["is_syncing"], false);
+        }
+        let phase = |store: &str, kind: pb::RecordKind| {
+            let found = plan
+                .plan
+                .iter()
+                .find(|p| p.store_id == store && p.kind() == kind);
+            let p = found.unwrap();
+            (p.creates, p.updates, p.deletes, p.unchanged)
+        };
+        for s in &stores {
+            // p3 again, p6 with its lost variant, the ghost away, the other 28 as they are.
+            assert_eq!(phase(s, pb::RecordKind::Product), (1, 1, 1, 28), "{mode:?}");
+            assert_eq!(phase(s, pb::RecordKind::Order), (1, 0, 0, 9), "{mode:?}");
+            assert_eq!(
+                phase(s, pb::RecordKind::Customer),
+                (0, 0, 0, 10),
+                "{mode:?}"
+            );
+        }
+        for r in &plan.reconciliations {
+            let counts = (r.missing_in_mailchimp, r.orphans, r.variants_missing);
+            assert_eq!(counts, (2, 1, 1), "{r:?}");
+        }
+
+        // The upload then does just that.
+        let job = upload_ok(&app, mode).await;
+        let done: i64 = job.phases.iter().map(|p| p.done).sum();
+        assert_eq!(done, 2 * 4, "{mode:?}: {:?}", job.phases);
         app.stop().await;
     }
 }

@@ -40,6 +40,15 @@ pub enum AppError {
     Precondition(String),
 }
 
+impl From<crate::sync::reconcile::ReconcileError> for AppError {
+    fn from(e: crate::sync::reconcile::ReconcileError) -> Self {
+        match e {
+            crate::sync::reconcile::ReconcileError::Mailchimp(e) => Self::Mailchimp(e),
+            crate::sync::reconcile::ReconcileError::Store(e) => Self::Store(e),
+        }
+    }
+}
+
 impl From<ValidationError> for AppError {
     fn from(e: ValidationError) -> Self {
         Self::Invalid(vec![e])

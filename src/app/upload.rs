@@ -95,6 +95,16 @@ impl App {
         self.start_upload(mode, resync, String::new()).await
     }
 
+    /// What an upload in `mode` would do, without doing it (UploadRequest.dry_run).
+    pub async fn plan_upload(&self, mode: pb::UploadMode) -> Result<pb::JobProgress, AppError> {
+        let mode = match mode {
+            pb::UploadMode::Unspecified => pb::UploadMode::Auto,
+            m => m,
+        };
+        let ctx = self.upload_context(mode)?;
+        Ok(crate::sync::dry_run::dry_run(&self.store, &ctx).await?)
+    }
+
     /// [`Self::upload_store_data`], saying why mcsync starts it by itself (`trigger`).
     pub(super) async fn start_upload(
         self: &Arc<Self>,

@@ -92,8 +92,11 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = ops::Mode::Auto)]
         mode: ops::Mode,
         /// Start over: send every record again, update first (never a second create).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "dry_run")]
         resync: bool,
+        /// Only show what the upload would do (reads Mailchimp, writes nothing).
+        #[arg(long)]
+        dry_run: bool,
         #[command(flatten)]
         remote: ops::Remote,
     },
@@ -272,8 +275,16 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Command::Upload {
             mode,
             resync,
+            dry_run,
             remote,
-        } => ops::upload(&remote, mode, resync).await,
+        } => {
+            let how = ops::UploadHow {
+                mode,
+                resync,
+                dry_run,
+            };
+            ops::upload(&remote, how).await
+        }
         Command::Watch { job_id, remote } => ops::watch(&remote, job_id).await,
         Command::Jobs { remote } => ops::jobs(&remote).await,
         Command::Errors {

@@ -389,18 +389,35 @@ impl From<Mode> for pb::UploadMode {
     }
 }
 
-pub async fn upload(remote: &Remote, mode: Mode, resync: bool) -> Result<(), String> {
+/// How `mcsync upload` runs.
+pub struct UploadHow {
+    pub mode: Mode,
+    pub resync: bool,
+    pub dry_run: bool,
+}
+
+pub async fn upload(remote: &Remote, how: UploadHow) -> Result<(), String> {
     let mut c = clients(remote).await?;
-    let mode: pb::UploadMode = mode.into();
-    let stream = c
+    let mode: pb::UploadMode = how.mode.into();
+    let mut stream = c
         .sync
         .upload_store_data(pb::UploadRequest {
             mode: mode as i32,
-            resync,
+            resync: how.resync,
+            dry_run: how.dry_run,
         })
         .await
         .map_err(failure)?
         .into_inner();
+    if how.dry_run {
+        let plan = stream
+            .message()
+            .await
+            .map_err(failure)?
+            .ok_or("the server ended the dry run without a plan")?;
+        print!("{}", progress::plan_table(&plan));
+        return Ok(());
+    }
     show_to_the_end(stream).await
 }
 

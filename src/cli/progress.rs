@@ -138,6 +138,31 @@ pub fn reconciliation(r: &pb::Reconciliation) -> String {
     line
 }
 
+/// A dry run's plan: what each store found, then a row per store and kind (fits 80 columns).
+pub fn plan_table(p: &pb::JobProgress) -> String {
+    let mut out = String::from("Dry run: nothing was sent to Mailchimp.\n");
+    for r in &p.reconciliations {
+        out.push_str(&reconciliation(r));
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "{:<12} {:<10} {:>9} {:>9} {:>9} {:>10}\n",
+        "list", "kind", "create", "update", "delete", "unchanged"
+    ));
+    for ph in &p.plan {
+        out.push_str(&format!(
+            "{:<12} {:<10} {:>9} {:>9} {:>9} {:>10}\n",
+            ph.list_id,
+            kind_name(ph.kind),
+            ph.creates,
+            ph.updates,
+            ph.deletes,
+            ph.unchanged
+        ));
+    }
+    out
+}
+
 /// The job's refused records, for the end of a run.
 pub fn errors(p: &pb::JobProgress) -> String {
     let mut out = String::new();

@@ -62,6 +62,10 @@ impl SyncService for Sync {
         req: Request<pb::UploadRequest>,
     ) -> Result<Response<ProgressStream>, Status> {
         let req = req.into_inner();
+        if req.dry_run {
+            let plan = self.0.plan_upload(req.mode()).await?;
+            return Ok(Response::new(once(plan)));
+        }
         let rx = self.0.upload_store_data(req.mode(), req.resync).await?;
         Ok(Response::new(follow(rx)))
     }

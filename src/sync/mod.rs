@@ -1,10 +1,11 @@
 //! The sync engine: the periodic refresh of audiences ("Update Mailchimp lists every"),
 //! [`push`] (one record to one store, idempotently), [`upload`] (the upload job and its phases)
 //! [`batch`] (an upload phase through `POST /batches`), [`reconcile`] (what a store really
-//! holds, before a job sends anything) and [`live`] (the parts of the outbox worker, which runs
+//! holds, before a job sends anything), [`dry_run`] (what an upload would do) and [`live`] (the parts of the outbox worker, which runs
 //! in `app::live`).
 
 pub mod batch;
+pub mod dry_run;
 mod list_refresh;
 pub mod live;
 pub mod push;

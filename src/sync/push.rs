@@ -471,6 +471,19 @@ async fn coupon(
     Ok(outcome)
 }
 
+/// The hash of what a push would send for a record (what `synced` holds once Mailchimp took
+/// it); `None` when nothing would be sent (a coupon the coupon mode leaves out, an emptied cart).
+pub fn body_hash(t: &Target<'_>, record: &pb::record::Record) -> Option<[u8; HASH_LEN]> {
+    match record {
+        pb::record::Record::Coupon(c) => {
+            let rule = map::promo_rule_body(c, t.coupon_mode)?;
+            Some(hash(&[&rule, &map::promo_code_body(c, t.shop_url)]))
+        }
+        pb::record::Record::Cart(c) if c.lines.is_empty() => None,
+        other => entity_body(other, t.single_opt_in).map(|b| hash(&[&b])),
+    }
+}
+
 /// A store's collection for a kind of record; a coupon lives as a promo rule.
 fn collection(kind: RecordKind) -> &'static str {
     match kind {

@@ -33,20 +33,49 @@ pub enum ReconcileError {
     Store(#[from] StoreError),
 }
 
-/// Reconciles one store; `carts` says whether carts are uploaded.
+/// What a store holds against what mcsync remembers of it: the corrections, not yet made.
+#[derive(Debug, Default)]
+pub struct Diff {
+    /// Remembered, not held: to forget.
+    pub forget: HashSet<(RecordKind, String)>,
+    /// Held, not remembered (adopted or orphans), or a product missing variants: to remember
+    /// as "maybe there".
+    pub maybe: HashSet<(RecordKind, String)>,
+    /// Variants held that neither the shop nor an order line has: (product, variant).
+    pub variant_deletes: Vec<(String, String)>,
+    /// Variants made from lines that Mailchimp no longer holds: made again when next named.
+    pub lost_line_variants: Vec<(String, String)>,
+    pub report: pb::Reconciliation,
+}
+
+/// Reconciles one store (reads, then corrections); `carts` says whether carts are uploaded.
 pub async fn reconcile(
     store: &Store,
     client: &AccountClient,
     (store_id, list_id): (&str, &str),
     carts: bool,
 ) -> Result<pb::Reconciliation, ReconcileError> {
-    let mut r = pb::Reconciliation {
-        store_id: store_id.to_owned(),
-        list_id: list_id.to_owned(),
-        at: Some(prost_types::Timestamp {
-            seconds: crate::domain::now(),
-            nanos: 0,
-        }),
+    let diff = read(store, client, (store_id, list_id), carts).await?;
+    apply(store, client, store_id, diff).await
+}
+
+/// Reads what the store holds and compares: nothing is written, here or in Mailchimp.
+pub async fn read(
+    store: &Store,
+    client: &AccountClient,
+    (store_id, list_id): (&str, &str),
+    carts: bool,
+) -> Result<Diff, ReconcileError> {
+    let mut diff = Diff {
+        report: pb::Reconciliation {
+            store_id: store_id.to_owned(),
+            list_id: list_id.to_owned(),
+            at: Some(prost_types::Timestamp {
+                seconds: crate::domain::now(),
+                nanos: 0,
+            }),
+            ..Default::default()
+        },
         ..Default::default()
     };
     // The reads run together; the client keeps them within the key's connections.
@@ -72,14 +101,36 @@ pub async fn reconcile(
         held.push((RecordKind::Cart, cart_ids?));
     }
     for (kind, held) in held {
-        r.reads += AccountClient::reads_for(held.len()) as i64;
-        kind_ids(store, store_id, kind, &held, &mut r)?;
+        diff.report.reads += AccountClient::reads_for(held.len()) as i64;
+        kind_ids(store, store_id, kind, &held, &mut diff)?;
         if kind == RecordKind::Product {
-            variants(store, client, store_id, &held, &mut r).await?;
+            variants(store, store_id, &held, &mut diff)?;
         }
     }
-    store.save_reconciliation(&r)?;
-    Ok(r)
+    Ok(diff)
+}
+
+/// Makes the corrections a [`read`] found, and keeps its report for GetSyncStatus.
+pub async fn apply(
+    store: &Store,
+    client: &AccountClient,
+    store_id: &str,
+    diff: Diff,
+) -> Result<pb::Reconciliation, ReconcileError> {
+    for (kind, id) in &diff.forget {
+        store.clear_synced(store_id, *kind, id)?;
+    }
+    for (kind, id) in &diff.maybe {
+        store.set_synced(store_id, *kind, id, MAYBE)?;
+    }
+    for (product, variant) in &diff.lost_line_variants {
+        store.unmark_line_variant(store_id, product, variant)?;
+    }
+    for (product, variant) in &diff.variant_deletes {
+        client.delete_variant(store_id, product, variant).await?;
+    }
+    store.save_reconciliation(&diff.report)?;
+    Ok(diff.report)
 }
 
 fn kind_ids(
@@ -87,13 +138,14 @@ fn kind_ids(
     store_id: &str,
     kind: RecordKind,
     held: &[Held],
-    r: &mut pb::Reconciliation,
+    diff: &mut Diff,
 ) -> Result<(), StoreError> {
+    let r = &mut diff.report;
     let held_ids: HashSet<&str> = held.iter().map(|h| h.id.as_str()).collect();
     let remembered = store.synced_ids(store_id, kind)?;
     for id in &remembered {
         if !held_ids.contains(id.as_str()) {
-            store.clear_synced(store_id, kind, id)?;
+            diff.forget.insert((kind, id.clone()));
             r.missing_in_mailchimp += 1;
         }
     }
@@ -122,7 +174,7 @@ fn kind_ids(
         } else {
             r.adopted += 1;
         }
-        store.set_synced(store_id, kind, id, MAYBE)?;
+        diff.maybe.insert((kind, id.to_owned()));
     }
     Ok(())
 }
@@ -156,13 +208,12 @@ fn customers_named(store: &Store) -> Result<HashSet<String>, StoreError> {
 }
 
 /// Variants of the products both the shop and Mailchimp have.
-async fn variants(
+fn variants(
     store: &Store,
-    client: &AccountClient,
     store_id: &str,
     held: &[Held],
-    r: &mut pb::Reconciliation,
-) -> Result<(), ReconcileError> {
+    diff: &mut Diff,
+) -> Result<(), StoreError> {
     let mut from_lines: HashMap<String, HashSet<String>> = HashMap::new();
     for (product, variant) in store.line_variants(store_id)? {
         from_lines.entry(product).or_default().insert(variant);
@@ -172,7 +223,7 @@ async fn variants(
         // A line's variant Mailchimp lost is made again from the next order naming it.
         for v in from_lines.get(&h.id).into_iter().flatten() {
             if !held_variants.contains(v.as_str()) {
-                store.unmark_line_variant(store_id, &h.id, v)?;
+                diff.lost_line_variants.push((h.id.clone(), v.clone()));
             }
         }
         let Some(pb::record::Record::Product(p)) =
@@ -190,14 +241,14 @@ async fn variants(
             .filter(|v| !held_variants.contains(v.as_str()))
             .count();
         if missing > 0 {
-            r.variants_missing += missing as i64;
-            store.set_synced(store_id, RecordKind::Product, &h.id, MAYBE)?;
+            diff.report.variants_missing += missing as i64;
+            diff.maybe.insert((RecordKind::Product, h.id.clone()));
         }
         let lines = from_lines.get(&h.id);
         for v in held_variants {
             if !shop.contains(v) && !lines.is_some_and(|l| l.contains(v)) {
-                client.delete_variant(store_id, &h.id, v).await?;
-                r.variants_deleted += 1;
+                diff.variant_deletes.push((h.id.clone(), v.to_owned()));
+                diff.report.variants_deleted += 1;
             }
         }
     }

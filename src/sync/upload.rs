@@ -185,23 +185,28 @@ fn processed(job: &pb::JobProgress) -> i64 {
         .sum()
 }
 
-/// The phases in upload order, with their totals.
-fn plan(
-    store: &Store,
-    ctx: &UploadContext,
-    stores: &[(String, String)],
-) -> Result<Vec<pb::PhaseProgress>, Stop> {
+/// The kinds an upload sends, in order: what orders and carts name goes first.
+pub fn phase_kinds(carts: bool) -> Vec<RecordKind> {
     let mut kinds = vec![
         RecordKind::Coupon,
         RecordKind::Product,
         RecordKind::Customer,
         RecordKind::Order,
     ];
-    if ctx.abandoned_carts {
+    if carts {
         kinds.push(RecordKind::Cart);
     }
+    kinds
+}
+
+/// The phases in upload order, with their totals.
+fn plan(
+    store: &Store,
+    ctx: &UploadContext,
+    stores: &[(String, String)],
+) -> Result<Vec<pb::PhaseProgress>, Stop> {
     let mut phases = Vec::new();
-    for kind in kinds {
+    for kind in phase_kinds(ctx.abandoned_carts) {
         for (store_id, list_id) in stores {
             let deleted = store
                 .synced_but_deleted(store_id, kind)

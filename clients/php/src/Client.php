@@ -132,9 +132,20 @@ final class Client
      *
      * @param callable(V1\JobProgress): void|null $onProgress
      */
-    public function uploadStoreData(?callable $onProgress = null, int $mode = V1\UploadMode::UPLOAD_MODE_AUTO): V1\JobProgress
+    public function uploadStoreData(?callable $onProgress = null, int $mode = V1\UploadMode::UPLOAD_MODE_AUTO, bool $resync = false): V1\JobProgress
     {
-        return $this->follow('/mcsync.v1.SyncService/UploadStoreData', (new V1\UploadRequest())->setMode($mode), $onProgress);
+        $request = (new V1\UploadRequest())->setMode($mode)->setResync($resync);
+        return $this->follow('/mcsync.v1.SyncService/UploadStoreData', $request, $onProgress);
+    }
+
+    /**
+     * What "Upload store data" would do, without doing it: per store, what reconciling found
+     * (getReconciliations) and the creates, updates, deletes and unchanged per kind (getPlan).
+     */
+    public function planUpload(int $mode = V1\UploadMode::UPLOAD_MODE_AUTO): V1\JobProgress
+    {
+        $request = (new V1\UploadRequest())->setMode($mode)->setDryRun(true);
+        return $this->follow('/mcsync.v1.SyncService/UploadStoreData', $request, null);
     }
 
     /** Follows a job to its end. @param callable(V1\JobProgress): void|null $onProgress */

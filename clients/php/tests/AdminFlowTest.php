@@ -138,6 +138,18 @@ final class AdminFlowTest extends TestCase
             $this->assertSame(McsyncException::NOT_FOUND, $e->getGrpcCode());
         }
 
+        // The dry run first: what the upload would do, with nothing sent.
+        $plan = $mcsync->planUpload();
+        $this->assertTrue($plan->getDryRun());
+        $this->assertSame('', $plan->getJobId(), 'not a job');
+        $creates = 0;
+        foreach ($plan->getPlan() as $phase) {
+            $creates += (int) $phase->getCreates();
+            $this->assertSame(0, (int) $phase->getUpdates());
+        }
+        $this->assertGreaterThan(0, $creates);
+        $this->assertCount(0, $mcsync->listJobs()->getJobs());
+
         // Upload store data, following the progress message by message.
         $messages = 0;
         $job = $mcsync->uploadStoreData(function (V1\JobProgress $p) use (&$messages) {
@@ -158,6 +170,10 @@ final class AdminFlowTest extends TestCase
         $this->assertSame(V1\UploadMode::UPLOAD_MODE_BATCH, $batched->getMode());
         foreach ($batched->getPhases() as $phase) {
             $this->assertSame(0, (int) $phase->getDone());
+        }
+        $this->assertCount(2, $batched->getReconciliations(), 'each store reconciled first');
+        foreach ($mcsync->planUpload()->getPlan() as $phase) {
+            $this->assertSame(0, (int) ($phase->getCreates() + $phase->getUpdates() + $phase->getDeletes()));
         }
 
         // Sync status and the (empty) error list.

@@ -89,6 +89,18 @@ class JobProgress extends \Google\Protobuf\Internal\Message
      * Generated from protobuf field <code>string trigger = 14;</code>
      */
     protected $trigger = '';
+    /**
+     * The answer to a dry run (UploadRequest.dry_run): not a job, nothing was sent.
+     *
+     * Generated from protobuf field <code>bool dry_run = 15;</code>
+     */
+    protected $dry_run = false;
+    /**
+     * What the upload would do, per store and kind (dry runs only).
+     *
+     * Generated from protobuf field <code>repeated .mcsync.v1.PlannedPhase plan = 16;</code>
+     */
+    private $plan;
 
     /**
      * Constructor.
@@ -121,6 +133,10 @@ class JobProgress extends \Google\Protobuf\Internal\Message
      *     @type string $trigger
      *           Why mcsync started the job by itself; empty when the shop asked for it. "repair: ..."
      *           when live sync found a store deleted in Mailchimp and rebuilds it.
+     *     @type bool $dry_run
+     *           The answer to a dry run (UploadRequest.dry_run): not a job, nothing was sent.
+     *     @type array<\Mcsync\V1\PlannedPhase>|\Google\Protobuf\Internal\RepeatedField $plan
+     *           What the upload would do, per store and kind (dry runs only).
      * }
      */
     public function __construct($data = NULL) {
@@ -492,6 +508,58 @@ class JobProgress extends \Google\Protobuf\Internal\Message
     {
         GPBUtil::checkString($var, True);
         $this->trigger = $var;
+
+        return $this;
+    }
+
+    /**
+     * The answer to a dry run (UploadRequest.dry_run): not a job, nothing was sent.
+     *
+     * Generated from protobuf field <code>bool dry_run = 15;</code>
+     * @return bool
+     */
+    public function getDryRun()
+    {
+        return $this->dry_run;
+    }
+
+    /**
+     * The answer to a dry run (UploadRequest.dry_run): not a job, nothing was sent.
+     *
+     * Generated from protobuf field <code>bool dry_run = 15;</code>
+     * @param bool $var
+     * @return $this
+     */
+    public function setDryRun($var)
+    {
+        GPBUtil::checkBool($var);
+        $this->dry_run = $var;
+
+        return $this;
+    }
+
+    /**
+     * What the upload would do, per store and kind (dry runs only).
+     *
+     * Generated from protobuf field <code>repeated .mcsync.v1.PlannedPhase plan = 16;</code>
+     * @return \Google\Protobuf\Internal\RepeatedField
+     */
+    public function getPlan()
+    {
+        return $this->plan;
+    }
+
+    /**
+     * What the upload would do, per store and kind (dry runs only).
+     *
+     * Generated from protobuf field <code>repeated .mcsync.v1.PlannedPhase plan = 16;</code>
+     * @param array<\Mcsync\V1\PlannedPhase>|\Google\Protobuf\Internal\RepeatedField $var
+     * @return $this
+     */
+    public function setPlan($var)
+    {
+        $arr = GPBUtil::checkRepeatedField($var, \Google\Protobuf\Internal\GPBType::MESSAGE, \Mcsync\V1\PlannedPhase::class);
+        $this->plan = $arr;
 
         return $this;
     }

@@ -27,6 +27,14 @@ class UploadRequest extends \Google\Protobuf\Internal\Message
      * Generated from protobuf field <code>bool resync = 2;</code>
      */
     protected $resync = false;
+    /**
+     * Plan only: reconcile each store (reads only) and answer with one message saying what an
+     * upload would do (JobProgress.plan, JobProgress.reconciliations). No write reaches
+     * Mailchimp, is_syncing is left alone, and no job is recorded.
+     *
+     * Generated from protobuf field <code>bool dry_run = 3;</code>
+     */
+    protected $dry_run = false;
 
     /**
      * Constructor.
@@ -40,6 +48,10 @@ class UploadRequest extends \Google\Protobuf\Internal\Message
      *           "Start over": after reconciling, forget what mcsync remembers of each record's last sent
      *           body and send every record again, update first (PATCH/PUT; a create only on 404), so that
      *           a resync never creates a record Mailchimp already has, and never doubles an order.
+     *     @type bool $dry_run
+     *           Plan only: reconcile each store (reads only) and answer with one message saying what an
+     *           upload would do (JobProgress.plan, JobProgress.reconciliations). No write reaches
+     *           Mailchimp, is_syncing is left alone, and no job is recorded.
      * }
      */
     public function __construct($data = NULL) {
@@ -99,6 +111,36 @@ class UploadRequest extends \Google\Protobuf\Internal\Message
     {
         GPBUtil::checkBool($var);
         $this->resync = $var;
+
+        return $this;
+    }
+
+    /**
+     * Plan only: reconcile each store (reads only) and answer with one message saying what an
+     * upload would do (JobProgress.plan, JobProgress.reconciliations). No write reaches
+     * Mailchimp, is_syncing is left alone, and no job is recorded.
+     *
+     * Generated from protobuf field <code>bool dry_run = 3;</code>
+     * @return bool
+     */
+    public function getDryRun()
+    {
+        return $this->dry_run;
+    }
+
+    /**
+     * Plan only: reconcile each store (reads only) and answer with one message saying what an
+     * upload would do (JobProgress.plan, JobProgress.reconciliations). No write reaches
+     * Mailchimp, is_syncing is left alone, and no job is recorded.
+     *
+     * Generated from protobuf field <code>bool dry_run = 3;</code>
+     * @param bool $var
+     * @return $this
+     */
+    public function setDryRun($var)
+    {
+        GPBUtil::checkBool($var);
+        $this->dry_run = $var;
 
         return $this;
     }

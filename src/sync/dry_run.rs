@@ -1,0 +1,169 @@
+//! A dry run: what an upload would do, before it does it. Each store is reconciled with reads
+//! only, and each record of the mirror is planned against mcsync's memory as the
+//! reconciliation would correct it: create, update, delete or unchanged. Nothing is written,
+//! to Mailchimp or to the memory.
+
+use std::collections::HashSet;
+
+use super::push::body_hash;
+use super::reconcile::{self, Diff, ReconcileError};
+use super::upload::{UploadContext, phase_kinds, store_gone, target};
+use crate::domain::record::{RecordKind, kind_to_pb};
+use crate::mailchimp::ecommerce;
+use crate::proto::v1 as pb;
+use crate::store::Store;
+use crate::store::records::{HASH_LEN, decode_stored};
+use crate::store::synced::MAYBE;
+
+/// The plan of an upload with `ctx`, as one (not recorded) JobProgress.
+pub async fn dry_run(
+    store: &Store,
+    ctx: &UploadContext,
+) -> Result<pb::JobProgress, ReconcileError> {
+    let started = crate::domain::now();
+    let mut job = pb::JobProgress {
+        state: pb::JobState::Succeeded as i32,
+        mode: ctx.mode as i32,
+        dry_run: true,
+        percent: 100.0,
+        started_at: Some(prost_types::Timestamp {
+            seconds: started,
+            nanos: 0,
+        }),
+        ..Default::default()
+    };
+    for (list_id, _) in &ctx.lists {
+        let known = store.mc_store(&ctx.account_id, list_id)?;
+        let (store_id, memory) = match known {
+            None => (
+                ecommerce::store_id(&ctx.account_id, list_id, &ctx.shop.shop_url),
+                Memory::Empty,
+            ),
+            Some(id) if store_gone(&ctx.client, &id).await => {
+                let mut r = pb::Reconciliation {
+                    store_id: id.clone(),
+                    list_id: list_id.clone(),
+                    store_recreated: true,
+                    ..Default::default()
+                };
+                for kind in RecordKind::ALL {
+                    r.missing_in_mailchimp += store.count_synced(&id, kind) as i64;
+                }
+                job.reconciliations.push(r);
+                (id, Memory::Empty)
+            }
+            Some(id) => {
+                let diff = reconcile::read(store, &ctx.client, (&id, list_id), ctx.abandoned_carts)
+                    .await?;
+                job.reconciliations.push(diff.report.clone());
+                (id, Memory::Corrected(diff))
+            }
+        };
+        for kind in phase_kinds(ctx.abandoned_carts) {
+            job.plan
+                .push(plan_kind(store, ctx, (&store_id, list_id), &memory, kind)?);
+        }
+    }
+    job.finished_at = Some(prost_types::Timestamp {
+        seconds: crate::domain::now(),
+        nanos: 0,
+    });
+    Ok(job)
+}
+
+/// mcsync's memory of a store, as the upload would see it after reconciling.
+enum Memory {
+    /// A store to create: nothing is there.
+    Empty,
+    Corrected(Diff),
+}
+
+impl Memory {
+    fn synced(
+        &self,
+        store: &Store,
+        store_id: &str,
+        kind: RecordKind,
+        id: &str,
+    ) -> Result<Option<[u8; HASH_LEN]>, crate::store::StoreError> {
+        let Memory::Corrected(diff) = self else {
+            return Ok(None);
+        };
+        let key = (kind, id.to_owned());
+        if diff.forget.contains(&key) {
+            return Ok(None);
+        }
+        if diff.maybe.contains(&key) {
+            return Ok(Some(MAYBE));
+        }
+        store.synced_hash(store_id, kind, id)
+    }
+
+    /// Ids the upload would delete: remembered (or orphans) that the shop does not have.
+    fn deletes(
+        &self,
+        store: &Store,
+        store_id: &str,
+        kind: RecordKind,
+    ) -> Result<i64, crate::store::StoreError> {
+        let Memory::Corrected(diff) = self else {
+            return Ok(0);
+        };
+        let mut ids: HashSet<String> = store.synced_ids(store_id, kind)?.into_iter().collect();
+        ids.extend(
+            diff.maybe
+                .iter()
+                .filter(|(k, _)| *k == kind)
+                .map(|(_, id)| id.clone()),
+        );
+        let mut n = 0;
+        for id in ids {
+            if diff.forget.contains(&(kind, id.clone())) || store.record(kind, &id)?.is_some() {
+                continue;
+            }
+            if kind == RecordKind::Product && store.is_line_product(store_id, &id)? {
+                continue;
+            }
+            n += 1;
+        }
+        Ok(n)
+    }
+}
+
+fn plan_kind(
+    store: &Store,
+    ctx: &UploadContext,
+    (store_id, list_id): (&str, &str),
+    memory: &Memory,
+    kind: RecordKind,
+) -> Result<pb::PlannedPhase, crate::store::StoreError> {
+    let t = target(ctx, store_id);
+    let mut p = pb::PlannedPhase {
+        store_id: store_id.to_owned(),
+        list_id: list_id.to_owned(),
+        kind: kind_to_pb(kind) as i32,
+        deletes: memory.deletes(store, store_id, kind)?,
+        ..Default::default()
+    };
+    let mut after: Option<Vec<u8>> = None;
+    loop {
+        let page = store.records_after(kind, after.as_deref(), 1_000)?;
+        let Some((last, _)) = page.last() else {
+            break;
+        };
+        after = Some(last.clone());
+        for (id, bytes) in &page {
+            let id = String::from_utf8_lossy(id);
+            let record = decode_stored(kind, &id, bytes)?;
+            let synced = memory.synced(store, store_id, kind, &id)?;
+            match (synced, body_hash(&t, &record)) {
+                (None, None) => p.unchanged += 1,
+                (None, Some(_)) => p.creates += 1,
+                (Some(_), None) => p.deletes += 1,
+                (Some(h), Some(b)) if h == b => p.unchanged += 1,
+                (Some(_), Some(_)) => p.updates += 1,
+            }
+        }
+    }
+    Ok(p)
+}
