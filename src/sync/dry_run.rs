@@ -56,7 +56,7 @@ pub async fn dry_run(
                 let diff = reconcile::read(store, &ctx.client, (&id, list_id), ctx.abandoned_carts)
                     .await?;
                 job.reconciliations.push(diff.report.clone());
-                (id, Memory::Corrected(diff))
+                (id, Memory::Corrected(Box::new(diff)))
             }
         };
         for kind in phase_kinds(ctx.abandoned_carts) {
@@ -75,7 +75,7 @@ pub async fn dry_run(
 enum Memory {
     /// A store to create: nothing is there.
     Empty,
-    Corrected(Diff),
+    Corrected(Box<Diff>),
 }
 
 impl Memory {
