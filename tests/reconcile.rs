@@ -368,3 +368,104 @@ async fn a_dry_run_shows_the_plan_and_sends_no_write() {
         app.stop().await;
     }
 }
+
+#[tokio::test]
+async fn an_unselected_lists_store_is_detached_and_removed_only_when_asked() {
+    let (app, _, _) = uploaded(pb::UploadMode::Direct).await;
+    let status = app
+        .sync()
+        .get_sync_status(pb::GetSyncStatusRequest {})
+        .await;
+    let stores = status.unwrap().into_inner().stores;
+    let (kept, dropped) = (&stores[0], &stores[1]);
+    let selected = app
+        .lists()
+        .select_lists(pb::SelectListsRequest {
+            list_ids: vec![kept.list_id.clone()],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let detached = &selected.detached_stores;
+    assert_eq!(detached.len(), 1, "SelectLists says so: {detached:?}");
+    assert_eq!(
+        (&detached[0].store_id, &detached[0].list_id),
+        (&dropped.store_id, &dropped.list_id)
+    );
+
+    // Not fed any more, and not removed silently.
+    let mut p = mcsync::testdata::product(4);
+    p.title = "Boot model 4, only where fed".into();
+    app.records()
+        .upsert(mcsync::testdata::record(R::Product(p)))
+        .await
+        .unwrap();
+    let fed = eventually(std::time::Duration::from_secs(20), || async {
+        let p = app.sim.resource(&kept.store_id, "products", "p4").unwrap();
+        p["title"] == "Boot model 4, only where fed"
+    })
+    .await;
+    assert!(fed);
+    let p4 = app
+        .sim
+        .resource(&dropped.store_id, "products", "p4")
+        .unwrap();
+    assert_eq!(p4["title"], "Boot model 4");
+    let status = app
+        .sync()
+        .get_sync_status(pb::GetSyncStatusRequest {})
+        .await;
+    let stores = status.unwrap().into_inner().stores;
+    assert_eq!(stores.len(), 2);
+    assert!(!stores[0].detached && stores[1].detached, "{stores:?}");
+
+    // Removed when asked; never a fed store.
+    let remove = |store_id: &str| {
+        let req = pb::RemoveStoreRequest {
+            store_id: store_id.into(),
+        };
+        let mut sync = app.sync();
+        async move { sync.remove_store(req).await }
+    };
+    let fed = remove(&kept.store_id).await.unwrap_err();
+    assert_eq!(fed.code(), tonic::Code::FailedPrecondition, "{fed:?}");
+    let removed = remove(&dropped.store_id).await.unwrap().into_inner();
+    assert_eq!(removed.list_id, dropped.list_id);
+    assert!(sim_store(&app, &dropped.store_id).await.get("id").is_none());
+    assert!(!app.sim.stats().stores.contains_key(&dropped.store_id));
+    let again = remove(&dropped.store_id).await.unwrap_err();
+    assert_eq!(again.code(), tonic::Code::NotFound);
+    let lists = app.lists().list_lists(pb::ListListsRequest {}).await;
+    assert!(lists.unwrap().into_inner().detached_stores.is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn carts_leave_mailchimp_when_abandoned_carts_are_turned_off() {
+    for mode in MODES {
+        let (app, stores, _) = uploaded(mode).await;
+        assert!(
+            stores
+                .iter()
+                .all(|s| app.sim.stats().stores[s]["carts"] == 5)
+        );
+        app.settings()
+            .update_settings(pb::UpdateSettingsRequest {
+                abandoned_carts: Some(false),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let gone = eventually(std::time::Duration::from_secs(20), || async {
+            let stats = app.sim.stats();
+            stores.iter().all(|s| stats.stores[s]["carts"] == 0)
+        })
+        .await;
+        assert!(gone, "{mode:?}: {:?}", app.sim.stats().stores);
+        let job = upload_ok(&app, mode).await;
+        assert!(job.phases.iter().all(|p| p.kind() != pb::RecordKind::Cart));
+        let stats = app.sim.stats();
+        assert!(stores.iter().all(|s| stats.stores[s]["carts"] == 0));
+        app.stop().await;
+    }
+}

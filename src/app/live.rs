@@ -17,7 +17,7 @@ use super::App;
 use crate::domain::record::RecordKind;
 use crate::proto::v1 as pb;
 use crate::sync::live::coalesce;
-use crate::sync::push::PushError;
+use crate::sync::push::{PushError, Pushed};
 use crate::sync::upload::{
     Stop, UploadContext, clear_syncing, outcome, push_with_dependencies, store_gone,
 };
@@ -28,6 +28,9 @@ const WINDOW: usize = 512;
 const IDLE: Duration = Duration::from_secs(1);
 const BACKOFF_FIRST: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(60);
+
+/// A live push's store, kind, id and result.
+type Pushing = (String, RecordKind, String, Result<Pushed, PushError>);
 
 enum Step {
     Idle,
@@ -113,6 +116,9 @@ impl App {
         if stores.is_empty() {
             return Ok(Step::Idle);
         }
+        if !ctx.abandoned_carts && self.drop_carts(&ctx, &stores).await? {
+            return Ok(Step::Worked);
+        }
         let place = self.store.live_cursor().map_err(failed)?;
         let entries = self.store.outbox_after(place, WINDOW).map_err(failed)?;
         let Some(last) = entries.last().map(|e| e.sequence) else {
@@ -149,7 +155,7 @@ impl App {
         records: &[(RecordKind, String)],
         lost: &mut Vec<String>,
     ) -> Result<(), Stop> {
-        let mut tasks: JoinSet<(String, RecordKind, String, Result<_, PushError>)> = JoinSet::new();
+        let mut tasks: JoinSet<Pushing> = JoinSet::new();
         for (kind, id) in records {
             if *kind == RecordKind::Cart && !ctx.abandoned_carts {
                 continue;
@@ -185,6 +191,17 @@ impl App {
                 });
             }
         }
+        self.settle(ctx, tasks, lost).await
+    }
+
+    /// Sorts the results of live pushes: refusals parked, a store found gone noted in `lost`;
+    /// anything else stops the step.
+    async fn settle(
+        &self,
+        ctx: &UploadContext,
+        mut tasks: JoinSet<Pushing>,
+        lost: &mut Vec<String>,
+    ) -> Result<(), Stop> {
         let mut stop = None;
         while let Some(joined) = tasks.join_next().await {
             let (store_id, kind, id, result) =
@@ -206,6 +223,54 @@ impl App {
             }
         }
         stop.map_or(Ok(()), Err)
+    }
+
+    /// Abandoned carts turned off: the carts Mailchimp has from us leave every live store, so
+    /// that it stops mailing about carts the merchant no longer wants tracked. Whether any
+    /// were deleted.
+    async fn drop_carts(&self, ctx: &UploadContext, stores: &[String]) -> Result<bool, Stop> {
+        let remembered = |store_id: &str| {
+            self.store
+                .synced_ids(store_id, RecordKind::Cart)
+                .map_err(|e| Stop::Failed(e.to_string()))
+        };
+        let mut tasks = JoinSet::new();
+        let mut before = 0;
+        for store_id in stores {
+            let ids = remembered(store_id)?;
+            before += ids.len();
+            for id in ids {
+                let (store, ctx, store_id) = (self.store.clone(), ctx.clone(), store_id.clone());
+                tasks.spawn(async move {
+                    let result = push_with_dependencies(
+                        &store,
+                        &ctx,
+                        &store_id,
+                        RecordKind::Cart,
+                        &id,
+                        None,
+                        false,
+                    )
+                    .await;
+                    (store_id, RecordKind::Cart, id, result)
+                });
+            }
+        }
+        if tasks.is_empty() {
+            return Ok(false);
+        }
+        let mut lost = Vec::new();
+        self.settle(ctx, tasks, &mut lost).await?;
+        let mut after = 0;
+        for store_id in stores {
+            after += remembered(store_id)?.len();
+        }
+        tracing::info!(
+            deleted = before - after,
+            "abandoned carts are off: carts left Mailchimp"
+        );
+        // A cart Mailchimp refuses to delete is parked; it must not spin the worker.
+        Ok(after < before)
     }
 
     /// Stores live sync found gone: no longer fed, marked lost, and rebuilt by a repair job.

@@ -61,6 +61,8 @@ pub struct AudienceView {
     pub account_id: String,
     pub lists: Vec<(Audience, bool)>,
     pub last_refreshed_at: Option<domain::UnixTime>,
+    /// Stores of lists no longer selected: (list id, store id).
+    pub detached: Vec<(String, String)>,
 }
 
 pub struct App {
@@ -236,10 +238,17 @@ impl App {
             .collect();
         lists.sort_by(|(a, _), (b, _)| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
         let last_refreshed_at = self.store.account_state(&account_id)?.last_refreshed_at;
+        let detached = self
+            .store
+            .mc_stores_of(&account_id)?
+            .into_iter()
+            .filter(|(list, _)| !selected.contains(list))
+            .collect();
         Ok(AudienceView {
             account_id,
             lists,
             last_refreshed_at,
+            detached,
         })
     }
 

@@ -274,12 +274,50 @@ impl App {
 }
 
 impl App {
+    /// RemoveStore: a detached store leaves Mailchimp and mcsync's memory; its list id.
+    pub async fn remove_store(&self, store_id: &str) -> Result<String, AppError> {
+        let (account_id, client) = self.connected_client()?;
+        let selected = self.store.settings()?.choices().selected_lists;
+        let Some((list_id, _)) = self
+            .store
+            .mc_stores_of(&account_id)?
+            .into_iter()
+            .find(|(_, id)| id == store_id)
+        else {
+            return Err(AppError::NotFound(format!(
+                "no store '{store_id}' for this account"
+            )));
+        };
+        if selected.contains(&list_id) {
+            return Err(AppError::Precondition(format!(
+                "store '{store_id}' is fed: its list {list_id} is selected (SelectLists without it first)"
+            )));
+        }
+        client.delete_store(store_id).await?;
+        self.store
+            .forget_store(&account_id, &list_id, store_id)
+            .await?;
+        tracing::info!(store = %store_id, list = %list_id, "detached store removed from Mailchimp");
+        Ok(list_id)
+    }
+
     /// Per store and kind: mirror, in sync, pending, failed; `is_syncing` from Mailchimp.
     pub async fn sync_status(&self) -> Result<pb::SyncStatus, AppError> {
         use crate::domain::record::{RecordKind, kind_to_pb};
         let ctx = self.upload_context(pb::UploadMode::Direct)?;
+        let mut entries: Vec<(String, String, bool)> = ctx
+            .lists
+            .iter()
+            .map(|(id, name)| (id.clone(), name.clone(), false))
+            .collect();
+        let names = self.store.audiences(&ctx.account_id)?;
+        for (list_id, _) in self.audiences()?.detached {
+            let name = names.iter().find(|a| a.id == list_id);
+            let name = name.map(|a| a.name.clone()).unwrap_or_default();
+            entries.push((list_id, name, true));
+        }
         let mut stores = Vec::new();
-        for (list_id, list_name) in &ctx.lists {
+        for (list_id, list_name, detached) in &entries {
             let store_id = self
                 .store
                 .mc_store(&ctx.account_id, list_id)?
@@ -288,8 +326,12 @@ impl App {
                 false
             } else {
                 let path = format!("/ecommerce/stores/{}", seg(&store_id));
-                let body: serde_json::Value = ctx.client.get(&path, &[]).await?;
-                body["is_syncing"].as_bool().unwrap_or(false)
+                match ctx.client.get::<serde_json::Value>(&path, &[]).await {
+                    Ok(body) => body["is_syncing"].as_bool().unwrap_or(false),
+                    // Gone from Mailchimp (see lost_reason): not syncing.
+                    Err(crate::mailchimp::MailchimpError::Api(p)) if p.status == 404 => false,
+                    Err(e) => return Err(e.into()),
+                }
             };
             let kinds = RecordKind::ALL
                 .iter()
@@ -320,6 +362,7 @@ impl App {
                     nanos: 0,
                 }),
                 lost_reason: lost.map(|(_, r)| r).unwrap_or_default(),
+                detached: *detached,
             });
         }
         Ok(pb::SyncStatus {

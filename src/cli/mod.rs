@@ -115,6 +115,12 @@ pub enum Command {
         #[command(flatten)]
         remote: ops::Remote,
     },
+    /// Operator: delete a detached store (its list is no longer selected) from Mailchimp.
+    RemoveStore {
+        store_id: String,
+        #[command(flatten)]
+        remote: ops::Remote,
+    },
     /// Operator: send every refused record again.
     Retry {
         #[command(flatten)]
@@ -293,6 +299,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             remote,
         } => ops::errors(&remote, page_size, offset).await,
         Command::Retry { remote } => ops::retry(&remote).await,
+        Command::RemoveStore { store_id, remote } => ops::remove_store(&remote, store_id).await,
         Command::Subscriptions { email, remote } => subscriptions::get(&remote, email).await,
         Command::Subscribe {
             email,

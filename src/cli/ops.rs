@@ -343,7 +343,11 @@ pub async fn status(remote: &Remote) -> Result<(), String> {
                 } else {
                     s.store_id.clone()
                 };
-                let syncing = if s.is_syncing { ", syncing" } else { "" };
+                let syncing = match (s.is_syncing, s.detached) {
+                    (_, true) => ", detached: mcsync remove-store removes it",
+                    (true, false) => ", syncing",
+                    (false, false) => "",
+                };
                 let _ = writeln!(
                     out,
                     "Store:          {} for {} ({store}{syncing}): {}",
@@ -493,6 +497,21 @@ pub async fn retry(remote: &Remote) -> Result<(), String> {
     } else {
         Ok(())
     }
+}
+
+pub async fn remove_store(remote: &Remote, store_id: String) -> Result<(), String> {
+    let mut c = clients(remote).await?;
+    let r = c
+        .sync
+        .remove_store(pb::RemoveStoreRequest { store_id })
+        .await
+        .map_err(failure)?
+        .into_inner();
+    println!(
+        "Removed store {} (list {}) from Mailchimp.",
+        r.store_id, r.list_id
+    );
+    Ok(())
 }
 
 pub async fn jobs(remote: &Remote) -> Result<(), String> {

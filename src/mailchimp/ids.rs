@@ -71,6 +71,15 @@ impl AccountClient {
         (n as u64).div_ceil(MAX_PAGE).max(1)
     }
 
+    /// Deletes a store with everything in it (gone already is fine).
+    pub async fn delete_store(&self, store_id: &str) -> Result<(), MailchimpError> {
+        let path = format!("/ecommerce/stores/{}", seg(store_id));
+        match self.send(reqwest::Method::DELETE, &path, &[], None).await {
+            Err(MailchimpError::Api(p)) if p.status == 404 => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
+
     /// Deletes one variant of a product (a variant the shop no longer has).
     pub async fn delete_variant(
         &self,

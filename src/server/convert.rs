@@ -188,6 +188,11 @@ pub fn audiences(view: AudienceView) -> pb::ListListsResponse {
             .map(|(a, selected)| audience(a, selected))
             .collect(),
         last_refreshed_at: view.last_refreshed_at.map(timestamp),
+        detached_stores: view
+            .detached
+            .into_iter()
+            .map(|(list_id, store_id)| pb::DetachedStore { store_id, list_id })
+            .collect(),
     }
 }
 

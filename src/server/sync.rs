@@ -129,6 +129,15 @@ impl SyncService for Sync {
         Ok(Response::new(self.0.retry_failed().await?))
     }
 
+    async fn remove_store(
+        &self,
+        req: Request<pb::RemoveStoreRequest>,
+    ) -> Result<Response<pb::RemoveStoreResponse>, Status> {
+        let store_id = req.into_inner().store_id;
+        let list_id = self.0.remove_store(&store_id).await?;
+        Ok(Response::new(pb::RemoveStoreResponse { store_id, list_id }))
+    }
+
     async fn update_store_data(
         &self,
         _: Request<pb::UpdateStoreDataRequest>,

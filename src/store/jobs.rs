@@ -92,6 +92,44 @@ impl Store {
             .map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
+    /// Every store mcsync made or adopted for an account: (list id, store id).
+    pub fn mc_stores_of(&self, account: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let prefix = format!("{account}\0");
+        let mut out = Vec::new();
+        for kv in self.mc_stores.scan_prefix(prefix.as_bytes()) {
+            let (k, v) = kv?;
+            let list = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+            out.push((list, String::from_utf8_lossy(&v).into_owned()));
+        }
+        Ok(out)
+    }
+
+    /// A store removed from Mailchimp: everything mcsync kept about it goes, durably.
+    pub async fn forget_store(
+        &self,
+        account: &str,
+        list: &str,
+        store_id: &str,
+    ) -> Result<(), StoreError> {
+        let prefix = super::synced::key(store_id, crate::domain::record::RecordKind::Product, "");
+        let prefix = &prefix[..store_id.len() + 1];
+        for tree in [&self.synced, &self.sync_errors] {
+            for k in tree.scan_prefix(prefix).keys() {
+                tree.remove(k?)?;
+            }
+        }
+        for key in [
+            super::live::uploaded_key(store_id),
+            super::live::syncing_key(store_id),
+            super::synced::reconciled_key(store_id),
+            super::synced::lost_key(store_id),
+        ] {
+            self.cursors.remove(key)?;
+        }
+        self.mc_stores.remove(format!("{account}\0{list}"))?;
+        self.flush().await
+    }
+
     pub async fn set_mc_store(
         &self,
         account: &str,

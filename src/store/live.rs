@@ -8,11 +8,11 @@ use super::{Store, StoreError};
 
 const LIVE_CURSOR: &[u8] = b"live\0outbox";
 
-fn uploaded_key(store_id: &str) -> Vec<u8> {
+pub(super) fn uploaded_key(store_id: &str) -> Vec<u8> {
     [b"uploaded\0".as_slice(), store_id.as_bytes()].concat()
 }
 
-fn syncing_key(store_id: &str) -> Vec<u8> {
+pub(super) fn syncing_key(store_id: &str) -> Vec<u8> {
     [b"syncing\0".as_slice(), store_id.as_bytes()].concat()
 }
 

@@ -43,6 +43,16 @@ fn line_variant_key(store_id: &str, product_id: &str, variant_id: &str) -> Vec<u
     k
 }
 
+/// In `cursors`: a store's last reconciliation.
+pub(super) fn reconciled_key(store_id: &str) -> Vec<u8> {
+    [b"reconciled\0".as_slice(), store_id.as_bytes()].concat()
+}
+
+/// In `cursors`: why and since when a store is lost.
+pub(super) fn lost_key(store_id: &str) -> Vec<u8> {
+    [b"lost\0".as_slice(), store_id.as_bytes()].concat()
+}
+
 impl Store {
     /// The ids of a kind Mailchimp accepted in a store (or may hold: [`MAYBE`]).
     pub fn synced_ids(&self, store_id: &str, kind: RecordKind) -> Result<Vec<String>, StoreError> {
@@ -94,8 +104,7 @@ impl Store {
 
     /// Notes that live sync found a store gone from Mailchimp (`None` clears it): why, and when.
     pub fn set_store_lost(&self, store_id: &str, reason: Option<&str>) -> Result<(), StoreError> {
-        let mut k = b"lost\0".to_vec();
-        k.extend_from_slice(store_id.as_bytes());
+        let k = lost_key(store_id);
         match reason {
             Some(r) => {
                 let v = format!("{}\0{r}", crate::domain::now());
@@ -110,9 +119,7 @@ impl Store {
 
     /// Why and since when (unix seconds) a store is lost, if it is.
     pub fn store_lost(&self, store_id: &str) -> Result<Option<(i64, String)>, StoreError> {
-        let mut k = b"lost\0".to_vec();
-        k.extend_from_slice(store_id.as_bytes());
-        Ok(self.cursors.get(k)?.and_then(|v| {
+        Ok(self.cursors.get(lost_key(store_id))?.and_then(|v| {
             let text = String::from_utf8_lossy(&v).into_owned();
             let (at, reason) = text.split_once('\0')?;
             Some((at.parse().ok()?, reason.to_owned()))
@@ -125,9 +132,8 @@ impl Store {
         r: &crate::proto::v1::Reconciliation,
     ) -> Result<(), StoreError> {
         use prost::Message;
-        let mut k = b"reconciled\0".to_vec();
-        k.extend_from_slice(r.store_id.as_bytes());
-        self.cursors.insert(k, r.encode_to_vec())?;
+        self.cursors
+            .insert(reconciled_key(&r.store_id), r.encode_to_vec())?;
         Ok(())
     }
 
@@ -136,9 +142,7 @@ impl Store {
         store_id: &str,
     ) -> Result<Option<crate::proto::v1::Reconciliation>, StoreError> {
         use prost::Message;
-        let mut k = b"reconciled\0".to_vec();
-        k.extend_from_slice(store_id.as_bytes());
-        let Some(v) = self.cursors.get(&k)? else {
+        let Some(v) = self.cursors.get(reconciled_key(store_id))? else {
             return Ok(None);
         };
         crate::proto::v1::Reconciliation::decode(v.as_ref())

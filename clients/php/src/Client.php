@@ -159,6 +159,16 @@ final class Client
         return $this->unary('/mcsync.v1.SyncService/GetJob', (new V1\GetJobRequest())->setJobId($jobId), V1\JobProgress::class);
     }
 
+    /**
+     * Deletes a detached store (its list is no longer selected; see the detached stores of
+     * selectLists() and listLists()) from Mailchimp. mcsync never removes a store by itself.
+     */
+    public function removeStore(string $storeId): V1\RemoveStoreResponse
+    {
+        $request = (new V1\RemoveStoreRequest())->setStoreId($storeId);
+        return $this->unary('/mcsync.v1.SyncService/RemoveStore', $request, V1\RemoveStoreResponse::class);
+    }
+
     public function listJobs(): V1\ListJobsResponse
     {
         return $this->unary('/mcsync.v1.SyncService/ListJobs', new V1\ListJobsRequest(), V1\ListJobsResponse::class);

@@ -212,6 +212,13 @@ final class AdminFlowTest extends TestCase
         }
         $this->assertSame('unsubscribed', $mcsync->unsubscribe('reader@example.com')->getLists()[0]->getWanted());
 
+        // A list unselected: its store is detached, and removed only when asked.
+        $detached = $mcsync->selectLists([$ids[0]])->getDetachedStores();
+        $this->assertCount(1, $detached);
+        $removed = $mcsync->removeStore($detached[0]->getStoreId());
+        $this->assertSame($ids[2], $removed->getListId());
+        $this->assertCount(0, $mcsync->listLists()->getDetachedStores());
+
         // Reset Mailchimp connection.
         $this->assertFalse($mcsync->resetConnection()->getConnection()->getConnected());
     }

@@ -29,6 +29,14 @@ class ListListsResponse extends \Google\Protobuf\Internal\Message
      * Generated from protobuf field <code>.google.protobuf.Timestamp last_refreshed_at = 3;</code>
      */
     protected $last_refreshed_at = null;
+    /**
+     * Stores mcsync made for lists that are no longer selected: not fed any more, and left in
+     * Mailchimp (with their orders' revenue) until SyncService/RemoveStore removes them. mcsync
+     * never removes a store by itself.
+     *
+     * Generated from protobuf field <code>repeated .mcsync.v1.DetachedStore detached_stores = 4;</code>
+     */
+    private $detached_stores;
 
     /**
      * Constructor.
@@ -41,6 +49,10 @@ class ListListsResponse extends \Google\Protobuf\Internal\Message
      *     @type array<\Mcsync\V1\Audience>|\Google\Protobuf\Internal\RepeatedField $lists
      *     @type \Google\Protobuf\Timestamp $last_refreshed_at
      *           When the audiences were last read from Mailchimp; absent if never.
+     *     @type array<\Mcsync\V1\DetachedStore>|\Google\Protobuf\Internal\RepeatedField $detached_stores
+     *           Stores mcsync made for lists that are no longer selected: not fed any more, and left in
+     *           Mailchimp (with their orders' revenue) until SyncService/RemoveStore removes them. mcsync
+     *           never removes a store by itself.
      * }
      */
     public function __construct($data = NULL) {
@@ -128,6 +140,36 @@ class ListListsResponse extends \Google\Protobuf\Internal\Message
     {
         GPBUtil::checkMessage($var, \Google\Protobuf\Timestamp::class);
         $this->last_refreshed_at = $var;
+
+        return $this;
+    }
+
+    /**
+     * Stores mcsync made for lists that are no longer selected: not fed any more, and left in
+     * Mailchimp (with their orders' revenue) until SyncService/RemoveStore removes them. mcsync
+     * never removes a store by itself.
+     *
+     * Generated from protobuf field <code>repeated .mcsync.v1.DetachedStore detached_stores = 4;</code>
+     * @return \Google\Protobuf\Internal\RepeatedField
+     */
+    public function getDetachedStores()
+    {
+        return $this->detached_stores;
+    }
+
+    /**
+     * Stores mcsync made for lists that are no longer selected: not fed any more, and left in
+     * Mailchimp (with their orders' revenue) until SyncService/RemoveStore removes them. mcsync
+     * never removes a store by itself.
+     *
+     * Generated from protobuf field <code>repeated .mcsync.v1.DetachedStore detached_stores = 4;</code>
+     * @param array<\Mcsync\V1\DetachedStore>|\Google\Protobuf\Internal\RepeatedField $var
+     * @return $this
+     */
+    public function setDetachedStores($var)
+    {
+        $arr = GPBUtil::checkRepeatedField($var, \Google\Protobuf\Internal\GPBType::MESSAGE, \Mcsync\V1\DetachedStore::class);
+        $this->detached_stores = $arr;
 
         return $this;
     }

@@ -53,6 +53,12 @@ class StoreStatus extends \Google\Protobuf\Internal\Message
      * Generated from protobuf field <code>.google.protobuf.Timestamp lost_at = 8;</code>
      */
     protected $lost_at = null;
+    /**
+     * Its list is no longer selected: not fed; RemoveStore removes it from Mailchimp.
+     *
+     * Generated from protobuf field <code>bool detached = 9;</code>
+     */
+    protected $detached = false;
 
     /**
      * Constructor.
@@ -73,6 +79,8 @@ class StoreStatus extends \Google\Protobuf\Internal\Message
      *           no longer fed, and a repair job (see JobProgress.trigger) rebuilds it; cleared once that
      *           job has reconciled it.
      *     @type \Google\Protobuf\Timestamp $lost_at
+     *     @type bool $detached
+     *           Its list is no longer selected: not fed; RemoveStore removes it from Mailchimp.
      * }
      */
     public function __construct($data = NULL) {
@@ -288,6 +296,32 @@ class StoreStatus extends \Google\Protobuf\Internal\Message
     {
         GPBUtil::checkMessage($var, \Google\Protobuf\Timestamp::class);
         $this->lost_at = $var;
+
+        return $this;
+    }
+
+    /**
+     * Its list is no longer selected: not fed; RemoveStore removes it from Mailchimp.
+     *
+     * Generated from protobuf field <code>bool detached = 9;</code>
+     * @return bool
+     */
+    public function getDetached()
+    {
+        return $this->detached;
+    }
+
+    /**
+     * Its list is no longer selected: not fed; RemoveStore removes it from Mailchimp.
+     *
+     * Generated from protobuf field <code>bool detached = 9;</code>
+     * @param bool $var
+     * @return $this
+     */
+    public function setDetached($var)
+    {
+        GPBUtil::checkBool($var);
+        $this->detached = $var;
 
         return $this;
     }

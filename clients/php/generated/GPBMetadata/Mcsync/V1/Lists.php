@@ -17,17 +17,22 @@ class Lists
         \GPBMetadata\Google\Protobuf\Timestamp::initOnce();
         $pool->internalAddGeneratedFile(
             '
-ÿ	
+æ
+
 mcsync/v1/lists.proto	mcsync.v1"
 ListListsRequest"
 RefreshListsRequest"&
 SelectListsRequest
-list_ids (	"‚
+list_ids (	"µ
 ListListsResponse
 
 account_id (	"
 lists (2.mcsync.v1.Audience5
-last_refreshed_at (2.google.protobuf.Timestamp"¦
+last_refreshed_at (2.google.protobuf.Timestamp1
+detached_stores (2.mcsync.v1.DetachedStore"2
+DetachedStore
+store_id (	
+list_id (	"¦
 Audience
 
 id (	
