@@ -60,6 +60,7 @@ async fn every_recipe_in_the_operators_guide_works() {
         assert!(recipes.iter().any(|r| r.contains(s)), "no recipe for {s}");
     }
     let list = app.sim.list_ids(KEY_A)[0].clone();
+    let account = app.sim.account_id(KEY_A).unwrap();
     let path = format!(
         "{}:{}",
         grpcurl_dir(),
@@ -76,6 +77,11 @@ async fn every_recipe_in_the_operators_guide_works() {
             .first()
             .map(|j| j.job_id.clone())
             .unwrap_or_default();
+        let store = core
+            .store()
+            .mc_store(&account, &list)
+            .unwrap()
+            .unwrap_or_default();
         let (path, addr, list) = (path.clone(), addr.clone(), list.clone());
         let output = tokio::task::spawn_blocking(move || {
             let out = std::process::Command::new("bash")
@@ -87,6 +93,7 @@ async fn every_recipe_in_the_operators_guide_works() {
                 .env("KEY", KEY_A)
                 .env("LIST", &list)
                 .env("JOB", &job)
+                .env("STORE", &store)
                 .output()
                 .unwrap();
             let text = format!(
@@ -122,6 +129,17 @@ async fn every_recipe_in_the_operators_guide_works() {
         find("SyncService/UpdateStoreData").contains("\"ok\": true"),
         "{}",
         find("UpdateStoreData")
+    );
+    assert!(
+        find("\"dry_run\":true").contains("\"dryRun\": true"),
+        "{}",
+        find("\"dry_run\":true")
+    );
+    assert!(find("\"resync\":true").contains("JOB_STATE_SUCCEEDED"));
+    assert!(
+        find("SyncService/RemoveStore").contains("\"listId\""),
+        "{}",
+        find("SyncService/RemoveStore")
     );
     assert!(find("describe mcsync.v1.SettingsService").contains("Reset Mailchimp connection"));
     assert!(

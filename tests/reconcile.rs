@@ -469,3 +469,34 @@ async fn carts_leave_mailchimp_when_abandoned_carts_are_turned_off() {
         app.stop().await;
     }
 }
+
+#[tokio::test]
+async fn a_record_deleted_in_mailchimp_is_created_again_by_its_next_live_change() {
+    let (app, stores, _) = uploaded(pb::UploadMode::Direct).await;
+    for s in &stores {
+        let path = format!("/ecommerce/stores/{s}/products/p8");
+        call(&app, "DELETE", &path, json!({}), 204).await;
+    }
+    let mut p = mcsync::testdata::product(8);
+    p.title = "Boot model 8, back".into();
+    app.records()
+        .upsert(mcsync::testdata::record(R::Product(p)))
+        .await
+        .unwrap();
+    let back = eventually(std::time::Duration::from_secs(20), || async {
+        stores.iter().all(|s| {
+            let p = app.sim.resource(s, "products", "p8");
+            p.is_some_and(|p| p["title"] == "Boot model 8, back")
+        })
+    })
+    .await;
+    assert!(back, "created again, not parked");
+    let errors = app
+        .sync()
+        .list_sync_errors(pb::ListSyncErrorsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(errors.total, 0);
+    app.stop().await;
+}
