@@ -73,6 +73,22 @@ impl Bench {
         records_client(&self.channel)
     }
 
+    /// Waits until the simulator has seen no request for 300 ms: the newsletter requests an
+    /// upload queued (double opt-in) are applied in the background and would land in the next
+    /// measurement.
+    pub async fn quiet(&self) {
+        let total = || self.sim.stats().requests.values().sum::<u64>();
+        let mut last = total();
+        loop {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let now = total();
+            if now == last {
+                return;
+            }
+            last = now;
+        }
+    }
+
     /// Runs an upload to its end: its last message and how long it took.
     pub async fn upload(&self, mode: pb::UploadMode) -> (pb::JobProgress, f64) {
         use pb::sync_service_client::SyncServiceClient;

@@ -74,6 +74,7 @@ impl App {
             single_opt_in: settings.single_opt_in,
             lists,
             mode,
+            batches_seen: Default::default(),
         })
     }
 

@@ -95,9 +95,16 @@ fn already_exists(account: &mut Account, what: &str) -> SimError {
     )
 }
 
-fn page(items: Vec<Value>, key: &str, (count, offset): (usize, usize), extra: Value) -> Value {
-    let total = items.len();
-    let page: Vec<Value> = items.into_iter().skip(offset).take(count).collect();
+/// One page of a collection; only what the page shows is cloned (large stores are paged often).
+fn page<'a, T: 'a>(
+    all: impl ExactSizeIterator<Item = &'a T>,
+    show: impl Fn(&T) -> Value,
+    key: &str,
+    (count, offset): (usize, usize),
+    extra: Value,
+) -> Value {
+    let total = all.len();
+    let page: Vec<Value> = all.skip(offset).take(count).map(show).collect();
     let mut out = json!({key: page, "total_items": total, "_links": []});
     if let (Some(o), Value::Object(e)) = (out.as_object_mut(), extra) {
         o.extend(e);
@@ -163,12 +170,15 @@ pub fn handle(account: &mut Account, r: Request) -> Result<Answer, SimError> {
         .unwrap_or(r.template);
     match (r.method, t) {
         ("GET", "") => {
-            let stores = account
-                .stores
-                .values()
-                .map(|s| Value::Object(s.body.clone()))
-                .collect();
-            Ok(Answer::Json(page(stores, "stores", r.paging, json!({}))))
+            let show = |s: &Store| Value::Object(s.body.clone());
+            let stores = account.stores.values();
+            Ok(Answer::Json(page(
+                stores,
+                show,
+                "stores",
+                r.paging,
+                json!({}),
+            )))
         }
         ("POST", "") => create_store(account, object(r.body)?),
         ("GET", "/{store_id}") => Ok(Answer::Json(Value::Object(
@@ -294,12 +304,10 @@ fn in_store(account: &mut Account, r: Request, t: &str) -> Result<Answer, SimErr
     let id = param(&r, id_param).to_owned();
     match (r.method, one) {
         ("GET", false) => {
-            let items = items(account, &store_id, key)
-                .values()
-                .map(|m| Value::Object(m.clone()))
-                .collect();
+            let all = items(account, &store_id, key).values();
             Ok(Answer::Json(page(
-                items,
+                all,
+                |m| Value::Object(m.clone()),
                 key,
                 r.paging,
                 json!({"store_id": store_id}),
@@ -612,15 +620,13 @@ fn variants(account: &mut Account, store_id: &str, r: Request) -> Result<Answer,
         .iter()
         .position(|v| v.get("id").and_then(Value::as_str) == Some(variant_id.as_str()));
     match (r.method, r.template.ends_with("{variant_id}")) {
-        ("GET", false) => {
-            let all = list.clone();
-            Ok(Answer::Json(page(
-                all,
-                "variants",
-                r.paging,
-                json!({"store_id": store_id, "product_id": product_id}),
-            )))
-        }
+        ("GET", false) => Ok(Answer::Json(page(
+            list.iter(),
+            Value::clone,
+            "variants",
+            r.paging,
+            json!({"store_id": store_id, "product_id": product_id}),
+        ))),
         ("GET", true) => Ok(Answer::Json(
             list.get(pos.ok_or_else(SimError::not_found)?)
                 .cloned()
@@ -676,15 +682,13 @@ fn promo_codes(account: &mut Account, store_id: &str, r: Request) -> Result<Answ
         .entry(rule_id.clone())
         .or_default();
     match (r.method, one) {
-        ("GET", false) => {
-            let all = codes.values().map(|c| Value::Object(c.clone())).collect();
-            Ok(Answer::Json(page(
-                all,
-                "promo_codes",
-                r.paging,
-                json!({"store_id": store_id}),
-            )))
-        }
+        ("GET", false) => Ok(Answer::Json(page(
+            codes.values(),
+            |c| Value::Object(c.clone()),
+            "promo_codes",
+            r.paging,
+            json!({"store_id": store_id}),
+        ))),
         ("GET", true) => Ok(Answer::Json(Value::Object(
             codes.get(&code_id).ok_or_else(SimError::not_found)?.clone(),
         ))),

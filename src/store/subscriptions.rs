@@ -126,6 +126,10 @@ impl Store {
             version: 1,
         };
         let k = sub.key();
+        // Asked before: the common case on every later upload, without a transaction.
+        if self.subscriptions.contains_key(&k)? {
+            return Ok(false);
+        }
         let queued = (&self.subscriptions, &self.subscriptions_pending)
             .transaction(|(all, pending)| {
                 if all.get(&k)?.is_some() {

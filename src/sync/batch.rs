@@ -28,6 +28,10 @@ const OPS_PER_BATCH: usize = 1_000;
 pub const WINDOW: usize = 10 * OPS_PER_BATCH;
 const POLL_FIRST: Duration = Duration::from_millis(100);
 const POLL_MAX: Duration = Duration::from_secs(5);
+/// How long a job waits for batches it did not submit before it goes on regardless.
+const QUIESCE_MAX: Duration = Duration::from_secs(600);
+/// Clock difference tolerated between Mailchimp's `submitted_at` and ours.
+const CLOCK_SKEW: time::Duration = time::Duration::seconds(2);
 
 type Results = Vec<(String, Result<Pushed, PushError>)>;
 
@@ -106,6 +110,13 @@ pub async fn push_window(
         }
     }
     let mut answers = run_batches(ctx, &planned, cancel).await?;
+    if answers.len() < planned.len() {
+        // Operations without a result may sit in a batch Mailchimp took without saying so:
+        // it must have run before they are sent again.
+        quiesce(ctx)
+            .await
+            .map_err(|e| Stop::Failed(format!("batch upload: {e}")))?;
+    }
     for (i, (id, p)) in planned.iter().enumerate() {
         let answer = answers.remove(&i);
         match settle(&p.method, answer.as_ref()) {
@@ -186,9 +197,8 @@ async fn run_batches(
                 operation_id: op_id(nonce, n * OPS_PER_BATCH + j),
             })
             .collect();
-        let known: Vec<String> = pending.iter().map(|b| b.id.clone()).collect();
         // Not taken (`None`): its operations get no result and go direct, updates first.
-        if let Some(batch) = submit(ctx, &ops, &known).await.map_err(failed)? {
+        if let Some(batch) = submit(ctx, &ops).await.map_err(failed)? {
             pending.push(batch);
         }
     }
@@ -238,22 +248,32 @@ async fn run_batches(
 async fn submit(
     ctx: &UploadContext,
     ops: &[BatchOperation],
-    known: &[String],
 ) -> Result<Option<BatchStatus>, MailchimpError> {
-    let since = time::OffsetDateTime::now_utc() - time::Duration::minutes(5);
+    let since = time::OffsetDateTime::now_utc() - CLOCK_SKEW;
+    let seen = |id: &str| ctx.batches_seen.lock().expect("batches lock").contains(id);
     let mut attempt = 0;
     loop {
         attempt += 1;
         match ctx.client.submit_batch(ops).await {
-            Ok(b) => return Ok(Some(b)),
+            Ok(b) => {
+                ctx.batches_seen
+                    .lock()
+                    .expect("batches lock")
+                    .insert(b.id.clone());
+                return Ok(Some(b));
+            }
             Err(e) if e.is_ambiguous() => {
                 tracing::warn!(error = %e, "a batch submission had no clear answer; looking for it");
                 let taken = ctx.client.batches().await?.into_iter().rev().find(|b| {
-                    !known.contains(&b.id)
+                    !seen(&b.id)
                         && b.total_operations == ops.len() as u64
                         && submitted_since(&b.submitted_at, since)
                 });
-                if taken.is_some() {
+                if let Some(b) = &taken {
+                    ctx.batches_seen
+                        .lock()
+                        .expect("batches lock")
+                        .insert(b.id.clone());
                     return Ok(taken);
                 }
                 if !ctx.client.back_off(attempt).await {
@@ -262,6 +282,32 @@ async fn submit(
             }
             Err(e) => return Err(e),
         }
+    }
+}
+
+/// Waits until no batch on the account is unfinished (a batch of a process that died may still
+/// run), at most [`QUIESCE_MAX`], and notes every batch seen so that none is ever taken for
+/// one of this job's own.
+pub async fn quiesce(ctx: &UploadContext) -> Result<(), MailchimpError> {
+    let started = std::time::Instant::now();
+    let mut interval = POLL_FIRST;
+    loop {
+        let batches = ctx.client.batches().await?;
+        let unfinished = batches.iter().filter(|b| !b.is_finished()).count();
+        ctx.batches_seen
+            .lock()
+            .expect("batches lock")
+            .extend(batches.into_iter().map(|b| b.id));
+        if unfinished == 0 {
+            return Ok(());
+        }
+        if started.elapsed() > QUIESCE_MAX {
+            tracing::warn!(unfinished, "batches still unfinished; going on");
+            return Ok(());
+        }
+        tracing::info!(unfinished, "waiting for earlier batches to finish");
+        tokio::time::sleep(interval).await;
+        interval = (interval * 3 / 2).min(POLL_MAX);
     }
 }
 

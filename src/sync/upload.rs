@@ -44,6 +44,9 @@ pub struct UploadContext {
     /// (list id, list name) of every selected list.
     pub lists: Vec<(String, String)>,
     pub mode: pb::UploadMode,
+    /// Batches this job must never take for one of its own: those on the account when it
+    /// started, and those it submitted (see `batch::submit`).
+    pub batches_seen: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 pub enum Stop {
@@ -84,6 +87,13 @@ pub async fn run(
     let started = Instant::now();
     let mut stores = Vec::new();
     let outcome = async {
+        if ctx.mode != pb::UploadMode::Direct {
+            // A batch from before a restart may still run: its creates must land before this
+            // job plans its own, or they would be sent twice.
+            super::batch::quiesce(&ctx)
+                .await
+                .map_err(|e| Stop::Failed(format!("waiting for earlier batches: {e}")))?;
+        }
         let mut created = Vec::new();
         for (list_id, list_name) in &ctx.lists {
             let (id, new) = ensure_store(&store, &ctx, list_id, list_name).await?;
