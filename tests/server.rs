@@ -62,6 +62,7 @@ async fn the_server_refuses_a_public_address_without_a_token() {
         token: None,
         mailchimp: Default::default(),
         time_scale: 1,
+        limits: Default::default(),
     };
     let err = mcsync::server::start(config).await.err().expect("refused");
     assert!(err.to_string().contains("without a token"), "{err}");

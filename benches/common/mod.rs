@@ -51,6 +51,7 @@ impl Bench {
                 ..MailchimpConfig::default()
             },
             time_scale: 1,
+            limits: Default::default(),
         })
         .await
         .unwrap();

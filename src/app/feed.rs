@@ -139,14 +139,20 @@ pub struct Rejection {
     pub index: u64,
 }
 
+/// Rejections, and deletes of unknown records, listed in one PushRecords summary; the counts
+/// cover them all.
+pub const LISTED: usize = 100;
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PushSummary {
     pub accepted: u64,
     pub unchanged: u64,
     pub deleted: u64,
-    /// Records refused; `rejections` has one entry per offending field.
+    /// Records refused; `rejections` has one entry per offending field (the first [`LISTED`]).
     pub rejected: u64,
     pub rejections: Vec<Rejection>,
+    /// Deletes of records that did not exist; `not_found` lists the first [`LISTED`].
+    pub not_found_count: u64,
     pub not_found: Vec<(RecordKind, String)>,
 }
 
@@ -183,15 +189,19 @@ impl Push {
             }
             Err(Refused { kind, id, errors }) => {
                 self.summary.rejected += 1;
-                self.summary.rejections.extend(errors.into_iter().map(
-                    |ValidationError { field, reason }| Rejection {
-                        kind,
-                        id: id.clone(),
-                        field,
-                        reason,
-                        index,
-                    },
-                ));
+                let id = crate::domain::validate::clipped(&id);
+                let room = LISTED.saturating_sub(self.summary.rejections.len());
+                self.summary
+                    .rejections
+                    .extend(errors.into_iter().take(room).map(
+                        |ValidationError { field, reason }| Rejection {
+                            kind,
+                            id: id.clone(),
+                            field,
+                            reason,
+                            index,
+                        },
+                    ));
             }
         }
         Ok(())
@@ -229,7 +239,12 @@ impl Push {
                 Outcome::Accepted => s.accepted += 1,
                 Outcome::Unchanged => s.unchanged += 1,
                 Outcome::Deleted => s.deleted += 1,
-                Outcome::NotFound => s.not_found.extend(delete),
+                Outcome::NotFound => {
+                    s.not_found_count += 1;
+                    if s.not_found.len() < LISTED {
+                        s.not_found.extend(delete);
+                    }
+                }
             }
         }
         Ok(())

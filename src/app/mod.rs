@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use tokio::sync::{Mutex, Notify, watch};
 
+use crate::domain::validate::quoted;
 use crate::domain::{
     self, Account, ApiKey, Audience, Connection, ListUpdateInterval, Settings, SettingsUpdate,
     ValidationError,
@@ -284,7 +285,7 @@ impl App {
             match known.iter().find(|a| a.id == id) {
                 None => errors.push(ValidationError::new(
                     field,
-                    format!("unknown list '{id}' (refresh the lists?)"),
+                    format!("unknown list {} (refresh the lists?)", quoted(&id)),
                 )),
                 Some(a) if a.removed_at.is_some() => errors.push(ValidationError::new(
                     field,
@@ -333,7 +334,7 @@ fn check_default_list(settings: &Settings, list_id: &str) -> Result<(), Validati
     if !settings.choices().selected_lists.contains(list_id) {
         return Err(ValidationError::new(
             field,
-            format!("list '{list_id}' is not one of the selected lists"),
+            format!("list {} is not one of the selected lists", quoted(list_id)),
         ));
     }
     Ok(())

@@ -58,5 +58,6 @@ impl App {
 }
 
 fn not_found(kind: RecordKind, id: &str) -> AppError {
-    AppError::NotFound(format!("no {} with id '{id}'", kind.name()))
+    let id = crate::domain::validate::quoted(id);
+    AppError::NotFound(format!("no {} with id {id}", kind.name()))
 }

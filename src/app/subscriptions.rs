@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 use tokio::task::JoinSet;
 
 use super::{App, AppError};
+use crate::domain::validate::quoted;
 use crate::domain::{self, Audience, SubscriptionElementType, ValidationError};
 use crate::mailchimp::{AccountClient, MailchimpError};
 use crate::store::subscriptions::{Subscription, SubscriptionState, Wanted};
@@ -114,7 +115,10 @@ impl App {
             if interest_list(id).is_none() {
                 errors.push(ValidationError::new(
                     format!("interest_ids[{i}]"),
-                    format!("'{id}' is not an interest of the lists subscribed to"),
+                    format!(
+                        "{} is not an interest of the lists subscribed to",
+                        quoted(id)
+                    ),
                 ));
             }
         }
@@ -303,7 +307,10 @@ fn checked_lists<'a>(
             Some(_) => {}
             None => errors.push(ValidationError::new(
                 format!("list_ids[{i}]"),
-                format!("'{id}' is not a selected list (or was removed from Mailchimp)"),
+                format!(
+                    "{} is not a selected list (or was removed from Mailchimp)",
+                    quoted(id)
+                ),
             )),
         }
     }

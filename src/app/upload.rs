@@ -6,6 +6,7 @@ use reqwest::Method;
 use tokio::sync::watch;
 
 use super::{App, AppError};
+use crate::domain::validate::quoted;
 use crate::mailchimp::{ecommerce, seg};
 use crate::proto::v1 as pb;
 use crate::sync::upload::{self, UploadContext};
@@ -210,7 +211,7 @@ impl App {
     pub fn job(&self, id: &str) -> Result<pb::JobProgress, AppError> {
         self.store
             .job(id)?
-            .ok_or_else(|| AppError::NotFound(format!("no job '{id}'")))
+            .ok_or_else(|| AppError::NotFound(format!("no job {}", quoted(id))))
     }
 
     pub fn jobs(&self) -> Result<Vec<pb::JobProgress>, AppError> {
@@ -286,7 +287,8 @@ impl App {
             .find(|(_, id)| id == store_id)
         else {
             return Err(AppError::NotFound(format!(
-                "no store '{store_id}' for this account"
+                "no store {} for this account",
+                quoted(store_id)
             )));
         };
         if selected.contains(&list_id) {

@@ -184,6 +184,21 @@ pub struct ServeArgs {
     /// Seconds before a Mailchimp request is abandoned (Mailchimp's own limit is 120).
     #[arg(long, env = "MCSYNC_MAILCHIMP_TIMEOUT", default_value_t = 120)]
     pub mailchimp_timeout_secs: u64,
+    /// Largest message decoded (one record, one request), in bytes; bigger is refused.
+    #[arg(long, env = "MCSYNC_MAX_MESSAGE_BYTES", default_value_t = 1024 * 1024)]
+    pub max_message_bytes: usize,
+    /// Calls open at once on one HTTP/2 connection.
+    #[arg(long, default_value_t = 64)]
+    pub max_streams_per_connection: u32,
+    /// Requests handled at once per connection; the rest wait.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency_per_connection: usize,
+    /// HTTP/2 keepalive ping interval (and how long an unanswered ping keeps a connection).
+    #[arg(long, default_value_t = 30)]
+    pub keepalive_secs: u64,
+    /// Seconds a PushRecords stream may send nothing before it is ended.
+    #[arg(long, default_value_t = 60)]
+    pub stream_idle_secs: u64,
 }
 
 #[derive(Debug, Args)]
@@ -338,6 +353,13 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             ..MailchimpConfig::default()
         },
         time_scale: 1,
+        limits: server::Limits {
+            max_message_bytes: args.max_message_bytes.max(1024),
+            max_streams_per_connection: args.max_streams_per_connection.max(1),
+            concurrency_per_connection: args.concurrency_per_connection.max(1),
+            keepalive: Duration::from_secs(args.keepalive_secs.max(1)),
+            stream_idle: Duration::from_secs(args.stream_idle_secs.max(1)),
+        },
     };
     let handle = server::start(config).await.map_err(|e| e.to_string())?;
     shutdown_signal().await;
@@ -388,6 +410,7 @@ async fn demo(args: DemoArgs) -> Result<(), String> {
             ..MailchimpConfig::default()
         },
         time_scale: 1,
+        limits: server::Limits::default(),
     };
     let handle = server::start(config).await.map_err(|e| e.to_string())?;
     handle

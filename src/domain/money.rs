@@ -12,7 +12,8 @@ pub fn parse(s: &str) -> Result<i64, String> {
     let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
     let digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
     if whole.is_empty() || !digits(whole) || !digits(frac) || (s.contains('.') && frac.is_empty()) {
-        return Err(format!("'{s}' is not a decimal amount such as 19.99"));
+        let s = super::validate::quoted(s);
+        return Err(format!("{s} is not a decimal amount such as 19.99"));
     }
     if frac.len() > 4 {
         return Err("must have at most 4 decimal places".into());

@@ -229,7 +229,7 @@ pub fn parse(record: pb::Record) -> Result<Change, Refused> {
         Err(Refused {
             kind: Some(kind),
             id: valid.id().to_owned(),
-            errors: c.errors,
+            errors: c.finish(),
         })
     }
 }
@@ -238,6 +238,27 @@ const MAX_ID: usize = 50;
 const MAX_TEXT: usize = 255;
 const MAX_DESCRIPTION: usize = 65_535;
 const MAX_URL: usize = 2_048;
+
+/// Caps on the repeated fields of a record, checked before any per-item work, so that a
+/// hostile message costs little. Chosen from real shops with headroom: an X-Cart order rarely
+/// has more than a few dozen lines, and a product with more than a few hundred variants is an
+/// option matrix nobody sells from.
+pub mod limits {
+    /// Lines of an order or a cart.
+    pub const LINES: usize = 500;
+    /// Variants of a product, and variant ids of one image.
+    pub const VARIANTS: usize = 1_000;
+    /// Images of a product.
+    pub const IMAGES: usize = 100;
+    /// Categories of a product.
+    pub const CATEGORIES: usize = 100;
+    /// Promo codes used by one order.
+    pub const PROMOS: usize = 50;
+    /// Each id list of a coupon (products, classes, memberships, zones, categories).
+    pub const COUPON_IDS: usize = 1_000;
+    /// Field errors listed per record; the rest are counted in one last "and N more".
+    pub const ERRORS: usize = 20;
+}
 
 /// Where a field is: its parent's path and its name, joined only when something is wrong, so
 /// that a valid record costs no path strings (ingest validates every field of every record).
@@ -254,15 +275,42 @@ fn path((parent, name): At) -> String {
 #[derive(Default)]
 struct Check {
     errors: Vec<ValidationError>,
+    /// Errors beyond [`limits::ERRORS`], counted only.
+    more: usize,
 }
 
 impl Check {
+    fn push(&mut self, e: ValidationError) {
+        if self.errors.len() < limits::ERRORS {
+            self.errors.push(e);
+        } else {
+            self.more += 1;
+        }
+    }
+
     fn fail(&mut self, path: impl Into<String>, reason: impl Into<String>) {
-        self.errors.push(ValidationError::new(path, reason));
+        self.push(ValidationError::new(path, reason));
     }
 
     fn fail_at(&mut self, at: At, reason: impl Into<String>) {
-        self.errors.push(ValidationError::new(path(at), reason));
+        self.push(ValidationError::new(path(at), reason));
+    }
+
+    /// The listed errors, with "and N more" last when some were only counted.
+    fn finish(mut self) -> Vec<ValidationError> {
+        if self.more > 0 {
+            let more = format!("and {} more errors in this record", self.more);
+            self.errors.push(ValidationError::new("record", more));
+        }
+        self.errors
+    }
+
+    /// Whether `n` items stay within `max`; refuses the field (once) when they do not.
+    fn within(&mut self, at: At, n: usize, max: usize) -> bool {
+        if n > max {
+            self.fail_at(at, format!("has {n} items; at most {max} are accepted"));
+        }
+        n <= max
     }
 
     fn apply(&mut self, at: At, v: &mut String, rule: impl FnOnce(&str) -> Result<String, String>) {
@@ -340,7 +388,9 @@ impl Check {
 
     fn address(&mut self, at: At, a: &mut Option<pb::Address>) {
         if let Some(a) = a {
-            self.errors.extend(validate::address(a, &path(at)));
+            for e in validate::address(a, &path(at)) {
+                self.push(e);
+            }
         }
     }
 
@@ -356,7 +406,7 @@ impl Check {
             if !id.is_empty() && !seen.insert(id) {
                 self.fail(
                     format!("{}[{i}].id", path(at)),
-                    format!("duplicates id '{id}'"),
+                    format!("duplicates id {}", validate::quoted(id)),
                 );
             }
         }
@@ -377,6 +427,9 @@ impl Check {
     }
 
     fn lines(&mut self, at: At, lines: &mut [pb::LineItem]) {
+        if !self.within(at, lines.len(), limits::LINES) {
+            return;
+        }
         let parent = path(at);
         for (i, l) in lines.iter_mut().enumerate() {
             let p = format!("{parent}[{i}]");
@@ -417,8 +470,10 @@ pub fn rfc3339(s: &str) -> Result<String, String> {
     if s.is_empty() {
         return Ok(String::new());
     }
-    let t = time::OffsetDateTime::parse(s, &Rfc3339)
-        .map_err(|_| format!("'{s}' is not an RFC 3339 time such as 2026-11-26T15:30:00Z"))?;
+    let t = time::OffsetDateTime::parse(s, &Rfc3339).map_err(|_| {
+        let s = validate::quoted(s);
+        format!("{s} is not an RFC 3339 time such as 2026-11-26T15:30:00Z")
+    })?;
     t.to_offset(time::UtcOffset::UTC)
         .format(&Rfc3339)
         .map_err(|e| e.to_string())
@@ -440,6 +495,16 @@ fn product(c: &mut Check, p: &mut pb::Product) {
     c.text(("product", "sku"), &mut p.sku, MAX_TEXT);
     c.optional_money(("product", "price"), &mut p.price);
     c.text(("product", "visibility"), &mut p.visibility, MAX_TEXT);
+    let categories = c.within(
+        ("product", "categories"),
+        p.categories.len(),
+        limits::CATEGORIES,
+    );
+    let images = c.within(("product", "images"), p.images.len(), limits::IMAGES);
+    let variants = c.within(("product", "variants"), p.variants.len(), limits::VARIANTS);
+    if !(categories && images && variants) {
+        return;
+    }
     for (i, cat) in p.categories.iter_mut().enumerate() {
         c.text(("product", &format!("categories[{i}]")), cat, MAX_TEXT);
     }
@@ -451,12 +516,16 @@ fn product(c: &mut Check, p: &mut pb::Product) {
         if img.url.is_empty() {
             c.fail(format!("{path}.url"), "is required");
         }
+        let n = img.variant_ids.len();
+        if !c.within((&path, "variant_ids"), n, limits::VARIANTS) {
+            continue;
+        }
         for (j, v) in img.variant_ids.iter_mut().enumerate() {
             *v = v.trim().to_owned();
             if !variant_ids.contains(v.as_str()) {
                 c.fail(
                     format!("{path}.variant_ids[{j}]"),
-                    format!("no variant '{v}' in this product"),
+                    format!("no variant {} in this product", validate::quoted(v)),
                 );
             }
         }
@@ -508,7 +577,8 @@ fn order(c: &mut Check, o: &mut pb::Order) {
     c.time(("order", "updated_at"), &mut o.updated_at);
     c.time(("order", "cancelled_at"), &mut o.cancelled_at);
     c.tracking(("order", "tracking"), &mut o.tracking);
-    for (i, p) in o.promos.iter_mut().enumerate() {
+    let promos = c.within(("order", "promos"), o.promos.len(), limits::PROMOS);
+    for (i, p) in o.promos.iter_mut().enumerate().take_while(|_| promos) {
         let path = format!("order.promos[{i}]");
         c.required_text((&path, "code"), &mut p.code, MAX_ID);
         c.money((&path, "amount_discounted"), &mut p.amount_discounted);
@@ -574,6 +644,9 @@ fn coupon(c: &mut Check, x: &mut pb::Coupon) {
         ("coupon.category_ids", &mut x.category_ids),
     ];
     for (path, ids) in lists {
+        if !c.within(("", path), ids.len(), limits::COUPON_IDS) {
+            continue;
+        }
         for (i, id) in ids.iter_mut().enumerate() {
             c.id(("", &format!("{path}[{i}]")), id);
         }

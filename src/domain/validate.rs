@@ -103,6 +103,22 @@ pub fn phone(value: &str) -> Result<String, String> {
     Ok(v)
 }
 
+/// A client's value inside an error message: quoted and cut at 64 characters, so that an error
+/// never echoes a hostile input whole.
+pub fn quoted(value: &str) -> String {
+    format!("'{}'", clipped(value))
+}
+
+/// A client's value cut at 64 characters (with "…"), for error messages and summaries.
+pub fn clipped(value: &str) -> String {
+    const SHOWN: usize = 64;
+    let mut out: String = value.chars().take(SHOWN).collect();
+    if value.chars().nth(SHOWN).is_some() {
+        out.push('…');
+    }
+    out
+}
+
 /// ISO 4217, upper-cased; empty means unset.
 pub fn currency_code(value: &str) -> Result<String, String> {
     let v = value.trim().to_ascii_uppercase();
@@ -110,8 +126,8 @@ pub fn currency_code(value: &str) -> Result<String, String> {
         Ok(v)
     } else {
         Err(format!(
-            "'{}' is not an ISO 4217 currency code",
-            value.trim()
+            "{} is not an ISO 4217 currency code",
+            quoted(value.trim())
         ))
     }
 }

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 
@@ -42,6 +43,36 @@ pub struct ServerConfig {
     pub mailchimp: MailchimpConfig,
     /// Divides the periods of background timers; 1 outside tests.
     pub time_scale: u32,
+    pub limits: Limits,
+}
+
+/// Bounds on what one client can make the server hold; each is a `serve` flag.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest message decoded (one record, one request), in bytes. A record is at most a few
+    /// hundred KB even with a long description; a bigger message is refused before it is
+    /// decoded into memory.
+    pub max_message_bytes: usize,
+    /// Calls open at once on one HTTP/2 connection.
+    pub max_streams_per_connection: u32,
+    /// Requests handled at once per connection; the rest wait.
+    pub concurrency_per_connection: usize,
+    /// HTTP/2 ping interval; a connection whose ping goes unanswered for as long is closed.
+    pub keepalive: std::time::Duration,
+    /// A PushRecords stream that sends nothing for this long is ended (what it sent is kept).
+    pub stream_idle: std::time::Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_message_bytes: 1024 * 1024,
+            max_streams_per_connection: 64,
+            concurrency_per_connection: 64,
+            keepalive: std::time::Duration::from_secs(30),
+            stream_idle: std::time::Duration::from_secs(60),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -154,30 +185,39 @@ pub async fn start_on(
         .map_err(|e| StartError::Setup(e.to_string()))?;
 
     let auth = BearerAuth::new(config.token.as_deref());
+    let limits = config.limits;
+    let max = limits.max_message_bytes;
     let router = Server::builder()
         .accept_http1(true)
+        .max_concurrent_streams(Some(limits.max_streams_per_connection))
+        .concurrency_limit_per_connection(limits.concurrency_per_connection)
+        .http2_keepalive_interval(Some(limits.keepalive))
+        .http2_keepalive_timeout(Some(limits.keepalive))
         .layer(tonic_web::GrpcWebLayer::new())
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(SettingsServiceServer::with_interceptor(
-            settings::Settings(app.clone()),
+        .add_service(InterceptedService::new(
+            SettingsServiceServer::new(settings::Settings(app.clone()))
+                .max_decoding_message_size(max),
             auth.clone(),
         ))
-        .add_service(ListServiceServer::with_interceptor(
-            lists::Lists(app.clone()),
+        .add_service(InterceptedService::new(
+            ListServiceServer::new(lists::Lists(app.clone())).max_decoding_message_size(max),
             auth.clone(),
         ))
-        .add_service(StoreDataServiceServer::with_interceptor(
-            records::Records(app.clone()),
+        .add_service(InterceptedService::new(
+            StoreDataServiceServer::new(records::Records(app.clone(), limits.stream_idle))
+                .max_decoding_message_size(max),
             auth.clone(),
         ))
-        .add_service(SyncServiceServer::with_interceptor(
-            sync::Sync(app.clone()),
+        .add_service(InterceptedService::new(
+            SyncServiceServer::new(sync::Sync(app.clone())).max_decoding_message_size(max),
             auth.clone(),
         ))
-        .add_service(SubscriptionServiceServer::with_interceptor(
-            subscriptions::Subscriptions(app.clone()),
+        .add_service(InterceptedService::new(
+            SubscriptionServiceServer::new(subscriptions::Subscriptions(app.clone()))
+                .max_decoding_message_size(max),
             auth,
         ));
 

@@ -10,7 +10,8 @@ use crate::domain::record::kind_to_pb;
 use crate::proto::v1 as pb;
 use crate::proto::v1::store_data_service_server::StoreDataService;
 
-pub struct Records(pub Arc<App>);
+/// The feed, and how long a PushRecords stream may stay silent.
+pub struct Records(pub Arc<App>, pub std::time::Duration);
 
 #[tonic::async_trait]
 impl StoreDataService for Records {
@@ -21,7 +22,15 @@ impl StoreDataService for Records {
         let mut stream = req.into_inner();
         let mut push = self.0.push();
         loop {
-            match stream.message().await {
+            let Ok(next) = tokio::time::timeout(self.1, stream.message()).await else {
+                // Kept all the same, as on a broken stream; the client may resend the rest.
+                let _ = push.finish().await;
+                let idle = self.1.as_secs();
+                return Err(Status::deadline_exceeded(format!(
+                    "PushRecords sent nothing for {idle} s; what came before is stored"
+                )));
+            };
+            match next {
                 Ok(Some(record)) => push.offer(record).await?,
                 Ok(None) => break,
                 Err(status) => {
@@ -101,5 +110,6 @@ fn summary(s: PushSummary) -> pb::PushSummary {
                 id,
             })
             .collect(),
+        not_found_count: s.not_found_count as i64,
     }
 }

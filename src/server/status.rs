@@ -28,17 +28,39 @@ impl From<AppError> for Status {
     }
 }
 
-/// INVALID_ARGUMENT naming every field, with `google.rpc.BadRequest` field violations for
-/// clients that read details.
+/// Field errors named in `grpc-message` (a header: it must stay small), and listed in the
+/// `google.rpc.BadRequest` details.
+const IN_MESSAGE: usize = 5;
+const IN_DETAILS: usize = 50;
+const MESSAGE_BYTES: usize = 1_024;
+
+/// INVALID_ARGUMENT naming the fields, with `google.rpc.BadRequest` field violations for
+/// clients that read details; both bounded, however many errors there are.
 pub fn invalid(errors: &[ValidationError]) -> Status {
-    let message = errors
+    let mut message = errors
         .iter()
+        .take(IN_MESSAGE)
         .map(|e| e.to_string())
         .collect::<Vec<_>>()
         .join("; ");
+    if errors.len() > IN_MESSAGE {
+        message.push_str(&format!(" (and {} more)", errors.len() - IN_MESSAGE));
+    }
+    if message.len() > MESSAGE_BYTES {
+        let mut end = MESSAGE_BYTES;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+        message.push('…');
+    }
     let mut details = ErrorDetails::new();
-    for e in errors {
+    for e in errors.iter().take(IN_DETAILS) {
         details.add_bad_request_violation(e.field.clone(), e.reason.clone());
+    }
+    if errors.len() > IN_DETAILS {
+        let more = format!("and {} more errors", errors.len() - IN_DETAILS);
+        details.add_bad_request_violation("(more)", more);
     }
     Status::with_error_details(Code::InvalidArgument, message, details)
 }

@@ -81,6 +81,15 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(sim_config: SimConfig, time_scale: u32) -> TestApp {
+    spawn_app_limited(sim_config, time_scale, Default::default()).await
+}
+
+/// [`spawn_app_with`], with the server's input limits.
+pub async fn spawn_app_limited(
+    sim_config: SimConfig,
+    time_scale: u32,
+    limits: mcsync::server::Limits,
+) -> TestApp {
     let sim = sim::start(sim_config, TcpListener::bind("127.0.0.1:0").await.unwrap()).unwrap();
     let data_dir = tempfile::tempdir().unwrap();
     let config = ServerConfig {
@@ -93,6 +102,7 @@ pub async fn spawn_app_with(sim_config: SimConfig, time_scale: u32) -> TestApp {
             ..MailchimpConfig::default()
         },
         time_scale,
+        limits,
     };
     let server = server::start(config.clone()).await.unwrap();
     let channel = channel(server.addr).await;

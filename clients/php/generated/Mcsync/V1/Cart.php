@@ -38,7 +38,7 @@ class Cart extends \Google\Protobuf\Internal\Message
      */
     protected $tax_total = '';
     /**
-     * May be empty (an emptied cart): Mailchimp's copy is then deleted.
+     * May be empty (an emptied cart): Mailchimp's copy is then deleted. At most 500.
      *
      * Generated from protobuf field <code>repeated .mcsync.v1.LineItem lines = 6;</code>
      */
@@ -74,7 +74,7 @@ class Cart extends \Google\Protobuf\Internal\Message
      *           Decimal strings; order_total is required.
      *     @type string $tax_total
      *     @type array<\Mcsync\V1\LineItem>|\Google\Protobuf\Internal\RepeatedField $lines
-     *           May be empty (an emptied cart): Mailchimp's copy is then deleted.
+     *           May be empty (an emptied cart): Mailchimp's copy is then deleted. At most 500.
      *     @type string $checkout_url
      *           The shop's cart page; required for abandoned-cart mails.
      *     @type \Mcsync\V1\CampaignTracking $tracking
@@ -216,7 +216,7 @@ class Cart extends \Google\Protobuf\Internal\Message
     }
 
     /**
-     * May be empty (an emptied cart): Mailchimp's copy is then deleted.
+     * May be empty (an emptied cart): Mailchimp's copy is then deleted. At most 500.
      *
      * Generated from protobuf field <code>repeated .mcsync.v1.LineItem lines = 6;</code>
      * @return \Google\Protobuf\Internal\RepeatedField
@@ -227,7 +227,7 @@ class Cart extends \Google\Protobuf\Internal\Message
     }
 
     /**
-     * May be empty (an emptied cart): Mailchimp's copy is then deleted.
+     * May be empty (an emptied cart): Mailchimp's copy is then deleted. At most 500.
      *
      * Generated from protobuf field <code>repeated .mcsync.v1.LineItem lines = 6;</code>
      * @param array<\Mcsync\V1\LineItem>|\Google\Protobuf\Internal\RepeatedField $var

@@ -82,6 +82,8 @@ class Coupon extends \Google\Protobuf\Internal\Message
      */
     protected $single_use = false;
     /**
+     * Each of these id lists: at most 1,000.
+     *
      * Generated from protobuf field <code>repeated string product_ids = 15;</code>
      */
     private $product_ids;
@@ -128,6 +130,7 @@ class Coupon extends \Google\Protobuf\Internal\Message
      *     @type int|string $uses_limit_per_user
      *     @type bool $single_use
      *     @type array<string>|\Google\Protobuf\Internal\RepeatedField $product_ids
+     *           Each of these id lists: at most 1,000.
      *     @type array<string>|\Google\Protobuf\Internal\RepeatedField $product_class_ids
      *     @type array<string>|\Google\Protobuf\Internal\RepeatedField $membership_ids
      *     @type array<string>|\Google\Protobuf\Internal\RepeatedField $zone_ids
@@ -468,6 +471,8 @@ class Coupon extends \Google\Protobuf\Internal\Message
     }
 
     /**
+     * Each of these id lists: at most 1,000.
+     *
      * Generated from protobuf field <code>repeated string product_ids = 15;</code>
      * @return \Google\Protobuf\Internal\RepeatedField
      */
@@ -477,6 +482,8 @@ class Coupon extends \Google\Protobuf\Internal\Message
     }
 
     /**
+     * Each of these id lists: at most 1,000.
+     *
      * Generated from protobuf field <code>repeated string product_ids = 15;</code>
      * @param array<string>|\Google\Protobuf\Internal\RepeatedField $var
      * @return $this

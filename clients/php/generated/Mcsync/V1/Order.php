@@ -46,7 +46,8 @@ class Order extends \Google\Protobuf\Internal\Message
      */
     protected $discount_total = '';
     /**
-     * At least one line.
+     * At least one line, at most 500. Every repeated field of a record has such a cap, checked
+     * before anything else: a record over one is refused naming the field.
      *
      * Generated from protobuf field <code>repeated .mcsync.v1.LineItem lines = 8;</code>
      */
@@ -84,6 +85,8 @@ class Order extends \Google\Protobuf\Internal\Message
      */
     protected $tracking = null;
     /**
+     * At most 50.
+     *
      * Generated from protobuf field <code>repeated .mcsync.v1.PromoUse promos = 15;</code>
      */
     private $promos;
@@ -123,7 +126,8 @@ class Order extends \Google\Protobuf\Internal\Message
      *     @type string $shipping_total
      *     @type string $discount_total
      *     @type array<\Mcsync\V1\LineItem>|\Google\Protobuf\Internal\RepeatedField $lines
-     *           At least one line.
+     *           At least one line, at most 500. Every repeated field of a record has such a cap, checked
+     *           before anything else: a record over one is refused naming the field.
      *     @type int $payment_status
      *           Mapped to Mailchimp's financial_status: paid, pending, refunded, cancelled.
      *     @type int $shipping_status
@@ -135,6 +139,7 @@ class Order extends \Google\Protobuf\Internal\Message
      *           Set when the order was cancelled.
      *     @type \Mcsync\V1\CampaignTracking $tracking
      *     @type array<\Mcsync\V1\PromoUse>|\Google\Protobuf\Internal\RepeatedField $promos
+     *           At most 50.
      *     @type \Mcsync\V1\Address $billing_address
      *     @type \Mcsync\V1\Address $shipping_address
      *     @type string $order_url
@@ -321,7 +326,8 @@ class Order extends \Google\Protobuf\Internal\Message
     }
 
     /**
-     * At least one line.
+     * At least one line, at most 500. Every repeated field of a record has such a cap, checked
+     * before anything else: a record over one is refused naming the field.
      *
      * Generated from protobuf field <code>repeated .mcsync.v1.LineItem lines = 8;</code>
      * @return \Google\Protobuf\Internal\RepeatedField
@@ -332,7 +338,8 @@ class Order extends \Google\Protobuf\Internal\Message
     }
 
     /**
-     * At least one line.
+     * At least one line, at most 500. Every repeated field of a record has such a cap, checked
+     * before anything else: a record over one is refused naming the field.
      *
      * Generated from protobuf field <code>repeated .mcsync.v1.LineItem lines = 8;</code>
      * @param array<\Mcsync\V1\LineItem>|\Google\Protobuf\Internal\RepeatedField $var
@@ -505,6 +512,8 @@ class Order extends \Google\Protobuf\Internal\Message
     }
 
     /**
+     * At most 50.
+     *
      * Generated from protobuf field <code>repeated .mcsync.v1.PromoUse promos = 15;</code>
      * @return \Google\Protobuf\Internal\RepeatedField
      */
@@ -514,6 +523,8 @@ class Order extends \Google\Protobuf\Internal\Message
     }
 
     /**
+     * At most 50.
+     *
      * Generated from protobuf field <code>repeated .mcsync.v1.PromoUse promos = 15;</code>
      * @param array<\Mcsync\V1\PromoUse>|\Google\Protobuf\Internal\RepeatedField $var
      * @return $this

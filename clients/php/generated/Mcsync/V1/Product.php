@@ -43,11 +43,13 @@ class Product extends \Google\Protobuf\Internal\Message
      */
     protected $image_url = '';
     /**
+     * At most 100.
+     *
      * Generated from protobuf field <code>repeated .mcsync.v1.ProductImage images = 7;</code>
      */
     private $images;
     /**
-     * Category names, most specific last.
+     * Category names, most specific last (at most 100).
      *
      * Generated from protobuf field <code>repeated string categories = 8;</code>
      */
@@ -59,6 +61,8 @@ class Product extends \Google\Protobuf\Internal\Message
      */
     protected $published_at = '';
     /**
+     * At most 1,000 (a larger option matrix is refused, field "product.variants").
+     *
      * Generated from protobuf field <code>repeated .mcsync.v1.ProductVariant variants = 10;</code>
      */
     private $variants;
@@ -101,11 +105,13 @@ class Product extends \Google\Protobuf\Internal\Message
      *     @type string $vendor
      *     @type string $image_url
      *     @type array<\Mcsync\V1\ProductImage>|\Google\Protobuf\Internal\RepeatedField $images
+     *           At most 100.
      *     @type array<string>|\Google\Protobuf\Internal\RepeatedField $categories
-     *           Category names, most specific last.
+     *           Category names, most specific last (at most 100).
      *     @type string $published_at
      *           RFC 3339; empty if never published.
      *     @type array<\Mcsync\V1\ProductVariant>|\Google\Protobuf\Internal\RepeatedField $variants
+     *           At most 1,000 (a larger option matrix is refused, field "product.variants").
      *     @type string $price
      *           The price, SKU, stock and visibility of a product without variants (most X-Cart
      *           products): sent on its default variant "<id>_dv", so that recommendations and
@@ -260,6 +266,8 @@ class Product extends \Google\Protobuf\Internal\Message
     }
 
     /**
+     * At most 100.
+     *
      * Generated from protobuf field <code>repeated .mcsync.v1.ProductImage images = 7;</code>
      * @return \Google\Protobuf\Internal\RepeatedField
      */
@@ -269,6 +277,8 @@ class Product extends \Google\Protobuf\Internal\Message
     }
 
     /**
+     * At most 100.
+     *
      * Generated from protobuf field <code>repeated .mcsync.v1.ProductImage images = 7;</code>
      * @param array<\Mcsync\V1\ProductImage>|\Google\Protobuf\Internal\RepeatedField $var
      * @return $this
@@ -282,7 +292,7 @@ class Product extends \Google\Protobuf\Internal\Message
     }
 
     /**
-     * Category names, most specific last.
+     * Category names, most specific last (at most 100).
      *
      * Generated from protobuf field <code>repeated string categories = 8;</code>
      * @return \Google\Protobuf\Internal\RepeatedField
@@ -293,7 +303,7 @@ class Product extends \Google\Protobuf\Internal\Message
     }
 
     /**
-     * Category names, most specific last.
+     * Category names, most specific last (at most 100).
      *
      * Generated from protobuf field <code>repeated string categories = 8;</code>
      * @param array<string>|\Google\Protobuf\Internal\RepeatedField $var
@@ -334,6 +344,8 @@ class Product extends \Google\Protobuf\Internal\Message
     }
 
     /**
+     * At most 1,000 (a larger option matrix is refused, field "product.variants").
+     *
      * Generated from protobuf field <code>repeated .mcsync.v1.ProductVariant variants = 10;</code>
      * @return \Google\Protobuf\Internal\RepeatedField
      */
@@ -343,6 +355,8 @@ class Product extends \Google\Protobuf\Internal\Message
     }
 
     /**
+     * At most 1,000 (a larger option matrix is refused, field "product.variants").
+     *
      * Generated from protobuf field <code>repeated .mcsync.v1.ProductVariant variants = 10;</code>
      * @param array<\Mcsync\V1\ProductVariant>|\Google\Protobuf\Internal\RepeatedField $var
      * @return $this

@@ -24,7 +24,7 @@ class ProductImage extends \Google\Protobuf\Internal\Message
      */
     protected $url = '';
     /**
-     * Variants this image shows.
+     * Variants this image shows (at most 1,000).
      *
      * Generated from protobuf field <code>repeated string variant_ids = 3;</code>
      */
@@ -40,7 +40,7 @@ class ProductImage extends \Google\Protobuf\Internal\Message
      *     @type string $url
      *           Absolute http(s) URL.
      *     @type array<string>|\Google\Protobuf\Internal\RepeatedField $variant_ids
-     *           Variants this image shows.
+     *           Variants this image shows (at most 1,000).
      * }
      */
     public function __construct($data = NULL) {
@@ -97,7 +97,7 @@ class ProductImage extends \Google\Protobuf\Internal\Message
     }
 
     /**
-     * Variants this image shows.
+     * Variants this image shows (at most 1,000).
      *
      * Generated from protobuf field <code>repeated string variant_ids = 3;</code>
      * @return \Google\Protobuf\Internal\RepeatedField
@@ -108,7 +108,7 @@ class ProductImage extends \Google\Protobuf\Internal\Message
     }
 
     /**
-     * Variants this image shows.
+     * Variants this image shows (at most 1,000).
      *
      * Generated from protobuf field <code>repeated string variant_ids = 3;</code>
      * @param array<string>|\Google\Protobuf\Internal\RepeatedField $var

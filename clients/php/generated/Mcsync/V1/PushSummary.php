@@ -30,21 +30,30 @@ class PushSummary extends \Google\Protobuf\Internal\Message
      */
     protected $deleted = 0;
     /**
+     * Records refused (all of them, however many are listed).
+     *
      * Generated from protobuf field <code>int64 rejected = 4;</code>
      */
     protected $rejected = 0;
     /**
-     * Every rejected record.
+     * One entry per offending field of a refused record: the first 100 (at most 21 per record:
+     * 20 fields, then "and N more").
      *
      * Generated from protobuf field <code>repeated .mcsync.v1.Rejection rejections = 5;</code>
      */
     private $rejections;
     /**
-     * Deletes of records that did not exist (not an error).
+     * Deletes of records that did not exist (not an error): the first 100.
      *
      * Generated from protobuf field <code>repeated .mcsync.v1.RecordKey not_found = 6;</code>
      */
     private $not_found;
+    /**
+     * How many deletes found nothing, however many are listed.
+     *
+     * Generated from protobuf field <code>int64 not_found_count = 7;</code>
+     */
+    protected $not_found_count = 0;
 
     /**
      * Constructor.
@@ -58,10 +67,14 @@ class PushSummary extends \Google\Protobuf\Internal\Message
      *           Identical to what was stored: nothing written, nothing queued for Mailchimp.
      *     @type int|string $deleted
      *     @type int|string $rejected
+     *           Records refused (all of them, however many are listed).
      *     @type array<\Mcsync\V1\Rejection>|\Google\Protobuf\Internal\RepeatedField $rejections
-     *           Every rejected record.
+     *           One entry per offending field of a refused record: the first 100 (at most 21 per record:
+     *           20 fields, then "and N more").
      *     @type array<\Mcsync\V1\RecordKey>|\Google\Protobuf\Internal\RepeatedField $not_found
-     *           Deletes of records that did not exist (not an error).
+     *           Deletes of records that did not exist (not an error): the first 100.
+     *     @type int|string $not_found_count
+     *           How many deletes found nothing, however many are listed.
      * }
      */
     public function __construct($data = NULL) {
@@ -144,6 +157,8 @@ class PushSummary extends \Google\Protobuf\Internal\Message
     }
 
     /**
+     * Records refused (all of them, however many are listed).
+     *
      * Generated from protobuf field <code>int64 rejected = 4;</code>
      * @return int|string
      */
@@ -153,6 +168,8 @@ class PushSummary extends \Google\Protobuf\Internal\Message
     }
 
     /**
+     * Records refused (all of them, however many are listed).
+     *
      * Generated from protobuf field <code>int64 rejected = 4;</code>
      * @param int|string $var
      * @return $this
@@ -166,7 +183,8 @@ class PushSummary extends \Google\Protobuf\Internal\Message
     }
 
     /**
-     * Every rejected record.
+     * One entry per offending field of a refused record: the first 100 (at most 21 per record:
+     * 20 fields, then "and N more").
      *
      * Generated from protobuf field <code>repeated .mcsync.v1.Rejection rejections = 5;</code>
      * @return \Google\Protobuf\Internal\RepeatedField
@@ -177,7 +195,8 @@ class PushSummary extends \Google\Protobuf\Internal\Message
     }
 
     /**
-     * Every rejected record.
+     * One entry per offending field of a refused record: the first 100 (at most 21 per record:
+     * 20 fields, then "and N more").
      *
      * Generated from protobuf field <code>repeated .mcsync.v1.Rejection rejections = 5;</code>
      * @param array<\Mcsync\V1\Rejection>|\Google\Protobuf\Internal\RepeatedField $var
@@ -192,7 +211,7 @@ class PushSummary extends \Google\Protobuf\Internal\Message
     }
 
     /**
-     * Deletes of records that did not exist (not an error).
+     * Deletes of records that did not exist (not an error): the first 100.
      *
      * Generated from protobuf field <code>repeated .mcsync.v1.RecordKey not_found = 6;</code>
      * @return \Google\Protobuf\Internal\RepeatedField
@@ -203,7 +222,7 @@ class PushSummary extends \Google\Protobuf\Internal\Message
     }
 
     /**
-     * Deletes of records that did not exist (not an error).
+     * Deletes of records that did not exist (not an error): the first 100.
      *
      * Generated from protobuf field <code>repeated .mcsync.v1.RecordKey not_found = 6;</code>
      * @param array<\Mcsync\V1\RecordKey>|\Google\Protobuf\Internal\RepeatedField $var
@@ -213,6 +232,32 @@ class PushSummary extends \Google\Protobuf\Internal\Message
     {
         $arr = GPBUtil::checkRepeatedField($var, \Google\Protobuf\Internal\GPBType::MESSAGE, \Mcsync\V1\RecordKey::class);
         $this->not_found = $arr;
+
+        return $this;
+    }
+
+    /**
+     * How many deletes found nothing, however many are listed.
+     *
+     * Generated from protobuf field <code>int64 not_found_count = 7;</code>
+     * @return int|string
+     */
+    public function getNotFoundCount()
+    {
+        return $this->not_found_count;
+    }
+
+    /**
+     * How many deletes found nothing, however many are listed.
+     *
+     * Generated from protobuf field <code>int64 not_found_count = 7;</code>
+     * @param int|string $var
+     * @return $this
+     */
+    public function setNotFoundCount($var)
+    {
+        GPBUtil::checkInt64($var);
+        $this->not_found_count = $var;
 
         return $this;
     }
