@@ -144,6 +144,12 @@ impl App {
         if let Some(writer) = writer {
             let _ = tokio::task::spawn_blocking(move || writer.join()).await;
         }
+        // Aborted tasks drop their handles at their next poll; sled frees the data dir only
+        // when the last handle goes, and a restart in the same process needs it free.
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        while store.other_handles() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
         if let Err(e) = store.flush().await {
             tracing::error!(error = %e, "final flush failed");
         }

@@ -68,7 +68,8 @@ pub struct Store {
     sync_errors: sled::Tree,
     subscriptions: sled::Tree,
     subscriptions_pending: sled::Tree,
-    /// Serialises record writers; holds the next outbox sequence.
+    /// Serialises record writers; holds the next outbox sequence. Also counts the handles:
+    /// sled keeps its lock on the data dir until the last one is dropped.
     writer: std::sync::Arc<std::sync::Mutex<u64>>,
 }
 
@@ -105,6 +106,11 @@ impl Store {
             subscriptions_pending: db.open_tree("subscriptions_pending")?,
             db,
         })
+    }
+
+    /// Other handles on this store still alive (tasks that have not ended yet).
+    pub fn other_handles(&self) -> usize {
+        std::sync::Arc::strong_count(&self.writer) - 1
     }
 
     /// Waits until everything written so far is on disk.
