@@ -43,6 +43,11 @@ async fn call(app: &TestApp, method: &str, path: &str, body: serde_json::Value, 
     );
 }
 
+/// Deletes a resource through Mailchimp's API, behind mcsync's back.
+async fn delete_in_mailchimp(app: &TestApp, path: &str) {
+    call(app, "DELETE", path, json!({}), 204).await;
+}
+
 fn creates(stats: &SimStats) -> u64 {
     stats
         .requests
@@ -71,10 +76,10 @@ async fn records_deleted_in_mailchimp_come_back_with_the_next_upload() {
                 "customers/c5",
                 "carts/cart2",
             ] {
-                call(&app, "DELETE", &format!("{base}/{path}"), json!({}), 204).await;
+                delete_in_mailchimp(&app, &format!("{base}/{path}")).await;
             }
             let variant = format!("{base}/products/p6/variants/p6-43");
-            call(&app, "DELETE", &variant, json!({}), 204).await;
+            delete_in_mailchimp(&app, &variant).await;
         }
         let job = upload_ok(&app, mode).await;
         assert_eq!(
@@ -157,14 +162,7 @@ async fn orphans_in_mailchimp_are_deleted_and_guest_customers_kept() {
 async fn a_store_deleted_in_mailchimp_is_rebuilt_whole() {
     for mode in MODES {
         let (app, stores, before) = uploaded(mode).await;
-        call(
-            &app,
-            "DELETE",
-            &format!("/ecommerce/stores/{}", stores[0]),
-            json!({}),
-            204,
-        )
-        .await;
+        delete_in_mailchimp(&app, &format!("/ecommerce/stores/{}", stores[0])).await;
         let job = upload_ok(&app, mode).await;
         assert_eq!(app.sim.stats().stores, before, "{mode:?}: rebuilt whole");
         let rebuilt = &job.reconciliations[0];
@@ -217,14 +215,7 @@ async fn a_resync_sends_every_record_again_and_never_a_create() {
 async fn a_store_deleted_while_live_heals_by_itself_with_the_changes_made_meanwhile() {
     for mode in MODES {
         let (app, stores, before) = uploaded(mode).await;
-        call(
-            &app,
-            "DELETE",
-            &format!("/ecommerce/stores/{}", stores[0]),
-            json!({}),
-            204,
-        )
-        .await;
+        delete_in_mailchimp(&app, &format!("/ecommerce/stores/{}", stores[0])).await;
         let mut p = mcsync::testdata::product(3);
         p.title = "Boot model 3, relaunched".into();
         for r in [R::Product(p), R::Customer(mcsync::testdata::customer(901))] {
@@ -293,7 +284,7 @@ async fn a_dry_run_shows_the_plan_and_sends_no_write() {
         for s in &stores {
             let base = format!("/ecommerce/stores/{s}");
             for path in ["products/p3", "orders/100004", "products/p6/variants/p6-43"] {
-                call(&app, "DELETE", &format!("{base}/{path}"), json!({}), 204).await;
+                delete_in_mailchimp(&app, &format!("{base}/{path}")).await;
             }
             let ghost =
                 json!({"id": "ghost", "title": "Ghost", "variants": [{"id": "g", "title": "G"}]});
@@ -475,7 +466,7 @@ async fn a_record_deleted_in_mailchimp_is_created_again_by_its_next_live_change(
     let (app, stores, _) = uploaded(pb::UploadMode::Direct).await;
     for s in &stores {
         let path = format!("/ecommerce/stores/{s}/products/p8");
-        call(&app, "DELETE", &path, json!({}), 204).await;
+        delete_in_mailchimp(&app, &path).await;
     }
     let mut p = mcsync::testdata::product(8);
     p.title = "Boot model 8, back".into();
