@@ -5,11 +5,14 @@ use std::io::{IsTerminal, Write};
 
 use crate::proto::v1 as pb;
 
+/// Every line fits 80 columns: a list id is cut at 10 characters, a bar is 18 wide.
 pub struct ProgressView {
     tty: bool,
     drawn: usize,
     /// Reconciliations already printed (plain output).
     reconciled: usize,
+    /// The last plain line, so that an unchanged update prints nothing.
+    last: String,
 }
 
 pub fn kind_name(kind: i32) -> &'static str {
@@ -75,6 +78,7 @@ impl ProgressView {
             tty: std::io::stdout().is_terminal(),
             drawn: 0,
             reconciled: 0,
+            last: String::new(),
         }
     }
 
@@ -85,33 +89,18 @@ impl ProgressView {
                 let _ = writeln!(out, "{}", reconciliation(r));
             }
             self.reconciled = p.reconciliations.len();
-            let _ = writeln!(out, "{}", summary(p));
+            let line = summary(p);
+            if line != self.last {
+                let _ = writeln!(out, "{line}");
+                self.last = line;
+            }
             return;
         }
         // Back over what we drew last time, then draw again.
         if self.drawn > 0 {
             let _ = write!(out, "\x1b[{}A", self.drawn);
         }
-        let mut lines: Vec<String> = p.reconciliations.iter().map(reconciliation).collect();
-        for ph in &p.phases {
-            let processed = ph.done + ph.skipped + ph.failed;
-            let fraction = if ph.total == 0 {
-                1.0
-            } else {
-                processed as f64 / ph.total as f64
-            };
-            lines.push(format!(
-                "{:<12} {:<10} {} {:>7}/{:<7} skipped {:<6} failed {}",
-                ph.list_id,
-                kind_name(ph.kind),
-                bar(fraction, 24),
-                processed,
-                ph.total,
-                ph.skipped,
-                ph.failed
-            ));
-        }
-        lines.push(summary(p));
+        let lines = screen(p);
         for line in &lines {
             let _ = writeln!(out, "\x1b[2K{line}");
         }
@@ -120,20 +109,45 @@ impl ProgressView {
     }
 }
 
+/// The lines a terminal shows for a job: each store's check, a bar per phase, the summary.
+fn screen(p: &pb::JobProgress) -> Vec<String> {
+    let mut lines: Vec<String> = p.reconciliations.iter().map(reconciliation).collect();
+    for ph in &p.phases {
+        let processed = ph.done + ph.skipped + ph.failed;
+        let fraction = if ph.total == 0 {
+            1.0
+        } else {
+            processed as f64 / ph.total as f64
+        };
+        lines.push(format!(
+            "{:<10.10} {:<9} {} {:>7}/{:<7} skip {:<6} fail {}",
+            ph.list_id,
+            kind_name(ph.kind),
+            bar(fraction, 18),
+            processed,
+            ph.total,
+            ph.skipped,
+            ph.failed
+        ));
+    }
+    lines.push(summary(p));
+    lines
+}
+
 /// What reconciling a store found, in one line.
 pub fn reconciliation(r: &pb::Reconciliation) -> String {
     let mut line = format!(
-        "{:<12} reconciled: missing in Mailchimp {}, orphans deleted {}, adopted {}",
+        "{:<10.10} missing {} orphans {} adopted {}",
         r.list_id, r.missing_in_mailchimp, r.orphans, r.adopted
     );
     if r.variants_missing + r.variants_deleted > 0 {
         line.push_str(&format!(
-            ", variants restored {} deleted {}",
+            " var +{}/-{}",
             r.variants_missing, r.variants_deleted
         ));
     }
     if r.store_recreated {
-        line.push_str(", store rebuilt");
+        line.push_str(" rebuilt");
     }
     line
 }
@@ -146,12 +160,12 @@ pub fn plan_table(p: &pb::JobProgress) -> String {
         out.push('\n');
     }
     out.push_str(&format!(
-        "{:<12} {:<10} {:>9} {:>9} {:>9} {:>10}\n",
+        "{:<10} {:<9} {:>9} {:>9} {:>9} {:>10}\n",
         "list", "kind", "create", "update", "delete", "unchanged"
     ));
     for ph in &p.plan {
         out.push_str(&format!(
-            "{:<12} {:<10} {:>9} {:>9} {:>9} {:>10}\n",
+            "{:<10.10} {:<9} {:>9} {:>9} {:>9} {:>10}\n",
             ph.list_id,
             kind_name(ph.kind),
             ph.creates,
@@ -182,4 +196,44 @@ pub fn errors(p: &pb::JobProgress) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_line_fits_80_columns_with_large_figures() {
+        let phase = pb::PhaseProgress {
+            list_id: "a-very-long-list-id-indeed".into(),
+            kind: pb::RecordKind::Customer as i32,
+            total: 9_999_999,
+            done: 8_900_000,
+            skipped: 999_999,
+            failed: 99_999,
+            ..Default::default()
+        };
+        let job = pb::JobProgress {
+            job_id: "job-001796203449496".into(),
+            state: pb::JobState::Running as i32,
+            phases: vec![phase; 5],
+            reconciliations: vec![pb::Reconciliation {
+                list_id: "a-very-long-list-id-indeed".into(),
+                missing_in_mailchimp: 999_999,
+                orphans: 99_999,
+                adopted: 99_999,
+                variants_missing: 9_999,
+                variants_deleted: 9_999,
+                store_recreated: true,
+                ..Default::default()
+            }],
+            percent: 99.9,
+            rate: 12_345.0,
+            eta_seconds: 7_000.0,
+            ..Default::default()
+        };
+        for line in screen(&job) {
+            assert!(line.chars().count() <= 80, "{} columns: {line}", line.len());
+        }
+    }
 }
