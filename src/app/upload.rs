@@ -39,8 +39,13 @@ pub enum Followed {
 }
 
 impl App {
-    /// What an upload needs, or FAILED_PRECONDITION saying what is missing.
+    /// What an upload needs, or FAILED_PRECONDITION saying what is missing. An unspecified
+    /// mode is AUTO.
     pub(super) fn upload_context(&self, mode: pb::UploadMode) -> Result<UploadContext, AppError> {
+        let mode = match mode {
+            pb::UploadMode::Unspecified => pb::UploadMode::Auto,
+            m => m,
+        };
         let settings = self.store.settings()?;
         if !settings.ecommerce_analytics {
             return Err(AppError::Precondition(
@@ -99,10 +104,6 @@ impl App {
 
     /// What an upload in `mode` would do, without doing it (UploadRequest.dry_run).
     pub async fn plan_upload(&self, mode: pb::UploadMode) -> Result<pb::JobProgress, AppError> {
-        let mode = match mode {
-            pb::UploadMode::Unspecified => pb::UploadMode::Auto,
-            m => m,
-        };
         let ctx = self.upload_context(mode)?;
         Ok(crate::sync::dry_run::dry_run(&self.store, &ctx).await?)
     }
@@ -122,10 +123,6 @@ impl App {
                 return Ok(r.progress.clone());
             }
         }
-        let mode = match mode {
-            pb::UploadMode::Unspecified => pb::UploadMode::Auto,
-            m => m,
-        };
         let ctx = self.upload_context(mode)?;
         let millis = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -134,7 +131,7 @@ impl App {
         let job = pb::JobProgress {
             job_id: format!("job-{millis:015}"),
             state: pb::JobState::Running as i32,
-            mode: mode as i32,
+            mode: ctx.mode as i32,
             resync,
             trigger,
             started_at: Some(prost_types::Timestamp {

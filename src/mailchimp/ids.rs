@@ -71,6 +71,24 @@ impl AccountClient {
         (n as u64).div_ceil(MAX_PAGE).max(1)
     }
 
+    /// Whether Mailchimp has the store: `false` on a 404 for the store itself.
+    pub async fn has_store(&self, store_id: &str) -> Result<bool, MailchimpError> {
+        let path = format!("/ecommerce/stores/{}", seg(store_id));
+        match self
+            .send(
+                reqwest::Method::GET,
+                &path,
+                &[("fields", "id".into())],
+                None,
+            )
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(MailchimpError::Api(p)) if p.status == 404 => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Deletes a store with everything in it (gone already is fine).
     pub async fn delete_store(&self, store_id: &str) -> Result<(), MailchimpError> {
         let path = format!("/ecommerce/stores/{}", seg(store_id));

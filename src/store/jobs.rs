@@ -111,10 +111,9 @@ impl Store {
         list: &str,
         store_id: &str,
     ) -> Result<(), StoreError> {
-        let prefix = super::synced::key(store_id, crate::domain::record::RecordKind::Product, "");
-        let prefix = &prefix[..store_id.len() + 1];
+        let prefix = super::synced::store_prefix(store_id);
         for tree in [&self.synced, &self.sync_errors] {
-            for k in tree.scan_prefix(prefix).keys() {
+            for k in tree.scan_prefix(&prefix).keys() {
                 tree.remove(k?)?;
             }
         }

@@ -16,6 +16,14 @@ pub(super) fn key(store_id: &str, kind: RecordKind, id: &str) -> Vec<u8> {
     k
 }
 
+/// `<store id> 0x00`: the prefix of everything a per-store tree keeps about one store.
+pub(super) fn store_prefix(store_id: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(store_id.len() + 2);
+    k.extend_from_slice(store_id.as_bytes());
+    k.push(0);
+    k
+}
+
 /// The synced "hash" of a record whose create got an ambiguous answer: Mailchimp may hold it,
 /// with a body we do not know, so the next push updates first (and creates only on 404). No
 /// body hashes to it.

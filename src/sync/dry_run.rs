@@ -3,8 +3,6 @@
 //! reconciliation would correct it: create, update, delete or unchanged. Nothing is written,
 //! to Mailchimp or to the memory.
 
-use std::collections::HashSet;
-
 use super::push::body_hash;
 use super::reconcile::{self, Diff, ReconcileError};
 use super::upload::{UploadContext, phase_kinds, store_gone, target};
@@ -99,7 +97,8 @@ impl Memory {
         store.synced_hash(store_id, kind, id)
     }
 
-    /// Ids the upload would delete: remembered (or orphans) that the shop does not have.
+    /// Ids the upload would delete: what the shop deleted and Mailchimp still holds (as the
+    /// phases find them), and the orphans reconciling found.
     fn deletes(
         &self,
         store: &Store,
@@ -109,22 +108,18 @@ impl Memory {
         let Memory::Corrected(diff) = self else {
             return Ok(0);
         };
-        let mut ids: HashSet<String> = store.synced_ids(store_id, kind)?.into_iter().collect();
-        ids.extend(
-            diff.maybe
-                .iter()
-                .filter(|(k, _)| *k == kind)
-                .map(|(_, id)| id.clone()),
-        );
         let mut n = 0;
-        for id in ids {
-            if diff.forget.contains(&(kind, id.clone())) || store.record(kind, &id)?.is_some() {
-                continue;
+        for id in store.synced_but_deleted(store_id, kind)? {
+            if !diff.forget.contains(&(kind, id)) {
+                n += 1;
             }
-            if kind == RecordKind::Product && store.is_line_product(store_id, &id)? {
-                continue;
+        }
+        // Held, never remembered, not in the shop: an orphan (adopted records are in the shop).
+        for (_, id) in diff.maybe.iter().filter(|(k, _)| *k == kind) {
+            if store.synced_hash(store_id, kind, id)?.is_none() && store.record(kind, id)?.is_none()
+            {
+                n += 1;
             }
-            n += 1;
         }
         Ok(n)
     }

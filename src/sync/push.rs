@@ -442,14 +442,13 @@ async fn coupon(
     may_exist: bool,
     base: &str,
 ) -> Result<Pushed, PushError> {
-    let Some(rule) = map::promo_rule_body(c, t.coupon_mode) else {
+    let Some((rule, code)) = coupon_bodies(t, c) else {
         return if synced.is_some() {
             delete(store, t, RecordKind::Coupon, &c.id, base).await
         } else {
             Ok(Pushed::Skipped)
         };
     };
-    let code = map::promo_code_body(c, t.shop_url);
     let h = hash(&[&rule, &code]);
     if synced == Some(h) {
         return Ok(Pushed::Unchanged);
@@ -471,13 +470,18 @@ async fn coupon(
     Ok(outcome)
 }
 
+/// A coupon's promo rule and code; `None` when the coupon mode leaves the coupon out.
+fn coupon_bodies(t: &Target<'_>, c: &pb::Coupon) -> Option<(Value, Value)> {
+    let rule = map::promo_rule_body(c, t.coupon_mode)?;
+    Some((rule, map::promo_code_body(c, t.shop_url)))
+}
+
 /// The hash of what a push would send for a record (what `synced` holds once Mailchimp took
 /// it); `None` when nothing would be sent (a coupon the coupon mode leaves out, an emptied cart).
 pub fn body_hash(t: &Target<'_>, record: &pb::record::Record) -> Option<[u8; HASH_LEN]> {
     match record {
         pb::record::Record::Coupon(c) => {
-            let rule = map::promo_rule_body(c, t.coupon_mode)?;
-            Some(hash(&[&rule, &map::promo_code_body(c, t.shop_url)]))
+            coupon_bodies(t, c).map(|(rule, code)| hash(&[&rule, &code]))
         }
         pb::record::Record::Cart(c) if c.lines.is_empty() => None,
         other => entity_body(other, t.single_opt_in).map(|b| hash(&[&b])),

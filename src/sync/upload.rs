@@ -259,12 +259,7 @@ async fn ensure_store(
         None => ecommerce::store_id(&ctx.account_id, list_id, &ctx.shop.shop_url),
     };
     let body = ecommerce::store_body(&id, list_id, list_name, &ctx.shop, true);
-    let path = format!("/ecommerce/stores/{}", seg(&id));
-    let exists = match ctx.client.send(Method::GET, &path, &[], None).await {
-        Ok(_) => true,
-        Err(MailchimpError::Api(p)) if p.status == 404 => false,
-        Err(e) => return Err(fail(e)),
-    };
+    let exists = ctx.client.has_store(&id).await.map_err(fail)?;
     let adopted = if exists {
         None
     } else {
@@ -295,11 +290,7 @@ async fn ensure_store(
 
 /// Whether the store itself is gone from Mailchimp (a 404 for the store, not for a record).
 pub async fn store_gone(client: &AccountClient, store_id: &str) -> bool {
-    let path = format!("/ecommerce/stores/{}", seg(store_id));
-    matches!(
-        client.send(Method::GET, &path, &[("fields", "id".into())], None).await,
-        Err(MailchimpError::Api(p)) if p.status == 404
-    )
+    matches!(client.has_store(store_id).await, Ok(false))
 }
 
 /// Creates the store, never twice: after an ambiguous answer an update tells whether it was
