@@ -110,6 +110,11 @@ impl Store {
         list: &str,
         c: &crate::proto::v1::Customer,
     ) -> Result<bool, StoreError> {
+        let k = key(account, list, &c.email);
+        // Asked before: the common case on every later upload, without a transaction.
+        if self.subscriptions.contains_key(&k)? {
+            return Ok(false);
+        }
         let sub = Subscription {
             account_id: account.to_owned(),
             list_id: list.to_owned(),
@@ -125,11 +130,6 @@ impl Store {
             updated_at: crate::domain::now(),
             version: 1,
         };
-        let k = sub.key();
-        // Asked before: the common case on every later upload, without a transaction.
-        if self.subscriptions.contains_key(&k)? {
-            return Ok(false);
-        }
         let queued = (&self.subscriptions, &self.subscriptions_pending)
             .transaction(|(all, pending)| {
                 if all.get(&k)?.is_some() {
