@@ -43,6 +43,26 @@ async fn call(app: &TestApp, method: &str, path: &str, body: serde_json::Value, 
     );
 }
 
+/// Every store's sync status.
+async fn stores_status(app: &TestApp) -> Vec<pb::StoreStatus> {
+    let status = app
+        .sync()
+        .get_sync_status(pb::GetSyncStatusRequest {})
+        .await;
+    status.unwrap().into_inner().stores
+}
+
+/// Every record parked in ListSyncErrors.
+async fn sync_errors(app: &TestApp) -> pb::ListSyncErrorsResponse {
+    let req = pb::ListSyncErrorsRequest::default();
+    app.sync().list_sync_errors(req).await.unwrap().into_inner()
+}
+
+async fn jobs(app: &TestApp) -> Vec<pb::JobProgress> {
+    let listed = app.sync().list_jobs(pb::ListJobsRequest {}).await;
+    listed.unwrap().into_inner().jobs
+}
+
 /// Deletes a resource through Mailchimp's API, behind mcsync's back.
 async fn delete_in_mailchimp(app: &TestApp, path: &str) {
     call(app, "DELETE", path, json!({}), 204).await;
@@ -99,13 +119,7 @@ async fn records_deleted_in_mailchimp_come_back_with_the_next_upload() {
             assert!(!r.store_recreated);
             assert!(r.reads >= 5, "{r:?}");
         }
-        let status = app
-            .sync()
-            .get_sync_status(pb::GetSyncStatusRequest {})
-            .await
-            .unwrap()
-            .into_inner();
-        for s in &status.stores {
+        for s in &stores_status(&app).await {
             let last = s.last_reconciliation.as_ref().expect("kept for the status");
             assert_eq!(last.missing_in_mailchimp, 4);
         }
@@ -234,13 +248,7 @@ async fn a_store_deleted_while_live_heals_by_itself_with_the_changes_made_meanwh
         })
         .await;
         assert!(healed, "{mode:?}");
-        let jobs = app
-            .sync()
-            .list_jobs(pb::ListJobsRequest {})
-            .await
-            .unwrap()
-            .into_inner()
-            .jobs;
+        let jobs = jobs(&app).await;
         let repair = &jobs[0];
         assert!(repair.trigger.starts_with("repair"), "{repair:?}");
         let repair = watch_to_end(&app, &repair.job_id).await;
@@ -259,19 +267,9 @@ async fn a_store_deleted_while_live_heals_by_itself_with_the_changes_made_meanwh
             *expected.get_mut("customers").unwrap() += 1;
             assert_eq!(stats.stores[s], expected, "{mode:?}: {s} whole again");
         }
-        let status = app
-            .sync()
-            .get_sync_status(pb::GetSyncStatusRequest {})
-            .await
-            .unwrap()
-            .into_inner();
-        assert!(status.stores.iter().all(|s| s.lost_reason.is_empty()));
-        let errors = app
-            .sync()
-            .list_sync_errors(pb::ListSyncErrorsRequest::default())
-            .await
-            .unwrap()
-            .into_inner();
+        let stores = stores_status(&app).await;
+        assert!(stores.iter().all(|s| s.lost_reason.is_empty()));
+        let errors = sync_errors(&app).await;
         assert_eq!(errors.total, 0, "{:?}", errors.errors);
         app.stop().await;
     }
@@ -290,14 +288,7 @@ async fn a_dry_run_shows_the_plan_and_sends_no_write() {
                 json!({"id": "ghost", "title": "Ghost", "variants": [{"id": "g", "title": "G"}]});
             call(&app, "POST", &format!("{base}/products"), ghost, 200).await;
         }
-        let jobs_before = app
-            .sync()
-            .list_jobs(pb::ListJobsRequest {})
-            .await
-            .unwrap()
-            .into_inner()
-            .jobs
-            .len();
+        let jobs_before = jobs(&app).await.len();
         let before = app.sim.stats();
         let mut stream = app
             .sync()
@@ -324,8 +315,7 @@ async fn a_dry_run_shows_the_plan_and_sends_no_write() {
             direct + s.batch_operations.values().sum::<u64>()
         };
         assert_eq!(writes(&after), writes(&before), "{mode:?}: no write");
-        let listed = app.sync().list_jobs(pb::ListJobsRequest {}).await.unwrap();
-        assert_eq!(listed.into_inner().jobs.len(), jobs_before, "not a job");
+        assert_eq!(jobs(&app).await.len(), jobs_before, "not a job");
         for s in &stores {
             assert_eq!(sim_store(&app, s).await["is_syncing"], false);
         }
@@ -363,11 +353,7 @@ async fn a_dry_run_shows_the_plan_and_sends_no_write() {
 #[tokio::test]
 async fn an_unselected_lists_store_is_detached_and_removed_only_when_asked() {
     let (app, _, _) = uploaded(pb::UploadMode::Direct).await;
-    let status = app
-        .sync()
-        .get_sync_status(pb::GetSyncStatusRequest {})
-        .await;
-    let stores = status.unwrap().into_inner().stores;
+    let stores = stores_status(&app).await;
     let (kept, dropped) = (&stores[0], &stores[1]);
     let selected = app
         .lists()
@@ -402,11 +388,7 @@ async fn an_unselected_lists_store_is_detached_and_removed_only_when_asked() {
         .resource(&dropped.store_id, "products", "p4")
         .unwrap();
     assert_eq!(p4["title"], "Boot model 4");
-    let status = app
-        .sync()
-        .get_sync_status(pb::GetSyncStatusRequest {})
-        .await;
-    let stores = status.unwrap().into_inner().stores;
+    let stores = stores_status(&app).await;
     assert_eq!(stores.len(), 2);
     assert!(!stores[0].detached && stores[1].detached, "{stores:?}");
 
@@ -482,12 +464,6 @@ async fn a_record_deleted_in_mailchimp_is_created_again_by_its_next_live_change(
     })
     .await;
     assert!(back, "created again, not parked");
-    let errors = app
-        .sync()
-        .list_sync_errors(pb::ListSyncErrorsRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(errors.total, 0);
+    assert_eq!(sync_errors(&app).await.total, 0);
     app.stop().await;
 }
