@@ -159,13 +159,7 @@ async fn main() {
         customers: (1_000.0 * k) as u64,
         orders: (2_000.0 * k) as u64,
     };
-    println!(
-        "{} products, {} customers, {} orders; simulator at {} ms latency, 10 connections",
-        shop.products,
-        shop.customers,
-        shop.orders,
-        LATENCY.as_millis()
-    );
+    println!("{}", shop.banner(LATENCY));
     for mode in [pb::UploadMode::Direct, pb::UploadMode::Batch] {
         let name = if mode == pb::UploadMode::Direct {
             "direct"

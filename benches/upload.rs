@@ -88,13 +88,7 @@ async fn main() {
         customers: (10_000.0 * s) as u64,
         orders: (20_000.0 * s) as u64,
     };
-    println!(
-        "{} products, {} customers, {} orders; simulator at {} ms latency, 10 connections",
-        shop.products,
-        shop.customers,
-        shop.orders,
-        LATENCY.as_millis()
-    );
+    println!("{}", shop.banner(LATENCY));
 
     let direct = Bench::start(LATENCY, shop.records()).await;
     let first = upload(&direct, pb::UploadMode::Direct).await;

@@ -177,6 +177,17 @@ pub struct Shop {
 }
 
 impl Shop {
+    /// What the bench uploads, and to what.
+    pub fn banner(&self, latency: Duration) -> String {
+        format!(
+            "{} products, {} customers, {} orders; simulator at {} ms latency, 10 connections",
+            self.products,
+            self.customers,
+            self.orders,
+            latency.as_millis()
+        )
+    }
+
     pub fn total(&self) -> u64 {
         self.products + self.customers + self.orders
     }

@@ -140,6 +140,26 @@ impl Store {
         self.flush().await
     }
 
+    /// Every record of a kind, decoded, in id order, read 1,000 at a time.
+    pub fn each_record(
+        &self,
+        kind: RecordKind,
+        mut f: impl FnMut(&str, pb::record::Record) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let page = self.records_after(kind, after.as_deref(), 1_000)?;
+            let Some((last, _)) = page.last() else {
+                return Ok(());
+            };
+            after = Some(last.clone());
+            for (id, bytes) in &page {
+                let id = String::from_utf8_lossy(id);
+                f(&id, super::records::decode_stored(kind, &id, bytes)?)?;
+            }
+        }
+    }
+
     /// Up to `limit` records of a kind after `after` (exclusive), in id order: (id, encoded).
     pub fn records_after(
         &self,

@@ -10,7 +10,7 @@ use crate::domain::record::{RecordKind, kind_to_pb};
 use crate::mailchimp::ecommerce;
 use crate::proto::v1 as pb;
 use crate::store::Store;
-use crate::store::records::{HASH_LEN, decode_stored};
+use crate::store::records::HASH_LEN;
 use crate::store::synced::MAYBE;
 
 /// The plan of an upload with `ctx`, as one (not recorded) JobProgress.
@@ -140,25 +140,16 @@ fn plan_kind(
         deletes: memory.deletes(store, store_id, kind)?,
         ..Default::default()
     };
-    let mut after: Option<Vec<u8>> = None;
-    loop {
-        let page = store.records_after(kind, after.as_deref(), 1_000)?;
-        let Some((last, _)) = page.last() else {
-            break;
-        };
-        after = Some(last.clone());
-        for (id, bytes) in &page {
-            let id = String::from_utf8_lossy(id);
-            let record = decode_stored(kind, &id, bytes)?;
-            let synced = memory.synced(store, store_id, kind, &id)?;
-            match (synced, body_hash(&t, &record)) {
-                (None, None) => p.unchanged += 1,
-                (None, Some(_)) => p.creates += 1,
-                (Some(_), None) => p.deletes += 1,
-                (Some(h), Some(b)) if h == b => p.unchanged += 1,
-                (Some(_), Some(_)) => p.updates += 1,
-            }
+    store.each_record(kind, |id, record| {
+        let synced = memory.synced(store, store_id, kind, id)?;
+        match (synced, body_hash(&t, &record)) {
+            (None, None) => p.unchanged += 1,
+            (None, Some(_)) => p.creates += 1,
+            (Some(_), None) => p.deletes += 1,
+            (Some(h), Some(b)) if h == b => p.unchanged += 1,
+            (Some(_), Some(_)) => p.updates += 1,
         }
-    }
+        Ok(())
+    })?;
     Ok(p)
 }

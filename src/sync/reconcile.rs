@@ -22,7 +22,6 @@ use crate::mailchimp::{AccountClient, MailchimpError, ecommerce};
 use crate::proto::v1 as pb;
 use crate::store::Store;
 use crate::store::StoreError;
-use crate::store::records::decode_stored;
 use crate::store::synced::MAYBE;
 
 #[derive(Debug, thiserror::Error)]
@@ -184,25 +183,15 @@ fn kind_ids(
 fn customers_named(store: &Store) -> Result<HashSet<String>, StoreError> {
     let mut named = HashSet::new();
     for kind in [RecordKind::Order, RecordKind::Cart] {
-        let mut after: Option<Vec<u8>> = None;
-        loop {
-            let page = store.records_after(kind, after.as_deref(), 1_000)?;
-            let Some((last, _)) = page.last() else {
-                break;
+        store.each_record(kind, |_, record| {
+            let customer = match record {
+                pb::record::Record::Order(o) => o.customer,
+                pb::record::Record::Cart(c) => c.customer,
+                _ => None,
             };
-            after = Some(last.clone());
-            for (id, bytes) in &page {
-                let id = String::from_utf8_lossy(id);
-                let customer = match decode_stored(kind, &id, bytes)? {
-                    pb::record::Record::Order(o) => o.customer,
-                    pb::record::Record::Cart(c) => c.customer,
-                    _ => None,
-                };
-                if let Some(c) = customer {
-                    named.insert(c.id);
-                }
-            }
-        }
+            named.extend(customer.map(|c| c.id));
+            Ok(())
+        })?;
     }
     Ok(named)
 }
