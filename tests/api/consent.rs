@@ -4,7 +4,7 @@
 //! Under single opt-in `opt_in_status: true` subscribes such a customer. In both modes an
 //! existing member's status is never changed.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

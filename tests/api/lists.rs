@@ -1,7 +1,7 @@
 //! ListService end to end: refresh with paging and details, removed audiences, selection, the
 //! periodic refresh, and account switching.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! Upload jobs end to end: stores, phases, idempotence, progress, cancel, restart.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

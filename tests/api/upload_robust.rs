@@ -1,7 +1,7 @@
 //! Uploads under stress: batch mode end to end, fault storms, a key revoked mid-job, and a
 //! process killed with SIGKILL mid-upload.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

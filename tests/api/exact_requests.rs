@@ -2,7 +2,7 @@
 //! lacks and no body it refuses, direct, in batches and live. Products without variants keep
 //! their price, SKU and stock; a line naming a variant Mailchimp lacks gets it made first.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! never echoed whole, messages beyond the size limit are refused undecoded, and a silent
 //! PushRecords stream is ended.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

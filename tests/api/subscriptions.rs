@@ -1,7 +1,7 @@
 //! Newsletter subscriptions: the merchant's opt-in rules, applied to Mailchimp in the
 //! background; and nothing else mcsync does ever changes a member's status.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

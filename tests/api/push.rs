@@ -1,6 +1,6 @@
 //! One record to one store, idempotently, against the simulator: counted by its statistics.
 
-mod common;
+use crate::common;
 
 use common::*;
 use mcsync::domain::record::RecordKind;

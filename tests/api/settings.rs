@@ -1,6 +1,6 @@
 //! SettingsService end to end: connecting, the masked key, partial updates and their validation.
 
-mod common;
+use crate::common;
 
 use common::*;
 use mcsync::proto::v1::{self as pb, ConnectRequest, GetSettingsRequest, UpdateSettingsRequest};

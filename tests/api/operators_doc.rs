@@ -1,7 +1,7 @@
 //! Every grpcurl recipe in docs/operators.md, run in order with the real grpcurl against a
 //! server and simulator started here.
 
-mod common;
+use crate::common;
 
 use common::*;
 

@@ -1,7 +1,7 @@
 //! The server as operators and other clients meet it: the token, health, reflection through the
 //! real grpcurl, gRPC-Web over HTTP/1.1, the binary's logs and its shutdown.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -1,6 +1,6 @@
 //! Live sync: after the first upload, every change the shop sends reaches Mailchimp by itself.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

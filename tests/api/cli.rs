@@ -1,6 +1,6 @@
 //! The operator commands, run as the real binary against a server started by the test.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Output};
 use std::time::Duration;

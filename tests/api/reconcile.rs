@@ -2,7 +2,7 @@
 //! repairs any desync, in both modes: records deleted in Mailchimp come back, orphans go, a
 //! deleted store is rebuilt whole; a resync sends everything again without one create.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

@@ -3,7 +3,7 @@
 //! The simulator names its routes with the spec's templates, so its statistics say exactly which
 //! operations a workflow used.
 
-mod common;
+use crate::common;
 
 use common::*;
 use mcsync::proto::v1 as pb;
@@ -71,8 +71,8 @@ fn every_route_the_simulator_serves_is_in_the_spec() {
     let spec = spec();
     // routes.rs names its routes "/3.0/...", and serves the e-commerce templates batches.rs
     // lists (without the prefix), for direct requests and batch operations alike.
-    let routes = include_str!("../src/sim/routes.rs");
-    let ecommerce = include_str!("../src/sim/batches.rs")
+    let routes = include_str!("../../src/sim/routes.rs");
+    let ecommerce = include_str!("../../src/sim/batches.rs")
         .lines()
         .filter(|l| l.trim().starts_with("\"/ecommerce"))
         .map(|l| l.replacen("\"/ecommerce", "\"/3.0/ecommerce", 1));

@@ -1,7 +1,7 @@
 //! Mailchimp's faults as the field has them: a 500 after the write happened (with SIGKILLs on
 //! top), a storm of bare 403s, and a record that fails forever.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

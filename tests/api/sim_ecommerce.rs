@@ -1,6 +1,6 @@
 //! The simulator's e-commerce API over HTTP: the spec's validation plus Mailchimp's own rules.
 
-mod common;
+use crate::common;
 
 use common::*;
 use mcsync::sim::{self, SimHandle};

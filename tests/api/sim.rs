@@ -1,6 +1,6 @@
 //! The simulator over HTTP, as any Mailchimp client would see it.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! Nothing acknowledged is lost, even when the server is killed with SIGKILL mid-stream.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

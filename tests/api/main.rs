@@ -1,0 +1,26 @@
+//! The end-to-end suite, as one test binary: every module starts its own simulator and
+//! server on port 0 (see [`common`]), so the modules run side by side.
+
+mod common;
+
+mod bounded;
+mod cli;
+mod consent;
+mod contract;
+mod durability;
+mod exact_requests;
+mod faults;
+mod feed_memory;
+mod lists;
+mod live;
+mod operators_doc;
+mod push;
+mod reconcile;
+mod records;
+mod server;
+mod settings;
+mod sim;
+mod sim_ecommerce;
+mod subscriptions;
+mod upload;
+mod upload_robust;
