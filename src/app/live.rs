@@ -15,6 +15,7 @@ use tokio::task::JoinSet;
 
 use super::App;
 use crate::domain::record::RecordKind;
+use crate::mailchimp::ErrorKind;
 use crate::proto::v1 as pb;
 use crate::sync::live::coalesce;
 use crate::sync::push::{PushError, Pushed};
@@ -209,7 +210,9 @@ impl App {
             match outcome(&self.store, &store_id, kind, &id, result) {
                 Ok(Ok(_)) => {}
                 // A 404 on a record's collection: the record, or the whole store, is gone.
-                Ok(Err(refusal)) if refusal.0.status == 404 && !lost.contains(&store_id) => {
+                Ok(Err(refusal))
+                    if refusal.0.kind() == ErrorKind::NotFound && !lost.contains(&store_id) =>
+                {
                     if store_gone(&ctx.client, &store_id).await {
                         tracing::warn!(store = %store_id, "the store is gone from Mailchimp");
                         lost.push(store_id);

@@ -3,7 +3,7 @@
 use tokio::task::JoinSet;
 
 use crate::domain::{Audience, AudienceStats, Interest, InterestCategory, Segment};
-use crate::mailchimp::{AccountClient, ListWire, MailchimpError, lenient_count};
+use crate::mailchimp::{AccountClient, ErrorKind, ListWire, MailchimpError, lenient_count};
 
 /// Every audience, all pages, with details. The client's per-key limit bounds the fan-out; an
 /// audience deleted while we read it is left out (the store then marks it removed).
@@ -19,7 +19,7 @@ pub async fn read_all(client: &AccountClient) -> Result<Vec<Audience>, Mailchimp
         let (index, result) = joined.expect("audience reads do not panic");
         match result {
             Ok(audience) => out.push((index, audience)),
-            Err(MailchimpError::Api(p)) if p.status == 404 => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
             Err(e) => {
                 tasks.abort_all();
                 return Err(e);

@@ -2,12 +2,11 @@
 
 use std::sync::Arc;
 
-use reqwest::Method;
 use tokio::sync::watch;
 
 use super::{App, AppError};
 use crate::domain::validate::quoted;
-use crate::mailchimp::{ecommerce, seg};
+use crate::mailchimp::ecommerce;
 use crate::proto::v1 as pb;
 use crate::sync::upload::{self, UploadContext};
 
@@ -250,17 +249,8 @@ impl App {
                 });
                 continue;
             };
-            let mut body = ecommerce::store_body(&store_id, list_id, list_name, &ctx.shop, false);
-            if let Some(m) = body.as_object_mut() {
-                for immutable in ["id", "list_id", "is_syncing"] {
-                    m.remove(immutable);
-                }
-            }
-            let path = format!("/ecommerce/stores/{}", seg(&store_id));
-            let outcome = ctx
-                .client
-                .send(Method::PATCH, &path, &[], Some(&body))
-                .await;
+            let body = ecommerce::store_body(&store_id, list_id, list_name, &ctx.shop, false);
+            let outcome = ctx.client.update_store_identity(&store_id, &body).await;
             results.push(pb::StoreResult {
                 store_id,
                 list_id: list_id.clone(),
@@ -325,13 +315,8 @@ impl App {
             let is_syncing = if store_id.is_empty() {
                 false
             } else {
-                let path = format!("/ecommerce/stores/{}", seg(&store_id));
-                match ctx.client.get::<serde_json::Value>(&path, &[]).await {
-                    Ok(body) => body["is_syncing"].as_bool().unwrap_or(false),
-                    // Gone from Mailchimp (see lost_reason): not syncing.
-                    Err(crate::mailchimp::MailchimpError::Api(p)) if p.status == 404 => false,
-                    Err(e) => return Err(e.into()),
-                }
+                // Gone from Mailchimp (see lost_reason): not syncing.
+                ctx.client.store_syncing(&store_id).await?.unwrap_or(false)
             };
             let kinds = RecordKind::ALL
                 .iter()

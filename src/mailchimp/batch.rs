@@ -9,19 +9,33 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::client::AccountClient;
+use super::client::Repeat;
+use super::endpoint::Request;
 use super::error::MailchimpError;
-use super::retry::{self, Decision, Outcome};
+use super::retry::Outcome;
 
 /// One operation of a batch, as the spec's `Operations` says it.
 #[derive(Debug, Clone, Serialize)]
 pub struct BatchOperation {
-    pub method: &'static str,
+    method: &'static str,
     /// Relative to the API root, without `/3.0`.
-    pub path: String,
+    path: String,
     /// The JSON body, as a string.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub body: Option<String>,
-    pub operation_id: String,
+    body: Option<String>,
+    operation_id: String,
+}
+
+impl BatchOperation {
+    /// The batch form of a request the direct client would send.
+    pub fn new(request: &Request, body: Option<&serde_json::Value>, operation_id: String) -> Self {
+        Self {
+            method: request.verb.name(),
+            path: request.path.clone(),
+            body: body.map(|b| b.to_string()),
+            operation_id,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -77,12 +91,13 @@ impl AccountClient {
 
     /// `GET /batches/{id}`.
     pub async fn batch(&self, id: &str) -> Result<BatchStatus, MailchimpError> {
-        self.get(&format!("/batches/{}", super::seg(id)), &[]).await
+        self.get(&format!("/batches/{}", super::client::seg(id)), &[])
+            .await
     }
 
     /// `DELETE /batches/{id}`: stops a batch (operations already run stay done).
     pub async fn delete_batch(&self, id: &str) -> Result<(), MailchimpError> {
-        let path = format!("/batches/{}", super::seg(id));
+        let path = format!("/batches/{}", super::client::seg(id));
         self.send(Method::DELETE, &path, &[], None).await?;
         Ok(())
     }
@@ -91,35 +106,33 @@ impl AccountClient {
     /// takes no key and does not count against the connection limit); transport errors and
     /// 5xx are retried as API requests are.
     pub async fn batch_results(&self, url: &str) -> Result<Vec<OperationResult>, MailchimpError> {
-        let mut attempt = 0;
-        let archive = loop {
-            attempt += 1;
-            let (outcome, error) = match self.http.get(url).send().await {
-                Ok(r) if r.status().is_success() => match r.bytes().await {
-                    Ok(b) => break b,
+        let archive = self
+            .retrying(Repeat::Always, || async {
+                match self.http.get(url).send().await {
+                    Ok(r) if r.status().is_success() => match r.bytes().await {
+                        Ok(b) => (Outcome::Status(200), Ok(b)),
+                        Err(e) => (
+                            Outcome::ConnectError,
+                            Err(MailchimpError::Connect(e.to_string())),
+                        ),
+                    },
+                    Ok(r) => {
+                        let status = r.status().as_u16();
+                        (
+                            Outcome::Status(status),
+                            Err(MailchimpError::Decode(format!(
+                                "batch results: HTTP {status}"
+                            ))),
+                        )
+                    }
+                    Err(e) if e.is_timeout() => (Outcome::Timeout, Err(MailchimpError::Timeout)),
                     Err(e) => (
                         Outcome::ConnectError,
-                        MailchimpError::Connect(e.to_string()),
+                        Err(MailchimpError::Connect(e.without_url().to_string())),
                     ),
-                },
-                Ok(r) => {
-                    let status = r.status().as_u16();
-                    (
-                        Outcome::Status(status),
-                        MailchimpError::Decode(format!("batch results: HTTP {status}")),
-                    )
                 }
-                Err(e) if e.is_timeout() => (Outcome::Timeout, MailchimpError::Timeout),
-                Err(e) => (
-                    Outcome::ConnectError,
-                    MailchimpError::Connect(e.without_url().to_string()),
-                ),
-            };
-            match retry::decide(outcome, attempt, &self.policy, fastrand::f64()) {
-                Decision::GiveUp => return Err(error),
-                Decision::RetryAfter(d) => tokio::time::sleep(d).await,
-            }
-        };
+            })
+            .await?;
         tokio::task::spawn_blocking(move || unpack(&archive))
             .await
             .map_err(|e| MailchimpError::Decode(format!("batch results: {e}")))?

@@ -7,6 +7,7 @@ use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 
+use super::endpoint::{self, Request, Verb};
 use super::error::{MailchimpError, Problem, is_throttling_403};
 use super::retry::{self, Decision, Outcome, RetryPolicy};
 use super::types::*;
@@ -96,8 +97,7 @@ impl AccountClient {
         serde_json::from_slice(&bytes).map_err(|e| MailchimpError::Decode(format!("{path}: {e}")))
     }
 
-    /// `PUT /ecommerce/stores/{store}/products/{product}/variants/{variant}`: Mailchimp's
-    /// upsert of one variant (`body` names its id).
+    /// `PUT` of a product's variant: Mailchimp's upsert of one variant (`body` names its id).
     pub async fn put_line_variant(
         &self,
         store_id: &str,
@@ -105,14 +105,24 @@ impl AccountClient {
         body: &serde_json::Value,
     ) -> Result<(), MailchimpError> {
         let variant = body["id"].as_str().unwrap_or_default();
-        let path = format!(
-            "/ecommerce/stores/{}/products/{}/variants/{}",
-            seg(store_id),
-            seg(product_id),
-            seg(variant)
-        );
-        self.send(Method::PUT, &path, &[], Some(body)).await?;
+        let request = endpoint::variant(store_id, product_id, variant, Verb::Upsert);
+        self.execute(&request, Some(body)).await?;
         Ok(())
+    }
+
+    /// Sends one request on a store's records. A create is never repeated after an ambiguous
+    /// answer (see [`Self::create`]); the rest are retried as the policy says.
+    pub async fn execute(
+        &self,
+        request: &Request,
+        body: Option<&serde_json::Value>,
+    ) -> Result<bytes::Bytes, MailchimpError> {
+        let repeat = match request.verb {
+            Verb::Create => Repeat::UnlessAmbiguous,
+            _ => Repeat::Always,
+        };
+        self.send_as(request.verb.method(), &request.path, &[], body, repeat)
+            .await
     }
 
     /// Reads every page of a collection with count/offset, until `total_items` are read.
@@ -170,7 +180,7 @@ impl AccountClient {
         }
     }
 
-    pub async fn get<T: DeserializeOwned>(
+    pub(super) async fn get<T: DeserializeOwned>(
         &self,
         path: &str,
         query: &[(&str, String)],
@@ -181,7 +191,7 @@ impl AccountClient {
 
     /// One logical request: attempts it, holding a connection permit only while on the wire, and
     /// retries as [`retry::decide`] says.
-    pub async fn send(
+    pub(super) async fn send(
         &self,
         method: Method,
         path: &str,
@@ -196,7 +206,7 @@ impl AccountClient {
     /// throttling 403, no connection). After an ambiguous outcome (5xx, no answer, a broken
     /// connection) it returns the error, so that the caller goes on with an update and never
     /// sends the same create twice.
-    pub async fn create(
+    pub(super) async fn create(
         &self,
         path: &str,
         body: &serde_json::Value,
@@ -226,21 +236,36 @@ impl AccountClient {
         repeat: Repeat,
     ) -> Result<bytes::Bytes, MailchimpError> {
         let url = self.url(path, query);
-        let mut attempt = 0u32;
+        self.retrying(repeat, || self.attempt(method.clone(), url.clone(), body))
+            .await
+    }
+
+    /// The one retry loop: tries until an attempt succeeds, the policy gives up, or a request
+    /// that must not run twice had an ambiguous outcome.
+    pub(super) async fn retrying<T, F, Fut>(
+        &self,
+        repeat: Repeat,
+        mut attempt: F,
+    ) -> Result<T, MailchimpError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = (Outcome, Result<T, MailchimpError>)>,
+    {
+        let mut attempts = 0u32;
         loop {
-            attempt += 1;
-            let (outcome, result) = self.attempt(method.clone(), url.clone(), body).await;
+            attempts += 1;
+            let (outcome, result) = attempt().await;
             let err = match result {
-                Ok(bytes) => return Ok(bytes),
+                Ok(done) => return Ok(done),
                 Err(e) => e,
             };
             if repeat == Repeat::UnlessAmbiguous && outcome.ambiguous() {
                 return Err(err);
             }
-            match retry::decide(outcome, attempt, &self.policy, fastrand::f64()) {
+            match retry::decide(outcome, attempts, &self.policy, fastrand::f64()) {
                 Decision::GiveUp => return Err(err),
                 Decision::RetryAfter(delay) => {
-                    tracing::debug!(%method, path, attempt, ?delay, error = %err, "retrying Mailchimp request");
+                    tracing::debug!(attempt = attempts, ?delay, error = %err, "retrying Mailchimp request");
                     tokio::time::sleep(delay).await;
                 }
             }
@@ -313,7 +338,7 @@ fn transport_error(e: reqwest::Error) -> (Outcome, Result<bytes::Bytes, Mailchim
 
 /// Whether a request may be sent again after any failure Mailchimp may have acted on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Repeat {
+pub(super) enum Repeat {
     /// Reads, updates, upserts and deletes: doing them twice is doing them once.
     Always,
     /// Creates.

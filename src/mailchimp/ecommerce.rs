@@ -333,6 +333,10 @@ pub fn cart_body(c: &pb::Cart) -> Value {
 /// The resources whose PATCH body differs from their create body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Patchable {
+    /// A store, from its create body: not its list.
+    Store,
+    /// A store's identity for "Update store data": not its list, nor `is_syncing`.
+    StoreIdentity,
     Product,
     Order,
     Cart,
@@ -350,6 +354,12 @@ pub fn patch_body(what: Patchable, create: &Value) -> Value {
         return body;
     };
     m.remove("id");
+    if matches!(what, Patchable::Store | Patchable::StoreIdentity) {
+        m.remove("list_id");
+    }
+    if what == Patchable::StoreIdentity {
+        m.remove("is_syncing");
+    }
     if matches!(what, Patchable::Order | Patchable::Cart) {
         m.remove("customer");
         if let Some(Value::Array(lines)) = m.get_mut("lines") {

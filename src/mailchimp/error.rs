@@ -94,7 +94,63 @@ pub enum MailchimpError {
     Decode(String),
 }
 
+/// What an error means for the caller, from Mailchimp's status and, where the status alone
+/// does not tell, its error text: the only place that reads Mailchimp's wording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// A create of what Mailchimp has already (400 "... already exists").
+    AlreadyExists,
+    /// A change Mailchimp does not allow, such as a customer's email (400 "may not be changed").
+    ImmutableField,
+    /// 404: the record (or its store) is not there.
+    NotFound,
+    /// 429, or a 403 that is Mailchimp shedding load.
+    RateLimited,
+    /// 401 or 403: the key is refused.
+    AuthFailed,
+    /// Any other 4xx: Mailchimp refuses this request's content.
+    Refused,
+    /// 5xx, no answer, no connection.
+    Unavailable,
+    /// A 2xx answer that is not what the API documents.
+    Unexpected,
+}
+
+impl ErrorKind {
+    /// Mailchimp refused the request itself (not the key, not for load): the record is parked,
+    /// and the rest goes on.
+    pub fn is_refusal(self) -> bool {
+        matches!(
+            self,
+            Self::AlreadyExists | Self::ImmutableField | Self::NotFound | Self::Refused
+        )
+    }
+}
+
+impl Problem {
+    pub fn kind(&self) -> ErrorKind {
+        match self.status {
+            400 if self.detail.contains("already exists") => ErrorKind::AlreadyExists,
+            400 if self.detail.contains("may not be changed") => ErrorKind::ImmutableField,
+            404 => ErrorKind::NotFound,
+            429 => ErrorKind::RateLimited,
+            403 if throttling_text(&self.title, &self.detail) => ErrorKind::RateLimited,
+            401 | 403 => ErrorKind::AuthFailed,
+            400..=499 => ErrorKind::Refused,
+            _ => ErrorKind::Unavailable,
+        }
+    }
+}
+
 impl MailchimpError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Api(p) => p.kind(),
+            Self::Timeout | Self::Interrupted(_) | Self::Connect(_) => ErrorKind::Unavailable,
+            Self::Decode(_) => ErrorKind::Unexpected,
+        }
+    }
+
     pub fn status(&self) -> Option<u16> {
         match self {
             Self::Api(p) => Some(p.status),
@@ -130,12 +186,14 @@ pub fn is_throttling_403(status: u16, body: &[u8]) -> bool {
         return false;
     }
     match serde_json::from_slice::<Problem>(body) {
-        Ok(p) => {
-            let text = format!("{} {}", p.title, p.detail).to_lowercase();
-            text.contains("simultaneous connections") || text.contains("too many")
-        }
+        Ok(p) => throttling_text(&p.title, &p.detail),
         Err(_) => true,
     }
+}
+
+fn throttling_text(title: &str, detail: &str) -> bool {
+    let text = format!("{title} {detail}").to_lowercase();
+    text.contains("simultaneous connections") || text.contains("too many")
 }
 
 fn http_reason(status: u16) -> &'static str {
@@ -176,6 +234,64 @@ mod tests {
         assert!(is_throttling_403(403, b"<html>Forbidden</html>"));
         assert!(is_throttling_403(403, b""));
         assert!(!is_throttling_403(429, b""));
+    }
+
+    #[test]
+    fn errors_are_classified_by_status_and_wording() {
+        let kind = |status, detail: &str| {
+            let body = format!(r#"{{"status":{status},"title":"t","detail":"{detail}"}}"#);
+            Problem::from_response(status, body.as_bytes()).kind()
+        };
+        let table = [
+            (
+                400,
+                "A product with the provided ID already exists",
+                ErrorKind::AlreadyExists,
+            ),
+            (
+                400,
+                "An email address may not be changed",
+                ErrorKind::ImmutableField,
+            ),
+            (
+                400,
+                "The resource submitted could not be validated.",
+                ErrorKind::Refused,
+            ),
+            (
+                404,
+                "The requested resource could not be found.",
+                ErrorKind::NotFound,
+            ),
+            (405, "Method not allowed", ErrorKind::Refused),
+            (429, "Too many requests", ErrorKind::RateLimited),
+            (
+                403,
+                "You have exceeded the limit of 10 simultaneous connections.",
+                ErrorKind::RateLimited,
+            ),
+            (
+                403,
+                "This account has been disabled.",
+                ErrorKind::AuthFailed,
+            ),
+            (401, "Your API key may be invalid", ErrorKind::AuthFailed),
+            (
+                500,
+                "An unexpected internal error has occurred.",
+                ErrorKind::Unavailable,
+            ),
+            (503, "", ErrorKind::Unavailable),
+        ];
+        for (status, detail, expected) in table {
+            assert_eq!(kind(status, detail), expected, "{status} {detail}");
+        }
+        assert_eq!(MailchimpError::Timeout.kind(), ErrorKind::Unavailable);
+        assert_eq!(
+            MailchimpError::Decode(String::new()).kind(),
+            ErrorKind::Unexpected
+        );
+        assert!(ErrorKind::NotFound.is_refusal() && !ErrorKind::AuthFailed.is_refusal());
     }
 
     #[test]

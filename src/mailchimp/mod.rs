@@ -5,9 +5,11 @@
 mod batch;
 mod client;
 pub mod ecommerce;
+mod endpoint;
 mod error;
 pub mod ids;
 pub mod retry;
+mod stores;
 mod types;
 
 use std::collections::HashMap;
@@ -18,8 +20,9 @@ use reqwest::Url;
 use tokio::sync::Semaphore;
 
 pub use batch::{BatchOperation, BatchStatus, OperationResult};
-pub use client::{AccountClient, MAX_PAGE, seg};
-pub use error::{FieldError, MailchimpError, Problem};
+pub use client::{AccountClient, MAX_PAGE};
+pub use endpoint::{Collection, Records, Request, Verb, variant};
+pub use error::{ErrorKind, FieldError, MailchimpError, Problem};
 pub use retry::RetryPolicy;
 pub use types::*;
 

@@ -9,14 +9,15 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use reqwest::Method;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::push::{self, Plan, Planned, PushError, Pushed, push_as};
 use super::upload::{Stop, UploadContext, ensure_line_products, target};
 use crate::domain::record::RecordKind;
-use crate::mailchimp::{BatchOperation, BatchStatus, MailchimpError, OperationResult, Problem};
+use crate::mailchimp::{
+    BatchOperation, BatchStatus, ErrorKind, MailchimpError, OperationResult, Problem, Verb,
+};
 use crate::proto::v1 as pb;
 use crate::store::Store;
 use crate::store::records::decode_stored;
@@ -47,25 +48,25 @@ pub enum Settled {
 }
 
 /// The one decision on a batch result. `None`: the operation is missing from the results.
-pub fn settle(method: &Method, result: Option<&OperationResult>) -> Settled {
+pub fn settle(verb: Verb, result: Option<&OperationResult>) -> Settled {
     let Some(r) = result else {
         return Settled::Direct { may_exist: true };
     };
-    match r.status_code {
-        200..=299 => Settled::Accepted,
-        400 if push::already_exists(&problem(r)) => Settled::Direct { may_exist: true },
-        // A customer's new email (customers are the only PUT): the direct path deletes and
+    if (200..=299).contains(&r.status_code) {
+        return Settled::Accepted;
+    }
+    match problem(r).kind() {
+        ErrorKind::AlreadyExists => Settled::Direct { may_exist: true },
+        // A customer's new email (customers are the only upsert): the direct path deletes and
         // re-creates the customer. An order or cart giving a customer another email is refused.
-        400 if *method == Method::PUT && push::email_change_refused(&problem(r)) => {
-            Settled::Direct { may_exist: true }
-        }
-        404 if *method != Method::POST => Settled::Direct { may_exist: false },
+        ErrorKind::ImmutableField if verb == Verb::Upsert => Settled::Direct { may_exist: true },
+        ErrorKind::NotFound if verb != Verb::Create => Settled::Direct { may_exist: false },
         // Not run: try again as it was planned.
-        429 => Settled::Direct {
-            may_exist: *method != Method::POST,
+        _ if r.status_code == 429 => Settled::Direct {
+            may_exist: verb != Verb::Create,
         },
         // Maybe run, maybe not: an update first, so that a create is never sent twice.
-        500..=599 => Settled::Direct { may_exist: true },
+        _ if (500..=599).contains(&r.status_code) => Settled::Direct { may_exist: true },
         _ => Settled::Refused,
     }
 }
@@ -119,7 +120,7 @@ pub async fn push_window(
     }
     for (i, (id, p)) in planned.iter().enumerate() {
         let answer = answers.remove(&i);
-        match settle(&p.method, answer.as_ref()) {
+        match settle(p.request.verb(), answer.as_ref()) {
             Settled::Accepted => results.push((id.clone(), push::accepted(store, &t, kind, id, p))),
             Settled::Refused => {
                 let problem = answer
@@ -155,7 +156,7 @@ fn ambiguous_create(
     answer: Option<&OperationResult>,
 ) -> Result<(), PushError> {
     let ambiguous = answer.is_none_or(|a| (500..=599).contains(&a.status_code));
-    if p.method == Method::POST && ambiguous {
+    if p.request.verb() == Verb::Create && ambiguous {
         push::maybe_created(store, t, kind, id)?;
     }
     Ok(())
@@ -190,11 +191,12 @@ async fn run_batches(
         let ops: Vec<BatchOperation> = part
             .iter()
             .enumerate()
-            .map(|(j, (_, p))| BatchOperation {
-                method: method_name(&p.method),
-                path: p.path.clone(),
-                body: Some(p.body.to_string()),
-                operation_id: op_id(nonce, n * OPS_PER_BATCH + j),
+            .map(|(j, (_, p))| {
+                BatchOperation::new(
+                    &p.request,
+                    Some(&p.body),
+                    op_id(nonce, n * OPS_PER_BATCH + j),
+                )
             })
             .collect();
         // Not taken (`None`): its operations get no result and go direct, updates first.
@@ -316,16 +318,6 @@ fn submitted_since(at: &str, since: time::OffsetDateTime) -> bool {
         .is_ok_and(|t| t >= since)
 }
 
-fn method_name(m: &Method) -> &'static str {
-    match *m {
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::PATCH => "PATCH",
-        Method::DELETE => "DELETE",
-        _ => "GET",
-    }
-}
-
 async fn send_direct(
     store: &Store,
     ctx: &UploadContext,
@@ -376,43 +368,43 @@ mod tests {
     fn each_batch_result_is_settled_once() {
         let exists = r#"{"status":400,"title":"Invalid Resource","detail":"A product with the provided ID already exists in the account."}"#;
         let invalid = r#"{"status":400,"title":"Invalid Resource","detail":"The resource submitted could not be validated.","errors":[{"field":"title","message":"Required"}]}"#;
-        let post = Method::POST;
-        let patch = Method::PATCH;
-        assert_eq!(settle(&post, Some(&answer(200, "{}"))), Settled::Accepted);
-        assert_eq!(settle(&post, Some(&answer(204, ""))), Settled::Accepted);
+        let post = Verb::Create;
+        let patch = Verb::Update;
+        assert_eq!(settle(post, Some(&answer(200, "{}"))), Settled::Accepted);
+        assert_eq!(settle(post, Some(&answer(204, ""))), Settled::Accepted);
         assert_eq!(
-            settle(&post, Some(&answer(400, exists))),
+            settle(post, Some(&answer(400, exists))),
             Settled::Direct { may_exist: true },
             "an existing record is updated, never created twice"
         );
-        assert_eq!(settle(&post, Some(&answer(400, invalid))), Settled::Refused);
+        assert_eq!(settle(post, Some(&answer(400, invalid))), Settled::Refused);
         assert_eq!(
-            settle(&patch, Some(&answer(404, "{}"))),
+            settle(patch, Some(&answer(404, "{}"))),
             Settled::Direct { may_exist: false },
             "deleted in Mailchimp meanwhile: created again"
         );
-        assert_eq!(settle(&post, Some(&answer(404, "{}"))), Settled::Refused);
+        assert_eq!(settle(post, Some(&answer(404, "{}"))), Settled::Refused);
         assert_eq!(
-            settle(&post, Some(&answer(503, ""))),
+            settle(post, Some(&answer(503, ""))),
             Settled::Direct { may_exist: true }
         );
         assert_eq!(
-            settle(&post, Some(&answer(429, ""))),
+            settle(post, Some(&answer(429, ""))),
             Settled::Direct { may_exist: false }
         );
         assert_eq!(
-            settle(&patch, Some(&answer(429, ""))),
+            settle(patch, Some(&answer(429, ""))),
             Settled::Direct { may_exist: true }
         );
-        assert_eq!(settle(&post, None), Settled::Direct { may_exist: true });
+        assert_eq!(settle(post, None), Settled::Direct { may_exist: true });
         let email = r#"{"status":400,"title":"Invalid Resource","detail":"An email address may not be changed"}"#;
         assert_eq!(
-            settle(&Method::PUT, Some(&answer(400, email))),
+            settle(Verb::Upsert, Some(&answer(400, email))),
             Settled::Direct { may_exist: true },
             "a customer's email change goes direct: deleted and created again"
         );
         assert_eq!(
-            settle(&post, Some(&answer(400, email))),
+            settle(post, Some(&answer(400, email))),
             Settled::Refused,
             "an order cannot change its customer's email"
         );

@@ -3,13 +3,14 @@
 //! otherwise, and an "already exists" answer turns a create into an update. The building block
 //! of uploads and of live sync.
 
-use reqwest::Method;
 use serde_json::Value;
 
 use crate::domain::CouponUploadMode;
 use crate::domain::record::RecordKind;
 use crate::mailchimp::ecommerce::{self as map, Patchable};
-use crate::mailchimp::{AccountClient, MailchimpError, Problem, seg};
+use crate::mailchimp::{
+    AccountClient, Collection, ErrorKind, MailchimpError, Records, Request, Verb,
+};
 use crate::proto::v1 as pb;
 use crate::store::records::{HASH_LEN, content_hash};
 use crate::store::synced::MAYBE;
@@ -60,15 +61,6 @@ pub enum PushError {
     Store(#[from] StoreError),
 }
 
-pub fn already_exists(p: &Problem) -> bool {
-    p.status == 400 && p.detail.contains("already exists")
-}
-
-/// Mailchimp's refusal to change a customer's email.
-pub fn email_change_refused(p: &Problem) -> bool {
-    p.status == 400 && p.detail.contains("may not be changed")
-}
-
 fn hash(bodies: &[&Value]) -> [u8; HASH_LEN] {
     // serde_json's maps are ordered, so equal bodies serialise identically.
     content_hash(&serde_json::to_vec(bodies).expect("JSON values serialise"))
@@ -115,23 +107,22 @@ async fn push_once(
     record: Option<&pb::record::Record>,
     may_exist: bool,
 ) -> Result<Pushed, PushError> {
-    let base = format!("/ecommerce/stores/{}", seg(t.store_id));
     let synced = store.synced_hash(t.store_id, kind, id)?;
     let Some(record) = record else {
         // Mailchimp never had it from us: nothing to delete.
         if synced.is_none() && !may_exist {
             return Ok(Pushed::Skipped);
         }
-        return delete(store, t, kind, id, &base).await;
+        return delete(store, t, kind, id).await;
     };
     match record {
         pb::record::Record::Coupon(c) => {
-            return coupon(store, t, c, synced, may_exist, &base).await;
+            return coupon(store, t, c, synced, may_exist).await;
         }
         // An emptied cart has nothing to remind anyone of.
         pb::record::Record::Cart(c) if c.lines.is_empty() => {
             return if synced.is_some() {
-                delete(store, t, kind, id, &base).await
+                delete(store, t, kind, id).await
             } else {
                 Ok(Pushed::Skipped)
             };
@@ -146,8 +137,8 @@ async fn push_once(
         Plan::Direct => return Ok(Pushed::Skipped),
         Plan::Send(p) => p,
     };
-    let outcome = if p.method == Method::PUT {
-        put_customer(t.client, &p.path, &p.body).await?;
+    let outcome = if p.request.verb() == Verb::Upsert {
+        put_customer(t.client, records(t, kind), id, &p.body).await?;
         if p.creates {
             Pushed::Created
         } else {
@@ -158,19 +149,12 @@ async fn push_once(
         let patch = patch_of(kind).map_or_else(|| create.clone(), |w| map::patch_body(w, &create));
         let rec = Rec { kind, id };
         let bodies = (&create, &patch);
-        upsert(
-            store,
-            t,
-            rec,
-            &p.collection,
-            bodies,
-            p.method == Method::PATCH,
-        )
-        .await?
+        let known = p.request.verb() == Verb::Update;
+        upsert(store, t, rec, records(t, kind), bodies, known).await?
     };
     store.set_synced(t.store_id, kind, id, p.hash)?;
     if let (Pushed::Created, pb::record::Record::Order(o)) = (outcome, record) {
-        placed_cart(store, t, &o.cart_id, &base).await?;
+        placed_cart(store, t, &o.cart_id).await?;
     }
     Ok(outcome)
 }
@@ -202,17 +186,19 @@ fn consent(store: &Store, t: &Target<'_>, c: &pb::Customer) -> Result<(), PushEr
 /// id, so they stay attributed to it.
 async fn put_customer(
     client: &AccountClient,
-    one: &str,
+    customers: Records<'_>,
+    id: &str,
     body: &Value,
 ) -> Result<(), MailchimpError> {
-    match client.send(Method::PUT, one, &[], Some(body)).await {
-        Err(MailchimpError::Api(p)) if email_change_refused(&p) => {
-            match client.send(Method::DELETE, one, &[], None).await {
+    let put = customers.upsert(id);
+    match client.execute(&put, Some(body)).await {
+        Err(e) if e.kind() == ErrorKind::ImmutableField => {
+            match client.execute(&customers.delete(id), None).await {
                 Ok(_) => {}
-                Err(MailchimpError::Api(p)) if p.status == 404 => {}
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
                 Err(e) => return Err(e),
             }
-            client.send(Method::PUT, one, &[], Some(body)).await?;
+            client.execute(&put, Some(body)).await?;
             Ok(())
         }
         other => other.map(|_| ()),
@@ -220,12 +206,7 @@ async fn put_customer(
 }
 
 /// A placed order's cart leaves the store, if it is there.
-async fn placed_cart(
-    store: &Store,
-    t: &Target<'_>,
-    cart_id: &str,
-    base: &str,
-) -> Result<(), PushError> {
+async fn placed_cart(store: &Store, t: &Target<'_>, cart_id: &str) -> Result<(), PushError> {
     if cart_id.is_empty()
         || store
             .synced_hash(t.store_id, RecordKind::Cart, cart_id)?
@@ -233,7 +214,7 @@ async fn placed_cart(
     {
         return Ok(());
     }
-    delete(store, t, RecordKind::Cart, cart_id, base).await?;
+    delete(store, t, RecordKind::Cart, cart_id).await?;
     Ok(())
 }
 
@@ -264,12 +245,8 @@ fn patch_of(kind: RecordKind) -> Option<Patchable> {
 /// One request that brings Mailchimp up to date with a record, for a batch.
 #[derive(Debug, Clone)]
 pub struct Planned {
-    pub method: Method,
-    /// Relative to the API root.
-    pub path: String,
+    pub request: Request,
     pub body: Value,
-    /// The record's collection (where a create goes).
-    collection: String,
     hash: [u8; HASH_LEN],
     creates: bool,
 }
@@ -331,21 +308,23 @@ fn decide(
     if synced == Some(h) {
         return Plan::Unchanged;
     }
-    let collection = format!("/ecommerce/stores/{}/{}", seg(t.store_id), collection(kind));
-    let one = format!("{collection}/{}", seg(id));
-    let (method, path, body) = match patch_of(kind) {
-        None => (Method::PUT, one, body),
+    let records = records(t, kind);
+    let (request, body) = match patch_of(kind) {
+        None => (records.upsert(id), body),
         Some(what) if synced.is_some() || may_exist => {
-            (Method::PATCH, one, map::patch_body(what, &body))
+            (records.update(id), map::patch_body(what, &body))
         }
-        Some(_) => (Method::POST, collection.clone(), body),
+        Some(_) => (records.create(), body),
+    };
+    let creates = match request.verb() {
+        Verb::Create => true,
+        Verb::Upsert => synced.is_none(),
+        Verb::Update | Verb::Delete => false,
     };
     Plan::Send(Planned {
-        creates: method == Method::POST || (method == Method::PUT && synced.is_none()),
-        method,
-        path,
+        request,
         body,
-        collection,
+        creates,
         hash: h,
     })
 }
@@ -395,29 +374,29 @@ async fn upsert(
     store: &Store,
     t: &Target<'_>,
     rec: Rec<'_>,
-    collection: &str,
+    records: Records<'_>,
     (create, patch): (&Value, &Value),
     known: bool,
 ) -> Result<Pushed, PushError> {
     let client = t.client;
-    let one = format!("{collection}/{}", seg(rec.id));
+    let update = records.update(rec.id);
     let mut known = known;
     let mut attempt = 0;
     loop {
         attempt += 1;
         if known {
-            match client.send(Method::PATCH, &one, &[], Some(patch)).await {
+            match client.execute(&update, Some(patch)).await {
                 Ok(_) => return Ok(Pushed::Updated),
                 // Not there (deleted in Mailchimp meanwhile, or an ambiguous create that did
                 // not happen): create it.
-                Err(MailchimpError::Api(p)) if p.status == 404 => {}
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
                 Err(e) => return Err(e.into()),
             }
         }
-        match client.create(collection, create).await {
+        match client.execute(&records.create(), Some(create)).await {
             Ok(_) => return Ok(Pushed::Created),
-            Err(MailchimpError::Api(p)) if already_exists(&p) => {
-                client.send(Method::PATCH, &one, &[], Some(patch)).await?;
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                client.execute(&update, Some(patch)).await?;
                 return Ok(Pushed::Updated);
             }
             Err(e) if e.is_ambiguous() => {
@@ -440,11 +419,10 @@ async fn coupon(
     c: &pb::Coupon,
     synced: Option<[u8; HASH_LEN]>,
     may_exist: bool,
-    base: &str,
 ) -> Result<Pushed, PushError> {
     let Some((rule, code)) = coupon_bodies(t, c) else {
         return if synced.is_some() {
-            delete(store, t, RecordKind::Coupon, &c.id, base).await
+            delete(store, t, RecordKind::Coupon, &c.id).await
         } else {
             Ok(Pushed::Skipped)
         };
@@ -453,19 +431,19 @@ async fn coupon(
     if synced == Some(h) {
         return Ok(Pushed::Unchanged);
     }
-    let rules = format!("{base}/{}", collection(RecordKind::Coupon));
+    let rules = records(t, RecordKind::Coupon);
     let known = synced.is_some() || may_exist;
     let rec = Rec {
         kind: RecordKind::Coupon,
         id: &c.id,
     };
     let rule_patch = map::patch_body(Patchable::PromoRule, &rule);
-    let outcome = upsert(store, t, rec, &rules, (&rule, &rule_patch), known).await?;
-    let codes = format!("{rules}/{}/promo-codes", seg(&c.id));
+    let outcome = upsert(store, t, rec, rules, (&rule, &rule_patch), known).await?;
+    let codes = Records::promo_codes(t.store_id, &c.id);
     let code_patch = map::patch_body(Patchable::PromoCode, &code);
     // A rule that existed may have its code already.
     let code_known = known || outcome == Pushed::Updated;
-    upsert(store, t, rec, &codes, (&code, &code_patch), code_known).await?;
+    upsert(store, t, rec, codes, (&code, &code_patch), code_known).await?;
     store.set_synced(t.store_id, RecordKind::Coupon, &c.id, h)?;
     Ok(outcome)
 }
@@ -489,14 +467,19 @@ pub fn body_hash(t: &Target<'_>, record: &pb::record::Record) -> Option<[u8; HAS
 }
 
 /// A store's collection for a kind of record; a coupon lives as a promo rule.
-fn collection(kind: RecordKind) -> &'static str {
+pub fn collection(kind: RecordKind) -> Collection {
     match kind {
-        RecordKind::Product => "products",
-        RecordKind::Customer => "customers",
-        RecordKind::Order => "orders",
-        RecordKind::Cart => "carts",
-        RecordKind::Coupon => "promo-rules",
+        RecordKind::Product => Collection::Products,
+        RecordKind::Customer => Collection::Customers,
+        RecordKind::Order => Collection::Orders,
+        RecordKind::Cart => Collection::Carts,
+        RecordKind::Coupon => Collection::PromoRules,
     }
+}
+
+/// Where a kind of record lives in the target's store.
+fn records<'a>(t: &Target<'a>, kind: RecordKind) -> Records<'a> {
+    Records::new(t.store_id, collection(kind))
 }
 
 async fn delete(
@@ -504,20 +487,11 @@ async fn delete(
     t: &Target<'_>,
     kind: RecordKind,
     id: &str,
-    base: &str,
 ) -> Result<Pushed, PushError> {
-    let outcome = match t
-        .client
-        .send(
-            Method::DELETE,
-            &format!("{base}/{}/{}", collection(kind), seg(id)),
-            &[],
-            None,
-        )
-        .await
-    {
+    let request = records(t, kind).delete(id);
+    let outcome = match t.client.execute(&request, None).await {
         Ok(_) => Pushed::Deleted,
-        Err(MailchimpError::Api(p)) if p.status == 404 => Pushed::Skipped,
+        Err(e) if e.kind() == ErrorKind::NotFound => Pushed::Skipped,
         Err(e) => return Err(e.into()),
     };
     store.clear_synced(t.store_id, kind, id)?;

@@ -17,7 +17,8 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::domain::record::RecordKind;
-use crate::mailchimp::ids::{Collection, Held};
+use crate::mailchimp::Collection;
+use crate::mailchimp::ids::Held;
 use crate::mailchimp::{AccountClient, MailchimpError, ecommerce};
 use crate::proto::v1 as pb;
 use crate::store::Store;

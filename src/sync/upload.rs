@@ -6,16 +6,14 @@
 
 use std::time::Instant;
 
-use reqwest::Method;
-use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::push::{self, Consent, PushError, Pushed, Target, push, push_as};
+use super::push::{Consent, PushError, Pushed, Target, push, push_as};
 use super::reconcile::reconcile;
 use crate::domain::record::{self, RecordKind, kind_to_pb};
 use crate::domain::{CouponUploadMode, ShopIdentity};
-use crate::mailchimp::{AccountClient, MailchimpError, Problem, ecommerce, seg};
+use crate::mailchimp::{AccountClient, MailchimpError, Problem, ecommerce};
 use crate::proto::v1 as pb;
 use crate::store::Store;
 use crate::store::errors::SyncErrorRecord;
@@ -263,21 +261,25 @@ async fn ensure_store(
     let adopted = if exists {
         None
     } else {
-        find_store(&ctx.client, list_id, &ctx.shop.shop_url)
+        ctx.client
+            .find_store(list_id, &ctx.shop.shop_url)
             .await
             .map_err(fail)?
     };
     let (id, created) = match adopted {
         Some(adopted) => {
-            update_store(ctx, &adopted, &body).await.map_err(fail)?;
+            ctx.client
+                .update_store(&adopted, &body)
+                .await
+                .map_err(fail)?;
             (adopted, false)
         }
         None if exists => {
-            update_store(ctx, &id, &body).await.map_err(fail)?;
+            ctx.client.update_store(&id, &body).await.map_err(fail)?;
             (id, false)
         }
         None => {
-            create_store(ctx, &id, &body).await.map_err(fail)?;
+            ctx.client.create_store(&id, &body).await.map_err(fail)?;
             (id, true)
         }
     };
@@ -291,77 +293,6 @@ async fn ensure_store(
 /// Whether the store itself is gone from Mailchimp (a 404 for the store, not for a record).
 pub async fn store_gone(client: &AccountClient, store_id: &str) -> bool {
     matches!(client.has_store(store_id).await, Ok(false))
-}
-
-/// Creates the store, never twice: after an ambiguous answer an update tells whether it was
-/// made (404: not made, created again, within the retry policy's attempts).
-async fn create_store(ctx: &UploadContext, id: &str, body: &Value) -> Result<(), MailchimpError> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        match ctx.client.create("/ecommerce/stores", body).await {
-            Ok(_) => return Ok(()),
-            Err(MailchimpError::Api(p)) if push::already_exists(&p) => {
-                return update_store(ctx, id, body).await;
-            }
-            Err(e) if e.is_ambiguous() => match update_store(ctx, id, body).await {
-                Err(MailchimpError::Api(p))
-                    if p.status == 404 && ctx.client.back_off(attempt).await => {}
-                other => return other,
-            },
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// Brings a store's name, domain, currency and the rest up to date (not its id or list, which
-/// a PATCH does not take).
-async fn update_store(ctx: &UploadContext, id: &str, body: &Value) -> Result<(), MailchimpError> {
-    let mut patch = body.clone();
-    if let Some(m) = patch.as_object_mut() {
-        m.remove("id");
-        m.remove("list_id");
-    }
-    let path = format!("/ecommerce/stores/{}", seg(id));
-    ctx.client
-        .send(Method::PATCH, &path, &[], Some(&patch))
-        .await
-        .map(|_| ())
-}
-
-/// A store Mailchimp has for this list and this shop: with our domain, or the bare shop URL
-/// (as other integrations, X-Cart's own addon among them, name it).
-async fn find_store(
-    client: &AccountClient,
-    list_id: &str,
-    shop_url: &str,
-) -> Result<Option<String>, MailchimpError> {
-    let ours = ecommerce::store_domain(shop_url, list_id);
-    let bare = shop_url.trim_end_matches('/');
-    let mut offset = 0;
-    loop {
-        let page: Value = client
-            .get(
-                "/ecommerce/stores",
-                &[("count", "1000".into()), ("offset", offset.to_string())],
-            )
-            .await?;
-        let stores = page["stores"].as_array().cloned().unwrap_or_default();
-        let found = stores.iter().find(|s| {
-            let domain = s["domain"]
-                .as_str()
-                .unwrap_or_default()
-                .trim_end_matches('/');
-            s["list_id"] == list_id && (domain == ours || domain == bare)
-        });
-        if let Some(s) = found {
-            return Ok(s["id"].as_str().map(str::to_owned));
-        }
-        offset += stores.len();
-        if stores.is_empty() || offset as u64 >= page["total_items"].as_u64().unwrap_or(0) {
-            return Ok(None);
-        }
-    }
 }
 
 async fn set_syncing(
@@ -383,10 +314,8 @@ async fn set_syncing(
 
 /// PATCHes a store's `is_syncing`; whether Mailchimp took it.
 pub async fn clear_syncing(client: &AccountClient, store_id: &str, syncing: bool) -> bool {
-    let body = json!({"is_syncing": syncing});
-    let path = format!("/ecommerce/stores/{}", seg(store_id));
-    match client.send(Method::PATCH, &path, &[], Some(&body)).await {
-        Ok(_) => true,
+    match client.set_store_syncing(store_id, syncing).await {
+        Ok(()) => true,
         Err(e) => {
             tracing::warn!(store = %store_id, error = %e, "could not set is_syncing");
             false
@@ -631,7 +560,7 @@ async fn line_variant(
 pub struct Refusal(pub Box<Problem>);
 
 pub fn is_refusal(p: &Problem) -> bool {
-    (400..500).contains(&p.status) && !matches!(p.status, 401 | 403 | 429)
+    p.kind().is_refusal()
 }
 
 /// Sorts a push result, keeping the error list current: a refusal, or a record Mailchimp keeps

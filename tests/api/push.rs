@@ -40,10 +40,7 @@ async fn fixture() -> Fixture {
         ..Default::default()
     };
     let body = ecommerce::store_body(STORE, &sim.list_ids(KEY_A)[0], "Newsletter", &shop, false);
-    client
-        .send(reqwest::Method::POST, "/ecommerce/stores", &[], Some(&body))
-        .await
-        .unwrap();
+    client.create_store(STORE, &body).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     Fixture {
         sim,
@@ -261,6 +258,7 @@ async fn coupons_follow_the_upload_mode_and_leave_when_they_stop_matching() {
 
 #[tokio::test]
 async fn a_batch_plans_one_request_and_leaves_the_rest_to_the_direct_path() {
+    use mcsync::mailchimp::Verb;
     use mcsync::sync::push::{Plan, plan};
     let f = fixture().await;
     let t = f.target(CouponUploadMode::All);
@@ -268,8 +266,8 @@ async fn a_batch_plans_one_request_and_leaves_the_rest_to_the_direct_path() {
     let planned = |r: &R, kind, id: &str| plan(&f.store, &t, kind, id, r, false).unwrap();
     match planned(&product, RecordKind::Product, "p1") {
         Plan::Send(p) => assert_eq!(
-            (p.method, p.path.as_str()),
-            (reqwest::Method::POST, "/ecommerce/stores/xc_test/products")
+            (p.request.verb(), p.request.path()),
+            (Verb::Create, "/ecommerce/stores/xc_test/products")
         ),
         _ => panic!("a new product is one create"),
     }

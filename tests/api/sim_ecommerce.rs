@@ -323,7 +323,9 @@ async fn promo_rules_and_codes() {
 
 #[tokio::test]
 async fn batches_run_in_the_background_and_publish_a_gzipped_tar_of_results() {
-    use mcsync::mailchimp::{BatchOperation, Mailchimp, MailchimpConfig};
+    use mcsync::mailchimp::{
+        BatchOperation, Collection, Mailchimp, MailchimpConfig, Records, Request,
+    };
     let api = Api::start().await;
     api.store("s1", "shop.example.com").await;
     let mc = Mailchimp::new(MailchimpConfig {
@@ -332,49 +334,21 @@ async fn batches_run_in_the_background_and_publish_a_gzipped_tar_of_results() {
     })
     .unwrap();
     let client = mc.for_key(&mcsync::domain::ApiKey::parse(KEY_A).unwrap());
-    let op = |method, path: &str, body: Option<Value>, id: &str| BatchOperation {
-        method,
-        path: path.into(),
-        body: body.map(|b| b.to_string()),
-        operation_id: id.into(),
+    let op = |request: Request, body: Option<Value>, id: &str| {
+        BatchOperation::new(&request, body.as_ref(), id.into())
     };
+    let products = Records::new("s1", Collection::Products);
     let ops = vec![
+        op(products.create(), Some(product("p1")), "create p1"),
+        op(products.create(), Some(product("p1")), "again p1"),
+        op(products.create(), Some(json!({"id": "p2"})), "bad p2"),
         op(
-            "POST",
-            "/ecommerce/stores/s1/products",
-            Some(product("p1")),
-            "create p1",
-        ),
-        op(
-            "POST",
-            "/ecommerce/stores/s1/products",
-            Some(product("p1")),
-            "again p1",
-        ),
-        op(
-            "POST",
-            "/ecommerce/stores/s1/products",
-            Some(json!({"id": "p2"})),
-            "bad p2",
-        ),
-        op(
-            "PATCH",
-            "/ecommerce/stores/s1/products/p1",
+            products.update("p1"),
             Some(json!({"title": "Boot"})),
             "patch p1",
         ),
-        op(
-            "DELETE",
-            "/ecommerce/stores/s1/products/nope",
-            None,
-            "delete nope",
-        ),
-        op(
-            "POST",
-            "/ecommerce/stores/s1/products",
-            Some(json!(["not an object"])),
-            "array",
-        ),
+        op(products.delete("nope"), None, "delete nope"),
+        op(products.create(), Some(json!(["not an object"])), "array"),
     ];
     let batch = client.submit_batch(&ops).await.unwrap();
     assert_eq!(batch.status, "pending", "accepted before anything ran");
