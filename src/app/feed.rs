@@ -76,8 +76,8 @@ impl Feed {
 async fn wait(rx: Pending) -> Result<Vec<Outcome>, AppError> {
     match rx.await {
         Ok(Ok(outcomes)) => Ok(outcomes),
-        Ok(Err(e)) => Err(AppError::Storage(e.to_string())),
-        Err(_) => Err(AppError::Storage(StoreError::Closed.to_string())),
+        Ok(Err(e)) => Err(AppError::Unsaved(e)),
+        Err(_) => Err(AppError::Unsaved(Arc::new(StoreError::Closed))),
     }
 }
 

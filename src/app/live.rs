@@ -11,16 +11,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::task::JoinSet;
-
 use super::App;
 use crate::domain::record::RecordKind;
 use crate::mailchimp::ErrorKind;
 use crate::proto::v1 as pb;
+use crate::sync::Stop;
+use crate::sync::fan_out::{FAN_OUT, FanOut};
 use crate::sync::live::coalesce;
 use crate::sync::push::{PushError, Pushed};
 use crate::sync::upload::{
-    Stop, UploadContext, clear_syncing, outcome, push_with_dependencies, store_gone,
+    UploadContext, clear_syncing, outcome, push_with_dependencies, store_gone,
 };
 
 /// Outbox entries read per step.
@@ -31,7 +31,8 @@ const BACKOFF_FIRST: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(60);
 
 /// A live push's store, kind, id and result.
-type Pushing = (String, RecordKind, String, Result<Pushed, PushError>);
+/// Live pushes in flight, each keyed by (store id, kind, record id).
+type Pushes = FanOut<(String, RecordKind, String), Result<Pushed, PushError>>;
 
 enum Step {
     Idle,
@@ -92,7 +93,6 @@ impl App {
     }
 
     async fn sync_outbox(&self) -> Result<Step, Stop> {
-        let failed = |e: crate::store::StoreError| Stop::Failed(e.to_string());
         let _gate = self.live_gate.lock().await;
         if self.upload_running().await {
             return Ok(Step::Idle);
@@ -103,13 +103,9 @@ impl App {
         };
         let mut stores = Vec::new();
         for (list_id, _) in &ctx.lists {
-            if let Some(id) = self
-                .store
-                .mc_store(&ctx.account_id, list_id)
-                .map_err(failed)?
-            {
-                let lost = self.store.store_lost(&id).map_err(failed)?.is_some();
-                if self.store.is_uploaded(&id).map_err(failed)? && !lost {
+            if let Some(id) = self.store.mc_store(&ctx.account_id, list_id)? {
+                let lost = self.store.store_lost(&id)?.is_some();
+                if self.store.is_uploaded(&id)? && !lost {
                     stores.push(id);
                 }
             }
@@ -120,8 +116,8 @@ impl App {
         if !ctx.abandoned_carts && self.drop_carts(&ctx, &stores).await? {
             return Ok(Step::Worked);
         }
-        let place = self.store.live_cursor().map_err(failed)?;
-        let entries = self.store.outbox_after(place, WINDOW).map_err(failed)?;
+        let place = self.store.live_cursor()?;
+        let entries = self.store.outbox_after(place, WINDOW)?;
         let Some(last) = entries.last().map(|e| e.sequence) else {
             return Ok(Step::Idle);
         };
@@ -139,7 +135,7 @@ impl App {
                 .await?;
             at = end;
         }
-        self.store.consume_outbox(last).await.map_err(failed)?;
+        self.store.consume_outbox(last).await?;
         if !lost.is_empty() {
             self.mark_lost(&lost).await?;
             return Ok(Step::Lost);
@@ -156,40 +152,37 @@ impl App {
         records: &[(RecordKind, String)],
         lost: &mut Vec<String>,
     ) -> Result<(), Stop> {
-        let mut tasks: JoinSet<Pushing> = JoinSet::new();
+        let mut tasks: Pushes = FanOut::new(FAN_OUT);
         for (kind, id) in records {
             if *kind == RecordKind::Cart && !ctx.abandoned_carts {
                 continue;
             }
-            let decoded = self
-                .store
-                .decoded_record(*kind, id)
-                .map_err(|e| Stop::Failed(e.to_string()))?;
+            let decoded = self.store.decoded_record(*kind, id)?;
             for store_id in stores {
                 if lost.contains(store_id) {
                     continue;
                 }
-                let (store, ctx, store_id, id, decoded, kind) = (
+                let (store, ctx, decoded, key) = (
                     self.store.clone(),
                     ctx.clone(),
-                    store_id.clone(),
-                    id.clone(),
                     decoded.clone(),
-                    *kind,
+                    (store_id.clone(), *kind, id.clone()),
                 );
-                tasks.spawn(async move {
-                    let result = push_with_dependencies(
-                        &store,
-                        &ctx,
-                        &store_id,
-                        kind,
-                        &id,
-                        decoded.as_ref(),
-                        false,
-                    )
+                let (store_id, kind, id) = key.clone();
+                tasks
+                    .spawn(key, async move {
+                        push_with_dependencies(
+                            &store,
+                            &ctx,
+                            &store_id,
+                            kind,
+                            &id,
+                            decoded.as_ref(),
+                            false,
+                        )
+                        .await
+                    })
                     .await;
-                    (store_id, kind, id, result)
-                });
             }
         }
         self.settle(ctx, tasks, lost).await
@@ -200,13 +193,12 @@ impl App {
     async fn settle(
         &self,
         ctx: &UploadContext,
-        mut tasks: JoinSet<Pushing>,
+        tasks: Pushes,
         lost: &mut Vec<String>,
     ) -> Result<(), Stop> {
         let mut stop = None;
-        while let Some(joined) = tasks.join_next().await {
-            let (store_id, kind, id, result) =
-                joined.map_err(|e| Stop::Failed(format!("live push task failed: {e}")))?;
+        for ((store_id, kind, id), result) in tasks.join_all().await {
+            let result = result.unwrap_or_else(|p| Err(p.into()));
             match outcome(&self.store, &store_id, kind, &id, result) {
                 Ok(Ok(_)) => {}
                 // A 404 on a record's collection: the record, or the whole store, is gone.
@@ -232,31 +224,23 @@ impl App {
     /// that it stops mailing about carts the merchant no longer wants tracked. Whether any
     /// were deleted.
     async fn drop_carts(&self, ctx: &UploadContext, stores: &[String]) -> Result<bool, Stop> {
-        let remembered = |store_id: &str| {
-            self.store
-                .synced_ids(store_id, RecordKind::Cart)
-                .map_err(|e| Stop::Failed(e.to_string()))
-        };
-        let mut tasks = JoinSet::new();
+        let remembered = |store_id: &str| self.store.synced_ids(store_id, RecordKind::Cart);
+        let mut tasks: Pushes = FanOut::new(FAN_OUT);
         let mut before = 0;
         for store_id in stores {
             let ids = remembered(store_id)?;
             before += ids.len();
             for id in ids {
-                let (store, ctx, store_id) = (self.store.clone(), ctx.clone(), store_id.clone());
-                tasks.spawn(async move {
-                    let result = push_with_dependencies(
-                        &store,
-                        &ctx,
-                        &store_id,
-                        RecordKind::Cart,
-                        &id,
-                        None,
-                        false,
-                    )
+                let (store, ctx) = (self.store.clone(), ctx.clone());
+                let key = (store_id.clone(), RecordKind::Cart, id.clone());
+                let store_id = store_id.clone();
+                tasks
+                    .spawn(key, async move {
+                        let kind = RecordKind::Cart;
+                        push_with_dependencies(&store, &ctx, &store_id, kind, &id, None, false)
+                            .await
+                    })
                     .await;
-                    (store_id, RecordKind::Cart, id, result)
-                });
             }
         }
         if tasks.is_empty() {
@@ -280,14 +264,9 @@ impl App {
     async fn mark_lost(&self, lost: &[String]) -> Result<(), Stop> {
         for id in lost {
             let reason = "the store was deleted in Mailchimp (404 for the store during live sync)";
-            self.store
-                .set_store_lost(id, Some(reason))
-                .map_err(|e| Stop::Failed(e.to_string()))?;
+            self.store.set_store_lost(id, Some(reason))?;
         }
-        self.store
-            .flush()
-            .await
-            .map_err(|e| Stop::Failed(e.to_string()))
+        Ok(self.store.flush().await?)
     }
 
     /// Starts the reconciled upload that rebuilds the lost stores (every selected store is

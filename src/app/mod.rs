@@ -32,13 +32,51 @@ pub enum AppError {
     Mailchimp(#[from] MailchimpError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// A storage failure reported by the writer thread (shared by every request of a group).
+    /// A storage failure reported by the writer thread (shared by every request of a group):
+    /// nothing of the request was saved.
     #[error("storage error: {0}")]
-    Storage(String),
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    Precondition(String),
+    Unsaved(std::sync::Arc<StoreError>),
+    #[error(transparent)]
+    NotFound(#[from] Missing),
+    #[error(transparent)]
+    Precondition(#[from] Unmet),
+    /// Background work the call ran (RetryFailed) stopped: Mailchimp out of reach, a refused
+    /// key, storage.
+    #[error("retry stopped: {0}")]
+    Stopped(#[from] crate::sync::Stop),
+}
+
+/// What a call named that does not exist.
+#[derive(Debug, thiserror::Error)]
+pub enum Missing {
+    #[error("no job {}", quoted(.0))]
+    Job(String),
+    #[error("no {} with id {}", .kind.name(), quoted(.id))]
+    Record {
+        kind: crate::domain::record::RecordKind,
+        id: String,
+    },
+    #[error("no store {} for this account", quoted(.0))]
+    Store(String),
+}
+
+/// What must hold before a call can run, and does not.
+#[derive(Debug, thiserror::Error)]
+pub enum Unmet {
+    #[error("e-commerce analytics is off (UpdateSettings ecommerce_analytics)")]
+    AnalyticsOff,
+    #[error(
+        "the shop's URL and company name are needed for its Mailchimp stores (UpdateSettings shop)"
+    )]
+    ShopIdentity,
+    #[error("no list is selected (ListService/SelectLists)")]
+    NoListSelected,
+    #[error("upload job {0} is running; retry when it ends")]
+    JobRunning(String),
+    #[error(
+        "store '{store_id}' is fed: its list {list_id} is selected (SelectLists without it first)"
+    )]
+    StoreFed { store_id: String, list_id: String },
 }
 
 impl From<crate::sync::reconcile::ReconcileError> for AppError {

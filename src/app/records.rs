@@ -58,6 +58,9 @@ impl App {
 }
 
 fn not_found(kind: RecordKind, id: &str) -> AppError {
-    let id = crate::domain::validate::quoted(id);
-    AppError::NotFound(format!("no {} with id {id}", kind.name()))
+    super::Missing::Record {
+        kind,
+        id: id.to_owned(),
+    }
+    .into()
 }

@@ -1,6 +1,6 @@
 //! Reading an account's audiences with their interest groups and segments.
 
-use tokio::task::JoinSet;
+use crate::sync::fan_out::{FAN_OUT, FanOut};
 
 use crate::domain::{Audience, AudienceStats, Interest, InterestCategory, Segment};
 use crate::mailchimp::{AccountClient, ErrorKind, ListWire, MailchimpError, lenient_count};
@@ -9,21 +9,20 @@ use crate::mailchimp::{AccountClient, ErrorKind, ListWire, MailchimpError, lenie
 /// audience deleted while we read it is left out (the store then marks it removed).
 pub async fn read_all(client: &AccountClient) -> Result<Vec<Audience>, MailchimpError> {
     let lists = client.lists().await?;
-    let mut tasks = JoinSet::new();
+    let mut out = Vec::with_capacity(lists.len());
+    let mut tasks = FanOut::new(FAN_OUT);
     for (index, list) in lists.into_iter().enumerate() {
         let client = client.clone();
-        tasks.spawn(async move { (index, details(&client, list).await) });
+        tasks
+            .spawn(index, async move { details(&client, list).await })
+            .await;
     }
-    let mut out = Vec::with_capacity(tasks.len());
-    while let Some(joined) = tasks.join_next().await {
-        let (index, result) = joined.expect("audience reads do not panic");
-        match result {
+    // An error drops the fan-out, which stops the other reads.
+    while let Some((index, result)) = tasks.next().await {
+        match result.unwrap_or_else(|p| Err(MailchimpError::Decode(p.to_string()))) {
             Ok(audience) => out.push((index, audience)),
             Err(e) if e.kind() == ErrorKind::NotFound => {}
-            Err(e) => {
-                tasks.abort_all();
-                return Err(e);
-            }
+            Err(e) => return Err(e),
         }
     }
     out.sort_by_key(|(i, _)| *i);

@@ -6,14 +6,15 @@
 use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
-use tokio::task::JoinSet;
 
 use super::{App, AppError};
 use crate::domain::validate::quoted;
 use crate::domain::{self, Audience, SubscriptionElementType, ValidationError};
 use crate::mailchimp::{AccountClient, MailchimpError};
 use crate::store::subscriptions::{Subscription, SubscriptionState, Wanted};
-use crate::sync::upload::{Stop, is_refusal};
+use crate::sync::fan_out::{FAN_OUT, FanOut};
+use crate::sync::upload::is_refusal;
+use crate::sync::{During, Stop};
 
 /// Requests applied per step of the worker.
 const APPLY_AT_ONCE: usize = 64;
@@ -243,23 +244,22 @@ impl App {
     /// One step of the subscription worker: applies queued requests; whether there were any.
     /// Mailchimp out of reach (or refusing the key) keeps them queued and stops the step.
     pub(super) async fn apply_subscriptions(&self) -> Result<bool, Stop> {
-        let failed = |e: crate::store::StoreError| Stop::Failed(e.to_string());
-        let pending = self
-            .store
-            .pending_subscriptions(APPLY_AT_ONCE)
-            .map_err(failed)?;
+        let pending = self.store.pending_subscriptions(APPLY_AT_ONCE)?;
         if pending.is_empty() {
             return Ok(false);
         }
-        let settings = self.store.settings().map_err(failed)?;
+        let settings = self.store.settings()?;
         let conn = settings.connection.as_ref();
         let client = conn.map(|c| (c.account.id.clone(), self.mailchimp.for_key(&c.api_key)));
-        let mut tasks = JoinSet::new();
+        let mut tasks = FanOut::new(FAN_OUT);
         for sub in pending {
             match &client {
                 Some((account, client)) if *account == sub.account_id => {
                     let client = client.clone();
-                    tasks.spawn(async move { apply(&client, sub).await });
+                    let key = sub.clone();
+                    tasks
+                        .spawn(key, async move { apply(&client, sub).await })
+                        .await;
                 }
                 _ => {
                     // Asked under an account that is no longer connected: it cannot be applied.
@@ -267,16 +267,22 @@ impl App {
                     sub.state = SubscriptionState::Refused;
                     sub.error =
                         "the Mailchimp account it was asked under is no longer connected".into();
-                    self.store.settle_subscription(&sub).await.map_err(failed)?;
+                    self.store.settle_subscription(&sub).await?;
                 }
             }
         }
         let mut stop = None;
-        while let Some(joined) = tasks.join_next().await {
-            match joined {
-                Ok(Ok(sub)) => self.store.settle_subscription(&sub).await.map_err(failed)?,
-                Ok(Err(e)) => stop = Some(Stop::Failed(format!("subscriptions: {e}"))),
-                Err(e) => stop = Some(Stop::Failed(format!("subscription task failed: {e}"))),
+        for (asked, result) in tasks.join_all().await {
+            match result {
+                Ok(Ok(sub)) => self.store.settle_subscription(&sub).await?,
+                Ok(Err(e)) => stop = Some(Stop::mailchimp(During::Subscriptions)(e)),
+                // A bug, not Mailchimp: the request is refused, so that it never spins.
+                Err(panicked) => {
+                    let mut sub = asked;
+                    sub.state = SubscriptionState::Refused;
+                    sub.error = panicked.to_string();
+                    self.store.settle_subscription(&sub).await?;
+                }
             }
         }
         stop.map_or(Ok(true), Err)

@@ -4,8 +4,7 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-use super::{App, AppError};
-use crate::domain::validate::quoted;
+use super::{App, AppError, Missing, Unmet};
 use crate::mailchimp::ecommerce;
 use crate::proto::v1 as pb;
 use crate::sync::upload::{self, UploadContext};
@@ -47,15 +46,11 @@ impl App {
         };
         let settings = self.store.settings()?;
         if !settings.ecommerce_analytics {
-            return Err(AppError::Precondition(
-                "e-commerce analytics is off (UpdateSettings ecommerce_analytics)".into(),
-            ));
+            return Err(Unmet::AnalyticsOff.into());
         }
         let conn = settings.connection.as_ref().ok_or(AppError::NotConnected)?;
         if settings.shop.shop_url.is_empty() || settings.shop.company_name.is_empty() {
-            return Err(AppError::Precondition(
-                "the shop's URL and company name are needed for its Mailchimp stores (UpdateSettings shop)".into(),
-            ));
+            return Err(Unmet::ShopIdentity.into());
         }
         let selected = settings.choices().selected_lists;
         let lists: Vec<(String, String)> = self
@@ -66,9 +61,7 @@ impl App {
             .map(|a| (a.id, a.name))
             .collect();
         if lists.is_empty() {
-            return Err(AppError::Precondition(
-                "no list is selected (ListService/SelectLists)".into(),
-            ));
+            return Err(Unmet::NoListSelected.into());
         }
         Ok(UploadContext {
             client: self.mailchimp.for_key(&conn.api_key),
@@ -207,7 +200,7 @@ impl App {
     pub fn job(&self, id: &str) -> Result<pb::JobProgress, AppError> {
         self.store
             .job(id)?
-            .ok_or_else(|| AppError::NotFound(format!("no job {}", quoted(id))))
+            .ok_or_else(|| Missing::Job(id.to_owned()).into())
     }
 
     pub fn jobs(&self) -> Result<Vec<pb::JobProgress>, AppError> {
@@ -273,15 +266,14 @@ impl App {
             .into_iter()
             .find(|(_, id)| id == store_id)
         else {
-            return Err(AppError::NotFound(format!(
-                "no store {} for this account",
-                quoted(store_id)
-            )));
+            return Err(Missing::Store(store_id.to_owned()).into());
         };
         if selected.contains(&list_id) {
-            return Err(AppError::Precondition(format!(
-                "store '{store_id}' is fed: its list {list_id} is selected (SelectLists without it first)"
-            )));
+            return Err(Unmet::StoreFed {
+                store_id: store_id.to_owned(),
+                list_id,
+            }
+            .into());
         }
         client.delete_store(store_id).await?;
         self.store
@@ -408,10 +400,7 @@ impl App {
         use crate::sync::upload::{outcome, push_with_dependencies};
         if let Some(r) = self.running.lock().await.as_ref() {
             if r.is_running() {
-                return Err(AppError::Precondition(format!(
-                    "upload job {} is running; retry when it ends",
-                    r.id
-                )));
+                return Err(Unmet::JobRunning(r.id.clone()).into());
             }
         }
         let ctx = self.upload_context(pb::UploadMode::Direct)?;
@@ -437,7 +426,7 @@ impl App {
                 Ok(Ok(_)) => response.succeeded += 1,
                 Ok(Err(_)) => response.failed += 1,
                 // Mailchimp refused the key or is unreachable: say so, as an upload would.
-                Err(stop) => return Err(AppError::Precondition(format!("retry stopped: {stop}"))),
+                Err(stop) => return Err(stop.into()),
             }
         }
         Ok(response)

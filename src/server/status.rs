@@ -7,6 +7,7 @@ use tonic_types::{ErrorDetails, StatusExt};
 use crate::app::AppError;
 use crate::domain::ValidationError;
 use crate::mailchimp::MailchimpError;
+use crate::sync::Stop;
 
 impl From<AppError> for Status {
     fn from(e: AppError) -> Self {
@@ -19,11 +20,12 @@ impl From<AppError> for Status {
                 Status::internal("internal storage error; the server log has details")
             }
             // Already logged by the writer thread.
-            AppError::Storage(_) => {
+            AppError::Unsaved(_) => {
                 Status::unavailable("storage error: the change was not saved; retry it")
             }
-            AppError::NotFound(m) => Status::not_found(m),
-            AppError::Precondition(m) => Status::failed_precondition(m),
+            AppError::NotFound(m) => Status::not_found(m.to_string()),
+            AppError::Precondition(m) => Status::failed_precondition(m.to_string()),
+            AppError::Stopped(stop) => stopped(stop),
         }
     }
 }
@@ -63,6 +65,25 @@ pub fn invalid(errors: &[ValidationError]) -> Status {
         details.add_bad_request_violation("(more)", more);
     }
     Status::with_error_details(Code::InvalidArgument, message, details)
+}
+
+/// Background work a call ran stopped: a Mailchimp failure keeps its own status (an outage
+/// is UNAVAILABLE, a refused key UNAUTHENTICATED), with the step named.
+fn stopped(stop: Stop) -> Status {
+    if let Some(e) = stop.mailchimp_error() {
+        let status = mailchimp(e.clone());
+        return Status::new(
+            status.code(),
+            format!("retry stopped: {}", status.message()),
+        );
+    }
+    match stop {
+        Stop::Cancelled => Status::aborted("cancelled"),
+        other => {
+            tracing::error!(error = %other, "background work stopped");
+            Status::internal("internal storage error; the server log has details")
+        }
+    }
 }
 
 fn mailchimp(e: MailchimpError) -> Status {

@@ -10,10 +10,11 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 
+use super::fan_out::{FAN_OUT, FanOut};
 use super::push::{self, Plan, Planned, PushError, Pushed, push_as};
-use super::upload::{Stop, UploadContext, ensure_line_products, target};
+use super::stop::{During, Stop};
+use super::upload::{UploadContext, ensure_line_products, target};
 use crate::domain::record::RecordKind;
 use crate::mailchimp::{
     BatchOperation, BatchStatus, ErrorKind, MailchimpError, OperationResult, Problem, Verb,
@@ -114,9 +115,7 @@ pub async fn push_window(
     if answers.len() < planned.len() {
         // Operations without a result may sit in a batch Mailchimp took without saying so:
         // it must have run before they are sent again.
-        quiesce(ctx)
-            .await
-            .map_err(|e| Stop::Failed(format!("batch upload: {e}")))?;
+        quiesce(ctx).await.map_err(Stop::mailchimp(During::Batch))?;
     }
     for (i, (id, p)) in planned.iter().enumerate() {
         let answer = answers.remove(&i);
@@ -184,7 +183,6 @@ async fn run_batches(
     planned: &[(String, Planned)],
     cancel: &watch::Receiver<bool>,
 ) -> Result<HashMap<usize, OperationResult>, Stop> {
-    let failed = |e: MailchimpError| Stop::Failed(format!("batch upload: {e}"));
     let nonce = fastrand::u64(..);
     let mut pending: Vec<BatchStatus> = Vec::new();
     for (n, part) in planned.chunks(OPS_PER_BATCH).enumerate() {
@@ -200,7 +198,10 @@ async fn run_batches(
             })
             .collect();
         // Not taken (`None`): its operations get no result and go direct, updates first.
-        if let Some(batch) = submit(ctx, &ops).await.map_err(failed)? {
+        if let Some(batch) = submit(ctx, &ops)
+            .await
+            .map_err(Stop::mailchimp(During::Batch))?
+        {
             pending.push(batch);
         }
     }
@@ -217,13 +218,17 @@ async fn run_batches(
         }
         let mut waiting = Vec::new();
         for b in pending {
-            let now = ctx.client.batch(&b.id).await.map_err(failed)?;
+            let now = ctx
+                .client
+                .batch(&b.id)
+                .await
+                .map_err(Stop::mailchimp(During::Batch))?;
             if now.is_finished() {
                 for r in ctx
                     .client
                     .batch_results(&now.response_body_url)
                     .await
-                    .map_err(failed)?
+                    .map_err(Stop::mailchimp(During::Batch))?
                 {
                     if let Some(i) = op_index(nonce, &r.operation_id) {
                         answers.insert(i, r);
@@ -325,23 +330,23 @@ async fn send_direct(
     kind: RecordKind,
     records: Vec<(String, Option<pb::record::Record>, bool)>,
 ) -> Results {
-    let mut tasks = JoinSet::new();
+    let mut tasks = FanOut::new(FAN_OUT);
     for (id, rec, may_exist) in records {
         let (store, ctx, store_id) = (store.clone(), ctx.clone(), store_id.to_owned());
-        tasks.spawn(async move {
-            let t = target(&ctx, &store_id);
-            let result = push_as(&store, &t, kind, &id, rec.as_ref(), may_exist).await;
-            (id, result)
-        });
+        let key = id.clone();
+        tasks
+            .spawn(key, async move {
+                let t = target(&ctx, &store_id);
+                push_as(&store, &t, kind, &id, rec.as_ref(), may_exist).await
+            })
+            .await;
     }
-    let mut results = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok(r) => results.push(r),
-            Err(e) => tracing::error!(error = %e, "a direct push task failed"),
-        }
-    }
-    results
+    tasks
+        .join_all()
+        .await
+        .into_iter()
+        .map(|(id, result)| (id, result.unwrap_or_else(|p| Err(p.into()))))
+        .collect()
 }
 
 #[cfg(test)]

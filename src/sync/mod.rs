@@ -6,10 +6,13 @@
 
 pub mod batch;
 pub mod dry_run;
+pub mod fan_out;
 mod list_refresh;
 pub mod live;
 pub mod push;
 pub mod reconcile;
+pub mod stop;
 pub mod upload;
 
 pub use list_refresh::{run_list_refresh, schedule};
+pub use stop::{During, Stop};

@@ -59,6 +59,9 @@ pub enum PushError {
     Failing(MailchimpError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The push's task panicked: the record is listed as failed, like a refusal.
+    #[error(transparent)]
+    Panicked(#[from] super::fan_out::Panicked),
 }
 
 fn hash(bodies: &[&Value]) -> [u8; HASH_LEN] {

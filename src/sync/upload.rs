@@ -7,10 +7,11 @@
 use std::time::Instant;
 
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 
+use super::fan_out::{FAN_OUT, FanOut};
 use super::push::{Consent, PushError, Pushed, Target, push, push_as};
 use super::reconcile::reconcile;
+use super::stop::{During, Stop};
 use crate::domain::record::{self, RecordKind, kind_to_pb};
 use crate::domain::{CouponUploadMode, ShopIdentity};
 use crate::mailchimp::{AccountClient, MailchimpError, Problem, ecommerce};
@@ -47,26 +48,6 @@ pub struct UploadContext {
     pub batches_seen: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
-pub enum Stop {
-    Cancelled,
-    Failed(String),
-}
-
-impl std::fmt::Display for Stop {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Stop::Cancelled => write!(f, "cancelled"),
-            Stop::Failed(m) => write!(f, "{m}"),
-        }
-    }
-}
-
-impl From<PushError> for Stop {
-    fn from(e: PushError) -> Self {
-        Stop::Failed(e.to_string())
-    }
-}
-
 fn now() -> prost_types::Timestamp {
     prost_types::Timestamp {
         seconds: crate::domain::now(),
@@ -90,7 +71,7 @@ pub async fn run(
             // job plans its own, or they would be sent twice.
             super::batch::quiesce(&ctx)
                 .await
-                .map_err(|e| Stop::Failed(format!("waiting for earlier batches: {e}")))?;
+                .map_err(Stop::mailchimp(During::BatchWait))?;
         }
         let mut created = Vec::new();
         for (list_id, list_name) in &ctx.lists {
@@ -107,19 +88,15 @@ pub async fn run(
                 let carts = ctx.abandoned_carts;
                 let mut r = reconcile(&store, &ctx.client, (id, list_id), carts)
                     .await
-                    .map_err(|e| Stop::Failed(format!("reconciling store {id}: {e}")))?;
+                    .map_err(Stop::reconcile(id))?;
                 r.store_recreated = new && r.missing_in_mailchimp > 0;
                 tracing::info!(job = %job.job_id, store = %id, missing = r.missing_in_mailchimp,
                     orphans = r.orphans, adopted = r.adopted, reads = r.reads, "store reconciled");
                 job.reconciliations.push(r);
                 progress.send_replace(job.clone());
-                store
-                    .set_store_lost(id, None)
-                    .map_err(|e| Stop::Failed(e.to_string()))?;
+                store.set_store_lost(id, None)?;
                 if job.resync {
-                    store
-                        .forget_bodies(id)
-                        .map_err(|e| Stop::Failed(e.to_string()))?;
+                    store.forget_bodies(id)?;
                 }
             }
             job.phases = plan(&store, &ctx, &stores)?;
@@ -156,7 +133,7 @@ pub async fn run(
     let (state, message) = match outcome {
         Ok(()) => (pb::JobState::Succeeded, String::new()),
         Err(Stop::Cancelled) => (pb::JobState::Cancelled, "cancelled".to_string()),
-        Err(Stop::Failed(m)) => (pb::JobState::Failed, m),
+        Err(stop) => (pb::JobState::Failed, stop.to_string()),
     };
     job.state = state as i32;
     job.message = message;
@@ -216,10 +193,7 @@ fn plan(
     let mut phases = Vec::new();
     for kind in phase_kinds(ctx.abandoned_carts) {
         for (store_id, list_id) in stores {
-            let deleted = store
-                .synced_but_deleted(store_id, kind)
-                .map_err(|e| Stop::Failed(e.to_string()))?
-                .len();
+            let deleted = store.synced_but_deleted(store_id, kind)?.len();
             let total = (store.count_records(kind) + deleted) as i64;
             let batched = kind != RecordKind::Coupon
                 && match ctx.mode {
@@ -248,11 +222,13 @@ async fn ensure_store(
     list_id: &str,
     list_name: &str,
 ) -> Result<(String, bool), Stop> {
-    let fail = |e: MailchimpError| Stop::Failed(format!("store for list {list_id}: {e}"));
-    let id = match store
-        .mc_store(&ctx.account_id, list_id)
-        .map_err(|e| Stop::Failed(e.to_string()))?
-    {
+    let fail = |source| Stop::Mailchimp {
+        during: During::EnsureStore {
+            list_id: list_id.to_owned(),
+        },
+        source,
+    };
+    let id = match store.mc_store(&ctx.account_id, list_id)? {
         Some(id) => id,
         None => ecommerce::store_id(&ctx.account_id, list_id, &ctx.shop.shop_url),
     };
@@ -283,10 +259,7 @@ async fn ensure_store(
             (id, true)
         }
     };
-    store
-        .set_mc_store(&ctx.account_id, list_id, &id)
-        .await
-        .map_err(|e| Stop::Failed(e.to_string()))?;
+    store.set_mc_store(&ctx.account_id, list_id, &id).await?;
     Ok((id, created))
 }
 
@@ -346,8 +319,7 @@ impl Phase<'_> {
         let store = self.store;
         let store_id = job.phases[i].store_id.clone();
         let kind = record::kind_from_pb(job.phases[i].kind).expect("phases have kinds");
-        let failed = |e: crate::store::StoreError| Stop::Failed(e.to_string());
-        let mut cursor = store.cursor(&job.job_id, &store_id, kind).map_err(failed)?;
+        let mut cursor = store.cursor(&job.job_id, &store_id, kind)?;
         if cursor.as_deref() == Some(PHASE_DONE) {
             return Ok(may_exist);
         }
@@ -358,9 +330,7 @@ impl Phase<'_> {
             if *self.cancel.borrow() {
                 return Err(Stop::Cancelled);
             }
-            let chunk = store
-                .records_after(kind, cursor.as_deref(), size)
-                .map_err(failed)?;
+            let chunk = store.records_after(kind, cursor.as_deref(), size)?;
             let Some((last, _)) = chunk.last().cloned() else {
                 break;
             };
@@ -379,62 +349,63 @@ impl Phase<'_> {
                     count(store, job, i, kind, id, result)?;
                 }
             } else {
-                let mut tasks = JoinSet::new();
+                let mut tasks = FanOut::new(FAN_OUT);
                 for (id, bytes) in chunk {
                     let (store, ctx, store_id) =
                         (store.clone(), self.ctx.clone(), store_id.clone());
-                    tasks.spawn(async move {
-                        let id = String::from_utf8_lossy(&id).into_owned();
-                        let result = match decode_stored(kind, &id, &bytes) {
-                            Ok(record) => {
-                                push_with_dependencies(
-                                    &store,
-                                    &ctx,
-                                    &store_id,
-                                    kind,
-                                    &id,
-                                    Some(&record),
-                                    may_exist,
-                                )
-                                .await
+                    let id = String::from_utf8_lossy(&id).into_owned();
+                    tasks
+                        .spawn(id.clone(), async move {
+                            match decode_stored(kind, &id, &bytes) {
+                                Ok(record) => {
+                                    push_with_dependencies(
+                                        &store,
+                                        &ctx,
+                                        &store_id,
+                                        kind,
+                                        &id,
+                                        Some(&record),
+                                        may_exist,
+                                    )
+                                    .await
+                                }
+                                Err(e) => Err(e.into()),
                             }
-                            Err(e) => Err(e.into()),
-                        };
-                        (id, result)
-                    });
+                        })
+                        .await;
                 }
                 tally(store, job, i, kind, tasks).await?;
             }
             may_exist = false;
             store
                 .set_cursor(&job.job_id, &store_id, kind, &last)
-                .await
-                .map_err(failed)?;
+                .await?;
             cursor = Some(last);
             report(store, job, self.progress, self.started, self.before).await;
         }
         // What the shop deleted leaves Mailchimp too.
-        let deleted = store.synced_but_deleted(&store_id, kind).map_err(failed)?;
+        let deleted = store.synced_but_deleted(&store_id, kind)?;
         for ids in deleted.chunks(CHUNK) {
-            let mut tasks = JoinSet::new();
+            let mut tasks = FanOut::new(FAN_OUT);
             for id in ids {
-                let (store, ctx, store_id, id) = (
+                let (store, ctx, store_id, key) = (
                     store.clone(),
                     self.ctx.clone(),
                     store_id.clone(),
                     id.clone(),
                 );
-                tasks.spawn(async move {
-                    let result = push(&store, &target(&ctx, &store_id), kind, &id, None).await;
-                    (id, result)
-                });
+                let id = id.clone();
+                tasks
+                    .spawn(key, async move {
+                        push(&store, &target(&ctx, &store_id), kind, &id, None).await
+                    })
+                    .await;
             }
             tally(store, job, i, kind, tasks).await?;
         }
         store
             .set_cursor(&job.job_id, &store_id, kind, PHASE_DONE)
-            .await
-            .map_err(failed)?;
+            .await?;
         report(store, job, self.progress, self.started, self.before).await;
         Ok(may_exist)
     }
@@ -573,21 +544,33 @@ pub fn outcome(
     id: &str,
     result: Result<Pushed, PushError>,
 ) -> Result<Result<Pushed, Refusal>, Stop> {
-    let storage = |e: crate::store::StoreError| Stop::Failed(e.to_string());
     match result {
         Ok(pushed) => {
-            store
-                .clear_sync_error(store_id, kind, id)
-                .map_err(storage)?;
+            store.clear_sync_error(store_id, kind, id)?;
             Ok(Ok(pushed))
         }
         Err(PushError::Mailchimp(MailchimpError::Api(p))) if is_refusal(&p) => {
-            park(store, store_id, kind, id, p).map_err(storage)
+            Ok(park(store, store_id, kind, id, p)?)
         }
-        Err(PushError::Failing(e)) => {
-            park(store, store_id, kind, id, Box::new(failing_problem(&e))).map_err(storage)
+        Err(PushError::Failing(e)) => Ok(park(
+            store,
+            store_id,
+            kind,
+            id,
+            Box::new(failing_problem(&e)),
+        )?),
+        Err(PushError::Panicked(p)) => {
+            let problem = Problem {
+                status: 500,
+                kind: String::new(),
+                title: "Internal error".into(),
+                detail: p.to_string(),
+                instance: String::new(),
+                errors: Vec::new(),
+            };
+            Ok(park(store, store_id, kind, id, Box::new(problem))?)
         }
-        Err(e) => Err(Stop::Failed(e.to_string())),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -643,11 +626,17 @@ async fn tally(
     job: &mut pb::JobProgress,
     i: usize,
     kind: RecordKind,
-    mut tasks: JoinSet<(String, Result<Pushed, PushError>)>,
+    mut tasks: FanOut<String, Result<Pushed, PushError>>,
 ) -> Result<(), Stop> {
-    while let Some(joined) = tasks.join_next().await {
-        let (id, result) = joined.map_err(|e| Stop::Failed(format!("push task failed: {e}")))?;
-        count(store, job, i, kind, id, result)?;
+    while let Some((id, result)) = tasks.next().await {
+        count(
+            store,
+            job,
+            i,
+            kind,
+            id,
+            result.unwrap_or_else(|p| Err(p.into())),
+        )?;
     }
     Ok(())
 }

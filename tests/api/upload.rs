@@ -233,6 +233,20 @@ async fn a_record_mailchimp_refuses_is_listed_and_the_rest_flows() {
         .unwrap()
         .into_inner();
     assert_eq!(listed.errors[0].attempts, 2);
+
+    // Mailchimp down: the retry says so as an outage, not as a precondition the shop must fix.
+    app.sim.set_fail_rate(1.0);
+    let down = app
+        .sync()
+        .retry_failed(pb::RetryFailedRequest {})
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(down.code(), Code::Unavailable | Code::ResourceExhausted),
+        "{down:?}"
+    );
+    app.sim.set_fail_rate(0.0);
+
     for store_id in app.sim.stats().stores.keys() {
         let status = app
             .sim_call(
