@@ -1,15 +1,23 @@
 //! mcsync: the Mailchimp e-commerce sync backend for X-Cart shops.
 //!
-//! Data flows one way: shop → gRPC API ([`server`]) → sled ([`store`]) → background work
-//! ([`sync`]) → Mailchimp client ([`mailchimp`]) → Mailchimp (or the [`sim`]).
+//! Data flows one way: shop → gRPC API ([`server`]) → use-cases ([`app`]) → sled ([`store`],
+//! the mirror and the outbox) → background work ([`sync`]) → Mailchimp client ([`mailchimp`])
+//! → Mailchimp (or the [`sim`]). Progress flows back through watch channels to the streams.
+//!
+//! Layers only point down: `cli` → `server` → `app` → `sync` → `mailchimp` / `store` →
+//! `domain`. Nothing below `app` imports `app` or `server`.
 //!
 //! - [`proto`]: code generated from `proto/mcsync/v1`, the public contract.
 //! - [`domain`]: validated types: the API key, settings, audiences, records, field rules.
-//! - [`app`]: the operations behind the RPCs, the live sync worker, subscriptions.
-//! - [`server`]: tonic services, auth, proto <-> domain, errors → gRPC statuses.
+//! - [`app`]: the use-cases behind the RPCs: connection and settings, audiences, the feed of
+//!   records (with its writer thread), jobs, subscriptions. It starts and stops the workers.
+//! - [`server`]: tonic services (thin adapters), auth, proto <-> domain, errors → gRPC statuses.
 //! - [`store`]: every sled tree, key and transaction.
-//! - [`mailchimp`]: the HTTP client: errors, retry policy, per-key connection limit, batches.
-//! - [`sync`]: the engine: audience refresh, push, upload jobs (direct and batch), live sync.
+//! - [`mailchimp`]: the only place that knows Mailchimp's paths, bodies and error texts: typed
+//!   requests, the retry policy, the per-key connection limit, batches, stores.
+//! - [`sync`]: the engine and its workers, each with narrow inputs (the store, the Mailchimp
+//!   client, a settings view, a shutdown signal): audience refresh, push, upload jobs (direct
+//!   and batch), reconciliation, live sync, the subscription worker.
 //! - [`sim`]: the Mailchimp simulator (`mcsync sim`).
 //! - [`cli`]: command-line arguments and the subcommands.
 //! - [`telemetry`]: tracing set-up, human or JSON.

@@ -31,37 +31,54 @@ struct InFlight {
     outcome: Pending,
 }
 
-struct Job {
-    changes: Vec<Prepared>,
-    reply: Reply,
+enum Job {
+    Write {
+        changes: Vec<Prepared>,
+        reply: Reply,
+    },
+    /// Everything queued before it is written; then the thread ends.
+    Close,
 }
 
 #[derive(Clone)]
 pub struct Feed {
     jobs: mpsc::Sender<Job>,
+    thread: Arc<std::sync::Mutex<Option<std::thread::JoinHandle<()>>>>,
 }
 
 impl Feed {
-    /// Starts the writer thread; it ends when the last `Feed` is dropped.
-    /// `changed` is rung after each group commit that stored a change.
-    pub fn start(
-        store: Store,
-        changed: Arc<tokio::sync::Notify>,
-    ) -> (Self, std::thread::JoinHandle<()>) {
+    /// Starts the writer thread. `changed` is rung after each group commit that stored a
+    /// change.
+    pub fn start(store: Store, changed: Arc<tokio::sync::Notify>) -> Self {
         let (jobs, rx) = mpsc::channel::<Job>(64);
         let thread = std::thread::Builder::new()
             .name("mcsync-writer".into())
             .spawn(move || writer(store, rx, &changed))
             .expect("spawn the writer thread");
-        (Self { jobs }, thread)
+        Self {
+            jobs,
+            thread: Arc::new(std::sync::Mutex::new(Some(thread))),
+        }
+    }
+
+    /// Writes what is queued, then ends the writer thread; later writes answer
+    /// [`StoreError::Closed`].
+    pub async fn close(&self) {
+        let _ = self.jobs.send(Job::Close).await;
+        let thread = self.thread.lock().expect("writer handle lock").take();
+        if let Some(thread) = thread {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
     }
 
     /// Queues changes; the receiver answers once they are durable.
     async fn submit(&self, changes: Vec<Prepared>) -> Pending {
         let (reply, rx) = oneshot::channel();
-        if let Err(e) = self.jobs.send(Job { changes, reply }).await {
+        if let Err(e) = self.jobs.send(Job::Write { changes, reply }).await {
             // The writer is gone (shutting down): answer with an error, never a silent success.
-            let _ = e.0.reply.send(Err(Arc::new(StoreError::Closed)));
+            if let Job::Write { reply, .. } = e.0 {
+                let _ = reply.send(Err(Arc::new(StoreError::Closed)));
+            }
         }
         rx
     }
@@ -82,24 +99,36 @@ async fn wait(rx: Pending) -> Result<Vec<Outcome>, AppError> {
 }
 
 fn writer(store: Store, mut rx: mpsc::Receiver<Job>, changed: &tokio::sync::Notify) {
-    while let Some(first) = rx.blocking_recv() {
-        let mut jobs = vec![first];
-        let mut total = jobs[0].changes.len();
+    let mut closing = false;
+    while !closing {
+        let mut jobs = Vec::new();
+        let mut total = 0;
+        match rx.blocking_recv() {
+            Some(Job::Write { changes, reply }) => {
+                total += changes.len();
+                jobs.push((changes, reply));
+            }
+            Some(Job::Close) | None => break,
+        }
         while total < MAX_GROUP {
             match rx.try_recv() {
-                Ok(job) => {
-                    total += job.changes.len();
-                    jobs.push(job);
+                Ok(Job::Write { changes, reply }) => {
+                    total += changes.len();
+                    jobs.push((changes, reply));
+                }
+                Ok(Job::Close) => {
+                    closing = true;
+                    break;
                 }
                 Err(_) => break,
             }
         }
-        let sizes: Vec<usize> = jobs.iter().map(|j| j.changes.len()).collect();
+        let sizes: Vec<usize> = jobs.iter().map(|(changes, _)| changes.len()).collect();
         let mut all = Vec::with_capacity(total);
         let mut replies = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            all.extend(job.changes);
-            replies.push(job.reply);
+        for (changes, reply) in jobs {
+            all.extend(changes);
+            replies.push(reply);
         }
         let result = store.apply_prepared(&all).and_then(|outcomes| {
             store.flush_blocking()?;

@@ -1,26 +1,27 @@
-//! The operations behind the RPCs: connect, settings, audiences, records, uploads, subscriptions;
-//! and the live sync worker. Handlers parse and call these; these write durably, and talk to
-//! Mailchimp through [`crate::mailchimp`] (requests that can wait go to background work).
+//! The use-cases behind the RPCs: connect and settings, audiences, records (the feed), jobs and
+//! sync status, subscriptions. Handlers parse and call these; these write durably, and leave
+//! what can wait to the workers of [`crate::sync`], which they start and stop.
 
 pub mod feed;
-mod live;
 mod records;
-mod refresh;
 pub mod subscriptions;
 pub mod upload;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use tokio::sync::{Mutex, Notify, watch};
+use tokio::sync::{Mutex, Notify};
 
 use crate::domain::validate::quoted;
 use crate::domain::{
-    self, Account, ApiKey, Audience, Connection, ListUpdateInterval, Settings, SettingsUpdate,
-    ValidationError,
+    self, Account, ApiKey, Audience, Connection, Settings, SettingsUpdate, ValidationError,
 };
 use crate::mailchimp::{AccountClient, Mailchimp, MailchimpError};
 use crate::store::{Store, StoreError};
+use crate::sync::jobs::Jobs;
+use crate::sync::live_sync::LiveSync;
+use crate::sync::workers::Workers;
+use crate::sync::{RefreshError, Refresher};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -88,6 +89,29 @@ impl From<crate::sync::reconcile::ReconcileError> for AppError {
     }
 }
 
+impl From<RefreshError> for AppError {
+    fn from(e: RefreshError) -> Self {
+        match e {
+            RefreshError::NotConnected => Self::NotConnected,
+            RefreshError::Mailchimp(e) => Self::Mailchimp(e),
+            RefreshError::Store(e) => Self::Store(e),
+        }
+    }
+}
+
+impl From<crate::sync::context::NotReady> for AppError {
+    fn from(e: crate::sync::context::NotReady) -> Self {
+        use crate::sync::context::NotReady;
+        match e {
+            NotReady::AnalyticsOff => Unmet::AnalyticsOff.into(),
+            NotReady::NotConnected => Self::NotConnected,
+            NotReady::ShopIdentity => Unmet::ShopIdentity.into(),
+            NotReady::NoListSelected => Unmet::NoListSelected.into(),
+            NotReady::Store(e) => Self::Store(e),
+        }
+    }
+}
+
 impl From<ValidationError> for AppError {
     fn from(e: ValidationError) -> Self {
         Self::Invalid(vec![e])
@@ -104,45 +128,37 @@ pub struct AudienceView {
     pub detached: Vec<(String, String)>,
 }
 
+/// The use-cases behind the RPCs. Each concern keeps its own state: the settings document
+/// its lock, the audiences their [`Refresher`], uploads their [`Jobs`], the feed its writer
+/// thread; background work runs as [`Workers`].
 pub struct App {
     store: Store,
     feed: feed::Feed,
-    writer: Option<std::thread::JoinHandle<()>>,
-    mailchimp: Mailchimp,
+    mailchimp: Arc<Mailchimp>,
     /// Serialises read-modify-write of the settings document.
     settings_lock: Mutex<()>,
-    /// One refresh of the audiences at a time.
-    refresh_lock: Mutex<()>,
-    interval: watch::Sender<ListUpdateInterval>,
-    /// Asks the background refresher for a refresh now (after connecting a new account).
-    refresh_soon: Notify,
-    /// The upload job running now.
-    running: Mutex<Option<upload::Running>>,
+    refresher: Arc<Refresher>,
+    jobs: Arc<Jobs>,
     /// Wakes the live sync worker (shared with the writer thread, which rings it after each
     /// group commit that changed something).
     live_wake: Arc<Notify>,
-    /// Held by live sync while it sends a window and by an upload job while it starts, so that
-    /// the two never send the same records at once.
-    live_gate: Mutex<()>,
+    workers: Mutex<Option<Workers>>,
 }
 
 impl App {
     pub fn new(store: Store, mailchimp: Mailchimp) -> Result<Arc<Self>, AppError> {
-        let interval = store.settings()?.list_update_interval;
+        let mailchimp = Arc::new(mailchimp);
         let live_wake = Arc::new(Notify::new());
-        let (feed, writer) = feed::Feed::start(store.clone(), live_wake.clone());
+        let feed = feed::Feed::start(store.clone(), live_wake.clone());
         Ok(Arc::new(Self {
             feed,
-            writer: Some(writer),
+            refresher: Arc::new(Refresher::new(store.clone(), mailchimp.clone())?),
+            jobs: Arc::new(Jobs::new(store.clone(), mailchimp.clone())),
             store,
             mailchimp,
             settings_lock: Mutex::new(()),
-            refresh_lock: Mutex::new(()),
-            interval: watch::Sender::new(interval),
-            refresh_soon: Notify::new(),
-            running: Mutex::new(None),
             live_wake,
-            live_gate: Mutex::new(()),
+            workers: Mutex::new(None),
         }))
     }
 
@@ -150,45 +166,31 @@ impl App {
         &self.store
     }
 
-    /// Waits (a few seconds at most) for every other user of the app to let go, then stops the
-    /// writer thread and flushes, so that the data dir is free for the next open.
-    pub async fn close(self: Arc<Self>) {
-        if let Some(job) = self.running.lock().await.take() {
-            job.halt().await;
+    /// Resumes the upload job a restart interrupted, then starts the background workers
+    /// (audience refresh, live sync). `time_scale` divides their timers (tests).
+    pub async fn start_background(&self, time_scale: u32) {
+        if let Err(e) = self.jobs.resume().await {
+            tracing::error!(error = %e, "could not resume the upload job");
         }
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
-        let mut app = self;
-        let inner = loop {
-            match Arc::try_unwrap(app) {
-                Ok(inner) => break inner,
-                Err(shared) if tokio::time::Instant::now() < deadline => {
-                    app = shared;
-                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                }
-                Err(shared) => {
-                    tracing::warn!("still in use at shutdown; flushing without closing");
-                    let _ = shared.store.flush().await;
-                    return;
-                }
-            }
+        let live = LiveSync {
+            store: self.store.clone(),
+            mailchimp: self.mailchimp.clone(),
+            jobs: self.jobs.clone(),
+            wake: self.live_wake.clone(),
         };
-        let App {
-            store,
-            feed,
-            writer,
-            ..
-        } = inner;
-        drop(feed);
-        if let Some(writer) = writer {
-            let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+        let workers = Workers::start(self.refresher.clone(), live, time_scale);
+        *self.workers.lock().await = Some(workers);
+    }
+
+    /// Stops background work cooperatively (the job at its next chunk, workers between two
+    /// steps), then the writer thread, and flushes: what was acknowledged is on disk.
+    pub async fn close(&self) {
+        self.jobs.halt().await;
+        if let Some(workers) = self.workers.lock().await.take() {
+            workers.stop().await;
         }
-        // Aborted tasks drop their handles at their next poll; sled frees the data dir only
-        // when the last handle goes, and a restart in the same process needs it free.
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
-        while store.other_handles() > 0 && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
-        if let Err(e) = store.flush().await {
+        self.feed.close().await;
+        if let Err(e) = self.store.flush().await {
             tracing::error!(error = %e, "final flush failed");
         }
     }
@@ -234,7 +236,7 @@ impl App {
             .last_refreshed_at
             .is_none()
         {
-            self.refresh_soon.notify_one();
+            self.refresher.request_soon();
         }
         Ok(settings)
     }
@@ -257,11 +259,7 @@ impl App {
         }
         settings.apply(update);
         self.store.save_settings(&settings).await?;
-        self.interval.send_if_modified(|current| {
-            let changed = *current != settings.list_update_interval;
-            *current = settings.list_update_interval;
-            changed
-        });
+        self.refresher.set_interval(settings.list_update_interval);
         Ok(settings)
     }
 
@@ -299,17 +297,7 @@ impl App {
 
     /// Reads every audience of the connected account from Mailchimp and records the result.
     pub async fn refresh_lists(&self) -> Result<AudienceView, AppError> {
-        let (account_id, client) = self.connected_client()?;
-        let _guard = self.refresh_lock.lock().await;
-        let audiences = refresh::read_all(&client).await?;
-        tracing::info!(
-            account_id,
-            audiences = audiences.len(),
-            "audiences refreshed"
-        );
-        self.store
-            .save_refresh(&account_id, audiences, domain::now())
-            .await?;
+        self.refresher.refresh().await?;
         self.audiences()
     }
 
@@ -358,12 +346,9 @@ impl App {
         ))
     }
 
-    pub fn interval_changes(&self) -> watch::Receiver<ListUpdateInterval> {
-        self.interval.subscribe()
-    }
-
-    pub(crate) fn refresh_requested(&self) -> &Notify {
-        &self.refresh_soon
+    /// Wakes the live sync worker now (a subscription was queued).
+    pub fn wake_live(&self) {
+        self.live_wake.notify_one();
     }
 }
 

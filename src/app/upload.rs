@@ -1,34 +1,12 @@
 //! Upload jobs: start or join, watch, cancel, resume after a restart; and "Update store data".
 
-use std::sync::Arc;
-
 use tokio::sync::watch;
 
 use super::{App, AppError, Missing, Unmet};
 use crate::mailchimp::ecommerce;
 use crate::proto::v1 as pb;
-use crate::sync::upload::{self, UploadContext};
-
-/// The job running now, if any: its progress and its cancel switch.
-pub struct Running {
-    pub id: String,
-    pub progress: watch::Receiver<pb::JobProgress>,
-    cancel: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<pb::JobProgress>,
-}
-
-impl Running {
-    pub fn is_running(&self) -> bool {
-        self.progress.borrow().state == pb::JobState::Running as i32
-    }
-
-    /// Stops the job's task where it stands, for a shutdown: the job stays "running" in the
-    /// store, with its cursors, and resumes at the next start.
-    pub async fn halt(self) {
-        self.task.abort();
-        let _ = self.task.await;
-    }
-}
+use crate::sync::context::upload_context;
+use crate::sync::upload::UploadContext;
 
 /// A job to follow: live, or already over.
 pub enum Followed {
@@ -40,58 +18,16 @@ impl App {
     /// What an upload needs, or FAILED_PRECONDITION saying what is missing. An unspecified
     /// mode is AUTO.
     pub(super) fn upload_context(&self, mode: pb::UploadMode) -> Result<UploadContext, AppError> {
-        let mode = match mode {
-            pb::UploadMode::Unspecified => pb::UploadMode::Auto,
-            m => m,
-        };
-        let settings = self.store.settings()?;
-        if !settings.ecommerce_analytics {
-            return Err(Unmet::AnalyticsOff.into());
-        }
-        let conn = settings.connection.as_ref().ok_or(AppError::NotConnected)?;
-        if settings.shop.shop_url.is_empty() || settings.shop.company_name.is_empty() {
-            return Err(Unmet::ShopIdentity.into());
-        }
-        let selected = settings.choices().selected_lists;
-        let lists: Vec<(String, String)> = self
-            .store
-            .audiences(&conn.account.id)?
-            .into_iter()
-            .filter(|a| selected.contains(&a.id) && a.removed_at.is_none())
-            .map(|a| (a.id, a.name))
-            .collect();
-        if lists.is_empty() {
-            return Err(Unmet::NoListSelected.into());
-        }
-        Ok(UploadContext {
-            client: self.mailchimp.for_key(&conn.api_key),
-            account_id: conn.account.id.clone(),
-            shop: settings.shop.clone(),
-            coupon_mode: settings.coupon_upload_mode,
-            abandoned_carts: settings.abandoned_carts,
-            single_opt_in: settings.single_opt_in,
-            lists,
-            mode,
-            batches_seen: Default::default(),
-        })
-    }
-
-    /// Whether an upload job is running now.
-    pub async fn upload_running(&self) -> bool {
-        self.running
-            .lock()
-            .await
-            .as_ref()
-            .is_some_and(Running::is_running)
+        Ok(upload_context(&self.store, &self.mailchimp, mode)?)
     }
 
     /// Starts an upload job, or joins the one running.
     pub async fn upload_store_data(
-        self: &Arc<Self>,
+        &self,
         mode: pb::UploadMode,
         resync: bool,
     ) -> Result<watch::Receiver<pb::JobProgress>, AppError> {
-        self.start_upload(mode, resync, String::new()).await
+        Ok(self.jobs.start(mode, resync, String::new()).await?)
     }
 
     /// What an upload in `mode` would do, without doing it (UploadRequest.dry_run).
@@ -100,101 +36,11 @@ impl App {
         Ok(crate::sync::dry_run::dry_run(&self.store, &ctx).await?)
     }
 
-    /// [`Self::upload_store_data`], saying why mcsync starts it by itself (`trigger`).
-    pub(super) async fn start_upload(
-        self: &Arc<Self>,
-        mode: pb::UploadMode,
-        resync: bool,
-        trigger: String,
-    ) -> Result<watch::Receiver<pb::JobProgress>, AppError> {
-        // No live sync window is in flight when a job starts (always taken before `running`).
-        let _live = self.live_gate.lock().await;
-        let mut running = self.running.lock().await;
-        if let Some(r) = running.as_ref() {
-            if r.is_running() {
-                return Ok(r.progress.clone());
-            }
-        }
-        let ctx = self.upload_context(mode)?;
-        let millis = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis())
-            .unwrap_or(0);
-        let job = pb::JobProgress {
-            job_id: format!("job-{millis:015}"),
-            state: pb::JobState::Running as i32,
-            mode: ctx.mode as i32,
-            resync,
-            trigger,
-            started_at: Some(prost_types::Timestamp {
-                seconds: crate::domain::now(),
-                nanos: 0,
-            }),
-            ..Default::default()
-        };
-        self.store
-            .set_job_start(&job.job_id, self.store.next_outbox_seq())
-            .await?;
-        self.store.save_job(&job).await?;
-        let r = self.spawn_job(ctx, job);
-        let rx = r.progress.clone();
-        *running = Some(r);
-        Ok(rx)
-    }
-
-    fn spawn_job(self: &Arc<Self>, ctx: UploadContext, job: pb::JobProgress) -> Running {
-        let (tx, rx) = watch::channel(job.clone());
-        let (cancel, cancelled) = watch::channel(false);
-        let id = job.job_id.clone();
-        tracing::info!(job = %id, lists = ctx.lists.len(), "upload job started");
-        let task = tokio::spawn(upload::run(self.store.clone(), ctx, job, tx, cancelled));
-        Running {
-            id,
-            progress: rx,
-            cancel,
-            task,
-        }
-    }
-
-    /// After a restart: a job that was running resumes from its cursors.
-    pub async fn resume_jobs(self: &Arc<Self>) -> Result<(), AppError> {
-        let Some(job) = self
-            .store
-            .jobs(1)?
-            .into_iter()
-            .find(|j| j.state == pb::JobState::Running as i32)
-        else {
-            return Ok(());
-        };
-        let mut running = self.running.lock().await;
-        match self.upload_context(job.mode()) {
-            Ok(ctx) => {
-                tracing::info!(job = %job.job_id, "resuming the upload job");
-                *running = Some(self.spawn_job(ctx, job));
-            }
-            Err(e) => {
-                let mut job = job;
-                job.state = pb::JobState::Failed as i32;
-                job.message = format!("could not resume after a restart: {e}");
-                self.store.save_job(&job).await?;
-                // Its stores were left syncing: live sync clears that once it can.
-                let stores: std::collections::BTreeSet<&str> =
-                    job.phases.iter().map(|p| p.store_id.as_str()).collect();
-                for id in stores {
-                    self.store.set_syncing_owed(id, true).await?;
-                }
-            }
-        }
-        Ok(())
-    }
-
     pub async fn follow_job(&self, id: &str) -> Result<Followed, AppError> {
-        if let Some(r) = self.running.lock().await.as_ref() {
-            if r.id == id {
-                return Ok(Followed::Live(r.progress.clone()));
-            }
+        match self.jobs.follow(id).await {
+            Some(rx) => Ok(Followed::Live(rx)),
+            None => Ok(Followed::Over(Box::new(self.job(id)?))),
         }
-        Ok(Followed::Over(Box::new(self.job(id)?)))
     }
 
     pub fn job(&self, id: &str) -> Result<pb::JobProgress, AppError> {
@@ -209,16 +55,9 @@ impl App {
 
     /// Asks the job to stop; it ends at its next chunk with its stores' `is_syncing` false.
     pub async fn cancel_job(&self, id: &str) -> Result<pb::JobProgress, AppError> {
-        let followed = self.follow_job(id).await?;
-        let Followed::Live(mut rx) = followed else {
-            return match followed {
-                Followed::Over(job) => Ok(*job),
-                Followed::Live(_) => unreachable!(),
-            };
+        let Some(mut rx) = self.jobs.cancel(id).await else {
+            return self.job(id);
         };
-        if let Some(r) = self.running.lock().await.as_ref() {
-            let _ = r.cancel.send(true);
-        }
         while rx.borrow_and_update().state == pb::JobState::Running as i32 {
             if rx.changed().await.is_err() {
                 break;
@@ -398,10 +237,8 @@ impl App {
     pub async fn retry_failed(&self) -> Result<pb::RetryFailedResponse, AppError> {
         use crate::domain::record::RecordKind;
         use crate::sync::upload::{outcome, push_with_dependencies};
-        if let Some(r) = self.running.lock().await.as_ref() {
-            if r.is_running() {
-                return Err(Unmet::JobRunning(r.id.clone()).into());
-            }
+        if let Some(id) = self.jobs.running_id().await {
+            return Err(Unmet::JobRunning(id).into());
         }
         let ctx = self.upload_context(pb::UploadMode::Direct)?;
         let (failed, _) = self.store.sync_errors(0, usize::MAX)?;

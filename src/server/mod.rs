@@ -98,33 +98,43 @@ pub struct ServerHandle {
     pub app: Arc<App>,
     stop: Option<oneshot::Sender<()>>,
     server: JoinHandle<Result<(), tonic::transport::Error>>,
-    background: Vec<JoinHandle<()>>,
 }
 
 impl ServerHandle {
-    /// Stops accepting calls, lets running ones finish (for at most [`SHUTDOWN_GRACE`]: a
-    /// client holding a connection open must not keep the process alive), stops background
-    /// work, flushes sled.
+    /// Stops accepting calls and lets running ones finish (for at most [`SHUTDOWN_GRACE`]: a
+    /// client holding a call open must not keep the process alive), then stops background work
+    /// cooperatively and flushes sled. Nothing is aborted: a call still open after that is left
+    /// to end with the process (its writes answer "not saved").
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        match tokio::time::timeout(SHUTDOWN_GRACE, &mut self.server).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(e))) => tracing::error!(error = %e, "gRPC server failed"),
-            Ok(Err(e)) => tracing::error!(error = %e, "gRPC server task failed"),
-            Err(_) => {
-                tracing::warn!(grace = ?SHUTDOWN_GRACE, "connections still open after the grace period; closing them");
-                self.server.abort();
-            }
+        let drained = self.drain().await;
+        if !drained {
+            tracing::warn!(grace = ?SHUTDOWN_GRACE, "calls still open after the grace period; stopping background work under them");
         }
-        for task in self.background.drain(..) {
-            task.abort();
-            let _ = task.await;
-        }
-        drop(self.server);
         self.app.close().await;
+        // Closing ends what followed background work (job progress streams).
+        if !drained && !self.drain().await {
+            tracing::warn!("a client still holds a call open; it ends with the process");
+        }
         tracing::info!("mcsync stopped");
+    }
+
+    /// Waits up to [`SHUTDOWN_GRACE`] for the server to finish its calls; whether it did.
+    async fn drain(&mut self) -> bool {
+        match tokio::time::timeout(SHUTDOWN_GRACE, &mut self.server).await {
+            Ok(Ok(Ok(()))) => true,
+            Ok(Ok(Err(e))) => {
+                tracing::error!(error = %e, "gRPC server failed");
+                true
+            }
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "gRPC server task failed");
+                true
+            }
+            Err(_) => false,
+        }
     }
 }
 
@@ -227,22 +237,12 @@ pub async fn start_on(
     let server = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
         let _ = stopped.await;
     }));
-    if let Err(e) = app.resume_jobs().await {
-        tracing::error!(error = %e, "could not resume the upload job");
-    }
-    let background = vec![
-        tokio::spawn(crate::sync::run_list_refresh(
-            app.clone(),
-            config.time_scale,
-        )),
-        tokio::spawn(app.clone().run_live(config.time_scale)),
-    ];
+    app.start_background(config.time_scale).await;
     tracing::info!(%addr, "mcsync listening (gRPC and gRPC-Web)");
     Ok(ServerHandle {
         addr,
         app,
         stop: Some(stop),
         server,
-        background,
     })
 }

@@ -108,11 +108,6 @@ impl Store {
         })
     }
 
-    /// Other handles on this store still alive (tasks that have not ended yet).
-    pub fn other_handles(&self) -> usize {
-        std::sync::Arc::strong_count(&self.writer) - 1
-    }
-
     /// Waits until everything written so far is on disk.
     pub async fn flush(&self) -> Result<(), StoreError> {
         self.db.flush_async().await?;

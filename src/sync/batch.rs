@@ -9,12 +9,10 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use tokio::sync::watch;
-
 use super::fan_out::{FAN_OUT, FanOut};
 use super::push::{self, Plan, Planned, PushError, Pushed, push_as};
 use super::stop::{During, Stop};
-use super::upload::{UploadContext, ensure_line_products, target};
+use super::upload::{Signals, UploadContext, ensure_line_products, target};
 use crate::domain::record::RecordKind;
 use crate::mailchimp::{
     BatchOperation, BatchStatus, ErrorKind, MailchimpError, OperationResult, Problem, Verb,
@@ -84,7 +82,7 @@ pub async fn push_window(
     kind: RecordKind,
     records: Vec<(Vec<u8>, Vec<u8>)>,
     may_exist: bool,
-    cancel: &watch::Receiver<bool>,
+    signals: &Signals,
 ) -> Result<Results, Stop> {
     let t = target(ctx, store_id);
     let mut results: Results = Vec::with_capacity(records.len());
@@ -111,7 +109,7 @@ pub async fn push_window(
             Err(e) => results.push((id, Err(e))),
         }
     }
-    let mut answers = run_batches(ctx, &planned, cancel).await?;
+    let mut answers = run_batches(ctx, &planned, signals).await?;
     if answers.len() < planned.len() {
         // Operations without a result may sit in a batch Mailchimp took without saying so:
         // it must have run before they are sent again.
@@ -181,7 +179,7 @@ fn op_index(nonce: u64, id: &str) -> Option<usize> {
 async fn run_batches(
     ctx: &UploadContext,
     planned: &[(String, Planned)],
-    cancel: &watch::Receiver<bool>,
+    signals: &Signals,
 ) -> Result<HashMap<usize, OperationResult>, Stop> {
     let nonce = fastrand::u64(..);
     let mut pending: Vec<BatchStatus> = Vec::new();
@@ -208,7 +206,11 @@ async fn run_batches(
     let mut answers = HashMap::with_capacity(planned.len());
     let mut interval = POLL_FIRST;
     while !pending.is_empty() {
-        if *cancel.borrow() {
+        if let Err(stop) = signals.check() {
+            // At shutdown the batches run on: the resumed job waits for them (`quiesce`).
+            if !matches!(stop, Stop::Cancelled) {
+                return Err(stop);
+            }
             for b in &pending {
                 if let Err(e) = ctx.client.delete_batch(&b.id).await {
                     tracing::warn!(batch = %b.id, error = %e, "could not stop a batch");

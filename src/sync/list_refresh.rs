@@ -1,12 +1,16 @@
-//! "Update Mailchimp lists every …": a timer that a settings change re-arms at once.
+//! The audiences of the connected account, read into the store: on demand, after a new
+//! connection, and on "Update Mailchimp lists every …", a timer that a settings change re-arms
+//! at once.
 
 use std::future::Future;
 use std::sync::Arc;
 
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Mutex, Notify, watch};
 
-use crate::app::{App, AppError};
+use super::audiences::read_all;
 use crate::domain::ListUpdateInterval;
+use crate::mailchimp::{Mailchimp, MailchimpError};
+use crate::store::{Store, StoreError};
 
 /// Calls `tick` once per period of the current interval, and once whenever `now` is notified.
 /// A change of interval re-arms the timer from that moment; NEVER waits for the next change.
@@ -41,22 +45,96 @@ pub async fn schedule<F, Fut>(
     }
 }
 
-/// The refresher task of a running server.
-pub async fn run_list_refresh(app: Arc<App>, time_scale: u32) {
-    let changes = app.interval_changes();
-    let notify = app.clone();
-    schedule(changes, notify.refresh_requested(), time_scale, || {
-        let app = app.clone();
-        async move {
-            match app.refresh_lists().await {
-                Ok(view) => tracing::debug!(audiences = view.lists.len(), "periodic list refresh done"),
+/// Why a refresh did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    #[error("no Mailchimp account is connected")]
+    NotConnected,
+    #[error(transparent)]
+    Mailchimp(#[from] MailchimpError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Reads the connected account's audiences into the store: on demand, after connecting a new
+/// account, and on the merchant's schedule. One refresh at a time.
+pub struct Refresher {
+    store: Store,
+    mailchimp: Arc<Mailchimp>,
+    running: Mutex<()>,
+    interval: watch::Sender<ListUpdateInterval>,
+    soon: Notify,
+}
+
+impl Refresher {
+    pub fn new(store: Store, mailchimp: Arc<Mailchimp>) -> Result<Self, StoreError> {
+        let interval = store.settings()?.list_update_interval;
+        Ok(Self {
+            store,
+            mailchimp,
+            running: Mutex::new(()),
+            interval: watch::Sender::new(interval),
+            soon: Notify::new(),
+        })
+    }
+
+    /// Reads every audience of the connected account from Mailchimp and records the result;
+    /// the account's id.
+    pub async fn refresh(&self) -> Result<String, RefreshError> {
+        let settings = self.store.settings()?;
+        let conn = settings
+            .connection
+            .as_ref()
+            .ok_or(RefreshError::NotConnected)?;
+        let client = self.mailchimp.for_key(&conn.api_key);
+        let account_id = conn.account.id.clone();
+        let _one = self.running.lock().await;
+        let audiences = read_all(&client).await?;
+        tracing::info!(
+            account_id,
+            audiences = audiences.len(),
+            "audiences refreshed"
+        );
+        self.store
+            .save_refresh(&account_id, audiences, crate::domain::now())
+            .await?;
+        Ok(account_id)
+    }
+
+    /// A refresh as soon as the worker can (a new account was connected).
+    pub fn request_soon(&self) {
+        self.soon.notify_one();
+    }
+
+    /// The merchant's "Update Mailchimp lists every": re-arms the timer when it changed.
+    pub fn set_interval(&self, interval: ListUpdateInterval) {
+        self.interval.send_if_modified(|current| {
+            let changed = *current != interval;
+            *current = interval;
+            changed
+        });
+    }
+
+    /// The refresher task of a running server, until `shutdown` is set.
+    pub async fn run(self: Arc<Self>, time_scale: u32, mut shutdown: watch::Receiver<bool>) {
+        let changes = self.interval.subscribe();
+        let ticks = schedule(changes, &self.soon, time_scale, || async {
+            match self.refresh().await {
+                Ok(_) => tracing::debug!("periodic list refresh done"),
                 // Nothing to refresh without an account; not worth more than a debug line.
-                Err(AppError::NotConnected) => tracing::debug!("periodic list refresh skipped: not connected"),
-                Err(e) => tracing::warn!(error = %e, "periodic list refresh failed; will try at the next period"),
+                Err(RefreshError::NotConnected) => {
+                    tracing::debug!("periodic list refresh skipped: not connected")
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "periodic list refresh failed; will try at the next period")
+                }
             }
+        });
+        tokio::select! {
+            () = ticks => {}
+            _ = shutdown.wait_for(|down| *down) => {}
         }
-    })
-    .await;
+    }
 }
 
 #[cfg(test)]

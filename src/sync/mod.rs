@@ -1,18 +1,32 @@
-//! The sync engine: the periodic refresh of audiences ("Update Mailchimp lists every"),
-//! [`push`] (one record to one store, idempotently), [`upload`] (the upload job and its phases)
-//! [`batch`] (an upload phase through `POST /batches`), [`reconcile`] (what a store really
-//! holds, before a job sends anything), [`dry_run`] (what an upload would do) and [`live`] (the parts of the outbox worker, which runs
-//! in `app::live`).
+//! The sync engine, and the background workers that run it. Nothing here imports `app` or
+//! `server`: each worker takes the store, the Mailchimp client, what it needs of the settings
+//! ([`context`]) and a shutdown signal.
+//!
+//! - [`push`]: one record to one store, idempotently; [`fan_out`]: many at once.
+//! - [`upload`]: the upload job and its phases; [`batch`]: a phase through `POST /batches`;
+//!   [`reconcile`]: what a store really holds, before a job sends anything; [`dry_run`]: what
+//!   an upload would do; [`jobs`]: the runner (one job at a time, resumed after a restart).
+//! - [`live_sync`]: the outbox worker, with [`live`]'s building blocks; [`subscriptions`]: the
+//!   subscription worker's step.
+//! - [`Refresher`]: the audiences, read on demand and on "Update Mailchimp lists every".
+//! - [`workers`]: the workers of a running server, started and stopped together.
+//! - [`Stop`]: why background work stopped, typed up to its last layer.
 
+mod audiences;
 pub mod batch;
+pub mod context;
 pub mod dry_run;
 pub mod fan_out;
+pub mod jobs;
 mod list_refresh;
 pub mod live;
+pub mod live_sync;
 pub mod push;
 pub mod reconcile;
 pub mod stop;
+pub mod subscriptions;
 pub mod upload;
+pub mod workers;
 
-pub use list_refresh::{run_list_refresh, schedule};
+pub use list_refresh::{RefreshError, Refresher, schedule};
 pub use stop::{During, Stop};

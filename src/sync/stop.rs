@@ -13,6 +13,9 @@ use crate::store::StoreError;
 pub enum Stop {
     #[error("cancelled")]
     Cancelled,
+    /// The server is shutting down: the job stops as it stands and resumes at the next start.
+    #[error("stopped for shutdown")]
+    Shutdown,
     /// Mailchimp refused the key, was out of reach, or answered what the API does not document.
     #[error("{during}: {source}")]
     Mailchimp {

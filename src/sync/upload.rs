@@ -55,17 +55,52 @@ fn now() -> prost_types::Timestamp {
     }
 }
 
-/// Runs (or resumes) a job to its end and returns its final state.
+/// How long a job may take, after a shutdown is asked, to reach its next chunk boundary; then
+/// what is in flight is dropped (a job resumed after a restart updates before it creates, so
+/// nothing is created twice).
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// What tells a job to stop: the shop's cancel (the job ends, cancelled) and the server's
+/// shutdown (the job stops as it stands, and resumes at the next start).
+pub struct Signals {
+    pub cancel: watch::Receiver<bool>,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl Signals {
+    pub(super) fn check(&self) -> Result<(), Stop> {
+        if *self.shutdown.borrow() {
+            return Err(Stop::Shutdown);
+        }
+        if *self.cancel.borrow() {
+            return Err(Stop::Cancelled);
+        }
+        Ok(())
+    }
+
+    /// Resolves [`SHUTDOWN_GRACE`] after a shutdown is asked.
+    async fn shutdown_grace_over(&self) {
+        let mut shutdown = self.shutdown.clone();
+        if shutdown.wait_for(|down| *down).await.is_ok() {
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// Runs (or resumes) a job to its end and returns its final state. Stopped by a shutdown, it
+/// returns as it stands: still running in the store, with its cursors and its stores syncing.
 pub async fn run(
     store: Store,
     ctx: UploadContext,
     mut job: pb::JobProgress,
     progress: watch::Sender<pb::JobProgress>,
-    cancel: watch::Receiver<bool>,
+    signals: Signals,
 ) -> pb::JobProgress {
     let started = Instant::now();
     let mut stores = Vec::new();
-    let outcome = async {
+    let work = async {
         if ctx.mode != pb::UploadMode::Direct {
             // A batch from before a restart may still run: its creates must land before this
             // job plans its own, or they would be sent twice.
@@ -115,15 +150,22 @@ pub async fn run(
                 store: &store,
                 ctx: &ctx,
                 progress: &progress,
-                cancel: &cancel,
+                signals: &signals,
                 started,
                 before,
             };
             may_exist = phase.run(&mut job, i, may_exist).await?;
         }
         Ok::<(), Stop>(())
+    };
+    let outcome = tokio::select! {
+        outcome = work => outcome,
+        () = signals.shutdown_grace_over() => Err(Stop::Shutdown),
+    };
+    if let Err(Stop::Shutdown) = outcome {
+        tracing::info!(job = %job.job_id, "upload job stopped for shutdown; it resumes at the next start");
+        return job;
     }
-    .await;
     set_syncing(&store, &ctx.client, &stores, false).await;
     if outcome.is_ok() {
         if let Err(e) = went_live(&store, &job.job_id, &stores).await {
@@ -301,7 +343,7 @@ struct Phase<'a> {
     store: &'a Store,
     ctx: &'a UploadContext,
     progress: &'a watch::Sender<pb::JobProgress>,
-    cancel: &'a watch::Receiver<bool>,
+    signals: &'a Signals,
     started: Instant,
     before: i64,
 }
@@ -327,9 +369,7 @@ impl Phase<'_> {
         let size = if batched { super::batch::WINDOW } else { CHUNK };
         let mut may_exist = may_exist;
         loop {
-            if *self.cancel.borrow() {
-                return Err(Stop::Cancelled);
-            }
+            self.signals.check()?;
             let chunk = store.records_after(kind, cursor.as_deref(), size)?;
             let Some((last, _)) = chunk.last().cloned() else {
                 break;
@@ -342,7 +382,7 @@ impl Phase<'_> {
                     kind,
                     chunk,
                     may_exist,
-                    self.cancel,
+                    self.signals,
                 )
                 .await?;
                 for (id, result) in results {

@@ -1,6 +1,6 @@
 //! Reading an account's audiences with their interest groups and segments.
 
-use crate::sync::fan_out::{FAN_OUT, FanOut};
+use super::fan_out::{FAN_OUT, FanOut};
 
 use crate::domain::{Audience, AudienceStats, Interest, InterestCategory, Segment};
 use crate::mailchimp::{AccountClient, ErrorKind, ListWire, MailchimpError, lenient_count};

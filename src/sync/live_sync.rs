@@ -11,17 +11,20 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::App;
 use crate::domain::record::RecordKind;
 use crate::mailchimp::ErrorKind;
 use crate::proto::v1 as pb;
-use crate::sync::Stop;
-use crate::sync::fan_out::{FAN_OUT, FanOut};
-use crate::sync::live::coalesce;
-use crate::sync::push::{PushError, Pushed};
-use crate::sync::upload::{
-    UploadContext, clear_syncing, outcome, push_with_dependencies, store_gone,
-};
+use tokio::sync::Notify;
+
+use super::Stop;
+use super::context::upload_context;
+use super::fan_out::{FAN_OUT, FanOut};
+use super::jobs::Jobs;
+use super::live::coalesce;
+use super::push::{PushError, Pushed};
+use super::upload::{UploadContext, clear_syncing, outcome, push_with_dependencies, store_gone};
+use crate::mailchimp::Mailchimp;
+use crate::store::Store;
 
 /// Outbox entries read per step.
 const WINDOW: usize = 512;
@@ -41,12 +44,26 @@ enum Step {
     Lost,
 }
 
-impl App {
-    /// Runs until the task is aborted (at shutdown). `time_scale` divides its sleeps (tests).
-    pub async fn run_live(self: Arc<Self>, time_scale: u32) {
+/// What the worker works with: the store, Mailchimp, the job runner (it pauses while a job
+/// runs, and starts the repair job), and the bell the writer thread rings.
+pub struct LiveSync {
+    pub store: Store,
+    pub mailchimp: Arc<Mailchimp>,
+    pub jobs: Arc<Jobs>,
+    pub wake: Arc<Notify>,
+}
+
+impl LiveSync {
+    /// Runs until `shutdown` is set, between two steps: a step in flight (one window, its
+    /// pushes bounded by the retry policy) finishes first, so that its place is saved.
+    /// `time_scale` divides its sleeps (tests).
+    pub async fn run(self, time_scale: u32, mut shutdown: tokio::sync::watch::Receiver<bool>) {
         let scale = time_scale.max(1);
         let mut backoff: Option<Duration> = None;
         loop {
+            if *shutdown.borrow() {
+                return;
+            }
             let step = self.live_step().await;
             let pause = match step {
                 Ok(Step::Worked) => {
@@ -70,20 +87,15 @@ impl App {
                 }
             };
             tokio::select! {
-                _ = self.live_wake.notified(), if backoff.is_none() => {}
+                _ = self.wake.notified(), if backoff.is_none() => {}
                 _ = tokio::time::sleep(pause / scale) => {}
+                _ = shutdown.changed() => {}
             }
         }
     }
 
-    /// Wakes the worker now (a subscription queued; the writer thread rings the same bell after
-    /// each group commit that changed records).
-    pub fn wake_live(&self) {
-        self.live_wake.notify_one();
-    }
-
     async fn live_step(&self) -> Result<Step, Stop> {
-        let subscribed = self.apply_subscriptions().await?;
+        let subscribed = super::subscriptions::apply_queued(&self.store, &self.mailchimp).await?;
         let idle = if subscribed { Step::Worked } else { Step::Idle };
         self.pay_owed_syncing().await;
         match self.sync_outbox().await? {
@@ -93,12 +105,11 @@ impl App {
     }
 
     async fn sync_outbox(&self) -> Result<Step, Stop> {
-        let _gate = self.live_gate.lock().await;
-        if self.upload_running().await {
+        let Some(_gate) = self.jobs.live_window().await else {
             return Ok(Step::Idle);
-        }
+        };
         // Analytics off, no connection, no selected list: nothing to sync to (yet).
-        let Ok(ctx) = self.upload_context(pb::UploadMode::Direct) else {
+        let Ok(ctx) = upload_context(&self.store, &self.mailchimp, pb::UploadMode::Direct) else {
             return Ok(Step::Idle);
         };
         let mut stores = Vec::new();
@@ -271,13 +282,13 @@ impl App {
 
     /// Starts the reconciled upload that rebuilds the lost stores (every selected store is
     /// reconciled; the intact ones only cost reads), in the mode of the last job.
-    async fn repair(self: &Arc<Self>) {
+    async fn repair(&self) {
         let mode = match self.store.jobs(1) {
             Ok(jobs) => jobs.first().map_or(pb::UploadMode::Auto, |j| j.mode()),
             Err(_) => pb::UploadMode::Auto,
         };
         let trigger = "repair: a store was deleted in Mailchimp; rebuilding it".to_owned();
-        match self.start_upload(mode, false, trigger).await {
+        match self.jobs.start(mode, false, trigger).await {
             Ok(_) => tracing::info!("repair job started"),
             Err(e) => tracing::warn!(error = %e, "could not start the repair job"),
         }

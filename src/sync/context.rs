@@ -1,0 +1,68 @@
+//! What a job or a live-sync step needs from the settings, read once when it starts: the
+//! account's client, the shop's identity, the merchant's choices and the selected lists. Or
+//! why there is nothing to sync to yet.
+
+use crate::domain::Settings;
+use crate::mailchimp::Mailchimp;
+use crate::proto::v1 as pb;
+use crate::store::{Store, StoreError};
+
+use super::upload::UploadContext;
+
+/// Why an upload cannot start (or live sync has nowhere to go).
+#[derive(Debug, thiserror::Error)]
+pub enum NotReady {
+    #[error("e-commerce analytics is off (UpdateSettings ecommerce_analytics)")]
+    AnalyticsOff,
+    #[error("no Mailchimp account is connected: call SettingsService/Connect first")]
+    NotConnected,
+    #[error(
+        "the shop's URL and company name are needed for its Mailchimp stores (UpdateSettings shop)"
+    )]
+    ShopIdentity,
+    #[error("no list is selected (ListService/SelectLists)")]
+    NoListSelected,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The context of an upload in `mode` (unspecified is AUTO), from the settings as they are.
+pub fn upload_context(
+    store: &Store,
+    mailchimp: &Mailchimp,
+    mode: pb::UploadMode,
+) -> Result<UploadContext, NotReady> {
+    let mode = match mode {
+        pb::UploadMode::Unspecified => pb::UploadMode::Auto,
+        m => m,
+    };
+    let settings: Settings = store.settings()?;
+    if !settings.ecommerce_analytics {
+        return Err(NotReady::AnalyticsOff);
+    }
+    let conn = settings.connection.as_ref().ok_or(NotReady::NotConnected)?;
+    if settings.shop.shop_url.is_empty() || settings.shop.company_name.is_empty() {
+        return Err(NotReady::ShopIdentity);
+    }
+    let selected = settings.choices().selected_lists;
+    let lists: Vec<(String, String)> = store
+        .audiences(&conn.account.id)?
+        .into_iter()
+        .filter(|a| selected.contains(&a.id) && a.removed_at.is_none())
+        .map(|a| (a.id, a.name))
+        .collect();
+    if lists.is_empty() {
+        return Err(NotReady::NoListSelected);
+    }
+    Ok(UploadContext {
+        client: mailchimp.for_key(&conn.api_key),
+        account_id: conn.account.id.clone(),
+        shop: settings.shop.clone(),
+        coupon_mode: settings.coupon_upload_mode,
+        abandoned_carts: settings.abandoned_carts,
+        single_opt_in: settings.single_opt_in,
+        lists,
+        mode,
+        batches_seen: Default::default(),
+    })
+}
