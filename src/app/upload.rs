@@ -5,8 +5,8 @@ use tokio::sync::watch;
 use super::{App, AppError, Missing, Unmet};
 use crate::mailchimp::ecommerce;
 use crate::proto::v1 as pb;
+use crate::sync::context::UploadContext;
 use crate::sync::context::upload_context;
-use crate::sync::upload::UploadContext;
 
 /// A job to follow: live, or already over.
 pub enum Followed {
@@ -236,7 +236,8 @@ impl App {
     /// Sends every refused record again, as the mirror has it now.
     pub async fn retry_failed(&self) -> Result<pb::RetryFailedResponse, AppError> {
         use crate::domain::record::RecordKind;
-        use crate::sync::upload::{outcome, push_with_dependencies};
+        use crate::sync::dependencies::push_with_dependencies;
+        use crate::sync::outcome::outcome;
         if let Some(id) = self.jobs.running_id().await {
             return Err(Unmet::JobRunning(id).into());
         }

@@ -91,13 +91,13 @@ impl AccountClient {
 
     /// `GET /batches/{id}`.
     pub async fn batch(&self, id: &str) -> Result<BatchStatus, MailchimpError> {
-        self.get(&format!("/batches/{}", super::client::seg(id)), &[])
+        self.get(&format!("/batches/{}", super::endpoint::seg(id)), &[])
             .await
     }
 
     /// `DELETE /batches/{id}`: stops a batch (operations already run stay done).
     pub async fn delete_batch(&self, id: &str) -> Result<(), MailchimpError> {
-        let path = format!("/batches/{}", super::client::seg(id));
+        let path = format!("/batches/{}", super::endpoint::seg(id));
         self.send(Method::DELETE, &path, &[], None).await?;
         Ok(())
     }

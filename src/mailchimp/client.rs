@@ -7,7 +7,7 @@ use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 
-use super::endpoint::{self, Request, Verb};
+use super::endpoint::{self, Request, Verb, seg};
 use super::error::{MailchimpError, Problem, is_throttling_403};
 use super::retry::{self, Decision, Outcome, RetryPolicy};
 use super::types::*;
@@ -359,19 +359,6 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 fn member_path(list_id: &str, email: &str) -> String {
     let hash = md5::compute(email.trim().to_lowercase().as_bytes());
     format!("/lists/{}/members/{hash:x}", seg(list_id))
-}
-
-/// Percent-encodes one path segment; Mailchimp ids are usually safe, shop-chosen ids may not be.
-pub fn seg(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 pub(super) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);

@@ -4,8 +4,6 @@
 
 use reqwest::Method;
 
-use super::client::seg;
-
 /// An e-commerce collection of a store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Collection {
@@ -179,6 +177,19 @@ pub(super) const STORES: &str = "/ecommerce/stores";
 
 pub(super) fn store_path(store_id: &str) -> String {
     format!("{STORES}/{}", seg(store_id))
+}
+
+/// Percent-encodes one path segment; Mailchimp ids are usually safe, shop-chosen ids may not be.
+pub fn seg(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 #[cfg(test)]

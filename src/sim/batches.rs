@@ -15,33 +15,9 @@ use serde_json::{Value, json};
 use super::Shared;
 use super::ecommerce::{self, Answer};
 use super::faults::Fault;
+use super::model::{Batch, ECOMMERCE, now_iso, paging};
 use super::problem::SimError;
-use super::world::{Account, now_iso};
-
-/// Unfinished batches an account may have.
-pub const MAX_PENDING: usize = 500;
-/// Results per JSON file in the archive.
-const RESULTS_PER_FILE: usize = 500;
-
-/// The e-commerce paths the simulator serves, as the spec writes them.
-pub const ECOMMERCE: &[&str] = &[
-    "/ecommerce/stores",
-    "/ecommerce/stores/{store_id}",
-    "/ecommerce/stores/{store_id}/products",
-    "/ecommerce/stores/{store_id}/products/{product_id}",
-    "/ecommerce/stores/{store_id}/products/{product_id}/variants",
-    "/ecommerce/stores/{store_id}/products/{product_id}/variants/{variant_id}",
-    "/ecommerce/stores/{store_id}/customers",
-    "/ecommerce/stores/{store_id}/customers/{customer_id}",
-    "/ecommerce/stores/{store_id}/orders",
-    "/ecommerce/stores/{store_id}/orders/{order_id}",
-    "/ecommerce/stores/{store_id}/carts",
-    "/ecommerce/stores/{store_id}/carts/{cart_id}",
-    "/ecommerce/stores/{store_id}/promo-rules",
-    "/ecommerce/stores/{store_id}/promo-rules/{promo_rule_id}",
-    "/ecommerce/stores/{store_id}/promo-rules/{promo_rule_id}/promo-codes",
-    "/ecommerce/stores/{store_id}/promo-rules/{promo_rule_id}/promo-codes/{promo_code_id}",
-];
+use super::world::Account;
 
 #[derive(Debug, Clone)]
 pub struct Operation {
@@ -52,37 +28,10 @@ pub struct Operation {
     operation_id: Option<String>,
 }
 
-#[derive(Debug, Clone)]
-pub struct Batch {
-    pub id: String,
-    status: &'static str,
-    total: usize,
-    finished: usize,
-    errored: usize,
-    submitted_at: String,
-    completed_at: Option<String>,
-    response_body_url: Option<String>,
-}
-
-impl Batch {
-    pub fn json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "status": self.status,
-            "total_operations": self.total,
-            "finished_operations": self.finished,
-            "errored_operations": self.errored,
-            "submitted_at": self.submitted_at,
-            "completed_at": self.completed_at.clone().unwrap_or_default(),
-            "response_body_url": self.response_body_url.clone().unwrap_or_default(),
-            "_links": [],
-        })
-    }
-
-    fn unfinished(&self) -> bool {
-        self.status != "finished"
-    }
-}
+/// Unfinished batches an account may have.
+pub const MAX_PENDING: usize = 500;
+/// Results per JSON file in the archive.
+const RESULTS_PER_FILE: usize = 500;
 
 /// Finds the spec template of a concrete path, with its parameters.
 pub fn match_path(path: &str) -> Option<(&'static str, HashMap<String, String>)> {
@@ -308,7 +257,7 @@ fn run(shared: &Shared, account: &mut Account, op: &Operation) -> Result<Answer,
         return Err(SimError::internal());
     }
     let paging = if op.method == "GET" {
-        super::routes::paging(&op.params)?
+        paging(&op.params)?
     } else {
         (10, 0)
     };

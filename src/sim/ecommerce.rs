@@ -8,62 +8,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Map, Value, json};
 
+use super::model::{Store, now_iso};
 use super::problem::SimError;
 use super::schema;
-use super::world::{Account, now_iso};
-
-/// One store and its resources, each kept as the JSON Mailchimp would return.
-#[derive(Debug, Clone, Default)]
-pub struct Store {
-    pub body: Map<String, Value>,
-    pub products: BTreeMap<String, Map<String, Value>>,
-    pub customers: BTreeMap<String, Map<String, Value>>,
-    pub orders: BTreeMap<String, Map<String, Value>>,
-    pub carts: BTreeMap<String, Map<String, Value>>,
-    pub promo_rules: BTreeMap<String, Map<String, Value>>,
-    pub promo_codes: BTreeMap<String, BTreeMap<String, Map<String, Value>>>,
-}
-
-impl Store {
-    /// Resources per kind, for `/__sim/stats`.
-    pub fn counts(&self) -> BTreeMap<String, u64> {
-        let codes: usize = self.promo_codes.values().map(BTreeMap::len).sum();
-        [
-            ("products", self.products.len()),
-            ("customers", self.customers.len()),
-            ("orders", self.orders.len()),
-            ("carts", self.carts.len()),
-            ("promo_rules", self.promo_rules.len()),
-            ("promo_codes", codes),
-        ]
-        .into_iter()
-        .map(|(k, n)| (k.to_owned(), n as u64))
-        .collect()
-    }
-
-    /// A collection by its key (`products`, `customers`, `orders`, `carts`; anything else is the
-    /// promo rules).
-    pub fn collection(&self, key: &str) -> &BTreeMap<String, Map<String, Value>> {
-        match key {
-            "products" => &self.products,
-            "customers" => &self.customers,
-            "orders" => &self.orders,
-            "carts" => &self.carts,
-            _ => &self.promo_rules,
-        }
-    }
-
-    fn has_variant(&self, product: &str, variant: &str) -> bool {
-        self.products
-            .get(product)
-            .and_then(|p| p.get("variants"))
-            .and_then(Value::as_array)
-            .is_some_and(|vs| {
-                vs.iter()
-                    .any(|v| v.get("id").and_then(Value::as_str) == Some(variant))
-            })
-    }
-}
+use super::world::Account;
 
 /// A request for one e-commerce operation.
 pub struct Request<'a> {

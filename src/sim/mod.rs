@@ -6,6 +6,7 @@ mod batches;
 mod ecommerce;
 mod faults;
 mod fields;
+mod model;
 mod problem;
 mod routes;
 mod schema;

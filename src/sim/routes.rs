@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 
 use super::Shared;
 use super::faults::{self, Fault};
+use super::model::paging;
 use super::problem::SimError;
 use super::world::Account;
 
@@ -28,7 +29,7 @@ struct AccountIdx(usize);
 
 pub fn router(shared: Arc<Shared>) -> Router {
     let mut api = Router::new();
-    for template in super::batches::ECOMMERCE {
+    for template in super::model::ECOMMERCE {
         api = api.route(&format!("/3.0{template}"), any(ecommerce));
     }
     let api = api
@@ -194,29 +195,6 @@ fn with_account<T>(
 ) -> Result<T, SimError> {
     let mut world = shared.world.lock().expect("world lock");
     f(&mut world.accounts[idx.0])
-}
-
-/// count (1..=1000, default 10) and offset (default 0), as every Mailchimp collection takes them.
-pub(super) fn paging(q: &HashMap<String, String>) -> Result<(usize, usize), SimError> {
-    let int = |name: &str, default: usize| -> Result<usize, SimError> {
-        match q.get(name) {
-            None => Ok(default),
-            Some(v) => v.parse::<usize>().map_err(|_| {
-                SimError::schema(
-                    name,
-                    &format!("Schema describes integer, \"{v}\" found instead"),
-                )
-            }),
-        }
-    };
-    let count = int("count", 10)?;
-    if !(1..=1000).contains(&count) {
-        return Err(SimError::schema(
-            "count",
-            "The count must be between 1 and 1000.",
-        ));
-    }
-    Ok((count, int("offset", 0)?))
 }
 
 fn page<'a, T>(items: &'a [T], q: &HashMap<String, String>) -> Result<&'a [T], SimError> {

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
 
+use super::model::now_iso;
 use super::problem::SimError;
 
 /// Merge fields every seeded audience has, as Mailchimp creates them for a new audience.
@@ -83,10 +84,10 @@ pub struct Account {
     pub login_id: String,
     pub disabled: bool,
     pub lists: Vec<List>,
-    pub stores: std::collections::BTreeMap<String, super::ecommerce::Store>,
+    pub stores: std::collections::BTreeMap<String, super::model::Store>,
     /// Creates refused because the id existed, per kind: what an idempotent client never causes.
     pub duplicate_creates: std::collections::BTreeMap<String, u64>,
-    pub batches: std::collections::BTreeMap<String, super::batches::Batch>,
+    pub batches: std::collections::BTreeMap<String, super::model::Batch>,
     next_web_id: i64,
     next_segment_id: i64,
     serial: u64,
@@ -100,14 +101,6 @@ pub struct World {
 
 fn hex_id(seed: &str, len: usize) -> String {
     format!("{:x}", md5::compute(seed.as_bytes()))[..len].to_owned()
-}
-
-pub fn now_iso() -> String {
-    let fmt =
-        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]+00:00");
-    time::OffsetDateTime::now_utc()
-        .format(&fmt)
-        .unwrap_or_default()
 }
 
 /// Mailchimp's subscriber hash: md5 of the lower-cased email.

@@ -9,10 +9,12 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use super::context::{UploadContext, target};
+use super::dependencies::ensure_line_products;
 use super::fan_out::{FAN_OUT, FanOut};
 use super::push::{self, Plan, Planned, PushError, Pushed, push_as};
+use super::stop::Signals;
 use super::stop::{During, Stop};
-use super::upload::{Signals, UploadContext, ensure_line_products, target};
 use crate::domain::record::RecordKind;
 use crate::mailchimp::{
     BatchOperation, BatchStatus, ErrorKind, MailchimpError, OperationResult, Problem, Verb,

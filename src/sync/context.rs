@@ -2,12 +2,11 @@
 //! account's client, the shop's identity, the merchant's choices and the selected lists. Or
 //! why there is nothing to sync to yet.
 
-use crate::domain::Settings;
-use crate::mailchimp::Mailchimp;
+use super::push::{Consent, Target};
+use crate::domain::{CouponUploadMode, Settings, ShopIdentity};
+use crate::mailchimp::{AccountClient, Mailchimp};
 use crate::proto::v1 as pb;
 use crate::store::{Store, StoreError};
-
-use super::upload::UploadContext;
 
 /// Why an upload cannot start (or live sync has nowhere to go).
 #[derive(Debug, thiserror::Error)]
@@ -65,4 +64,36 @@ pub fn upload_context(
         mode,
         batches_seen: Default::default(),
     })
+}
+
+/// What a job needs to know, taken from the settings when it starts.
+#[derive(Clone)]
+pub struct UploadContext {
+    pub client: AccountClient,
+    pub account_id: String,
+    pub shop: ShopIdentity,
+    pub coupon_mode: CouponUploadMode,
+    /// The merchant's single opt-in (see [`Target::single_opt_in`]).
+    pub single_opt_in: bool,
+    pub abandoned_carts: bool,
+    /// (list id, list name) of every selected list.
+    pub lists: Vec<(String, String)>,
+    pub mode: pb::UploadMode,
+    /// Batches this job must never take for one of its own: those on the account when it
+    /// started, and those it submitted (see `batch::submit`).
+    pub batches_seen: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+}
+
+pub fn target<'a>(ctx: &'a UploadContext, store_id: &'a str) -> Target<'a> {
+    Target {
+        client: &ctx.client,
+        store_id,
+        shop_url: &ctx.shop.shop_url,
+        coupon_mode: ctx.coupon_mode,
+        single_opt_in: ctx.single_opt_in,
+        consent: Some(Consent {
+            account_id: &ctx.account_id,
+            lists: &ctx.lists,
+        }),
+    }
 }

@@ -3,9 +3,11 @@
 //! reconciliation would correct it: create, update, delete or unchanged. Nothing is written,
 //! to Mailchimp or to the memory.
 
+use super::context::{UploadContext, target};
 use super::push::body_hash;
 use super::reconcile::{self, Diff, ReconcileError};
-use super::upload::{UploadContext, phase_kinds, store_gone, target};
+use super::store_setup::store_gone;
+use super::upload::phase_kinds;
 use crate::domain::record::{RecordKind, kind_to_pb};
 use crate::mailchimp::ecommerce;
 use crate::proto::v1 as pb;

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use tokio::sync::{Mutex, MutexGuard, watch};
 use tokio::task::JoinHandle;
 
+use super::context::UploadContext;
 use super::context::{NotReady, upload_context};
+use super::stop::Signals;
 use super::upload;
 use crate::mailchimp::Mailchimp;
 use crate::proto::v1 as pb;
@@ -116,12 +118,12 @@ impl Jobs {
         Ok(rx)
     }
 
-    fn spawn(&self, ctx: upload::UploadContext, job: pb::JobProgress) -> Running {
+    fn spawn(&self, ctx: UploadContext, job: pb::JobProgress) -> Running {
         let (tx, rx) = watch::channel(job.clone());
         let (cancel, cancelled) = watch::channel(false);
         let id = job.job_id.clone();
         tracing::info!(job = %id, lists = ctx.lists.len(), "upload job started");
-        let stop = upload::Signals {
+        let stop = Signals {
             cancel: cancelled,
             shutdown: self.shutdown.subscribe(),
         };

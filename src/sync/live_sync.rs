@@ -17,12 +17,15 @@ use crate::proto::v1 as pb;
 use tokio::sync::Notify;
 
 use super::Stop;
+use super::context::UploadContext;
 use super::context::upload_context;
+use super::dependencies::push_with_dependencies;
 use super::fan_out::{FAN_OUT, FanOut};
 use super::jobs::Jobs;
 use super::live::coalesce;
+use super::outcome::outcome;
 use super::push::{PushError, Pushed};
-use super::upload::{UploadContext, clear_syncing, outcome, push_with_dependencies, store_gone};
+use super::store_setup::{clear_syncing, store_gone};
 use crate::mailchimp::Mailchimp;
 use crate::store::Store;
 

@@ -15,15 +15,18 @@
 mod audiences;
 pub mod batch;
 pub mod context;
+pub mod dependencies;
 pub mod dry_run;
 pub mod fan_out;
 pub mod jobs;
 mod list_refresh;
 pub mod live;
 pub mod live_sync;
+pub mod outcome;
 pub mod push;
 pub mod reconcile;
 pub mod stop;
+mod store_setup;
 pub mod subscriptions;
 pub mod upload;
 pub mod workers;

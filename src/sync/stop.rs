@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use tokio::sync::watch;
+
 use super::push::PushError;
 use super::reconcile::ReconcileError;
 use crate::mailchimp::MailchimpError;
@@ -76,6 +78,40 @@ impl Stop {
                 source,
             },
             ReconcileError::Store(e) => Stop::Store(e),
+        }
+    }
+}
+
+/// How long a job may take, after a shutdown is asked, to reach its next chunk boundary; then
+/// what is in flight is dropped (a job resumed after a restart updates before it creates, so
+/// nothing is created twice).
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// What tells a job to stop: the shop's cancel (the job ends, cancelled) and the server's
+/// shutdown (the job stops as it stands, and resumes at the next start).
+pub struct Signals {
+    pub cancel: watch::Receiver<bool>,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl Signals {
+    pub(super) fn check(&self) -> Result<(), Stop> {
+        if *self.shutdown.borrow() {
+            return Err(Stop::Shutdown);
+        }
+        if *self.cancel.borrow() {
+            return Err(Stop::Cancelled);
+        }
+        Ok(())
+    }
+
+    /// Resolves [`SHUTDOWN_GRACE`] after a shutdown is asked.
+    pub(super) async fn shutdown_grace_over(&self) {
+        let mut shutdown = self.shutdown.clone();
+        if shutdown.wait_for(|down| *down).await.is_ok() {
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } else {
+            std::future::pending::<()>().await;
         }
     }
 }

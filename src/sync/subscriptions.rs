@@ -5,7 +5,7 @@
 use serde_json::{Map, Value, json};
 
 use super::fan_out::{FAN_OUT, FanOut};
-use super::upload::is_refusal;
+use super::outcome::is_refusal;
 use super::{During, Stop};
 use crate::mailchimp::{AccountClient, Mailchimp, MailchimpError};
 use crate::store::Store;

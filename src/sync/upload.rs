@@ -8,16 +8,17 @@ use std::time::Instant;
 
 use tokio::sync::watch;
 
+use super::context::{UploadContext, target};
+use super::dependencies::push_with_dependencies;
 use super::fan_out::{FAN_OUT, FanOut};
-use super::push::{Consent, PushError, Pushed, Target, push, push_as};
+use super::outcome::{Refusal, outcome};
+use super::push::{PushError, Pushed, push};
 use super::reconcile::reconcile;
-use super::stop::{During, Stop};
+use super::stop::{During, Signals, Stop};
+use super::store_setup::{ensure_store, set_syncing};
 use crate::domain::record::{self, RecordKind, kind_to_pb};
-use crate::domain::{CouponUploadMode, ShopIdentity};
-use crate::mailchimp::{AccountClient, MailchimpError, Problem, ecommerce};
 use crate::proto::v1 as pb;
 use crate::store::Store;
-use crate::store::errors::SyncErrorRecord;
 use crate::store::jobs::PHASE_DONE;
 use crate::store::records::decode_stored;
 
@@ -30,62 +31,10 @@ pub const AUTO_BATCH_MIN: i64 = 5_000;
 /// Refused records kept in the job's progress.
 const MAX_ERRORS: usize = 100;
 
-/// What a job needs to know, taken from the settings when it starts.
-#[derive(Clone)]
-pub struct UploadContext {
-    pub client: AccountClient,
-    pub account_id: String,
-    pub shop: ShopIdentity,
-    pub coupon_mode: CouponUploadMode,
-    /// The merchant's single opt-in (see [`Target::single_opt_in`]).
-    pub single_opt_in: bool,
-    pub abandoned_carts: bool,
-    /// (list id, list name) of every selected list.
-    pub lists: Vec<(String, String)>,
-    pub mode: pb::UploadMode,
-    /// Batches this job must never take for one of its own: those on the account when it
-    /// started, and those it submitted (see `batch::submit`).
-    pub batches_seen: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
-}
-
 fn now() -> prost_types::Timestamp {
     prost_types::Timestamp {
         seconds: crate::domain::now(),
         nanos: 0,
-    }
-}
-
-/// How long a job may take, after a shutdown is asked, to reach its next chunk boundary; then
-/// what is in flight is dropped (a job resumed after a restart updates before it creates, so
-/// nothing is created twice).
-const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
-
-/// What tells a job to stop: the shop's cancel (the job ends, cancelled) and the server's
-/// shutdown (the job stops as it stands, and resumes at the next start).
-pub struct Signals {
-    pub cancel: watch::Receiver<bool>,
-    pub shutdown: watch::Receiver<bool>,
-}
-
-impl Signals {
-    pub(super) fn check(&self) -> Result<(), Stop> {
-        if *self.shutdown.borrow() {
-            return Err(Stop::Shutdown);
-        }
-        if *self.cancel.borrow() {
-            return Err(Stop::Cancelled);
-        }
-        Ok(())
-    }
-
-    /// Resolves [`SHUTDOWN_GRACE`] after a shutdown is asked.
-    async fn shutdown_grace_over(&self) {
-        let mut shutdown = self.shutdown.clone();
-        if shutdown.wait_for(|down| *down).await.is_ok() {
-            tokio::time::sleep(SHUTDOWN_GRACE).await;
-        } else {
-            std::future::pending::<()>().await;
-        }
     }
 }
 
@@ -256,88 +205,6 @@ fn plan(
     Ok(phases)
 }
 
-/// The store for a list: the one we made before, one Mailchimp has for this list and our
-/// domain (adopted, never duplicated), or a new one; in each case with `is_syncing=true`.
-async fn ensure_store(
-    store: &Store,
-    ctx: &UploadContext,
-    list_id: &str,
-    list_name: &str,
-) -> Result<(String, bool), Stop> {
-    let fail = |source| Stop::Mailchimp {
-        during: During::EnsureStore {
-            list_id: list_id.to_owned(),
-        },
-        source,
-    };
-    let id = match store.mc_store(&ctx.account_id, list_id)? {
-        Some(id) => id,
-        None => ecommerce::store_id(&ctx.account_id, list_id, &ctx.shop.shop_url),
-    };
-    let body = ecommerce::store_body(&id, list_id, list_name, &ctx.shop, true);
-    let exists = ctx.client.has_store(&id).await.map_err(fail)?;
-    let adopted = if exists {
-        None
-    } else {
-        ctx.client
-            .find_store(list_id, &ctx.shop.shop_url)
-            .await
-            .map_err(fail)?
-    };
-    let (id, created) = match adopted {
-        Some(adopted) => {
-            ctx.client
-                .update_store(&adopted, &body)
-                .await
-                .map_err(fail)?;
-            (adopted, false)
-        }
-        None if exists => {
-            ctx.client.update_store(&id, &body).await.map_err(fail)?;
-            (id, false)
-        }
-        None => {
-            ctx.client.create_store(&id, &body).await.map_err(fail)?;
-            (id, true)
-        }
-    };
-    store.set_mc_store(&ctx.account_id, list_id, &id).await?;
-    Ok((id, created))
-}
-
-/// Whether the store itself is gone from Mailchimp (a 404 for the store, not for a record).
-pub async fn store_gone(client: &AccountClient, store_id: &str) -> bool {
-    matches!(client.has_store(store_id).await, Ok(false))
-}
-
-async fn set_syncing(
-    store: &Store,
-    client: &AccountClient,
-    stores: &[(String, String)],
-    syncing: bool,
-) {
-    for (id, _) in stores {
-        let cleared = clear_syncing(client, id, syncing).await;
-        // A flag that could not be cleared now is cleared by live sync as soon as Mailchimp
-        // answers again (a key revoked mid-job, an outage).
-        let owed = !syncing && !cleared;
-        if let Err(e) = store.set_syncing_owed(id, owed).await {
-            tracing::warn!(store = %id, error = %e, "could not note is_syncing");
-        }
-    }
-}
-
-/// PATCHes a store's `is_syncing`; whether Mailchimp took it.
-pub async fn clear_syncing(client: &AccountClient, store_id: &str, syncing: bool) -> bool {
-    match client.set_store_syncing(store_id, syncing).await {
-        Ok(()) => true,
-        Err(e) => {
-            tracing::warn!(store = %store_id, error = %e, "could not set is_syncing");
-            false
-        }
-    }
-}
-
 /// What every phase of a job shares.
 struct Phase<'a> {
     store: &'a Store,
@@ -448,213 +315,6 @@ impl Phase<'_> {
             .await?;
         report(store, job, self.progress, self.started, self.before).await;
         Ok(may_exist)
-    }
-}
-
-pub fn target<'a>(ctx: &'a UploadContext, store_id: &'a str) -> Target<'a> {
-    Target {
-        client: &ctx.client,
-        store_id,
-        shop_url: &ctx.shop.shop_url,
-        coupon_mode: ctx.coupon_mode,
-        single_opt_in: ctx.single_opt_in,
-        consent: Some(Consent {
-            account_id: &ctx.account_id,
-            lists: &ctx.lists,
-        }),
-    }
-}
-
-/// An order's products go first: a line whose product the mirror lacks gets a minimal product
-/// made from the line, so that Mailchimp accepts the order.
-pub async fn push_with_dependencies(
-    store: &Store,
-    ctx: &UploadContext,
-    store_id: &str,
-    kind: RecordKind,
-    id: &str,
-    record: Option<&pb::record::Record>,
-    may_exist: bool,
-) -> Result<Pushed, PushError> {
-    ensure_line_products(store, ctx, store_id, record, may_exist).await?;
-    push_as(store, &target(ctx, store_id), kind, id, record, may_exist).await
-}
-
-/// The minimal products of an order's or a cart's lines that the mirror lacks.
-pub async fn ensure_line_products(
-    store: &Store,
-    ctx: &UploadContext,
-    store_id: &str,
-    record: Option<&pb::record::Record>,
-    may_exist: bool,
-) -> Result<(), PushError> {
-    let t = target(ctx, store_id);
-    let lines = match record {
-        Some(pb::record::Record::Order(o)) => o.lines.as_slice(),
-        Some(pb::record::Record::Cart(c)) => c.lines.as_slice(),
-        _ => &[],
-    };
-    for line in lines {
-        if let Some(product) = store.decoded_record(RecordKind::Product, &line.product_id)? {
-            line_variant(store, &t, &product, line).await?;
-            continue;
-        }
-        let title = |fallback: &str| {
-            if line.title.is_empty() {
-                fallback.to_owned()
-            } else {
-                line.title.clone()
-            }
-        };
-        let product = pb::record::Record::Product(pb::Product {
-            id: line.product_id.clone(),
-            title: title(&line.product_id),
-            variants: vec![pb::ProductVariant {
-                id: line.variant_id.clone(),
-                title: title(&line.variant_id),
-                sku: line.sku.clone(),
-                price: line.price.clone(),
-                ..Default::default()
-            }],
-            ..Default::default()
-        });
-        let id = &line.product_id;
-        push_as(
-            store,
-            &t,
-            RecordKind::Product,
-            id,
-            Some(&product),
-            may_exist,
-        )
-        .await?;
-        store.mark_line_product(store_id, id)?;
-    }
-    Ok(())
-}
-
-/// A line naming a variant its product lacks (the shop sold a variant it does not list): the
-/// variant is made from the line (`PUT …/variants/{id}`, an upsert) before the order or cart,
-/// which Mailchimp would refuse otherwise. Only where Mailchimp has the product from us (a
-/// product it lacks comes with its own phase or push), and once per store and variant.
-async fn line_variant(
-    store: &Store,
-    t: &Target<'_>,
-    product: &pb::record::Record,
-    line: &pb::LineItem,
-) -> Result<(), PushError> {
-    let pb::record::Record::Product(p) = product else {
-        return Ok(());
-    };
-    let listed = if p.variants.is_empty() {
-        line.variant_id == ecommerce::default_variant_id(&p.id)
-    } else {
-        p.variants.iter().any(|v| v.id == line.variant_id)
-    };
-    if listed
-        || line.variant_id.is_empty()
-        || store
-            .synced_hash(t.store_id, RecordKind::Product, &p.id)?
-            .is_none()
-        || store.is_line_variant(t.store_id, &p.id, &line.variant_id)?
-    {
-        return Ok(());
-    }
-    t.client
-        .put_line_variant(t.store_id, &p.id, &ecommerce::line_variant_body(line))
-        .await?;
-    store.mark_line_variant(t.store_id, &p.id, &line.variant_id)?;
-    Ok(())
-}
-
-/// A record Mailchimp refused: a 4xx other than a refused key (401/403) or a rate limit.
-pub struct Refusal(pub Box<Problem>);
-
-pub fn is_refusal(p: &Problem) -> bool {
-    p.kind().is_refusal()
-}
-
-/// Sorts a push result, keeping the error list current: a refusal, or a record Mailchimp keeps
-/// failing on while it answers others, is parked (durably, for ListSyncErrors and RetryFailed),
-/// a success clears an old one; anything else ends the job.
-pub fn outcome(
-    store: &Store,
-    store_id: &str,
-    kind: RecordKind,
-    id: &str,
-    result: Result<Pushed, PushError>,
-) -> Result<Result<Pushed, Refusal>, Stop> {
-    match result {
-        Ok(pushed) => {
-            store.clear_sync_error(store_id, kind, id)?;
-            Ok(Ok(pushed))
-        }
-        Err(PushError::Mailchimp(MailchimpError::Api(p))) if is_refusal(&p) => {
-            Ok(park(store, store_id, kind, id, p)?)
-        }
-        Err(PushError::Failing(e)) => Ok(park(
-            store,
-            store_id,
-            kind,
-            id,
-            Box::new(failing_problem(&e)),
-        )?),
-        Err(PushError::Panicked(p)) => {
-            let problem = Problem {
-                status: 500,
-                kind: String::new(),
-                title: "Internal error".into(),
-                detail: p.to_string(),
-                instance: String::new(),
-                errors: Vec::new(),
-            };
-            Ok(park(store, store_id, kind, id, Box::new(problem))?)
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// Lists a record Mailchimp refused or keeps failing on, for ListSyncErrors and RetryFailed.
-fn park(
-    store: &Store,
-    store_id: &str,
-    kind: RecordKind,
-    id: &str,
-    p: Box<Problem>,
-) -> Result<Result<Pushed, Refusal>, crate::store::StoreError> {
-    store.record_sync_error(SyncErrorRecord {
-        store_id: store_id.to_owned(),
-        kind: kind.to_byte(),
-        id: id.to_owned(),
-        status: p.status,
-        title: p.title.clone(),
-        detail: p.detail.clone(),
-        field_errors: p.field_errors(),
-        attempts: 1,
-        at: crate::domain::now(),
-    })?;
-    Ok(Err(Refusal(p)))
-}
-
-/// The problem to list for a record that keeps failing without a refusal: Mailchimp's own
-/// 5xx document, or what stood for an answer.
-fn failing_problem(e: &MailchimpError) -> Problem {
-    match e {
-        MailchimpError::Api(p) => Problem {
-            detail: format!(
-                "{} (after every retry, while Mailchimp answered other requests)",
-                p.detail
-            ),
-            ..(**p).clone()
-        },
-        other => Problem {
-            status: 504,
-            kind: String::new(),
-            title: "No answer".into(),
-            detail: format!("{other} (after every retry, while Mailchimp answered other requests)"),
-            instance: String::new(),
-            errors: Vec::new(),
-        },
     }
 }
 

@@ -69,10 +69,10 @@ async fn every_operation_the_connect_and_refresh_flow_uses_is_in_the_spec() {
 #[test]
 fn every_route_the_simulator_serves_is_in_the_spec() {
     let spec = spec();
-    // routes.rs names its routes "/3.0/...", and serves the e-commerce templates batches.rs
+    // routes.rs names its routes "/3.0/...", and serves the e-commerce templates model.rs
     // lists (without the prefix), for direct requests and batch operations alike.
     let routes = include_str!("../../src/sim/routes.rs");
-    let ecommerce = include_str!("../../src/sim/batches.rs")
+    let ecommerce = include_str!("../../src/sim/model.rs")
         .lines()
         .filter(|l| l.trim().starts_with("\"/ecommerce"))
         .map(|l| l.replacen("\"/ecommerce", "\"/3.0/ecommerce", 1));
