@@ -9,6 +9,7 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 use super::progress::{self, ProgressView};
+use crate::domain::ListUpdateInterval;
 use crate::proto::v1::sync_service_client::SyncServiceClient;
 
 use crate::proto::v1::{
@@ -58,36 +59,11 @@ pub enum CouponMode {
     Matching,
 }
 
-/// X-Cart's 14 choices, in order.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Interval {
-    Never,
-    #[value(name = "1m")]
-    M1,
-    #[value(name = "10m")]
-    M10,
-    #[value(name = "15m")]
-    M15,
-    #[value(name = "30m")]
-    M30,
-    #[value(name = "1h")]
-    H1,
-    #[value(name = "2h")]
-    H2,
-    #[value(name = "4h")]
-    H4,
-    #[value(name = "6h")]
-    H6,
-    #[value(name = "12h")]
-    H12,
-    #[value(name = "1d")]
-    D1,
-    #[value(name = "2d")]
-    D2,
-    #[value(name = "5d")]
-    D5,
-    #[value(name = "1w")]
-    W1,
+/// X-Cart's 14 choices, by their short names (`never`, `1m` … `1w`).
+fn interval_parser() -> impl clap::builder::TypedValueParser<Value = ListUpdateInterval> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(ListUpdateInterval::ALL.map(ListUpdateInterval::short))
+        .map(|name| ListUpdateInterval::from_short(&name).expect("a possible value"))
 }
 
 #[derive(Debug, Args)]
@@ -100,8 +76,8 @@ pub struct SetArgs {
     single_opt_in: Option<OnOff>,
     #[arg(long)]
     subscription_element_type: Option<ElementType>,
-    #[arg(long)]
-    list_update_interval: Option<Interval>,
+    #[arg(long, value_parser = interval_parser())]
+    list_update_interval: Option<ListUpdateInterval>,
     #[arg(long)]
     coupon_upload_mode: Option<CouponMode>,
     /// A selected list id, or "" for none.
@@ -565,7 +541,7 @@ fn update(a: SetArgs) -> pb::UpdateSettingsRequest {
             ElementType::Select => pb::SubscriptionElementType::Select as i32,
         }),
         // The proto enum lists the 14 choices in the same order, from 1.
-        list_update_interval: a.list_update_interval.map(|i| i as i32 + 1),
+        list_update_interval: a.list_update_interval.map(ListUpdateInterval::to_pb),
         coupon_upload_mode: a.coupon_upload_mode.map(|m| match m {
             CouponMode::All => pb::CouponUploadMode::All as i32,
             CouponMode::Matching => pb::CouponUploadMode::MatchingPromoRules as i32,
@@ -580,27 +556,7 @@ fn on(b: bool) -> &'static str {
 }
 
 fn interval_name(v: i32) -> &'static str {
-    const NAMES: [&str; 14] = [
-        "never",
-        "1 minute",
-        "10 minutes",
-        "15 minutes",
-        "30 minutes",
-        "1 hour",
-        "2 hours",
-        "4 hours",
-        "6 hours",
-        "12 hours",
-        "1 day",
-        "2 days",
-        "5 days",
-        "1 week",
-    ];
-    usize::try_from(v - 1)
-        .ok()
-        .and_then(|i| NAMES.get(i))
-        .copied()
-        .unwrap_or("unknown")
+    ListUpdateInterval::from_pb(v).map_or("unknown", ListUpdateInterval::label)
 }
 
 fn render_settings(s: &pb::Settings) -> String {

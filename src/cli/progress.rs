@@ -16,14 +16,7 @@ pub struct ProgressView {
 }
 
 pub fn kind_name(kind: i32) -> &'static str {
-    match pb::RecordKind::try_from(kind) {
-        Ok(pb::RecordKind::Product) => "products",
-        Ok(pb::RecordKind::Customer) => "customers",
-        Ok(pb::RecordKind::Order) => "orders",
-        Ok(pb::RecordKind::Cart) => "carts",
-        Ok(pb::RecordKind::Coupon) => "coupons",
-        _ => "records",
-    }
+    crate::domain::record::kind_from_pb(kind).map_or("records", |k| k.plural())
 }
 
 pub fn state_name(state: i32) -> &'static str {

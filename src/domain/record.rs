@@ -21,23 +21,81 @@ pub enum RecordKind {
     Coupon,
 }
 
+/// Everything mcsync says about a kind, one row per kind, in the enum's order.
+struct KindRow {
+    kind: RecordKind,
+    pb: pb::RecordKind,
+    name: &'static str,
+    plural: &'static str,
+    /// Dependencies first: coupons, products and customers before the orders and carts that
+    /// name them.
+    rank: u8,
+}
+
+const KINDS: [KindRow; 5] = [
+    KindRow {
+        kind: RecordKind::Product,
+        pb: pb::RecordKind::Product,
+        name: "product",
+        plural: "products",
+        rank: 1,
+    },
+    KindRow {
+        kind: RecordKind::Customer,
+        pb: pb::RecordKind::Customer,
+        name: "customer",
+        plural: "customers",
+        rank: 2,
+    },
+    KindRow {
+        kind: RecordKind::Order,
+        pb: pb::RecordKind::Order,
+        name: "order",
+        plural: "orders",
+        rank: 3,
+    },
+    KindRow {
+        kind: RecordKind::Cart,
+        pb: pb::RecordKind::Cart,
+        name: "cart",
+        plural: "carts",
+        rank: 4,
+    },
+    KindRow {
+        kind: RecordKind::Coupon,
+        pb: pb::RecordKind::Coupon,
+        name: "coupon",
+        plural: "coupons",
+        rank: 0,
+    },
+];
+
 impl RecordKind {
-    pub const ALL: [Self; 5] = [
-        Self::Product,
-        Self::Customer,
-        Self::Order,
-        Self::Cart,
-        Self::Coupon,
-    ];
+    pub const ALL: [Self; 5] = {
+        let mut all = [Self::Product; 5];
+        let mut i = 0;
+        while i < KINDS.len() {
+            all[i] = KINDS[i].kind;
+            i += 1;
+        }
+        all
+    };
+
+    fn row(self) -> &'static KindRow {
+        &KINDS[self as usize]
+    }
 
     pub fn name(self) -> &'static str {
-        match self {
-            Self::Product => "product",
-            Self::Customer => "customer",
-            Self::Order => "order",
-            Self::Cart => "cart",
-            Self::Coupon => "coupon",
-        }
+        self.row().name
+    }
+
+    pub fn plural(self) -> &'static str {
+        self.row().plural
+    }
+
+    /// The order live sync pushes kinds in: dependencies first.
+    pub fn rank(self) -> u8 {
+        self.row().rank
     }
 
     pub fn to_byte(self) -> u8 {
@@ -132,24 +190,11 @@ pub struct Refused {
 }
 
 pub fn kind_from_pb(v: i32) -> Option<RecordKind> {
-    match pb::RecordKind::try_from(v).ok()? {
-        pb::RecordKind::Product => Some(RecordKind::Product),
-        pb::RecordKind::Customer => Some(RecordKind::Customer),
-        pb::RecordKind::Order => Some(RecordKind::Order),
-        pb::RecordKind::Cart => Some(RecordKind::Cart),
-        pb::RecordKind::Coupon => Some(RecordKind::Coupon),
-        pb::RecordKind::Unspecified => None,
-    }
+    KINDS.iter().find(|r| r.pb as i32 == v).map(|r| r.kind)
 }
 
 pub fn kind_to_pb(k: RecordKind) -> pb::RecordKind {
-    match k {
-        RecordKind::Product => pb::RecordKind::Product,
-        RecordKind::Customer => pb::RecordKind::Customer,
-        RecordKind::Order => pb::RecordKind::Order,
-        RecordKind::Cart => pb::RecordKind::Cart,
-        RecordKind::Coupon => pb::RecordKind::Coupon,
-    }
+    k.row().pb
 }
 
 /// Checks a record key (for deletes and reads).
@@ -650,5 +695,117 @@ fn coupon(c: &mut Check, x: &mut pb::Coupon) {
         for (i, id) in ids.iter_mut().enumerate() {
             c.id(("", &format!("{path}[{i}]")), id);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testdata;
+    use pb::record::Record as R;
+
+    /// What each message parses to: the kind it is stored as, or the fields it is refused for.
+    #[test]
+    fn each_message_parses_to_a_change_or_names_its_fields() {
+        let mut bad_email = testdata::customer(1);
+        bad_email.email = "not an email".into();
+        let mut no_lines = testdata::order(1);
+        no_lines.lines.clear();
+        let mut too_many_lines = testdata::order(1);
+        too_many_lines.lines = vec![too_many_lines.lines[0].clone(); limits::LINES + 1];
+        let mut no_id = testdata::product(1);
+        no_id.id.clear();
+        let unkinded = pb::RecordKey {
+            kind: 0,
+            id: "x".into(),
+        };
+        let table: Vec<(&str, Option<R>, Result<RecordKind, &str>)> = vec![
+            ("empty", None, Err("record")),
+            (
+                "product",
+                Some(R::Product(testdata::product(1))),
+                Ok(RecordKind::Product),
+            ),
+            (
+                "simple product",
+                Some(R::Product(testdata::simple_product(1))),
+                Ok(RecordKind::Product),
+            ),
+            (
+                "customer",
+                Some(R::Customer(testdata::customer(1))),
+                Ok(RecordKind::Customer),
+            ),
+            (
+                "order",
+                Some(R::Order(testdata::order(1))),
+                Ok(RecordKind::Order),
+            ),
+            (
+                "cart",
+                Some(R::Cart(testdata::cart(1))),
+                Ok(RecordKind::Cart),
+            ),
+            (
+                "coupon",
+                Some(R::Coupon(testdata::coupon(1))),
+                Ok(RecordKind::Coupon),
+            ),
+            (
+                "product without id",
+                Some(R::Product(no_id)),
+                Err("product.id"),
+            ),
+            (
+                "bad email",
+                Some(R::Customer(bad_email)),
+                Err("customer.email"),
+            ),
+            (
+                "order without lines",
+                Some(R::Order(no_lines)),
+                Err("order.lines"),
+            ),
+            (
+                "501 lines",
+                Some(R::Order(too_many_lines)),
+                Err("order.lines"),
+            ),
+            (
+                "delete without kind",
+                Some(R::Delete(unkinded)),
+                Err("delete.kind"),
+            ),
+        ];
+        for (name, record, expected) in table {
+            let parsed = parse(pb::Record { record });
+            match (parsed, expected) {
+                (Ok(change), Ok(kind)) => assert_eq!(change.kind(), kind, "{name}"),
+                (Err(refused), Err(field)) => assert!(
+                    refused.errors.iter().any(|e| e.field == field),
+                    "{name}: expected {field}, got {:?}",
+                    refused.errors
+                ),
+                (got, want) => panic!("{name}: got {got:?}, expected {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_kind_table_is_in_the_enums_order_and_round_trips() {
+        for (i, kind) in RecordKind::ALL.iter().enumerate() {
+            assert_eq!(*kind as usize, i);
+            assert_eq!(kind_from_pb(kind_to_pb(*kind) as i32), Some(*kind));
+            assert_eq!(RecordKind::from_byte(kind.to_byte()), Some(*kind));
+        }
+        assert_eq!(kind_from_pb(0), None);
+        let mut by_rank = RecordKind::ALL;
+        by_rank.sort_by_key(|k| k.rank());
+        assert_eq!(
+            by_rank[0],
+            RecordKind::Coupon,
+            "coupons before the orders using them"
+        );
+        assert_eq!(by_rank[4], RecordKind::Cart);
     }
 }

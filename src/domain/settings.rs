@@ -41,46 +41,70 @@ pub enum ListUpdateInterval {
     Weeks1,
 }
 
+const MIN: u64 = 60;
+const HOUR: u64 = 60 * MIN;
+const DAY: u64 = 24 * HOUR;
+
+/// The one table of the choices, in X-Cart's order (the enum's and the proto's): each with its
+/// period in seconds (`None`: never), its label and its short name (the CLI's flag value).
+const INTERVALS: [(ListUpdateInterval, Option<u64>, &str, &str); 14] = {
+    use ListUpdateInterval::*;
+    [
+        (Never, None, "never", "never"),
+        (Minutes1, Some(MIN), "1 minute", "1m"),
+        (Minutes10, Some(10 * MIN), "10 minutes", "10m"),
+        (Minutes15, Some(15 * MIN), "15 minutes", "15m"),
+        (Minutes30, Some(30 * MIN), "30 minutes", "30m"),
+        (Hours1, Some(HOUR), "1 hour", "1h"),
+        (Hours2, Some(2 * HOUR), "2 hours", "2h"),
+        (Hours4, Some(4 * HOUR), "4 hours", "4h"),
+        (Hours6, Some(6 * HOUR), "6 hours", "6h"),
+        (Hours12, Some(12 * HOUR), "12 hours", "12h"),
+        (Days1, Some(DAY), "1 day", "1d"),
+        (Days2, Some(2 * DAY), "2 days", "2d"),
+        (Days5, Some(5 * DAY), "5 days", "5d"),
+        (Weeks1, Some(7 * DAY), "1 week", "1w"),
+    ]
+};
+
 impl ListUpdateInterval {
-    pub const ALL: [Self; 14] = [
-        Self::Never,
-        Self::Minutes1,
-        Self::Minutes10,
-        Self::Minutes15,
-        Self::Minutes30,
-        Self::Hours1,
-        Self::Hours2,
-        Self::Hours4,
-        Self::Hours6,
-        Self::Hours12,
-        Self::Days1,
-        Self::Days2,
-        Self::Days5,
-        Self::Weeks1,
-    ];
+    pub const ALL: [Self; 14] = {
+        let mut all = [Self::Never; 14];
+        let mut i = 0;
+        while i < INTERVALS.len() {
+            all[i] = INTERVALS[i].0;
+            i += 1;
+        }
+        all
+    };
 
     /// The refresh period, or `None` for NEVER.
     pub fn period(self) -> Option<Duration> {
-        const MIN: u64 = 60;
-        const HOUR: u64 = 60 * MIN;
-        const DAY: u64 = 24 * HOUR;
-        let secs = match self {
-            Self::Never => return None,
-            Self::Minutes1 => MIN,
-            Self::Minutes10 => 10 * MIN,
-            Self::Minutes15 => 15 * MIN,
-            Self::Minutes30 => 30 * MIN,
-            Self::Hours1 => HOUR,
-            Self::Hours2 => 2 * HOUR,
-            Self::Hours4 => 4 * HOUR,
-            Self::Hours6 => 6 * HOUR,
-            Self::Hours12 => 12 * HOUR,
-            Self::Days1 => DAY,
-            Self::Days2 => 2 * DAY,
-            Self::Days5 => 5 * DAY,
-            Self::Weeks1 => 7 * DAY,
-        };
-        Some(Duration::from_secs(secs))
+        INTERVALS[self as usize].1.map(Duration::from_secs)
+    }
+
+    /// How X-Cart's settings page names it.
+    pub fn label(self) -> &'static str {
+        INTERVALS[self as usize].2
+    }
+
+    /// Its short name (`1m`, `2h`, `1w`), as the CLI takes it.
+    pub fn short(self) -> &'static str {
+        INTERVALS[self as usize].3
+    }
+
+    pub fn from_short(name: &str) -> Option<Self> {
+        INTERVALS.iter().find(|r| r.3 == name).map(|r| r.0)
+    }
+
+    /// Its place in the proto enum (from 1; 0 is unspecified).
+    pub fn to_pb(self) -> i32 {
+        self as i32 + 1
+    }
+
+    pub fn from_pb(v: i32) -> Option<Self> {
+        let index = usize::try_from(v).ok()?.checked_sub(1)?;
+        Self::ALL.get(index).copied()
     }
 }
 
@@ -354,6 +378,19 @@ mod tests {
         assert!(periods.windows(2).all(|w| w[0] < w[1]));
         assert_eq!(periods[0], Duration::from_secs(60));
         assert_eq!(*periods.last().unwrap(), Duration::from_secs(7 * 24 * 3600));
+        for (i, interval) in ListUpdateInterval::ALL.iter().enumerate() {
+            assert_eq!(*interval as usize, i, "the table is in the enum's order");
+            assert_eq!(
+                ListUpdateInterval::from_pb(interval.to_pb()),
+                Some(*interval)
+            );
+            assert_eq!(
+                ListUpdateInterval::from_short(interval.short()),
+                Some(*interval)
+            );
+        }
+        assert_eq!(ListUpdateInterval::Hours2.label(), "2 hours");
+        assert_eq!(ListUpdateInterval::from_pb(0), None);
     }
 
     #[test]

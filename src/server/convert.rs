@@ -166,17 +166,12 @@ fn coupon_mode_from_pb(v: i32) -> Option<CouponUploadMode> {
     }
 }
 
-/// The proto enum lists the 14 choices in the same order as [`ListUpdateInterval::ALL`], from 1.
 fn interval_to_pb(i: ListUpdateInterval) -> i32 {
-    ListUpdateInterval::ALL
-        .iter()
-        .position(|x| *x == i)
-        .map_or(0, |p| p as i32 + 1)
+    i.to_pb()
 }
 
 fn interval_from_pb(v: i32) -> Option<ListUpdateInterval> {
-    let index = usize::try_from(v).ok()?.checked_sub(1)?;
-    ListUpdateInterval::ALL.get(index).copied()
+    ListUpdateInterval::from_pb(v)
 }
 
 pub fn audiences(view: AudienceView) -> pb::ListListsResponse {

@@ -7,17 +7,6 @@ use std::collections::HashSet;
 use crate::domain::record::RecordKind;
 use crate::store::records::OutboxEntry;
 
-/// Coupons, products and customers before the orders and carts that name them.
-fn rank(kind: RecordKind) -> u8 {
-    match kind {
-        RecordKind::Coupon => 0,
-        RecordKind::Product => 1,
-        RecordKind::Customer => 2,
-        RecordKind::Order => 3,
-        RecordKind::Cart => 4,
-    }
-}
-
 /// The distinct records of `entries`, dependencies first, otherwise in the order of their
 /// first change.
 pub fn coalesce(entries: &[OutboxEntry]) -> Vec<(RecordKind, String)> {
@@ -27,7 +16,7 @@ pub fn coalesce(entries: &[OutboxEntry]) -> Vec<(RecordKind, String)> {
         .filter(|e| seen.insert((e.kind, e.id.as_str())))
         .map(|e| (e.kind, e.id.clone()))
         .collect();
-    out.sort_by_key(|(kind, _)| rank(*kind));
+    out.sort_by_key(|(kind, _)| kind.rank());
     out
 }
 

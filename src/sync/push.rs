@@ -500,3 +500,97 @@ async fn delete(
     store.clear_synced(t.store_id, kind, id)?;
     Ok(outcome)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mailchimp::{Mailchimp, MailchimpConfig};
+    use crate::testdata;
+    use pb::record::Record as R;
+
+    fn client() -> AccountClient {
+        let key = crate::domain::ApiKey::parse("0123456789abcdef0123456789abcdef-us1").unwrap();
+        Mailchimp::new(MailchimpConfig::default())
+            .unwrap()
+            .for_key(&key)
+    }
+
+    /// What one push sends, given what Mailchimp last accepted from us: the one decision every
+    /// upload, batch and live push goes through.
+    #[test]
+    fn decide_sends_one_request_never_a_second_create() {
+        let client = client();
+        let t = Target {
+            client: &client,
+            store_id: "s",
+            shop_url: "https://shop.example.com",
+            coupon_mode: CouponUploadMode::All,
+            single_opt_in: false,
+            consent: None,
+        };
+        let product = R::Product(testdata::product(1));
+        let customer = R::Customer(testdata::customer(1));
+        let coupon = R::Coupon(testdata::coupon(1));
+        let synced = |r: &R| body_hash(&t, r);
+        let other = Some([7u8; HASH_LEN]);
+        // (record, kind, what Mailchimp holds from us, may exist, expected verb, creates)
+        let table = [
+            (
+                &product,
+                RecordKind::Product,
+                None,
+                false,
+                Some((Verb::Create, true)),
+            ),
+            (
+                &product,
+                RecordKind::Product,
+                other,
+                false,
+                Some((Verb::Update, false)),
+            ),
+            (
+                &product,
+                RecordKind::Product,
+                None,
+                true,
+                Some((Verb::Update, false)),
+            ),
+            (&product, RecordKind::Product, synced(&product), false, None),
+            (
+                &customer,
+                RecordKind::Customer,
+                None,
+                false,
+                Some((Verb::Upsert, true)),
+            ),
+            (
+                &customer,
+                RecordKind::Customer,
+                other,
+                false,
+                Some((Verb::Upsert, false)),
+            ),
+            (
+                &customer,
+                RecordKind::Customer,
+                synced(&customer),
+                true,
+                None,
+            ),
+        ];
+        for (i, (record, kind, held, may_exist, expected)) in table.into_iter().enumerate() {
+            match (decide(&t, kind, "1", record, held, may_exist), expected) {
+                (Plan::Send(p), Some((verb, creates))) => {
+                    assert_eq!((p.request.verb(), p.creates), (verb, creates), "row {i}");
+                }
+                (Plan::Unchanged, None) => {}
+                (_, expected) => panic!("row {i}: expected {expected:?}"),
+            }
+        }
+        assert!(matches!(
+            decide(&t, RecordKind::Coupon, "1", &coupon, None, false),
+            Plan::Direct
+        ));
+    }
+}
