@@ -29,6 +29,7 @@ pub mod domain;
 pub mod mailchimp;
 pub mod proto;
 pub mod server;
+#[cfg(feature = "sim")]
 pub mod sim;
 pub mod store;
 pub mod sync;

@@ -459,7 +459,7 @@ pub fn promo_code_body(c: &pb::Coupon, shop_url: &str) -> Value {
     })
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "sim"))]
 mod tests {
     use super::*;
     use crate::sim::check_request;
