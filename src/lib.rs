@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! mcsync: the Mailchimp e-commerce sync backend for X-Cart shops.
 //!
 //! Data flows one way: shop → gRPC API ([`server`]) → use-cases ([`app`]) → sled ([`store`],

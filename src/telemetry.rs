@@ -3,8 +3,11 @@
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// How log lines are written.
 pub enum LogFormat {
+    /// For people: one readable line per event (no colour off a terminal).
     Human,
+    /// For log collectors: one JSON object per line.
     Json,
 }
 

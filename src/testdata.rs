@@ -20,6 +20,7 @@ fn money(cents: u64) -> String {
     format!("{}.{:02}", cents / 100, cents % 100)
 }
 
+/// Product `i`, with variants, an image and categories.
 pub fn product(i: u64) -> pb::Product {
     pb::Product {
         id: format!("p{i}"),
@@ -81,6 +82,7 @@ pub fn simple_product(i: u64) -> pb::Product {
     }
 }
 
+/// Customer `i`, with an address.
 pub fn customer(i: u64) -> pb::Customer {
     pb::Customer {
         id: format!("c{i}"),
@@ -126,6 +128,7 @@ fn tracking(i: u64) -> pb::CampaignTracking {
     }
 }
 
+/// Order `i` of customer `i`, with two lines and a discount.
 pub fn order(i: u64) -> pb::Order {
     pb::Order {
         id: format!("{}", 100_000 + i),
@@ -154,6 +157,7 @@ pub fn order(i: u64) -> pb::Order {
     }
 }
 
+/// Cart `i` of customer `i`, with two lines.
 pub fn cart(i: u64) -> pb::Cart {
     pb::Cart {
         id: format!("cart{i}"),
@@ -168,6 +172,7 @@ pub fn cart(i: u64) -> pb::Cart {
     }
 }
 
+/// Coupon `i`, with a condition on products (as X-Cart coupons have).
 pub fn coupon(i: u64) -> pb::Coupon {
     pb::Coupon {
         id: format!("k{i}"),
@@ -208,6 +213,7 @@ pub fn mixed(i: u64) -> pb::Record {
     }
 }
 
+/// A feed message holding `r`.
 pub fn record(r: pb::record::Record) -> pb::Record {
     pb::Record { record: Some(r) }
 }

@@ -41,6 +41,7 @@ enum Job {
 }
 
 #[derive(Clone)]
+/// The way into the writer thread: every write of shop records goes through it, so that writes are grouped into few transactions and flushes.
 pub struct Feed {
     jobs: mpsc::Sender<Job>,
     thread: Arc<std::sync::Mutex<Option<std::thread::JoinHandle<()>>>>,
@@ -161,10 +162,15 @@ fn writer(store: Store, mut rx: mpsc::Receiver<Job>, changed: &tokio::sync::Noti
 /// One refused record, field by field.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rejection {
+    /// The record's kind, when the message named one.
     pub kind: Option<RecordKind>,
+    /// The record's id, as sent (possibly empty).
     pub id: String,
+    /// The offending field's path, such as `order.lines[2].quantity`.
     pub field: String,
+    /// Why the field was refused.
     pub reason: String,
+    /// The record's place in the stream, from 0, so that the shop can find it.
     pub index: u64,
 }
 
@@ -173,20 +179,26 @@ pub struct Rejection {
 pub const LISTED: usize = 100;
 
 #[derive(Debug, Clone, Default, PartialEq)]
+/// What one PushRecords stream did, for its summary.
 pub struct PushSummary {
+    /// Records stored (new or changed).
     pub accepted: u64,
+    /// Records equal to what the mirror had: nothing written, nothing queued for Mailchimp.
     pub unchanged: u64,
+    /// Records deleted from the mirror.
     pub deleted: u64,
     /// Records refused; `rejections` has one entry per offending field (the first [`LISTED`]).
     pub rejected: u64,
+    /// One entry per refused field, the first [`LISTED`].
     pub rejections: Vec<Rejection>,
     /// Deletes of records that did not exist; `not_found` lists the first [`LISTED`].
     pub not_found_count: u64,
+    /// The unknown records deletes named, the first [`LISTED`].
     pub not_found: Vec<(RecordKind, String)>,
 }
 
 /// The state of one PushRecords stream: validates each record as it comes, hands batches to
-/// the writer, and keeps at most [`STREAM_IN_FLIGHT`] of them unacknowledged.
+/// the writer, and keeps at most `STREAM_IN_FLIGHT` of them unacknowledged.
 pub struct Push {
     feed: Feed,
     index: u64,
@@ -196,6 +208,7 @@ pub struct Push {
 }
 
 impl Push {
+    /// A stream's state, writing through `feed`.
     pub fn new(feed: Feed) -> Self {
         Self {
             feed,
@@ -206,6 +219,7 @@ impl Push {
         }
     }
 
+    /// Takes the next record of the stream: parsed, batched, and handed to the writer when a batch is full.
     pub async fn offer(&mut self, record: pb::Record) -> Result<(), AppError> {
         let index = self.index;
         self.index += 1;

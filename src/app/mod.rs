@@ -24,22 +24,29 @@ use crate::sync::workers::Workers;
 use crate::sync::{RefreshError, Refresher};
 
 #[derive(Debug, thiserror::Error)]
+/// Why a use-case failed; mapped to a gRPC status in one place (`server::status`).
 pub enum AppError {
     #[error("invalid argument")]
+    /// The request's own fields are wrong: every field error, each naming its field.
     Invalid(Vec<ValidationError>),
     #[error("no Mailchimp account is connected: call SettingsService/Connect first")]
+    /// The call needs a connected Mailchimp account.
     NotConnected,
     #[error(transparent)]
+    /// Mailchimp refused, failed or could not be reached.
     Mailchimp(#[from] MailchimpError),
     #[error(transparent)]
+    /// Reading or writing sled failed.
     Store(#[from] StoreError),
     /// A storage failure reported by the writer thread (shared by every request of a group):
     /// nothing of the request was saved.
     #[error("storage error: {0}")]
     Unsaved(std::sync::Arc<StoreError>),
     #[error(transparent)]
+    /// What the call named does not exist.
     NotFound(#[from] Missing),
     #[error(transparent)]
+    /// The call cannot run in the current state.
     Precondition(#[from] Unmet),
     /// Background work the call ran (RetryFailed) stopped: Mailchimp out of reach, a refused
     /// key, storage.
@@ -51,13 +58,18 @@ pub enum AppError {
 #[derive(Debug, thiserror::Error)]
 pub enum Missing {
     #[error("no job {}", quoted(.0))]
+    /// An upload job.
     Job(String),
     #[error("no {} with id {}", .kind.name(), quoted(.id))]
+    /// A record of the mirror.
     Record {
+        /// Its kind.
         kind: crate::domain::record::RecordKind,
+        /// Its id.
         id: String,
     },
     #[error("no store {} for this account", quoted(.0))]
+    /// A Mailchimp store of the connected account.
     Store(String),
 }
 
@@ -65,19 +77,29 @@ pub enum Missing {
 #[derive(Debug, thiserror::Error)]
 pub enum Unmet {
     #[error("e-commerce analytics is off (UpdateSettings ecommerce_analytics)")]
+    /// E-commerce analytics is off.
     AnalyticsOff,
     #[error(
         "the shop's URL and company name are needed for its Mailchimp stores (UpdateSettings shop)"
     )]
+    /// The shop's URL or company name is missing.
     ShopIdentity,
     #[error("no list is selected (ListService/SelectLists)")]
+    /// No audience is selected.
     NoListSelected,
     #[error("upload job {0} is running; retry when it ends")]
+    /// Another job is running (its id).
     JobRunning(String),
     #[error(
         "store '{store_id}' is fed: its list {list_id} is selected (SelectLists without it first)"
     )]
-    StoreFed { store_id: String, list_id: String },
+    /// The store's list is still selected, so the store is still fed.
+    StoreFed {
+        /// The store.
+        store_id: String,
+        /// Its list, still selected.
+        list_id: String,
+    },
 }
 
 impl From<crate::sync::reconcile::ReconcileError> for AppError {
@@ -121,8 +143,11 @@ impl From<ValidationError> for AppError {
 /// The connected account's audiences with the merchant's selection.
 #[derive(Debug, Clone)]
 pub struct AudienceView {
+    /// The connected account.
     pub account_id: String,
+    /// Every audience, sorted by name, with whether the merchant selected it.
     pub lists: Vec<(Audience, bool)>,
+    /// When the audiences were last read from Mailchimp.
     pub last_refreshed_at: Option<domain::UnixTime>,
     /// Stores of lists no longer selected: (list id, store id).
     pub detached: Vec<(String, String)>,
@@ -146,6 +171,7 @@ pub struct App {
 }
 
 impl App {
+    /// Opens the use-cases on a store and a Mailchimp client, and starts the writer thread (the workers start with [`Self::start_background`]).
     pub fn new(store: Store, mailchimp: Mailchimp) -> Result<Arc<Self>, AppError> {
         let mailchimp = Arc::new(mailchimp);
         let live_wake = Arc::new(Notify::new());
@@ -162,6 +188,7 @@ impl App {
         }))
     }
 
+    /// The sled store, for operators and tests that look inside.
     pub fn store(&self) -> &Store {
         &self.store
     }
@@ -195,6 +222,7 @@ impl App {
         }
     }
 
+    /// The settings as stored (the key inside stays secret).
     pub fn settings(&self) -> Result<Settings, AppError> {
         Ok(self.store.settings()?)
     }
@@ -241,6 +269,7 @@ impl App {
         Ok(settings)
     }
 
+    /// "Reset Mailchimp connection": forgets the key and the account; the rest of the settings stay.
     pub async fn reset_connection(&self) -> Result<Settings, AppError> {
         let _guard = self.settings_lock.lock().await;
         let mut settings = self.store.settings()?;
@@ -251,6 +280,7 @@ impl App {
         Ok(settings)
     }
 
+    /// Applies the fields present in `update`, checked against the connection and the selection.
     pub async fn update_settings(&self, update: SettingsUpdate) -> Result<Settings, AppError> {
         let _guard = self.settings_lock.lock().await;
         let mut settings = self.store.settings()?;
@@ -263,6 +293,7 @@ impl App {
         Ok(settings)
     }
 
+    /// The connected account's audiences as last read, with the selection and the detached stores.
     pub fn audiences(&self) -> Result<AudienceView, AppError> {
         let settings = self.store.settings()?;
         let account_id = settings

@@ -24,6 +24,7 @@ impl App {
         }
     }
 
+    /// Deletes one record from the mirror (and, through the outbox, from Mailchimp).
     pub async fn delete(&self, key: &pb::RecordKey) -> Result<(), AppError> {
         let (kind, id) = record::parse_key(key, "").map_err(AppError::Invalid)?;
         match self
@@ -37,6 +38,7 @@ impl App {
         }
     }
 
+    /// One record as the mirror holds it.
     pub fn get_record(&self, key: &pb::RecordKey) -> Result<pb::Record, AppError> {
         let (kind, id) = record::parse_key(key, "").map_err(AppError::Invalid)?;
         let decoded = self
@@ -48,6 +50,7 @@ impl App {
         })
     }
 
+    /// Records per kind in the mirror, and the outbox's length.
     pub fn count_records(&self) -> Result<(Vec<(RecordKind, usize)>, usize), AppError> {
         let counts = RecordKind::ALL
             .iter()

@@ -13,18 +13,27 @@ use crate::store::subscriptions::{Subscription, SubscriptionState, Wanted};
 
 const MAX_NAME: usize = 255;
 
+/// A shop's newsletter request, as SubscriptionService/Subscribe takes it.
 pub struct SubscribeRequest {
+    /// The person's email.
     pub email: String,
+    /// The audiences to join: each must be selected.
     pub list_ids: Vec<String>,
+    /// Sent as the member's FNAME.
     pub first_name: String,
+    /// Sent as the member's LNAME.
     pub last_name: String,
+    /// Interest groups of those audiences to join.
     pub interest_ids: Vec<String>,
 }
 
 /// Where an email stands on one selected list.
 pub struct ListSubscription {
+    /// The audience.
     pub list_id: String,
+    /// Its name, for the shop's page.
     pub list_name: String,
+    /// The last request for this email and list, if the shop made one.
     pub subscription: Option<Subscription>,
 }
 
@@ -79,6 +88,7 @@ impl App {
         })
     }
 
+    /// Checks and queues a subscription per list; the worker applies them with the merchant's opt-in rules.
     pub async fn subscribe(&self, r: SubscribeRequest) -> Result<Vec<ListSubscription>, AppError> {
         let lists = self.subscription_lists()?;
         let mut errors = Vec::new();
@@ -147,6 +157,7 @@ impl App {
         self.queue(&lists, &email, subs).await
     }
 
+    /// Queues an unsubscribe per list (only the shop's own requests change a member's status).
     pub async fn unsubscribe(
         &self,
         email: &str,
@@ -186,6 +197,7 @@ impl App {
         self.subscriptions_of(lists, email)
     }
 
+    /// Where an email stands on every selected list.
     pub fn subscriptions(&self, email: &str) -> Result<Vec<ListSubscription>, AppError> {
         let lists = self.subscription_lists()?;
         let mut errors = Vec::new();

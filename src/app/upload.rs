@@ -10,7 +10,9 @@ use crate::sync::context::upload_context;
 
 /// A job to follow: live, or already over.
 pub enum Followed {
+    /// Running in this process: its progress as it changes.
     Live(watch::Receiver<pb::JobProgress>),
+    /// Over (or from before a restart): its last saved state.
     Over(Box<pb::JobProgress>),
 }
 
@@ -36,6 +38,7 @@ impl App {
         Ok(crate::sync::dry_run::dry_run(&self.store, &ctx).await?)
     }
 
+    /// A job to watch: live while this process runs it, else as saved.
     pub async fn follow_job(&self, id: &str) -> Result<Followed, AppError> {
         match self.jobs.follow(id).await {
             Some(rx) => Ok(Followed::Live(rx)),
@@ -43,12 +46,14 @@ impl App {
         }
     }
 
+    /// One job as saved.
     pub fn job(&self, id: &str) -> Result<pb::JobProgress, AppError> {
         self.store
             .job(id)?
             .ok_or_else(|| Missing::Job(id.to_owned()).into())
     }
 
+    /// The last 100 jobs, newest first.
     pub fn jobs(&self) -> Result<Vec<pb::JobProgress>, AppError> {
         Ok(self.store.jobs(100)?)
     }
@@ -187,6 +192,7 @@ impl App {
         })
     }
 
+    /// One page of the records Mailchimp refused (or keeps failing on), with the total.
     pub fn sync_errors(
         &self,
         page_size: i32,

@@ -1,9 +1,9 @@
 //! Command-line arguments (flags with environment fallbacks) and the subcommands they run:
-//! the server, the simulator and the demo here, the operator commands in [`ops`].
+//! the server, the simulator and the demo here, the operator commands in `ops`.
 
 #[cfg(feature = "sim")]
 mod demo;
-pub mod ops;
+mod ops;
 mod progress;
 mod subscriptions;
 
@@ -24,9 +24,10 @@ use crate::telemetry::LogFormat;
     version,
     about = "Mailchimp e-commerce sync for X-Cart shops"
 )]
+/// The `mcsync` command line: a subcommand and the logging options every subcommand shares.
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
     /// Log format.
     #[arg(
         long,
@@ -42,7 +43,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run the mcsync gRPC server.
     Serve(ServeArgs),
     /// Run the Mailchimp simulator.
@@ -170,7 +171,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// Address to listen on (gRPC and gRPC-Web).
     #[arg(long, env = "MCSYNC_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
@@ -203,6 +204,7 @@ pub struct ServeArgs {
     pub stream_idle_secs: u64,
 }
 
+/// Runs the subcommand; an error is the one line to print before exiting with failure.
 pub async fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Serve(args) => serve(args).await,

@@ -16,6 +16,7 @@ pub struct ApiKey {
 }
 
 impl ApiKey {
+    /// Checks the key's form (`<32 hex>-<data center>`); Mailchimp itself is asked only on connect.
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
         let raw = raw.trim();
         let invalid = |reason: &str| ValidationError::new("api_key", reason);

@@ -18,11 +18,14 @@ pub use settings::{
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {reason}")]
 pub struct ValidationError {
+    /// The field's path, such as `shop.currency_code` or `order.lines[2].price`.
     pub field: String,
+    /// Why the value was refused, in words a shop developer can act on.
     pub reason: String,
 }
 
 impl ValidationError {
+    /// An error for `field`, saying `reason`.
     pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
         Self {
             field: field.into(),
@@ -34,6 +37,7 @@ impl ValidationError {
 /// Seconds since the Unix epoch, UTC; the one time representation inside mcsync.
 pub type UnixTime = i64;
 
+/// Seconds since the Unix epoch, now.
 pub fn now() -> UnixTime {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

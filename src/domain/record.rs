@@ -13,11 +13,17 @@ use super::{ValidationError, money, validate};
 use crate::proto::v1 as pb;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// The kinds of shop records mcsync mirrors and sends to Mailchimp.
 pub enum RecordKind {
+    /// A catalogue product with its variants.
     Product,
+    /// A shop customer.
     Customer,
+    /// A placed order.
     Order,
+    /// A cart not yet ordered (for abandoned-cart mails).
     Cart,
+    /// A coupon, sent as a promo rule with one promo code.
     Coupon,
 }
 
@@ -71,6 +77,7 @@ const KINDS: [KindRow; 5] = [
 ];
 
 impl RecordKind {
+    /// Every kind, in the enum's order.
     pub const ALL: [Self; 5] = {
         let mut all = [Self::Product; 5];
         let mut i = 0;
@@ -85,10 +92,12 @@ impl RecordKind {
         &KINDS[self as usize]
     }
 
+    /// The kind's name in messages and field paths (`product`).
     pub fn name(self) -> &'static str {
         self.row().name
     }
 
+    /// The kind's plural, for operators (`products`).
     pub fn plural(self) -> &'static str {
         self.row().plural
     }
@@ -98,10 +107,12 @@ impl RecordKind {
         self.row().rank
     }
 
+    /// The kind's byte in sled keys (never 0, so that a prefix scan never mixes kinds).
     pub fn to_byte(self) -> u8 {
         self as u8 + 1
     }
 
+    /// The kind a sled key's byte names.
     pub fn from_byte(b: u8) -> Option<Self> {
         Self::ALL.get(usize::from(b).checked_sub(1)?).copied()
     }
@@ -116,10 +127,12 @@ pub struct Valid {
 }
 
 impl Valid {
+    /// The record's kind.
     pub fn kind(&self) -> RecordKind {
         self.kind
     }
 
+    /// The record's id.
     pub fn id(&self) -> &str {
         use pb::record::Record::*;
         match self.record.as_ref() {
@@ -161,11 +174,14 @@ pub fn decode(kind: RecordKind, bytes: &[u8]) -> Result<pb::record::Record, pros
 /// What one feed message asks for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
+    /// Store (or replace) a valid record.
     Upsert(Valid),
+    /// Delete the record of this kind and id.
     Delete(RecordKind, String),
 }
 
 impl Change {
+    /// The kind of record changed.
     pub fn kind(&self) -> RecordKind {
         match self {
             Change::Upsert(v) => v.kind(),
@@ -173,6 +189,7 @@ impl Change {
         }
     }
 
+    /// The id of the record changed.
     pub fn id(&self) -> &str {
         match self {
             Change::Upsert(v) => v.id(),
@@ -184,15 +201,20 @@ impl Change {
 /// A record that was refused, with what is known of it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Refused {
+    /// Its kind, when the message named one.
     pub kind: Option<RecordKind>,
+    /// Its id, as sent.
     pub id: String,
+    /// Every field error, each naming its field.
     pub errors: Vec<ValidationError>,
 }
 
+/// The kind a proto enum value names; `None` for unspecified or unknown values.
 pub fn kind_from_pb(v: i32) -> Option<RecordKind> {
     KINDS.iter().find(|r| r.pb as i32 == v).map(|r| r.kind)
 }
 
+/// The proto enum value of a kind.
 pub fn kind_to_pb(k: RecordKind) -> pb::RecordKind {
     k.row().pb
 }

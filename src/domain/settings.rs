@@ -8,16 +8,22 @@ use serde::{Deserialize, Serialize};
 use super::{ApiKey, UnixTime, ValidationError, validate};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+/// How the shop's storefront offers newsletters ("Subscription element type").
 pub enum SubscriptionElementType {
     #[default]
+    /// One checkbox per audience.
     Checkbox,
+    /// One select box listing the audiences.
     Select,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+/// Which coupons go to Mailchimp as promo rules ("Coupons upload mode").
 pub enum CouponUploadMode {
     #[default]
+    /// Every coupon; conditions Mailchimp cannot express go into the description.
     All,
+    /// Only coupons Mailchimp's promo rules can express fully.
     MatchingPromoRules,
 }
 
@@ -25,19 +31,33 @@ pub enum CouponUploadMode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum ListUpdateInterval {
     #[default]
+    /// Only when the merchant asks.
     Never,
+    /// Every minute.
     Minutes1,
+    /// Every 10 minutes.
     Minutes10,
+    /// Every 15 minutes.
     Minutes15,
+    /// Every 30 minutes.
     Minutes30,
+    /// Every hour.
     Hours1,
+    /// Every 2 hours.
     Hours2,
+    /// Every 4 hours.
     Hours4,
+    /// Every 6 hours.
     Hours6,
+    /// Every 12 hours.
     Hours12,
+    /// Every day.
     Days1,
+    /// Every 2 days.
     Days2,
+    /// Every 5 days.
     Days5,
+    /// Every week.
     Weeks1,
 }
 
@@ -68,6 +88,7 @@ const INTERVALS: [(ListUpdateInterval, Option<u64>, &str, &str); 14] = {
 };
 
 impl ListUpdateInterval {
+    /// The 14 choices in X-Cart's order.
     pub const ALL: [Self; 14] = {
         let mut all = [Self::Never; 14];
         let mut i = 0;
@@ -93,6 +114,7 @@ impl ListUpdateInterval {
         INTERVALS[self as usize].3
     }
 
+    /// The choice a short name (`1m`, `2h`) names.
     pub fn from_short(name: &str) -> Option<Self> {
         INTERVALS.iter().find(|r| r.3 == name).map(|r| r.0)
     }
@@ -102,6 +124,7 @@ impl ListUpdateInterval {
         self as i32 + 1
     }
 
+    /// The choice a proto enum value names; `None` for unspecified.
     pub fn from_pb(v: i32) -> Option<Self> {
         let index = usize::try_from(v).ok()?.checked_sub(1)?;
         Self::ALL.get(index).copied()
@@ -109,14 +132,23 @@ impl ListUpdateInterval {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// A postal address: the shop's (on its Mailchimp stores) or a customer's.
 pub struct Address {
+    /// Street and number.
     pub address1: String,
+    /// Second address line.
     pub address2: String,
+    /// City.
     pub city: String,
+    /// State or province, by name.
     pub province: String,
+    /// State or province, by code.
     pub province_code: String,
+    /// Postal code.
     pub postal_code: String,
+    /// Country, by name.
     pub country: String,
+    /// ISO 3166-1 alpha-2 country code.
     pub country_code: String,
 }
 
@@ -136,30 +168,47 @@ impl From<&Address> for crate::proto::v1::Address {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Who the shop is, as its Mailchimp stores show it.
 pub struct ShopIdentity {
+    /// The storefront's URL: the stores' domain, and what their ids derive from.
     pub shop_url: String,
+    /// The company's name: the stores' name.
     pub company_name: String,
+    /// The shop's contact email.
     pub email: String,
+    /// The shop's phone.
     pub phone: String,
+    /// The shop's address.
     pub address: Address,
+    /// ISO 4217 code of the shop's currency; every amount is in it.
     pub currency_code: String,
+    /// The shop's locale, such as `en`.
     pub locale: String,
+    /// IANA time zone, such as `Europe/Berlin`.
     pub timezone: String,
 }
 
 /// The Mailchimp account an API key belongs to (`GET /`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {
+    /// Mailchimp's account id; the merchant's choices are kept per account.
     pub id: String,
+    /// The account's name.
     pub name: String,
+    /// The account's email.
     pub email: String,
+    /// The login it belongs to.
     pub login_name: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The connected Mailchimp account and the key that reaches it.
 pub struct Connection {
+    /// The key (secret: shown masked, never logged).
     pub api_key: ApiKey,
+    /// The account the key belongs to.
     pub account: Account,
+    /// When the merchant connected it.
     pub connected_at: UnixTime,
 }
 
@@ -178,13 +227,21 @@ pub struct AccountChoices {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
+    /// The connected account, if any.
     pub connection: Option<Connection>,
+    /// "Enable e-commerce analytics": without it nothing is synced.
     pub ecommerce_analytics: bool,
+    /// "Abandoned carts": whether carts are sent.
     pub abandoned_carts: bool,
+    /// "Single opt-in": subscribed without a confirmation mail.
     pub single_opt_in: bool,
+    /// "Subscription element type".
     pub subscription_element_type: SubscriptionElementType,
+    /// "Update Mailchimp lists every".
     pub list_update_interval: ListUpdateInterval,
+    /// "Coupons upload mode".
     pub coupon_upload_mode: CouponUploadMode,
+    /// Who the shop is, for its stores.
     pub shop: ShopIdentity,
     /// Keyed by Mailchimp account id.
     pub accounts: BTreeMap<String, AccountChoices>,
@@ -208,14 +265,23 @@ impl Default for Settings {
 }
 
 #[derive(Debug, Clone, Default)]
+/// The shop identity fields present in an update, each checked on its own.
 pub struct ShopIdentityUpdate {
+    /// See [`ShopIdentity::shop_url`].
     pub shop_url: Option<String>,
+    /// See [`ShopIdentity::company_name`].
     pub company_name: Option<String>,
+    /// See [`ShopIdentity::email`].
     pub email: Option<String>,
+    /// See [`ShopIdentity::phone`].
     pub phone: Option<String>,
+    /// See [`ShopIdentity::address`].
     pub address: Option<Address>,
+    /// See [`ShopIdentity::currency_code`].
     pub currency_code: Option<String>,
+    /// See [`ShopIdentity::locale`].
     pub locale: Option<String>,
+    /// See [`ShopIdentity::timezone`].
     pub timezone: Option<String>,
 }
 
@@ -223,14 +289,21 @@ pub struct ShopIdentityUpdate {
 /// checked against the account's selection by the caller, which knows it.
 #[derive(Debug, Clone, Default)]
 pub struct SettingsUpdate {
+    /// See [`Settings::ecommerce_analytics`].
     pub ecommerce_analytics: Option<bool>,
+    /// See [`Settings::abandoned_carts`].
     pub abandoned_carts: Option<bool>,
+    /// See [`Settings::single_opt_in`].
     pub single_opt_in: Option<bool>,
+    /// See [`Settings::subscription_element_type`].
     pub subscription_element_type: Option<SubscriptionElementType>,
+    /// See [`Settings::list_update_interval`].
     pub list_update_interval: Option<ListUpdateInterval>,
+    /// See [`Settings::coupon_upload_mode`].
     pub coupon_upload_mode: Option<CouponUploadMode>,
     /// `Some(None)` clears the default list.
     pub default_automation_list_id: Option<Option<String>>,
+    /// The shop identity fields present.
     pub shop: ShopIdentityUpdate,
 }
 
@@ -312,6 +385,7 @@ impl Settings {
         set(&mut s.timezone, shop.timezone);
     }
 
+    /// The connected account's id, if any.
     pub fn account_id(&self) -> Option<&str> {
         self.connection.as_ref().map(|c| c.account.id.as_str())
     }

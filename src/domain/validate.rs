@@ -85,6 +85,7 @@ pub fn email(value: &str) -> Result<String, String> {
     Ok(format!("{local}@{}", domain.to_lowercase()))
 }
 
+/// An email that may be left empty; otherwise as [`email`] checks it.
 pub fn optional_email(value: &str) -> Result<String, String> {
     if value.trim().is_empty() {
         Ok(String::new())
@@ -93,6 +94,7 @@ pub fn optional_email(value: &str) -> Result<String, String> {
     }
 }
 
+/// A phone number: digits and the usual separators, at most 50 characters.
 pub fn phone(value: &str) -> Result<String, String> {
     let v = text(value, 50)?;
     if v.chars()
@@ -197,6 +199,7 @@ pub fn text_in_place(v: &mut String, max: usize) -> Result<(), String> {
 /// The fields of an address, whichever type holds them (settings or a shop record), so that
 /// one set of rules serves both.
 pub trait AddressFields {
+    /// Each field's name (for error paths) and value.
     fn fields(&mut self) -> [(&'static str, &mut String); 8];
 }
 

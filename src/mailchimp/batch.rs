@@ -39,16 +39,23 @@ impl BatchOperation {
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
+/// A batch as Mailchimp reports it (`GET /batches/{id}`).
 pub struct BatchStatus {
+    /// Mailchimp's batch id.
     pub id: String,
+    /// `pending`, `preprocessing`, `started`, `finalizing` or `finished`.
     pub status: String,
     #[serde(default)]
+    /// Operations in the batch.
     pub total_operations: u64,
     #[serde(default)]
+    /// Operations run so far.
     pub finished_operations: u64,
     #[serde(default)]
+    /// Operations that answered an error.
     pub errored_operations: u64,
     #[serde(default)]
+    /// Where the results archive is, once finished.
     pub response_body_url: String,
     /// ISO 8601, when Mailchimp took the batch.
     #[serde(default)]
@@ -56,6 +63,7 @@ pub struct BatchStatus {
 }
 
 impl BatchStatus {
+    /// Whether Mailchimp has run every operation (its results are then ready).
     pub fn is_finished(&self) -> bool {
         self.status == "finished"
     }
@@ -64,8 +72,10 @@ impl BatchStatus {
 /// What one operation answered.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct OperationResult {
+    /// The status the operation answered.
     pub status_code: u16,
     #[serde(default)]
+    /// The id we gave the operation, to find its record.
     pub operation_id: String,
     /// The response body, a JSON document as a string (empty for 204).
     #[serde(default)]

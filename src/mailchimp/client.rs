@@ -39,10 +39,12 @@ impl AccountClient {
         self.get("/", &[]).await
     }
 
+    /// `GET /lists`: every audience of the account, all pages.
     pub async fn lists(&self) -> Result<Vec<ListWire>, MailchimpError> {
         self.get_all("/lists", "lists").await
     }
 
+    /// An audience's interest categories, all pages.
     pub async fn interest_categories(
         &self,
         list_id: &str,
@@ -54,6 +56,7 @@ impl AccountClient {
         .await
     }
 
+    /// A category's interests, all pages.
     pub async fn interests(
         &self,
         list_id: &str,
@@ -67,6 +70,7 @@ impl AccountClient {
         self.get_all(&path, "interests").await
     }
 
+    /// An audience's segments and tags, all pages.
     pub async fn segments(&self, list_id: &str) -> Result<Vec<SegmentWire>, MailchimpError> {
         self.get_all(&format!("/lists/{}/segments", seg(list_id)), "segments")
             .await
@@ -111,7 +115,7 @@ impl AccountClient {
     }
 
     /// Sends one request on a store's records. A create is never repeated after an ambiguous
-    /// answer (see [`Self::create`]); the rest are retried as the policy says.
+    /// answer (as `create` does); the rest are retried as the policy says.
     pub async fn execute(
         &self,
         request: &Request,

@@ -337,10 +337,15 @@ pub enum Patchable {
     Store,
     /// A store's identity for "Update store data": not its list, nor `is_syncing`.
     StoreIdentity,
+    /// A product: its variants keep their ids.
     Product,
+    /// An order: not its customer, nor its lines' ids.
     Order,
+    /// A cart: not its customer, nor its lines' ids.
     Cart,
+    /// A promo rule.
     PromoRule,
+    /// A promo code.
     PromoCode,
 }
 

@@ -7,10 +7,15 @@ use reqwest::Method;
 /// An e-commerce collection of a store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Collection {
+    /// `products`: products and their variants.
     Products,
+    /// `customers`.
     Customers,
+    /// `orders`.
     Orders,
+    /// `carts`.
     Carts,
+    /// `promo-rules`, where coupons live (each with its codes).
     PromoRules,
 }
 
@@ -79,6 +84,7 @@ pub struct Request {
 }
 
 impl Request {
+    /// What the request does, which decides its retries and how a batch's answer is read.
     pub fn verb(&self) -> Verb {
         self.verb
     }
@@ -104,6 +110,7 @@ enum Of<'a> {
 }
 
 impl<'a> Records<'a> {
+    /// A store's collection.
     pub fn new(store_id: &'a str, collection: Collection) -> Self {
         Self {
             store_id,
@@ -133,6 +140,7 @@ impl<'a> Records<'a> {
         format!("{}/{}", self.path(), seg(id))
     }
 
+    /// `POST` to the collection: a new record.
     pub fn create(&self) -> Request {
         Request {
             verb: Verb::Create,
@@ -140,14 +148,17 @@ impl<'a> Records<'a> {
         }
     }
 
+    /// `PATCH` of record `id`.
     pub fn update(&self, id: &str) -> Request {
         self.on(Verb::Update, id)
     }
 
+    /// `PUT` of record `id`: Mailchimp's upsert.
     pub fn upsert(&self, id: &str) -> Request {
         self.on(Verb::Upsert, id)
     }
 
+    /// `DELETE` of record `id`.
     pub fn delete(&self, id: &str) -> Request {
         self.on(Verb::Delete, id)
     }

@@ -9,8 +9,10 @@ use serde::Deserialize;
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
 pub struct FieldError {
     #[serde(default)]
+    /// The field Mailchimp refused.
     pub field: String,
     #[serde(default)]
+    /// Why.
     pub message: String,
 }
 
@@ -18,16 +20,22 @@ pub struct FieldError {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
 pub struct Problem {
     #[serde(default)]
+    /// The HTTP status.
     pub status: u16,
     #[serde(default, rename = "type")]
+    /// A URL naming the kind of error.
     pub kind: String,
     #[serde(default)]
+    /// A short title, such as "Invalid Resource".
     pub title: String,
     #[serde(default)]
+    /// What went wrong, in Mailchimp's words.
     pub detail: String,
     #[serde(default)]
+    /// Mailchimp's id for this occurrence, for its support.
     pub instance: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Field errors, on a 400.
     pub errors: Vec<FieldError>,
 }
 
@@ -76,6 +84,7 @@ impl fmt::Display for Problem {
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
+/// Why a request to Mailchimp did not succeed.
 pub enum MailchimpError {
     /// Mailchimp answered with an error status.
     #[error("Mailchimp answered {0}")]
@@ -128,6 +137,7 @@ impl ErrorKind {
 }
 
 impl Problem {
+    /// What the error means for the caller (see [`ErrorKind`]).
     pub fn kind(&self) -> ErrorKind {
         match self.status {
             400 if self.detail.contains("already exists") => ErrorKind::AlreadyExists,
@@ -143,6 +153,7 @@ impl Problem {
 }
 
 impl MailchimpError {
+    /// What the error means for the caller (see [`ErrorKind`]).
     pub fn kind(&self) -> ErrorKind {
         match self {
             Self::Api(p) => p.kind(),
@@ -151,6 +162,7 @@ impl MailchimpError {
         }
     }
 
+    /// The HTTP status, when Mailchimp answered.
     pub fn status(&self) -> Option<u16> {
         match self {
             Self::Api(p) => Some(p.status),

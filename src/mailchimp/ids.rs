@@ -10,13 +10,17 @@ use super::error::MailchimpError;
 /// One record Mailchimp holds: its id and, for a product, its variants' ids.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 pub struct Held {
+    /// The record's id.
     pub id: String,
     #[serde(default)]
+    /// A product's variants (empty for other records).
     pub variants: Vec<HeldVariant>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+/// One variant Mailchimp holds.
 pub struct HeldVariant {
+    /// The variant's id.
     pub id: String,
 }
 

@@ -32,12 +32,16 @@ use crate::domain::ApiKey;
 pub const MAX_CONNECTIONS_PER_KEY: usize = 10;
 
 #[derive(Debug, Clone)]
+/// How mcsync reaches Mailchimp.
 pub struct MailchimpConfig {
     /// API base URL with its path (`http://127.0.0.1:9000/3.0`); `None` derives
     /// `https://<dc>.api.mailchimp.com/3.0` from each key.
     pub base_url: Option<Url>,
+    /// How long one attempt may take.
     pub timeout: Duration,
+    /// Requests in flight per key (Mailchimp allows 10).
     pub max_connections_per_key: usize,
+    /// When and how often a failed request is tried again.
     pub retry: RetryPolicy,
 }
 
@@ -67,6 +71,7 @@ pub struct Mailchimp {
 }
 
 impl Mailchimp {
+    /// The shared HTTP client (one connection pool for every key).
     pub fn new(config: MailchimpConfig) -> Result<Self, MailchimpError> {
         install_crypto_provider();
         let http = reqwest::Client::builder()
@@ -82,6 +87,7 @@ impl Mailchimp {
         })
     }
 
+    /// A client for one key, sharing that key's connection limit with every other.
     pub fn for_key(&self, key: &ApiKey) -> AccountClient {
         let permits = self
             .limits
@@ -99,6 +105,7 @@ impl Mailchimp {
         }
     }
 
+    /// The API root for a key: the configured one, or the key's data center.
     pub fn base_url(&self, key: &ApiKey) -> Url {
         self.config.base_url.clone().unwrap_or_else(|| {
             Url::parse(&format!(

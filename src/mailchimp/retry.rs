@@ -5,10 +5,12 @@ use std::time::Duration;
 /// What came of one attempt, as far as retrying is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
+    /// Mailchimp answered this status.
     Status(u16),
     /// A 403 that is Mailchimp shedding load, not refusing the key: a bare answer with no
     /// problem document, or one about simultaneous connections (API-NOTES.md, "Limits").
     Throttled,
+    /// No answer in time: the request may have been carried out.
     Timeout,
     /// No connection could be made: nothing reached Mailchimp.
     ConnectError,
@@ -30,16 +32,22 @@ impl Outcome {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What to do after a failed attempt.
 pub enum Decision {
+    /// Try again after this long.
     RetryAfter(Duration),
+    /// Stop and report the error.
     GiveUp,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
+/// When a failed request is tried again: 429, throttling 403s, 5xx and connection failures, with exponential backoff and jitter.
 pub struct RetryPolicy {
     /// Attempts in all, the first included.
     pub max_attempts: u32,
+    /// The first wait; each next one doubles.
     pub base_delay: Duration,
+    /// The longest wait.
     pub max_delay: Duration,
 }
 

@@ -35,14 +35,19 @@ use auth::BearerAuth;
 pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Debug, Clone)]
+/// What `mcsync serve` runs with.
 pub struct ServerConfig {
+    /// The address to listen on (gRPC, gRPC-Web, health and reflection on one port).
     pub listen: SocketAddr,
+    /// Where sled keeps mcsync's state.
     pub data_dir: PathBuf,
     /// Required unless `listen` is a loopback address.
     pub token: Option<String>,
+    /// How Mailchimp is reached.
     pub mailchimp: MailchimpConfig,
     /// Divides the periods of background timers; 1 outside tests.
     pub time_scale: u32,
+    /// Bounds on what one client can make the server hold.
     pub limits: Limits,
 }
 
@@ -76,25 +81,34 @@ impl Default for Limits {
 }
 
 #[derive(Debug, thiserror::Error)]
+/// Why the server did not start.
 pub enum StartError {
     #[error(
         "refusing to listen on non-loopback address {0} without a token (set --token or MCSYNC_TOKEN)"
     )]
+    /// A public address without a token.
     TokenRequired(SocketAddr),
     #[error("cannot listen on {addr}: {source}")]
+    /// The address cannot be listened on.
     Bind {
+        /// The address.
         addr: SocketAddr,
+        /// The operating system's reason.
         source: std::io::Error,
     },
     #[error("cannot open the data dir: {0}")]
+    /// The data dir cannot be opened (or another process holds it).
     Store(#[from] crate::store::StoreError),
     #[error("cannot set up: {0}")]
+    /// Anything else in the set-up.
     Setup(String),
 }
 
 /// A running server. [`ServerHandle::shutdown`] stops it cleanly.
 pub struct ServerHandle {
+    /// Where it listens (the port is chosen when 0 was asked).
     pub addr: SocketAddr,
+    /// The use-cases, for in-process callers (the demo, tests).
     pub app: Arc<App>,
     stop: Option<oneshot::Sender<()>>,
     server: JoinHandle<Result<(), tonic::transport::Error>>,
@@ -138,6 +152,7 @@ impl ServerHandle {
     }
 }
 
+/// Binds `config.listen` and starts serving.
 pub async fn start(config: ServerConfig) -> Result<ServerHandle, StartError> {
     if !config.listen.ip().is_loopback() && config.token.is_none() {
         return Err(StartError::TokenRequired(config.listen));
@@ -156,6 +171,7 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, StartError> {
     start_on(config, listener).await
 }
 
+/// Starts serving on a listener already bound (tests bind port 0 themselves).
 pub async fn start_on(
     config: ServerConfig,
     listener: TcpListener,

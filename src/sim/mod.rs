@@ -42,6 +42,7 @@ pub fn unknown_fields(method: &str, template: &str, body: &serde_json::Value) ->
 use world::{Account, World};
 
 #[derive(Debug, Clone)]
+/// How the simulator behaves: its accounts, its latency, its limits and its faults.
 pub struct SimConfig {
     /// One account per key; the first is the "main" account.
     pub api_keys: Vec<String>,
@@ -49,7 +50,9 @@ pub struct SimConfig {
     pub disabled_keys: Vec<String>,
     /// Audiences seeded in each account.
     pub lists: usize,
+    /// Added to every answer.
     pub latency: Duration,
+    /// Requests in flight per key beyond which it answers 429.
     pub max_connections: usize,
     /// Share of requests and batch operations answered with a random 429, 500 or 503, in [0, 1].
     pub fail_rate: f64,
@@ -124,10 +127,12 @@ pub struct SimStats {
 }
 
 impl SimStats {
+    /// Requests served on a route, such as `POST /ecommerce/stores/{store_id}/orders`.
     pub fn count(&self, route: &str) -> u64 {
         self.requests.get(route).copied().unwrap_or(0)
     }
 
+    /// Requests served in all.
     pub fn total(&self) -> u64 {
         self.requests.values().sum()
     }
@@ -136,11 +141,13 @@ impl SimStats {
 /// One e-commerce write the simulator accepted, as a watcher sees it.
 #[derive(Debug, Clone)]
 pub struct Write {
+    /// `POST`, `PUT`, `PATCH` or `DELETE`.
     pub method: String,
     /// The spec's template, e.g. `/ecommerce/stores/{store_id}/orders`.
     pub template: String,
     /// The resource's id (empty for a delete).
     pub id: String,
+    /// When the simulator accepted it.
     pub at: std::time::Instant,
 }
 
@@ -245,6 +252,7 @@ impl Shared {
 
 /// A running simulator. Dropping it leaves the server running; call [`SimHandle::shutdown`].
 pub struct SimHandle {
+    /// Where it listens.
     pub addr: SocketAddr,
     shared: Arc<Shared>,
     stop: Option<oneshot::Sender<()>>,
@@ -257,6 +265,7 @@ impl SimHandle {
         format!("http://{}/3.0", self.addr)
     }
 
+    /// Counters of what it served, refused and faulted.
     pub fn stats(&self) -> SimStats {
         self.shared.snapshot()
     }
@@ -392,6 +401,7 @@ impl SimHandle {
         f(&mut world.accounts[i])
     }
 
+    /// Stops the simulator and waits until it has.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());

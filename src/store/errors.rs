@@ -10,15 +10,25 @@ use crate::domain::UnixTime;
 use crate::domain::record::RecordKind;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A record Mailchimp refused (or keeps failing on), kept for ListSyncErrors and RetryFailed.
 pub struct SyncErrorRecord {
+    /// The Mailchimp store it was sent to.
     pub store_id: String,
+    /// Its kind, as [`RecordKind::to_byte`] stores it.
     pub kind: u8,
+    /// Its id.
     pub id: String,
+    /// The status Mailchimp answered.
     pub status: u16,
+    /// Mailchimp's title.
     pub title: String,
+    /// Mailchimp's detail.
     pub detail: String,
+    /// Mailchimp's field errors, as `field: message`.
     pub field_errors: Vec<String>,
+    /// Sends that failed so far.
     pub attempts: u32,
+    /// When it last failed.
     pub at: UnixTime,
 }
 
@@ -37,6 +47,7 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets a record's failure once Mailchimp took it.
     pub fn clear_sync_error(
         &self,
         store_id: &str,

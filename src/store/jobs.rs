@@ -25,12 +25,14 @@ fn cursor_key(job: &str, store_id: &str, kind: RecordKind) -> Vec<u8> {
 }
 
 impl Store {
+    /// Saves a job's progress (durably: a restart resumes from it).
     pub async fn save_job(&self, job: &pb::JobProgress) -> Result<(), StoreError> {
         self.jobs
             .insert(job.job_id.as_bytes(), job.encode_to_vec())?;
         self.flush().await
     }
 
+    /// One job as saved.
     pub fn job(&self, id: &str) -> Result<Option<pb::JobProgress>, StoreError> {
         match self.jobs.get(id.as_bytes())? {
             Some(v) => {
@@ -61,6 +63,7 @@ impl Store {
             .collect()
     }
 
+    /// Where a job's phase (store and kind) stands: the last id it settled.
     pub fn cursor(
         &self,
         job: &str,
@@ -85,6 +88,7 @@ impl Store {
         self.flush().await
     }
 
+    /// The Mailchimp store of an account's list, once made or adopted.
     pub fn mc_store(&self, account: &str, list: &str) -> Result<Option<String>, StoreError> {
         Ok(self
             .mc_stores
@@ -129,6 +133,7 @@ impl Store {
         self.flush().await
     }
 
+    /// Notes the Mailchimp store of an account's list.
     pub async fn set_mc_store(
         &self,
         account: &str,

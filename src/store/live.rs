@@ -88,15 +88,18 @@ impl Store {
         self.flush().await
     }
 
+    /// The outbox position when a job started: live sync skips what the job covered.
     pub fn job_start(&self, job_id: &str) -> Result<Option<u64>, StoreError> {
         Ok(self.cursors.get(job_start_key(job_id))?.map(|v| u64_of(&v)))
     }
 
+    /// Notes that a store had its first upload: live sync feeds it from now on.
     pub async fn mark_uploaded(&self, store_id: &str) -> Result<(), StoreError> {
         self.cursors.insert(uploaded_key(store_id), b"1")?;
         self.flush().await
     }
 
+    /// Whether a store had its first upload.
     pub fn is_uploaded(&self, store_id: &str) -> Result<bool, StoreError> {
         Ok(self.cursors.contains_key(uploaded_key(store_id))?)
     }
@@ -111,6 +114,7 @@ impl Store {
         self.flush().await
     }
 
+    /// The stores whose `is_syncing=false` has not reached Mailchimp yet.
     pub fn syncing_owed(&self) -> Result<Vec<String>, StoreError> {
         self.cursors
             .scan_prefix(b"syncing\0")

@@ -8,7 +8,7 @@
 //! - `records/<kind>` and `outbox`: the mirror of shop records and its change log ([`records`]).
 //! - `synced`: `<store id> 0x00 <kind> <id>` → hash of the body Mailchimp last accepted.
 //! - `jobs`, `cursors`, `mc_stores`: upload jobs and where they are ([`jobs`]); live sync's
-//!   place in the outbox and which stores it feeds ([`live`]).
+//!   place in the outbox and which stores it feeds (`live`).
 //! - `sync_errors`: records Mailchimp refused, until they go through ([`errors`]).
 //! - `subscriptions`, `subscriptions_pending`: newsletter requests and those still to apply
 //!   ([`subscriptions`]).
@@ -33,15 +33,30 @@ pub mod subscriptions;
 pub mod synced;
 
 #[derive(Debug, thiserror::Error)]
+/// Why sled could not do what was asked.
 pub enum StoreError {
     #[error("storage error: {0}")]
+    /// sled failed (I/O, a latched error).
     Sled(#[from] sled::Error),
     #[error("stored value under {key} is unreadable: {reason}")]
-    Corrupt { key: String, reason: String },
+    /// A value does not decode: written by another version, or damaged.
+    Corrupt {
+        /// The key, printable.
+        key: String,
+        /// What the decoder said.
+        reason: String,
+    },
     #[error("the store is shutting down")]
+    /// The writer has stopped (shutting down).
     Closed,
     #[error("cannot prepare data dir {path}: {reason}")]
-    DataDir { path: String, reason: String },
+    /// The data dir cannot be created or used.
+    DataDir {
+        /// The data dir.
+        path: String,
+        /// The operating system's reason.
+        reason: String,
+    },
 }
 
 /// What mcsync knows about an account's audiences as a whole (the merchant's choices live in
@@ -49,10 +64,12 @@ pub enum StoreError {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AccountState {
+    /// When the account's audiences were last read.
     pub last_refreshed_at: Option<UnixTime>,
 }
 
 #[derive(Clone)]
+/// mcsync's state in one sled database: settings, the mirror and its outbox, sync state, jobs, subscriptions. Cheap to clone.
 pub struct Store {
     db: sled::Db,
     settings: sled::Tree,
@@ -79,6 +96,7 @@ const CACHE_BYTES: u64 = 32 * 1024 * 1024;
 const SETTINGS_KEY: &[u8] = b"settings";
 
 impl Store {
+    /// Opens (or creates) the database in `dir`; one process at a time.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         prepare_dir(dir)?;
         let db = sled::Config::new()
@@ -120,6 +138,7 @@ impl Store {
         Ok(())
     }
 
+    /// The settings document (X-Cart's defaults before the first save).
     pub fn settings(&self) -> Result<Settings, StoreError> {
         match self.settings.get(SETTINGS_KEY)? {
             Some(bytes) => decode(SETTINGS_KEY, &bytes),
@@ -127,11 +146,13 @@ impl Store {
         }
     }
 
+    /// Saves the settings document, durably.
     pub async fn save_settings(&self, settings: &Settings) -> Result<(), StoreError> {
         self.settings.insert(SETTINGS_KEY, encode(settings))?;
         self.flush().await
     }
 
+    /// What mcsync knows of an account's audiences as a whole.
     pub fn account_state(&self, account_id: &str) -> Result<AccountState, StoreError> {
         match self.accounts.get(account_id)? {
             Some(bytes) => decode(account_id.as_bytes(), &bytes),

@@ -14,6 +14,7 @@ use super::{Store, StoreError};
 use crate::domain::record::{Change, RecordKind};
 use crate::proto::v1 as pb;
 
+/// Bytes of a content hash (md5).
 pub const HASH_LEN: usize = 16;
 
 /// A stored record: its content hash and its encoded message.
@@ -26,26 +27,35 @@ pub enum Outcome {
     Accepted,
     /// Identical to what was stored: nothing written.
     Unchanged,
+    /// A record deleted.
     Deleted,
     /// A delete of a record that was not there.
     NotFound,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What an outbox entry did to its record.
 pub enum Operation {
+    /// Stored or replaced.
     Upsert = 1,
+    /// Deleted.
     Delete = 2,
 }
 
 /// One entry of the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxEntry {
+    /// Its place in the outbox, increasing.
     pub sequence: u64,
+    /// The record's kind.
     pub kind: RecordKind,
+    /// What happened to it.
     pub operation: Operation,
+    /// The record's id.
     pub id: String,
 }
 
+/// The hash mcsync compares bodies and records by.
 pub fn content_hash(encoded: &[u8]) -> [u8; HASH_LEN] {
     md5::compute(encoded).0
 }
@@ -62,14 +72,17 @@ pub struct Prepared {
 }
 
 impl Prepared {
+    /// Whether it deletes its record.
     pub fn is_delete(&self) -> bool {
         self.value.is_none()
     }
 
+    /// The record's kind.
     pub fn kind(&self) -> RecordKind {
         self.kind
     }
 
+    /// The record's id.
     pub fn id(&self) -> &str {
         &self.id
     }
@@ -233,6 +246,7 @@ impl Store {
             .transpose()
     }
 
+    /// Records of a kind in the mirror.
     pub fn count_records(&self, kind: RecordKind) -> usize {
         self.records[tree_index(kind)].len()
     }

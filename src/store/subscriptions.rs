@@ -11,8 +11,11 @@ use super::{Store, StoreError, decode, encode};
 use crate::domain::UnixTime;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// What the shop asked for an email on a list.
 pub enum Wanted {
+    /// Subscribe (pending first under double opt-in).
     Subscribed,
+    /// Unsubscribe.
     Unsubscribed,
     /// A customer accepted marketing under double opt-in: becomes `pending` (Mailchimp mails
     /// the confirmation link) unless already a member with a marketing status (subscribed,
@@ -21,28 +24,42 @@ pub enum Wanted {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Where a request stands.
 pub enum SubscriptionState {
+    /// Not yet applied (Mailchimp unreachable, or not tried yet).
     Queued,
+    /// Applied: `status` is the member's status.
     Applied,
+    /// Mailchimp refused it: `error` says why.
     Refused,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The last newsletter request for one email on one list, durable until applied.
 pub struct Subscription {
+    /// The account it was asked under.
     pub account_id: String,
+    /// The audience.
     pub list_id: String,
+    /// The email, normalised.
     pub email: String,
+    /// What was asked.
     pub wanted: Wanted,
     /// The merchant's "single opt-in" when the shop asked.
     pub single_opt_in: bool,
+    /// Sent as FNAME.
     pub first_name: String,
+    /// Sent as LNAME.
     pub last_name: String,
     /// Interest ids of this list.
     pub interests: Vec<String>,
+    /// Where it stands.
     pub state: SubscriptionState,
     /// The member's status in Mailchimp as last seen, or what it will be.
     pub status: String,
+    /// Why Mailchimp refused it.
     pub error: String,
+    /// When it last changed.
     pub updated_at: UnixTime,
     /// Grows with each request, so that the worker never settles a request that a newer one
     /// replaced while it was talking to Mailchimp.
@@ -67,6 +84,7 @@ fn storage(e: TransactionError<()>) -> StoreError {
 }
 
 impl Store {
+    /// The request for an email on a list, if the shop made one.
     pub fn subscription(
         &self,
         account: &str,

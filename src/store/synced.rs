@@ -99,6 +99,7 @@ impl Store {
         Ok(out)
     }
 
+    /// Forgets that mcsync made a line's variant (it is gone from Mailchimp).
     pub fn unmark_line_variant(
         &self,
         store_id: &str,
@@ -145,6 +146,7 @@ impl Store {
         Ok(())
     }
 
+    /// The last reconciliation of a store.
     pub fn last_reconciliation(
         &self,
         store_id: &str,
@@ -161,6 +163,7 @@ impl Store {
             })
     }
 
+    /// Notes that mcsync made a line's variant in a store, so that it is made once.
     pub fn mark_line_variant(
         &self,
         store_id: &str,
@@ -172,6 +175,7 @@ impl Store {
         Ok(())
     }
 
+    /// Whether mcsync made a line's variant in a store.
     pub fn is_line_variant(
         &self,
         store_id: &str,
@@ -183,18 +187,21 @@ impl Store {
             .contains_key(line_variant_key(store_id, product_id, variant_id))?)
     }
 
+    /// Notes that a line's product was made from the line (the mirror lacks it).
     pub fn mark_line_product(&self, store_id: &str, product_id: &str) -> Result<(), StoreError> {
         self.synced
             .insert(line_product_key(store_id, product_id), &[][..])?;
         Ok(())
     }
 
+    /// Whether a product was made from a line.
     pub fn is_line_product(&self, store_id: &str, product_id: &str) -> Result<bool, StoreError> {
         Ok(self
             .synced
             .contains_key(line_product_key(store_id, product_id))?)
     }
 
+    /// The hash of what Mailchimp last accepted for a record, or [`MAYBE`].
     pub fn synced_hash(
         &self,
         store_id: &str,
@@ -220,6 +227,7 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets what Mailchimp held of a record (deleted there).
     pub fn clear_synced(
         &self,
         store_id: &str,

@@ -40,11 +40,14 @@ type Results = Vec<(String, Result<Pushed, PushError>)>;
 /// What became of one operation in Mailchimp's results.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Settled {
+    /// Mailchimp took it.
     Accepted,
     /// Send it again directly; `may_exist` says whether an update must be tried first.
     Direct {
+        /// Whether Mailchimp may already hold the record.
         may_exist: bool,
     },
+    /// Mailchimp refused it: listed, like a direct refusal.
     Refused,
 }
 
@@ -297,7 +300,7 @@ async fn submit(
 }
 
 /// Waits until no batch on the account is unfinished (a batch of a process that died may still
-/// run), at most [`QUIESCE_MAX`], and notes every batch seen so that none is ever taken for
+/// run), at most `QUIESCE_MAX`, and notes every batch seen so that none is ever taken for
 /// one of this job's own.
 pub async fn quiesce(ctx: &UploadContext) -> Result<(), MailchimpError> {
     let started = std::time::Instant::now();

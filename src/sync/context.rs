@@ -12,16 +12,21 @@ use crate::store::{Store, StoreError};
 #[derive(Debug, thiserror::Error)]
 pub enum NotReady {
     #[error("e-commerce analytics is off (UpdateSettings ecommerce_analytics)")]
+    /// E-commerce analytics is off.
     AnalyticsOff,
     #[error("no Mailchimp account is connected: call SettingsService/Connect first")]
+    /// No account is connected.
     NotConnected,
     #[error(
         "the shop's URL and company name are needed for its Mailchimp stores (UpdateSettings shop)"
     )]
+    /// The shop's URL or company name is missing.
     ShopIdentity,
     #[error("no list is selected (ListService/SelectLists)")]
+    /// No audience is selected.
     NoListSelected,
     #[error(transparent)]
+    /// The settings cannot be read.
     Store(#[from] StoreError),
 }
 
@@ -69,21 +74,28 @@ pub fn upload_context(
 /// What a job needs to know, taken from the settings when it starts.
 #[derive(Clone)]
 pub struct UploadContext {
+    /// The connected account's client.
     pub client: AccountClient,
+    /// The connected account's id.
     pub account_id: String,
+    /// The shop's identity, for its stores.
     pub shop: ShopIdentity,
+    /// Which coupons go to Mailchimp.
     pub coupon_mode: CouponUploadMode,
     /// The merchant's single opt-in (see [`Target::single_opt_in`]).
     pub single_opt_in: bool,
+    /// Whether carts are sent.
     pub abandoned_carts: bool,
     /// (list id, list name) of every selected list.
     pub lists: Vec<(String, String)>,
+    /// DIRECT, BATCH or AUTO (never unspecified).
     pub mode: pb::UploadMode,
     /// Batches this job must never take for one of its own: those on the account when it
     /// started, and those it submitted (see `batch::submit`).
     pub batches_seen: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
+/// Where a record of this context goes in one of its stores.
 pub fn target<'a>(ctx: &'a UploadContext, store_id: &'a str) -> Target<'a> {
     Target {
         client: &ctx.client,

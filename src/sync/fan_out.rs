@@ -16,6 +16,7 @@ pub const FAN_OUT: usize = 50;
 #[error("mcsync failed on this record (an internal error; it is logged)")]
 pub struct Panicked;
 
+/// Tasks in flight, each keyed by its record, with the results of those that ended while others were being started.
 pub struct FanOut<K, T> {
     tasks: JoinSet<T>,
     keys: HashMap<Id, K>,
@@ -24,6 +25,7 @@ pub struct FanOut<K, T> {
 }
 
 impl<K, T: Send + 'static> FanOut<K, T> {
+    /// A fan-out of at most `limit` tasks at once.
     pub fn new(limit: usize) -> Self {
         Self {
             tasks: JoinSet::new(),
@@ -44,6 +46,7 @@ impl<K, T: Send + 'static> FanOut<K, T> {
         self.keys.insert(handle.id(), key);
     }
 
+    /// Whether no task was started (or all results were taken).
     pub fn is_empty(&self) -> bool {
         self.tasks.is_empty() && self.done.is_empty()
     }

@@ -32,6 +32,7 @@ impl Running {
     }
 }
 
+/// Runs upload jobs, one at a time; see the module.
 pub struct Jobs {
     store: Store,
     mailchimp: Arc<Mailchimp>,
@@ -43,6 +44,7 @@ pub struct Jobs {
 }
 
 impl Jobs {
+    /// A runner for jobs on `store`, through `mailchimp`.
     pub fn new(store: Store, mailchimp: Arc<Mailchimp>) -> Self {
         Self {
             store,

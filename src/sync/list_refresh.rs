@@ -49,10 +49,13 @@ pub async fn schedule<F, Fut>(
 #[derive(Debug, thiserror::Error)]
 pub enum RefreshError {
     #[error("no Mailchimp account is connected")]
+    /// No account is connected.
     NotConnected,
     #[error(transparent)]
+    /// Mailchimp failed or refused.
     Mailchimp(#[from] MailchimpError),
     #[error(transparent)]
+    /// The store failed.
     Store(#[from] StoreError),
 }
 
@@ -67,6 +70,7 @@ pub struct Refresher {
 }
 
 impl Refresher {
+    /// A refresher on `store`, starting with the stored interval.
     pub fn new(store: Store, mailchimp: Arc<Mailchimp>) -> Result<Self, StoreError> {
         let interval = store.settings()?.list_update_interval;
         Ok(Self {

@@ -50,9 +50,13 @@ enum Step {
 /// What the worker works with: the store, Mailchimp, the job runner (it pauses while a job
 /// runs, and starts the repair job), and the bell the writer thread rings.
 pub struct LiveSync {
+    /// The mirror, the outbox and its place.
     pub store: Store,
+    /// Mailchimp, for the connected account's key.
     pub mailchimp: Arc<Mailchimp>,
+    /// The job runner: live sync pauses while a job runs.
     pub jobs: Arc<Jobs>,
+    /// Rung when the writer stored changes or a subscription was queued.
     pub wake: Arc<Notify>,
 }
 

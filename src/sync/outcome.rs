@@ -12,6 +12,7 @@ use crate::store::errors::SyncErrorRecord;
 /// A record Mailchimp refused: a 4xx other than a refused key (401/403) or a rate limit.
 pub struct Refusal(pub Box<Problem>);
 
+/// A refusal of the record itself (see [`ErrorKind::is_refusal`](crate::mailchimp::ErrorKind::is_refusal)).
 pub fn is_refusal(p: &Problem) -> bool {
     p.kind().is_refusal()
 }

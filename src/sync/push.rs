@@ -18,9 +18,13 @@ use crate::store::{Store, StoreError};
 
 /// Where a record goes, and the settings that shape what is sent.
 pub struct Target<'a> {
+    /// The connected account's client.
     pub client: &'a AccountClient,
+    /// The Mailchimp store.
     pub store_id: &'a str,
+    /// The shop's URL (promo codes link to it).
     pub shop_url: &'a str,
+    /// Which coupons go to Mailchimp.
     pub coupon_mode: CouponUploadMode,
     /// The merchant's single opt-in: only then may a consenting customer be subscribed by
     /// Mailchimp itself (`opt_in_status: true`).
@@ -33,31 +37,39 @@ pub struct Target<'a> {
 /// The account and its selected lists, to find the audience of a store.
 #[derive(Clone, Copy)]
 pub struct Consent<'a> {
+    /// The connected account.
     pub account_id: &'a str,
     /// (list id, list name) of every selected list.
     pub lists: &'a [(String, String)],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a push did.
 pub enum Pushed {
+    /// Mailchimp did not have it: created.
     Created,
+    /// Mailchimp had an older body: updated.
     Updated,
     /// Mailchimp already has this exact body: no request was sent.
     Unchanged,
+    /// Deleted from Mailchimp.
     Deleted,
     /// Nothing to do: a coupon the upload mode leaves out, or a delete of what Mailchimp lacks.
     Skipped,
 }
 
 #[derive(Debug, thiserror::Error)]
+/// Why a push did not happen.
 pub enum PushError {
     #[error(transparent)]
+    /// Mailchimp refused or failed (the caller sorts refusals from outages).
     Mailchimp(#[from] MailchimpError),
     /// This record keeps failing (5xx, no answer) after its retries while Mailchimp answers
     /// other requests: parked like a refusal, so that it never stalls the rest.
     #[error("keeps failing while Mailchimp is up: {0}")]
     Failing(MailchimpError),
     #[error(transparent)]
+    /// The store failed.
     Store(#[from] StoreError),
     /// The push's task panicked: the record is listed as failed, like a refusal.
     #[error(transparent)]
@@ -248,15 +260,19 @@ fn patch_of(kind: RecordKind) -> Option<Patchable> {
 /// One request that brings Mailchimp up to date with a record, for a batch.
 #[derive(Debug, Clone)]
 pub struct Planned {
+    /// The request.
     pub request: Request,
+    /// Its body.
     pub body: Value,
     hash: [u8; HASH_LEN],
     creates: bool,
 }
 
+/// What a batch sends for one record.
 pub enum Plan {
     /// Nothing to send: Mailchimp has this exact body.
     Unchanged,
+    /// One request.
     Send(Planned),
     /// Not one request: push it with [`push`].
     Direct,

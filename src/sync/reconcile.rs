@@ -26,10 +26,13 @@ use crate::store::StoreError;
 use crate::store::synced::MAYBE;
 
 #[derive(Debug, thiserror::Error)]
+/// Why a store could not be reconciled.
 pub enum ReconcileError {
     #[error(transparent)]
+    /// Mailchimp failed or refused.
     Mailchimp(#[from] MailchimpError),
     #[error(transparent)]
+    /// The store failed.
     Store(#[from] StoreError),
 }
 
@@ -45,6 +48,7 @@ pub struct Diff {
     pub variant_deletes: Vec<(String, String)>,
     /// Variants made from lines that Mailchimp no longer holds: made again when next named.
     pub lost_line_variants: Vec<(String, String)>,
+    /// What the job reports of it.
     pub report: pb::Reconciliation,
 }
 

@@ -12,8 +12,10 @@ use crate::mailchimp::MailchimpError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
+/// Why background work stopped early; see the module.
 pub enum Stop {
     #[error("cancelled")]
+    /// The shop cancelled the job.
     Cancelled,
     /// The server is shutting down: the job stops as it stands and resumes at the next start.
     #[error("stopped for shutdown")]
@@ -21,24 +23,38 @@ pub enum Stop {
     /// Mailchimp refused the key, was out of reach, or answered what the API does not document.
     #[error("{during}: {source}")]
     Mailchimp {
+        /// The step.
         during: During,
         #[source]
+        /// Mailchimp's failure.
         source: MailchimpError,
     },
     /// A record's push stopped for a reason that is not the record's (see [`PushError`]).
     #[error(transparent)]
     Push(#[from] PushError),
     #[error(transparent)]
+    /// The store failed.
     Store(#[from] StoreError),
 }
 
 /// The step that met a Mailchimp failure, named in the job's message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum During {
-    EnsureStore { list_id: String },
-    Reconcile { store_id: String },
+    /// Finding, adopting or making the store of a list.
+    EnsureStore {
+        /// The list.
+        list_id: String,
+    },
+    /// Reading what a store holds.
+    Reconcile {
+        /// The store.
+        store_id: String,
+    },
+    /// Waiting for batches submitted before the job.
     BatchWait,
+    /// Sending a window of records through `/batches`.
     Batch,
+    /// Applying newsletter requests.
     Subscriptions,
 }
 
@@ -90,7 +106,9 @@ const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
 /// What tells a job to stop: the shop's cancel (the job ends, cancelled) and the server's
 /// shutdown (the job stops as it stands, and resumes at the next start).
 pub struct Signals {
+    /// Set by CancelJob.
     pub cancel: watch::Receiver<bool>,
+    /// Set at shutdown.
     pub shutdown: watch::Receiver<bool>,
 }
 

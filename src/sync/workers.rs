@@ -10,6 +10,7 @@ use tokio::task::JoinHandle;
 use super::Refresher;
 use super::live_sync::LiveSync;
 
+/// The workers of a running server, and the signal that stops them.
 pub struct Workers {
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
