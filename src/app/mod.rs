@@ -2,21 +2,21 @@
 //! sync status, subscriptions. Handlers parse and call these; these write durably, and leave
 //! what can wait to the workers of [`crate::sync`], which they start and stop.
 
+mod audiences;
+pub use audiences::AudienceView;
 pub mod feed;
 mod records;
+mod settings;
 pub mod subscriptions;
 pub mod upload;
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use tokio::sync::{Mutex, Notify};
 
+use crate::domain::ValidationError;
 use crate::domain::validate::quoted;
-use crate::domain::{
-    self, Account, ApiKey, Audience, Connection, Settings, SettingsUpdate, ValidationError,
-};
-use crate::mailchimp::{AccountClient, Mailchimp, MailchimpError};
+use crate::mailchimp::{Mailchimp, MailchimpError};
 use crate::store::{Store, StoreError};
 use crate::sync::jobs::Jobs;
 use crate::sync::live_sync::LiveSync;
@@ -140,19 +140,6 @@ impl From<ValidationError> for AppError {
     }
 }
 
-/// The connected account's audiences with the merchant's selection.
-#[derive(Debug, Clone)]
-pub struct AudienceView {
-    /// The connected account.
-    pub account_id: String,
-    /// Every audience, sorted by name, with whether the merchant selected it.
-    pub lists: Vec<(Audience, bool)>,
-    /// When the audiences were last read from Mailchimp.
-    pub last_refreshed_at: Option<domain::UnixTime>,
-    /// Stores of lists no longer selected: (list id, store id).
-    pub detached: Vec<(String, String)>,
-}
-
 /// The use-cases behind the RPCs. Each concern keeps its own state: the settings document
 /// its lock, the audiences their [`Refresher`], uploads their [`Jobs`], the feed its writer
 /// thread; background work runs as [`Workers`].
@@ -222,180 +209,8 @@ impl App {
         }
     }
 
-    /// The settings as stored (the key inside stays secret).
-    pub fn settings(&self) -> Result<Settings, AppError> {
-        Ok(self.store.settings()?)
-    }
-
-    /// Validates the key's form, asks Mailchimp about it, and only then stores it.
-    pub async fn connect(&self, raw_key: &str) -> Result<Settings, AppError> {
-        let key = ApiKey::parse(raw_key)?;
-        let client = self.mailchimp.for_key(&key);
-        client.ping().await?;
-        let wire = client.account().await?;
-        let account = Account {
-            id: wire.account_id,
-            name: wire.account_name,
-            email: wire.email,
-            login_name: if wire.username.is_empty() {
-                wire.login_id
-            } else {
-                wire.username
-            },
-        };
-        if account.id.is_empty() {
-            return Err(
-                MailchimpError::Decode("GET / answered without an account_id".into()).into(),
-            );
-        }
-        let _guard = self.settings_lock.lock().await;
-        let mut settings = self.store.settings()?;
-        settings.connection = Some(Connection {
-            api_key: key,
-            account,
-            connected_at: domain::now(),
-        });
-        self.store.save_settings(&settings).await?;
-        let account_id = settings.account_id().unwrap_or_default();
-        tracing::info!(account_id, "connected to Mailchimp");
-        if self
-            .store
-            .account_state(account_id)?
-            .last_refreshed_at
-            .is_none()
-        {
-            self.refresher.request_soon();
-        }
-        Ok(settings)
-    }
-
-    /// "Reset Mailchimp connection": forgets the key and the account; the rest of the settings stay.
-    pub async fn reset_connection(&self) -> Result<Settings, AppError> {
-        let _guard = self.settings_lock.lock().await;
-        let mut settings = self.store.settings()?;
-        if let Some(old) = settings.connection.take() {
-            self.store.save_settings(&settings).await?;
-            tracing::info!(account_id = %old.account.id, "Mailchimp connection reset");
-        }
-        Ok(settings)
-    }
-
-    /// Applies the fields present in `update`, checked against the connection and the selection.
-    pub async fn update_settings(&self, update: SettingsUpdate) -> Result<Settings, AppError> {
-        let _guard = self.settings_lock.lock().await;
-        let mut settings = self.store.settings()?;
-        if let Some(Some(list_id)) = &update.default_automation_list_id {
-            check_default_list(&settings, list_id)?;
-        }
-        settings.apply(update);
-        self.store.save_settings(&settings).await?;
-        self.refresher.set_interval(settings.list_update_interval);
-        Ok(settings)
-    }
-
-    /// The connected account's audiences as last read, with the selection and the detached stores.
-    pub fn audiences(&self) -> Result<AudienceView, AppError> {
-        let settings = self.store.settings()?;
-        let account_id = settings
-            .account_id()
-            .ok_or(AppError::NotConnected)?
-            .to_owned();
-        let selected = settings.choices().selected_lists;
-        let mut lists: Vec<(Audience, bool)> = self
-            .store
-            .audiences(&account_id)?
-            .into_iter()
-            .map(|a| {
-                let chosen = selected.contains(&a.id);
-                (a, chosen)
-            })
-            .collect();
-        lists.sort_by(|(a, _), (b, _)| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
-        let last_refreshed_at = self.store.account_state(&account_id)?.last_refreshed_at;
-        let detached = self
-            .store
-            .mc_stores_of(&account_id)?
-            .into_iter()
-            .filter(|(list, _)| !selected.contains(list))
-            .collect();
-        Ok(AudienceView {
-            account_id,
-            lists,
-            last_refreshed_at,
-            detached,
-        })
-    }
-
-    /// Reads every audience of the connected account from Mailchimp and records the result.
-    pub async fn refresh_lists(&self) -> Result<AudienceView, AppError> {
-        self.refresher.refresh().await?;
-        self.audiences()
-    }
-
-    /// The **Update** button: every id must be a known audience of the account, not removed.
-    pub async fn select_lists(&self, ids: Vec<String>) -> Result<AudienceView, AppError> {
-        let _guard = self.settings_lock.lock().await;
-        let mut settings = self.store.settings()?;
-        let account_id = settings
-            .account_id()
-            .ok_or(AppError::NotConnected)?
-            .to_owned();
-        let known = self.store.audiences(&account_id)?;
-        let mut errors = Vec::new();
-        let mut chosen = BTreeSet::new();
-        for (i, id) in ids.into_iter().enumerate() {
-            let field = format!("list_ids[{i}]");
-            match known.iter().find(|a| a.id == id) {
-                None => errors.push(ValidationError::new(
-                    field,
-                    format!("unknown list {} (refresh the lists?)", quoted(&id)),
-                )),
-                Some(a) if a.removed_at.is_some() => errors.push(ValidationError::new(
-                    field,
-                    format!("list '{id}' ({}) was removed from Mailchimp", a.name),
-                )),
-                Some(_) => {
-                    chosen.insert(id);
-                }
-            }
-        }
-        if !errors.is_empty() {
-            return Err(AppError::Invalid(errors));
-        }
-        settings.select_lists(chosen);
-        self.store.save_settings(&settings).await?;
-        drop(_guard);
-        self.audiences()
-    }
-
-    fn connected_client(&self) -> Result<(String, AccountClient), AppError> {
-        let settings = self.store.settings()?;
-        let conn = settings.connection.as_ref().ok_or(AppError::NotConnected)?;
-        Ok((
-            conn.account.id.clone(),
-            self.mailchimp.for_key(&conn.api_key),
-        ))
-    }
-
     /// Wakes the live sync worker now (a subscription was queued).
     pub fn wake_live(&self) {
         self.live_wake.notify_one();
     }
-}
-
-fn check_default_list(settings: &Settings, list_id: &str) -> Result<(), ValidationError> {
-    let field = "default_automation_list_id";
-    if settings.connection.is_none() {
-        return Err(ValidationError::new(
-            field,
-            "no Mailchimp account is connected",
-        ));
-    }
-    if !settings.choices().selected_lists.contains(list_id) {
-        return Err(ValidationError::new(
-            field,
-            format!("list {} is not one of the selected lists", quoted(list_id)),
-        ));
-    }
-    Ok(())
 }

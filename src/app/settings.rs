@@ -1,0 +1,97 @@
+//! Connection and settings: the API key checked with Mailchimp before it is stored, "Reset
+//! Mailchimp connection", and the merchant's choices, each change one atomic write.
+
+use super::{App, AppError};
+use crate::domain::validate::quoted;
+use crate::domain::{self, Account, ApiKey, Connection, Settings, SettingsUpdate, ValidationError};
+use crate::mailchimp::MailchimpError;
+
+impl App {
+    /// The settings as stored (the key inside stays secret).
+    pub fn settings(&self) -> Result<Settings, AppError> {
+        Ok(self.store.settings()?)
+    }
+
+    /// Validates the key's form, asks Mailchimp about it, and only then stores it.
+    pub async fn connect(&self, raw_key: &str) -> Result<Settings, AppError> {
+        let key = ApiKey::parse(raw_key)?;
+        let client = self.mailchimp.for_key(&key);
+        client.ping().await?;
+        let wire = client.account().await?;
+        let account = Account {
+            id: wire.account_id,
+            name: wire.account_name,
+            email: wire.email,
+            login_name: if wire.username.is_empty() {
+                wire.login_id
+            } else {
+                wire.username
+            },
+        };
+        if account.id.is_empty() {
+            return Err(
+                MailchimpError::Decode("GET / answered without an account_id".into()).into(),
+            );
+        }
+        let _guard = self.settings_lock.lock().await;
+        let mut settings = self.store.settings()?;
+        settings.connection = Some(Connection {
+            api_key: key,
+            account,
+            connected_at: domain::now(),
+        });
+        self.store.save_settings(&settings).await?;
+        let account_id = settings.account_id().unwrap_or_default();
+        tracing::info!(account_id, "connected to Mailchimp");
+        if self
+            .store
+            .account_state(account_id)?
+            .last_refreshed_at
+            .is_none()
+        {
+            self.refresher.request_soon();
+        }
+        Ok(settings)
+    }
+
+    /// "Reset Mailchimp connection": forgets the key and the account; the rest of the settings stay.
+    pub async fn reset_connection(&self) -> Result<Settings, AppError> {
+        let _guard = self.settings_lock.lock().await;
+        let mut settings = self.store.settings()?;
+        if let Some(old) = settings.connection.take() {
+            self.store.save_settings(&settings).await?;
+            tracing::info!(account_id = %old.account.id, "Mailchimp connection reset");
+        }
+        Ok(settings)
+    }
+
+    /// Applies the fields present in `update`, checked against the connection and the selection.
+    pub async fn update_settings(&self, update: SettingsUpdate) -> Result<Settings, AppError> {
+        let _guard = self.settings_lock.lock().await;
+        let mut settings = self.store.settings()?;
+        if let Some(Some(list_id)) = &update.default_automation_list_id {
+            check_default_list(&settings, list_id)?;
+        }
+        settings.apply(update);
+        self.store.save_settings(&settings).await?;
+        self.refresher.set_interval(settings.list_update_interval);
+        Ok(settings)
+    }
+}
+
+fn check_default_list(settings: &Settings, list_id: &str) -> Result<(), ValidationError> {
+    let field = "default_automation_list_id";
+    if settings.connection.is_none() {
+        return Err(ValidationError::new(
+            field,
+            "no Mailchimp account is connected",
+        ));
+    }
+    if !settings.choices().selected_lists.contains(list_id) {
+        return Err(ValidationError::new(
+            field,
+            format!("list {} is not one of the selected lists", quoted(list_id)),
+        ));
+    }
+    Ok(())
+}
