@@ -6,6 +6,7 @@ mod demo;
 mod ops;
 mod progress;
 mod subscriptions;
+mod token;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -181,6 +182,10 @@ pub(crate) struct ServeArgs {
     /// Bearer token every RPC must carry; required on a non-loopback address.
     #[arg(long, env = "MCSYNC_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// A file holding the token (its trailing newline ignored), so that it is not in the
+    /// process list.
+    #[arg(long, env = "MCSYNC_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
     /// Mailchimp API base URL with its path; default `https://<dc>.api.mailchimp.com/3.0`.
     #[arg(long, env = "MCSYNC_MAILCHIMP_URL")]
     pub mailchimp_url: Option<Url>,
@@ -271,7 +276,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let config = ServerConfig {
         listen: args.listen,
         data_dir: args.data_dir,
-        token: args.token.filter(|t| !t.is_empty()),
+        token: token::resolve(args.token, args.token_file.as_deref())?,
         mailchimp: MailchimpConfig {
             base_url: args.mailchimp_url,
             timeout: Duration::from_secs(args.mailchimp_timeout_secs.max(1)),

@@ -31,6 +31,9 @@ pub struct Remote {
     /// Its bearer token.
     #[arg(long, env = "MCSYNC_TOKEN", hide_env_values = true, global = true)]
     pub token: Option<String>,
+    /// A file holding the token (its trailing newline ignored).
+    #[arg(long, env = "MCSYNC_TOKEN_FILE", global = true)]
+    pub token_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -118,7 +121,8 @@ pub(super) async fn clients(remote: &Remote) -> Result<Clients, String> {
         .connect()
         .await
         .map_err(|e| format!("cannot reach mcsync at {}: {e}", remote.server))?;
-    let header: Option<tonic::metadata::MetadataValue<_>> = match &remote.token {
+    let token = super::token::resolve(remote.token.clone(), remote.token_file.as_deref())?;
+    let header: Option<tonic::metadata::MetadataValue<_>> = match &token {
         Some(t) => Some(
             format!("Bearer {t}")
                 .parse()

@@ -309,3 +309,86 @@ async fn subscribe_look_up_and_unsubscribe_an_email() {
     assert!(text(&out).contains("asked: unsubscribed"), "{}", text(&out));
     app.stop().await;
 }
+
+/// `--token-file` on both sides: the token is never in a process list, and a trailing newline
+/// in either file is not part of it.
+#[tokio::test]
+async fn the_token_can_come_from_a_file_on_both_sides() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("token");
+    std::fs::write(&file, "file-token-123\n").unwrap();
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_mcsync"));
+    serve.env_remove("MCSYNC_TOKEN");
+    let data = dir.path().join("data");
+    let extra = [std::ffi::OsStr::new("--token-file"), file.as_os_str()];
+    let mut server = start_command(serve, &extra, &data, "http://127.0.0.1:9/3.0", "info");
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", server.child.id())).unwrap();
+    assert!(!String::from_utf8_lossy(&cmdline).contains("file-token-123"));
+
+    let operator = |args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mcsync"));
+        cmd.args(["status", "--server", &format!("http://{}", server.addr)])
+            .args(args)
+            .env_remove("MCSYNC_TOKEN")
+            .env_remove("MCSYNC_TOKEN_FILE");
+        cmd
+    };
+    let mut with_file = operator(&[]);
+    with_file.arg("--token-file").arg(&file);
+    let out = tokio::task::spawn_blocking(move || with_file.output().unwrap())
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("not connected"), "{}", text(&out));
+
+    let mut wrong = operator(&["--token", "file-token-12"]);
+    let out = tokio::task::spawn_blocking(move || wrong.output().unwrap())
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("invalid bearer token"),
+        "{}",
+        text(&out)
+    );
+
+    let mut both = operator(&["--token", "x"]);
+    both.arg("--token-file").arg(&file);
+    let out = tokio::task::spawn_blocking(move || both.output().unwrap())
+        .await
+        .unwrap();
+    assert!(text(&out).contains("not both"), "{}", text(&out));
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+}
+
+/// `mcsync connect` without the key as an argument reads it from stdin, so that it stays out of
+/// the shell history and the process list.
+#[tokio::test]
+async fn connect_reads_the_key_from_stdin() {
+    use std::io::Write as _;
+    let app = spawn_app().await;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mcsync"));
+    cmd.arg("connect")
+        .env("MCSYNC_SERVER", format!("http://{}", app.addr()))
+        .env("MCSYNC_TOKEN", TOKEN)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let out = tokio::task::spawn_blocking(move || {
+        let mut child = cmd.spawn().unwrap();
+        writeln!(child.stdin.take().unwrap(), "{KEY_A}").unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("cdef-us6"), "{}", text(&out));
+    let settings = app.settings().get_settings(pb_settings()).await.unwrap();
+    assert!(settings.into_inner().connection.is_some());
+    app.stop().await;
+}
+
+fn pb_settings() -> mcsync::proto::v1::GetSettingsRequest {
+    mcsync::proto::v1::GetSettingsRequest {}
+}

@@ -190,8 +190,22 @@ pub fn start_binary(
     mailchimp_url: &str,
     rust_log: &str,
 ) -> ServerProcess {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mcsync"));
+    cmd.env("MCSYNC_TOKEN", TOKEN);
+    start_command(cmd, &[], data_dir, mailchimp_url, rust_log)
+}
+
+/// [`start_binary`] with the caller's command (its environment; no token set) and `serve`
+/// flags of its own.
+pub fn start_command(
+    mut cmd: std::process::Command,
+    extra: &[&std::ffi::OsStr],
+    data_dir: &std::path::Path,
+    mailchimp_url: &str,
+    rust_log: &str,
+) -> ServerProcess {
     use std::io::{BufRead, BufReader};
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mcsync"))
+    let mut child = cmd
         .args([
             "serve",
             "--listen",
@@ -203,7 +217,7 @@ pub fn start_binary(
         ])
         .arg("--data-dir")
         .arg(data_dir)
-        .env("MCSYNC_TOKEN", TOKEN)
+        .args(extra)
         .env("RUST_LOG", rust_log)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
