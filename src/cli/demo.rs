@@ -138,6 +138,8 @@ pub(super) async fn demo(args: DemoArgs) -> Result<(), String> {
         },
         time_scale: 1,
         limits: server::Limits::default(),
+        tls: None,
+        insecure_plaintext: false,
     };
     let handle = server::start(config).await.map_err(|e| e.to_string())?;
     handle

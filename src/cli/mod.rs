@@ -186,6 +186,16 @@ pub(crate) struct ServeArgs {
     /// process list.
     #[arg(long, env = "MCSYNC_TOKEN_FILE")]
     pub token_file: Option<PathBuf>,
+    /// The server's certificate chain (PEM): serve gRPC and gRPC-Web over TLS.
+    #[arg(long, env = "MCSYNC_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, env = "MCSYNC_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve a non-loopback address without TLS (the token then crosses the network in the
+    /// clear): only behind a TLS-terminating proxy on a trusted network.
+    #[arg(long)]
+    pub insecure_plaintext: bool,
     /// Mailchimp API base URL with its path; default `https://<dc>.api.mailchimp.com/3.0`.
     #[arg(long, env = "MCSYNC_MAILCHIMP_URL")]
     pub mailchimp_url: Option<Url>,
@@ -290,6 +300,12 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             keepalive: Duration::from_secs(args.keepalive_secs.max(1)),
             stream_idle: Duration::from_secs(args.stream_idle_secs.max(1)),
         },
+        tls: match (args.tls_cert, args.tls_key) {
+            (Some(cert), Some(key)) => Some(server::TlsFiles { cert, key }),
+            (None, None) => None,
+            _ => return Err("--tls-cert and --tls-key go together".into()),
+        },
+        insecure_plaintext: args.insecure_plaintext,
     };
     let handle = server::start(config).await.map_err(|e| e.to_string())?;
     shutdown_signal().await;

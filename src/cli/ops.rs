@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use clap::{Args, Subcommand, ValueEnum};
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig};
 
 use super::progress::{self, ProgressView};
 use crate::domain::ListUpdateInterval;
@@ -34,6 +34,10 @@ pub struct Remote {
     /// A file holding the token (its trailing newline ignored).
     #[arg(long, env = "MCSYNC_TOKEN_FILE", global = true)]
     pub token_file: Option<std::path::PathBuf>,
+    /// For an `https://` server: the CA certificate (PEM) that signed its certificate; without
+    /// it, the system's trusted roots.
+    #[arg(long, env = "MCSYNC_CA_FILE", global = true)]
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -116,8 +120,23 @@ pub(super) struct Clients {
 }
 
 pub(super) async fn clients(remote: &Remote) -> Result<Clients, String> {
-    let channel = Channel::from_shared(remote.server.clone())
-        .map_err(|e| format!("--server {}: {e}", remote.server))?
+    let mut endpoint = Channel::from_shared(remote.server.clone())
+        .map_err(|e| format!("--server {}: {e}", remote.server))?;
+    if remote.server.starts_with("https://") {
+        crate::mailchimp::install_crypto_provider();
+        let tls = match &remote.ca_file {
+            Some(file) => {
+                let pem = std::fs::read(file)
+                    .map_err(|e| format!("cannot read the CA file {}: {e}", file.display()))?;
+                ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem))
+            }
+            None => ClientTlsConfig::new().with_native_roots(),
+        };
+        endpoint = endpoint
+            .tls_config(tls)
+            .map_err(|e| format!("--server {}: {e}", remote.server))?;
+    }
+    let channel = endpoint
         .connect()
         .await
         .map_err(|e| format!("cannot reach mcsync at {}: {e}", remote.server))?;

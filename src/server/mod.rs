@@ -9,6 +9,9 @@ mod settings;
 pub mod status;
 mod subscriptions;
 mod sync;
+mod tls;
+
+pub use tls::TlsFiles;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -49,6 +52,10 @@ pub struct ServerConfig {
     pub time_scale: u32,
     /// Bounds on what one client can make the server hold.
     pub limits: Limits,
+    /// Serve over TLS with this identity.
+    pub tls: Option<TlsFiles>,
+    /// Allow a non-loopback address without TLS.
+    pub insecure_plaintext: bool,
 }
 
 /// Bounds on what one client can make the server hold; each is a `serve` flag.
@@ -102,6 +109,14 @@ pub enum StartError {
     #[error("cannot set up: {0}")]
     /// Anything else in the set-up.
     Setup(String),
+    /// A public address without TLS, and no `--insecure-plaintext`.
+    #[error(
+        "refusing to serve non-loopback address {0} without TLS (give --tls-cert and --tls-key, or --insecure-plaintext behind a TLS proxy)"
+    )]
+    TlsRequired(SocketAddr),
+    /// The certificate or key cannot be used.
+    #[error("TLS: {0}")]
+    Tls(String),
 }
 
 /// A running server. [`ServerHandle::shutdown`] stops it cleanly.
@@ -154,8 +169,15 @@ impl ServerHandle {
 
 /// Binds `config.listen` and starts serving.
 pub async fn start(config: ServerConfig) -> Result<ServerHandle, StartError> {
-    if !config.listen.ip().is_loopback() && config.token.is_none() {
+    let public = !config.listen.ip().is_loopback();
+    if public && config.token.is_none() {
         return Err(StartError::TokenRequired(config.listen));
+    }
+    if public && config.tls.is_none() {
+        if !config.insecure_plaintext {
+            return Err(StartError::TlsRequired(config.listen));
+        }
+        tracing::warn!(addr = %config.listen, "INSECURE: serving a public address without TLS (--insecure-plaintext); the token and the shop's data cross the network in the clear");
     }
     if config.token.is_none() {
         tracing::warn!(
@@ -247,14 +269,25 @@ pub async fn start_on(
             auth,
         ));
 
-    // Without nodelay, h2c calls from curl (the PHP client) stall ~40 ms each.
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let (stop, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
+    let stopped = async {
         let _ = stopped.await;
-    }));
+    };
+    let server = match &config.tls {
+        Some(files) => {
+            let acceptor = tls::acceptor(files).map_err(StartError::Tls)?;
+            let incoming = tls::incoming(listener, acceptor);
+            tokio::spawn(router.serve_with_incoming_shutdown(incoming, stopped))
+        }
+        None => {
+            // Without nodelay, h2c calls from curl (the PHP client) stall ~40 ms each.
+            let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+            tokio::spawn(router.serve_with_incoming_shutdown(incoming, stopped))
+        }
+    };
     app.start_background(config.time_scale).await;
-    tracing::info!(%addr, "mcsync listening (gRPC and gRPC-Web)");
+    let tls = config.tls.is_some();
+    tracing::info!(%addr, tls, "mcsync listening (gRPC and gRPC-Web)");
     Ok(ServerHandle {
         addr,
         app,

@@ -22,5 +22,6 @@ mod settings;
 mod sim;
 mod sim_ecommerce;
 mod subscriptions;
+mod tls;
 mod upload;
 mod upload_robust;

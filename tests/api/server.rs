@@ -63,23 +63,11 @@ async fn the_server_refuses_a_public_address_without_a_token() {
         mailchimp: Default::default(),
         time_scale: 1,
         limits: Default::default(),
+        tls: None,
+        insecure_plaintext: false,
     };
     let err = mcsync::server::start(config).await.err().expect("refused");
     assert!(err.to_string().contains("without a token"), "{err}");
-}
-
-fn grpcurl() -> Command {
-    let path = std::env::var("GRPCURL").ok().unwrap_or_else(|| {
-        let venv = concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/grpcurl");
-        if std::path::Path::new(venv).exists() {
-            venv.into()
-        } else {
-            "grpcurl".into()
-        }
-    });
-    let mut cmd = Command::new(path);
-    cmd.arg("-plaintext");
-    cmd
 }
 
 fn run(mut cmd: Command) -> String {

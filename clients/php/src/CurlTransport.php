@@ -19,12 +19,18 @@ abstract class CurlTransport implements Transport
     private $connectTimeoutMs;
     /** @var int messages encoded per read of the request body */
     private $chunkMessages;
+    /** @var string|null CA certificate (PEM) of an https server, when not in the system's store */
+    private $caFile;
 
     /**
-     * @param array{timeout_ms?: int, connect_timeout_ms?: int, chunk_messages?: int} $options
+     * An `https://` base URL speaks TLS (the server's `--tls-cert`); `ca_file` names the CA that
+     * signed its certificate when the system does not trust it.
+     *
+     * @param array{timeout_ms?: int, connect_timeout_ms?: int, chunk_messages?: int, ca_file?: string} $options
      */
     public function __construct(string $baseUrl, ?string $token = null, array $options = [])
     {
+        $this->caFile = isset($options['ca_file']) ? (string) $options['ca_file'] : null;
         $this->baseUrl = rtrim($baseUrl, '/');
         $this->token = $token;
         $this->timeoutMs = (int) ($options['timeout_ms'] ?? 30000);
@@ -131,6 +137,9 @@ abstract class CurlTransport implements Transport
             CURLOPT_CONNECTTIMEOUT_MS => $this->connectTimeoutMs,
             CURLOPT_TCP_NODELAY => true,
         ];
+        if ($this->caFile !== null) {
+            $options[CURLOPT_CAINFO] = $this->caFile;
+        }
         if (is_array($requests)) {
             // A known list (every unary call) goes as one body in one write; only a stream of
             // unknown length (a generator) is pulled through the read callback, chunk by chunk.

@@ -23,6 +23,8 @@ final class Processes
     public $simUrl;
     /** @var string */
     public $serverUrl;
+    /** @var string|null the CA of the server's certificate, when it serves TLS */
+    public $caFile;
 
     public static function binary(): string
     {
@@ -33,10 +35,12 @@ final class Processes
         return $bin;
     }
 
-    public function __construct()
+    /** @param bool $tls serve over TLS, with a certificate from a CA made for the test */
+    public function __construct(bool $tls = false)
     {
         $this->dir = sys_get_temp_dir() . '/mcsync-php-' . bin2hex(random_bytes(6));
         mkdir($this->dir, 0700, true);
+        $tlsFlags = $tls ? $this->certificates() : '';
         $bin = escapeshellarg(self::binary());
         $keys = sprintf('--api-key %s --api-key %s --disabled-key %s', self::KEY_A, self::KEY_B, self::KEY_DISABLED);
         $this->start("$bin sim --listen 127.0.0.1:0 $keys --lists 3", 'sim');
@@ -46,11 +50,32 @@ final class Processes
         $data = escapeshellarg($this->dir . '/data');
         $this->start(
             "$bin serve --listen 127.0.0.1:0 --data-dir $data --token " . self::TOKEN
-            . ' --mailchimp-url ' . escapeshellarg($this->simUrl) . ' --log-format json',
+            . ' --mailchimp-url ' . escapeshellarg($this->simUrl) . ' --log-format json' . $tlsFlags,
             'server'
         );
         $line = $this->waitFor('server.err', 'mcsync listening');
-        $this->serverUrl = 'http://' . json_decode($line, true)['addr'];
+        $this->serverUrl = ($tls ? 'https://' : 'http://') . json_decode($line, true)['addr'];
+    }
+
+    /** A CA and a certificate for 127.0.0.1 signed by it (openssl); the serve flags for them. */
+    private function certificates(): string
+    {
+        $d = escapeshellarg($this->dir);
+        $ec = '-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes';
+        file_put_contents("{$this->dir}/ext.cnf", "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n");
+        foreach ([
+            "openssl req -x509 $ec -keyout ca.key -out ca.pem -days 2 -subj '/CN=mcsync test CA'",
+            "openssl req $ec -keyout server.key -out server.csr -subj '/CN=localhost'",
+            'openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile ext.cnf',
+        ] as $command) {
+            exec("cd $d && $command 2>&1", $output, $status);
+            if ($status !== 0) {
+                throw new \RuntimeException("openssl failed: " . implode("\n", $output));
+            }
+        }
+        $this->caFile = "{$this->dir}/ca.pem";
+        return ' --tls-cert ' . escapeshellarg("{$this->dir}/server.pem")
+            . ' --tls-key ' . escapeshellarg("{$this->dir}/server.key");
     }
 
     private function start(string $command, string $name): void

@@ -103,6 +103,8 @@ pub async fn spawn_app_limited(
         },
         time_scale,
         limits,
+        tls: None,
+        insecure_plaintext: false,
     };
     let server = server::start(config.clone()).await.unwrap();
     let channel = channel(server.addr).await;
@@ -313,4 +315,24 @@ impl Clients for Remote {
     fn channel(&self) -> Channel {
         self.channel.clone()
     }
+}
+
+/// The grpcurl that scripts/test.sh installs (or `$GRPCURL`), for a plaintext server.
+pub fn grpcurl() -> std::process::Command {
+    let mut cmd = grpcurl_binary();
+    cmd.arg("-plaintext");
+    cmd
+}
+
+/// The grpcurl that scripts/test.sh installs (or `$GRPCURL`), without flags.
+pub fn grpcurl_binary() -> std::process::Command {
+    let path = std::env::var("GRPCURL").ok().unwrap_or_else(|| {
+        let venv = concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/grpcurl");
+        if std::path::Path::new(venv).exists() {
+            venv.into()
+        } else {
+            "grpcurl".into()
+        }
+    });
+    std::process::Command::new(path)
 }

@@ -1,0 +1,151 @@
+//! TLS on the one port: grpcurl with the CA, the operator commands over https, and a public
+//! address refused without TLS.
+
+use crate::common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+
+/// A CA and a server certificate for 127.0.0.1 and localhost, made with openssl.
+fn certificates(dir: &Path) {
+    let sh = |script: &str| {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .current_dir(dir)
+            .output()
+            .expect("openssl runs (scripts/test.sh installs it)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    sh(
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -keyout ca.key -out ca.pem -days 2 -subj '/CN=mcsync test CA'",
+    );
+    sh(
+        "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -keyout server.key -out server.csr -subj '/CN=localhost'",
+    );
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    sh(
+        "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+        -out server.pem -days 2 -extfile ext.cnf",
+    );
+}
+
+fn output(mut cmd: Command) -> (bool, String) {
+    let out = cmd.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[tokio::test]
+async fn grpcurl_and_the_operator_commands_speak_tls_with_the_servers_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    certificates(dir.path());
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_mcsync"));
+    serve.env("MCSYNC_TOKEN", TOKEN);
+    let (cert, key) = (dir.path().join("server.pem"), dir.path().join("server.key"));
+    let extra = [
+        std::ffi::OsStr::new("--tls-cert"),
+        cert.as_os_str(),
+        std::ffi::OsStr::new("--tls-key"),
+        key.as_os_str(),
+    ];
+    let data = dir.path().join("data");
+    let mut server = start_command(serve, &extra, &data, "http://127.0.0.1:9/3.0", "info");
+    let addr = server.addr.to_string();
+    let ca = dir.path().join("ca.pem");
+
+    let (ok, text) = tokio::task::spawn_blocking({
+        let (addr, ca) = (addr.clone(), ca.clone());
+        move || {
+            let mut cmd = grpcurl_binary();
+            cmd.arg("-cacert")
+                .arg(&ca)
+                .args(["-H", &format!("authorization: Bearer {TOKEN}")])
+                .args([&addr, "mcsync.v1.SettingsService/GetSettings"]);
+            output(cmd)
+        }
+    })
+    .await
+    .unwrap();
+    assert!(ok, "{text}");
+    assert!(text.contains("ecommerceAnalytics"), "{text}");
+
+    let (ok, text) = tokio::task::spawn_blocking({
+        let addr = addr.clone();
+        move || {
+            let mut cmd = grpcurl();
+            cmd.args([&addr, "list"]);
+            output(cmd)
+        }
+    })
+    .await
+    .unwrap();
+    assert!(!ok, "plaintext is not served: {text}");
+
+    let operator = |ca: Option<&Path>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mcsync"));
+        cmd.args(["status", "--server", &format!("https://{addr}")])
+            .env("MCSYNC_TOKEN", TOKEN)
+            .env_remove("MCSYNC_CA_FILE");
+        if let Some(ca) = ca {
+            cmd.arg("--ca-file").arg(ca);
+        }
+        cmd
+    };
+    let with_ca = operator(Some(&ca));
+    let (ok, text) = tokio::task::spawn_blocking(move || output(with_ca))
+        .await
+        .unwrap();
+    assert!(ok && text.contains("not connected"), "{text}");
+    let without = operator(None);
+    let (ok, text) = tokio::task::spawn_blocking(move || output(without))
+        .await
+        .unwrap();
+    assert!(
+        !ok,
+        "a certificate the system does not trust is refused: {text}"
+    );
+
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+}
+
+#[tokio::test]
+async fn a_public_address_without_tls_is_refused_unless_insecure_plaintext_is_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tokio::task::spawn_blocking({
+        let data = dir.path().join("data");
+        move || {
+            Command::new(env!("CARGO_BIN_EXE_mcsync"))
+                .args(["serve", "--listen", "0.0.0.0:0", "--token", "t"])
+                .arg("--data-dir")
+                .arg(data)
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("without TLS") && text.contains("--insecure-plaintext"),
+        "{text}"
+    );
+}
