@@ -1,6 +1,7 @@
 //! Command-line arguments (flags with environment fallbacks) and the subcommands they run:
 //! the server, the simulator and the demo here, the operator commands in `ops`.
 
+mod backup;
 #[cfg(feature = "sim")]
 mod demo;
 mod ops;
@@ -47,6 +48,10 @@ pub struct Cli {
 pub(crate) enum Command {
     /// Run the mcsync gRPC server.
     Serve(ServeArgs),
+    /// Copy a stopped mcsync's data dir to one file (without the API key), to move hosts.
+    Backup(backup::BackupArgs),
+    /// Make a new data dir from a backup file.
+    Restore(backup::RestoreArgs),
     /// Run the Mailchimp simulator.
     #[cfg(feature = "sim")]
     Sim(demo::SimArgs),
@@ -223,6 +228,8 @@ pub(crate) struct ServeArgs {
 pub async fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
+        Command::Backup(args) => backup::backup(args),
+        Command::Restore(args) => backup::restore(args),
         #[cfg(feature = "sim")]
         Command::Sim(args) => demo::run_sim(args).await,
         #[cfg(feature = "sim")]

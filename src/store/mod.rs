@@ -25,6 +25,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use crate::domain::{Audience, Settings, UnixTime};
 
+pub mod backup;
 pub mod errors;
 pub mod jobs;
 mod live;
@@ -49,6 +50,9 @@ pub enum StoreError {
     #[error("the store is shutting down")]
     /// The writer has stopped (shutting down).
     Closed,
+    /// A backup cannot be written or read.
+    #[error("backup: {0}")]
+    Backup(String),
     #[error("cannot prepare data dir {path}: {reason}")]
     /// The data dir cannot be created or used.
     DataDir {

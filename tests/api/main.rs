@@ -3,6 +3,7 @@
 
 mod common;
 
+mod backup;
 mod bounded;
 mod cli;
 mod consent;

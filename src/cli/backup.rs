@@ -1,0 +1,89 @@
+//! `mcsync backup` and `mcsync restore`: the data dir to one file and back, for moving hosts.
+//! Run while mcsync is stopped (the data dir is locked while it runs). The API key is not in
+//! the file: after a restore, connect again.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use crate::store::{Store, StoreError};
+
+/// Where the data is, and the backup file.
+#[derive(Debug, Args)]
+pub(crate) struct BackupArgs {
+    /// The data dir to copy (mcsync must be stopped).
+    #[arg(long, env = "MCSYNC_DATA_DIR", default_value = "mcsync-data")]
+    data_dir: PathBuf,
+    /// The backup file to write (created 0600; an existing file is not overwritten).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// The backup file, and the new data dir to make from it.
+#[derive(Debug, Args)]
+pub(crate) struct RestoreArgs {
+    /// The data dir to create (it must not hold a database yet).
+    #[arg(long, env = "MCSYNC_DATA_DIR", default_value = "mcsync-data")]
+    data_dir: PathBuf,
+    /// The backup file to read.
+    #[arg(long)]
+    from: PathBuf,
+}
+
+pub(crate) fn backup(args: BackupArgs) -> Result<(), String> {
+    if !args.data_dir.join("db").exists() {
+        return Err(format!("{} holds no mcsync data", args.data_dir.display()));
+    }
+    let store = open(&args.data_dir)?;
+    let file = create_private(&args.out)?;
+    let summary = store.backup(std::io::BufWriter::new(file)).map_err(|e| {
+        let _ = std::fs::remove_file(&args.out);
+        e.to_string()
+    })?;
+    println!(
+        "Backed up {} trees, {} entries, to {}. The API key is not in it: after a restore, connect again.",
+        summary.trees,
+        summary.entries,
+        args.out.display()
+    );
+    Ok(())
+}
+
+pub(crate) fn restore(args: RestoreArgs) -> Result<(), String> {
+    let file = std::fs::File::open(&args.from)
+        .map_err(|e| format!("cannot read {}: {e}", args.from.display()))?;
+    let summary =
+        Store::restore(&args.data_dir, std::io::BufReader::new(file)).map_err(|e| e.to_string())?;
+    println!(
+        "Restored {} trees, {} entries, into {}. Start mcsync on it and connect the Mailchimp account again.",
+        summary.trees,
+        summary.entries,
+        args.data_dir.display()
+    );
+    Ok(())
+}
+
+fn open(dir: &Path) -> Result<Store, String> {
+    Store::open(dir).map_err(|e| match e {
+        StoreError::Sled(sled::Error::Io(io)) if io.kind() == std::io::ErrorKind::WouldBlock => {
+            format!("{} is in use: stop mcsync first", dir.display())
+        }
+        other if other.to_string().contains("lock") => {
+            format!("{} is in use: stop mcsync first ({other})", dir.display())
+        }
+        other => other.to_string(),
+    })
+}
+
+fn create_private(path: &Path) -> Result<std::fs::File, String> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+        .open(path)
+        .map_err(|e| format!("cannot create {}: {e}", path.display()))
+}
