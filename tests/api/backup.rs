@@ -16,12 +16,7 @@ fn mcsync(args: &[&std::ffi::OsStr]) -> (bool, String) {
         .env_remove("MCSYNC_DATA_DIR")
         .output()
         .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    (out.status.success(), text_of(&out))
 }
 
 async fn counts(remote: &Remote) -> Vec<pb::KindCount> {

@@ -19,11 +19,7 @@ async fn mcsync(app: &TestApp, token: &str, args: &[&str]) -> Output {
 }
 
 fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    text_of(o)
 }
 
 #[tokio::test]

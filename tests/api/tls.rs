@@ -44,12 +44,7 @@ fn certificates(dir: &Path) {
 
 fn output(mut cmd: Command) -> (bool, String) {
     let out = cmd.output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    (out.status.success(), text_of(&out))
 }
 
 #[tokio::test]

@@ -336,3 +336,12 @@ pub fn grpcurl_binary() -> std::process::Command {
     });
     std::process::Command::new(path)
 }
+
+/// A finished command's stdout and stderr, as one text for assertions.
+pub fn text_of(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
