@@ -3,7 +3,7 @@
 use tokio::sync::watch;
 
 use super::{App, AppError, Missing, Unmet};
-use crate::mailchimp::ecommerce;
+use crate::mailchimp::{ErrorKind, ecommerce};
 use crate::proto::v1 as pb;
 use crate::sync::context::UploadContext;
 use crate::sync::context::upload_context;
@@ -151,8 +151,15 @@ impl App {
             let is_syncing = if store_id.is_empty() {
                 false
             } else {
-                // Gone from Mailchimp (see lost_reason): not syncing.
-                ctx.client.store_syncing(&store_id).await?.unwrap_or(false)
+                // Gone from Mailchimp (see lost_reason): not syncing. Mailchimp refusing the key
+                // or out of reach is told in `degraded`, not as a failed call.
+                match ctx.client.store_syncing(&store_id).await {
+                    Ok(syncing) => syncing.unwrap_or(false),
+                    Err(e) if e.kind().is_refusal() || e.kind() == ErrorKind::Unexpected => {
+                        return Err(e.into());
+                    }
+                    Err(_) => false,
+                }
             };
             let kinds = RecordKind::ALL
                 .iter()
@@ -189,7 +196,14 @@ impl App {
         Ok(pb::SyncStatus {
             stores,
             last_job: self.store.jobs(1)?.into_iter().next(),
+            degraded: self.degraded().map(|d| d.to_string()).unwrap_or_default(),
         })
+    }
+
+    /// Why syncing with the connected key cannot happen now, if it cannot.
+    pub fn degraded(&self) -> Option<crate::mailchimp::Degraded> {
+        let settings = self.store.settings().ok()?;
+        self.mailchimp.degraded(&settings.connection?.api_key)
     }
 
     /// One page of the records Mailchimp refused (or keeps failing on), with the total.

@@ -207,6 +207,9 @@ pub(crate) struct ServeArgs {
     /// Seconds before a Mailchimp request is abandoned (Mailchimp's own limit is 120).
     #[arg(long, env = "MCSYNC_MAILCHIMP_TIMEOUT", default_value_t = 120)]
     pub mailchimp_timeout_secs: u64,
+    /// Seconds Mailchimp may be out of reach before GetSyncStatus reports mcsync degraded.
+    #[arg(long, default_value_t = 120)]
+    pub mailchimp_unreachable_secs: u64,
     /// Largest message decoded (one record, one request), in bytes; bigger is refused.
     #[arg(long, env = "MCSYNC_MAX_MESSAGE_BYTES", default_value_t = 1024 * 1024)]
     pub max_message_bytes: usize,
@@ -297,6 +300,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         mailchimp: MailchimpConfig {
             base_url: args.mailchimp_url,
             timeout: Duration::from_secs(args.mailchimp_timeout_secs.max(1)),
+            unreachable_after: Duration::from_secs(args.mailchimp_unreachable_secs),
             ..MailchimpConfig::default()
         },
         time_scale: 1,

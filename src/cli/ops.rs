@@ -323,6 +323,9 @@ pub async fn status(remote: &Remote) -> Result<(), String> {
     match c.sync.get_sync_status(pb::GetSyncStatusRequest {}).await {
         Ok(status) => {
             let status = status.into_inner();
+            if !status.degraded.is_empty() {
+                let _ = writeln!(out, "DEGRADED: {}", status.degraded);
+            }
             for s in &status.stores {
                 let per_kind: Vec<String> = s
                     .kinds

@@ -25,6 +25,7 @@ pub struct AccountClient {
     pub(super) key: ApiKey,
     pub(super) permits: Arc<Semaphore>,
     pub(super) policy: RetryPolicy,
+    pub(super) health: super::health::Tracker,
 }
 
 impl AccountClient {
@@ -259,6 +260,7 @@ impl AccountClient {
         loop {
             attempts += 1;
             let (outcome, result) = attempt().await;
+            super::health::observe(&self.health, &result);
             let err = match result {
                 Ok(done) => return Ok(done),
                 Err(e) => e,

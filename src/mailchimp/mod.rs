@@ -7,6 +7,7 @@ mod client;
 pub mod ecommerce;
 mod endpoint;
 mod error;
+mod health;
 pub mod ids;
 pub mod retry;
 mod stores;
@@ -23,6 +24,7 @@ pub use batch::{BatchOperation, BatchStatus, OperationResult};
 pub use client::{AccountClient, MAX_PAGE};
 pub use endpoint::{Collection, Records, Request, Verb, variant};
 pub use error::{ErrorKind, FieldError, MailchimpError, Problem};
+pub use health::Degraded;
 pub use retry::RetryPolicy;
 pub use types::*;
 
@@ -43,6 +45,8 @@ pub struct MailchimpConfig {
     pub max_connections_per_key: usize,
     /// When and how often a failed request is tried again.
     pub retry: RetryPolicy,
+    /// How long Mailchimp may be out of reach before GetSyncStatus says mcsync is degraded.
+    pub unreachable_after: Duration,
 }
 
 impl Default for MailchimpConfig {
@@ -52,6 +56,7 @@ impl Default for MailchimpConfig {
             timeout: client::DEFAULT_TIMEOUT,
             max_connections_per_key: MAX_CONNECTIONS_PER_KEY,
             retry: RetryPolicy::default(),
+            unreachable_after: Duration::from_secs(120),
         }
     }
 }
@@ -68,6 +73,7 @@ pub struct Mailchimp {
     http: reqwest::Client,
     config: MailchimpConfig,
     limits: Mutex<HashMap<String, Arc<Semaphore>>>,
+    health: Mutex<HashMap<String, health::Tracker>>,
 }
 
 impl Mailchimp {
@@ -84,6 +90,7 @@ impl Mailchimp {
             http,
             config,
             limits: Mutex::new(HashMap::new()),
+            health: Mutex::new(HashMap::new()),
         })
     }
 
@@ -97,12 +104,28 @@ impl Mailchimp {
             .or_insert_with(|| Arc::new(Semaphore::new(self.config.max_connections_per_key)))
             .clone();
         AccountClient {
+            health: self.tracker(key),
             http: self.http.clone(),
             base: self.base_url(key),
             key: key.clone(),
             permits,
             policy: self.config.retry,
         }
+    }
+
+    /// Why syncing with this key cannot happen now (a refused key, a long outage), from the
+    /// answers its requests got; `None` when it can.
+    pub fn degraded(&self, key: &ApiKey) -> Option<Degraded> {
+        health::degraded(&self.tracker(key), self.config.unreachable_after)
+    }
+
+    fn tracker(&self, key: &ApiKey) -> health::Tracker {
+        self.health
+            .lock()
+            .expect("health lock")
+            .entry(key.fingerprint())
+            .or_default()
+            .clone()
     }
 
     /// The API root for a key: the configured one, or the key's data center.

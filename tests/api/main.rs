@@ -12,6 +12,7 @@ mod durability;
 mod exact_requests;
 mod faults;
 mod feed_memory;
+mod health;
 mod lists;
 mod live;
 mod operators_doc;

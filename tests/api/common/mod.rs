@@ -19,6 +19,9 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 /// The simulator's first account.
+/// How long the test servers let Mailchimp be out of reach before they say they are degraded.
+pub const UNREACHABLE_AFTER: Duration = Duration::from_millis(300);
+
 pub const KEY_A: &str = "0123456789abcdef0123456789abcdef-us6";
 /// A second account in the same simulator.
 pub const KEY_B: &str = "fedcba9876543210fedcba9876543210-us6";
@@ -99,6 +102,7 @@ pub async fn spawn_app_limited(
         mailchimp: MailchimpConfig {
             base_url: Some(sim.base_url().parse().unwrap()),
             retry: fast_retries(),
+            unreachable_after: UNREACHABLE_AFTER,
             ..MailchimpConfig::default()
         },
         time_scale,

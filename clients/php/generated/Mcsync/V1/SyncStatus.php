@@ -23,6 +23,16 @@ class SyncStatus extends \Google\Protobuf\Internal\Message
      * Generated from protobuf field <code>.mcsync.v1.JobProgress last_job = 2;</code>
      */
     protected $last_job = null;
+    /**
+     * Why mcsync cannot sync now, when it cannot; empty when it can. Set when Mailchimp refuses
+     * the API key (revoked, account disabled: connect again), or has been unreachable for longer
+     * than the server's threshold (`--mailchimp-unreachable-secs`, 120 by default; changes wait in
+     * the outbox meanwhile). With the key refused or Mailchimp out of reach, `is_syncing` of each
+     * store reads false: it could not be asked.
+     *
+     * Generated from protobuf field <code>string degraded = 3;</code>
+     */
+    protected $degraded = '';
 
     /**
      * Constructor.
@@ -33,6 +43,12 @@ class SyncStatus extends \Google\Protobuf\Internal\Message
      *     @type array<\Mcsync\V1\StoreStatus>|\Google\Protobuf\Internal\RepeatedField $stores
      *     @type \Mcsync\V1\JobProgress $last_job
      *           Absent before the first upload.
+     *     @type string $degraded
+     *           Why mcsync cannot sync now, when it cannot; empty when it can. Set when Mailchimp refuses
+     *           the API key (revoked, account disabled: connect again), or has been unreachable for longer
+     *           than the server's threshold (`--mailchimp-unreachable-secs`, 120 by default; changes wait in
+     *           the outbox meanwhile). With the key refused or Mailchimp out of reach, `is_syncing` of each
+     *           store reads false: it could not be asked.
      * }
      */
     public function __construct($data = NULL) {
@@ -94,6 +110,40 @@ class SyncStatus extends \Google\Protobuf\Internal\Message
     {
         GPBUtil::checkMessage($var, \Mcsync\V1\JobProgress::class);
         $this->last_job = $var;
+
+        return $this;
+    }
+
+    /**
+     * Why mcsync cannot sync now, when it cannot; empty when it can. Set when Mailchimp refuses
+     * the API key (revoked, account disabled: connect again), or has been unreachable for longer
+     * than the server's threshold (`--mailchimp-unreachable-secs`, 120 by default; changes wait in
+     * the outbox meanwhile). With the key refused or Mailchimp out of reach, `is_syncing` of each
+     * store reads false: it could not be asked.
+     *
+     * Generated from protobuf field <code>string degraded = 3;</code>
+     * @return string
+     */
+    public function getDegraded()
+    {
+        return $this->degraded;
+    }
+
+    /**
+     * Why mcsync cannot sync now, when it cannot; empty when it can. Set when Mailchimp refuses
+     * the API key (revoked, account disabled: connect again), or has been unreachable for longer
+     * than the server's threshold (`--mailchimp-unreachable-secs`, 120 by default; changes wait in
+     * the outbox meanwhile). With the key refused or Mailchimp out of reach, `is_syncing` of each
+     * store reads false: it could not be asked.
+     *
+     * Generated from protobuf field <code>string degraded = 3;</code>
+     * @param string $var
+     * @return $this
+     */
+    public function setDegraded($var)
+    {
+        GPBUtil::checkString($var, True);
+        $this->degraded = $var;
 
         return $this;
     }
