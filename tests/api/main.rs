@@ -16,6 +16,7 @@ mod health;
 mod lists;
 mod live;
 mod operators_doc;
+mod properties;
 mod push;
 mod reconcile;
 mod records;
