@@ -213,6 +213,9 @@ pub(crate) struct ServeArgs {
     /// Largest message decoded (one record, one request), in bytes; bigger is refused.
     #[arg(long, env = "MCSYNC_MAX_MESSAGE_BYTES", default_value_t = 1024 * 1024)]
     pub max_message_bytes: usize,
+    /// Connections open at once; the next waits until one closes.
+    #[arg(long, default_value_t = 256)]
+    pub max_connections: usize,
     /// Calls open at once on one HTTP/2 connection.
     #[arg(long, default_value_t = 64)]
     pub max_streams_per_connection: u32,
@@ -306,6 +309,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         time_scale: 1,
         limits: server::Limits {
             max_message_bytes: args.max_message_bytes.max(1024),
+            max_connections: args.max_connections.max(1),
             max_streams_per_connection: args.max_streams_per_connection.max(1),
             concurrency_per_connection: args.concurrency_per_connection.max(1),
             keepalive: Duration::from_secs(args.keepalive_secs.max(1)),

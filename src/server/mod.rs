@@ -3,6 +3,7 @@
 
 mod auth;
 mod convert;
+mod incoming;
 mod lists;
 mod records;
 mod settings;
@@ -22,7 +23,6 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
 
 use crate::app::App;
 use crate::mailchimp::{Mailchimp, MailchimpConfig};
@@ -65,6 +65,8 @@ pub struct Limits {
     /// hundred KB even with a long description; a bigger message is refused before it is
     /// decoded into memory.
     pub max_message_bytes: usize,
+    /// Connections open at once; the next waits in the listen backlog until one closes.
+    pub max_connections: usize,
     /// Calls open at once on one HTTP/2 connection.
     pub max_streams_per_connection: u32,
     /// Requests handled at once per connection; the rest wait.
@@ -79,6 +81,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_message_bytes: 1024 * 1024,
+            max_connections: 256,
             max_streams_per_connection: 64,
             concurrency_per_connection: 64,
             keepalive: std::time::Duration::from_secs(30),
@@ -273,15 +276,17 @@ pub async fn start_on(
     let stopped = async {
         let _ = stopped.await;
     };
+    let max = limits.max_connections;
     let server = match &config.tls {
         Some(files) => {
             let acceptor = tls::acceptor(files).map_err(StartError::Tls)?;
-            let incoming = tls::incoming(listener, acceptor);
+            let incoming = incoming::incoming(listener, max, move |tcp| {
+                tls::handshake(acceptor.clone(), tcp)
+            });
             tokio::spawn(router.serve_with_incoming_shutdown(incoming, stopped))
         }
         None => {
-            // Without nodelay, h2c calls from curl (the PHP client) stall ~40 ms each.
-            let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+            let incoming = incoming::incoming(listener, max, |tcp| async { Some(tcp) });
             tokio::spawn(router.serve_with_incoming_shutdown(incoming, stopped))
         }
     };

@@ -165,3 +165,42 @@ async fn a_silent_push_stream_is_ended_and_keeps_what_it_sent() {
     assert!(kept.is_ok(), "what came before is stored");
     app.stop().await;
 }
+
+/// `--max-connections`: a client holding idle connections cannot take the server's last one;
+/// the next connection waits until one closes, then is served.
+#[tokio::test]
+async fn connections_beyond_the_limit_wait_until_one_closes() {
+    let limits = mcsync::server::Limits {
+        max_connections: 2,
+        ..Default::default()
+    };
+    // The test's own client holds the first connection.
+    let app = spawn_app_limited(sim_config(1), 1, limits).await;
+    let idle = tokio::net::TcpStream::connect(app.addr()).await.unwrap();
+
+    let addr = app.addr();
+    let third = tokio::spawn(async move {
+        let remote = Remote::new(addr).await;
+        remote
+            .settings()
+            .get_settings(pb::GetSettingsRequest {})
+            .await
+            .map(|_| ())
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !third.is_finished(),
+        "a third connection waits while two are open"
+    );
+    app.settings()
+        .get_settings(pb::GetSettingsRequest {})
+        .await
+        .expect("the open connections are served");
+
+    drop(idle);
+    let served = tokio::time::timeout(Duration::from_secs(10), third)
+        .await
+        .expect("served once a connection closed");
+    served.unwrap().unwrap();
+    app.stop().await;
+}
