@@ -63,6 +63,11 @@ pub(crate) enum Command {
         #[command(flatten)]
         remote: ops::Remote,
     },
+    /// Operator: the server's gRPC health; exits 0 only when it is SERVING (health checks).
+    Health {
+        #[command(flatten)]
+        remote: ops::Remote,
+    },
     /// Operator: connect a Mailchimp account (the key as argument, or one line on stdin).
     Connect {
         api_key: Option<String>,
@@ -241,6 +246,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         #[cfg(feature = "sim")]
         Command::Demo(args) => demo::demo(args).await,
         Command::Status { remote } => ops::status(&remote).await,
+        Command::Health { remote } => ops::health(&remote).await,
         Command::Connect { api_key, remote } => ops::connect(&remote, api_key).await,
         Command::Reset { remote } => ops::reset(&remote).await,
         Command::Settings { command, remote } => ops::settings(&remote, command).await,

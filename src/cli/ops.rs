@@ -119,7 +119,8 @@ pub(super) struct Clients {
     >,
 }
 
-pub(super) async fn clients(remote: &Remote) -> Result<Clients, String> {
+/// A connection to the server: https with the CA file (or the system's roots), or plaintext.
+async fn channel(remote: &Remote) -> Result<Channel, String> {
     let mut endpoint = Channel::from_shared(remote.server.clone())
         .map_err(|e| format!("--server {}: {e}", remote.server))?;
     if remote.server.starts_with("https://") {
@@ -136,10 +137,35 @@ pub(super) async fn clients(remote: &Remote) -> Result<Clients, String> {
             .tls_config(tls)
             .map_err(|e| format!("--server {}: {e}", remote.server))?;
     }
-    let channel = endpoint
+    endpoint
         .connect()
         .await
-        .map_err(|e| format!("cannot reach mcsync at {}: {e}", remote.server))?;
+        .map_err(|e| format!("cannot reach mcsync at {}: {e}", remote.server))
+}
+
+/// `mcsync health`: the server's gRPC health (grpc.health.v1, overall); succeeds only when it
+/// is SERVING. For container health checks and probes.
+pub async fn health(remote: &Remote) -> Result<(), String> {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+    let mut client = HealthClient::new(channel(remote).await?);
+    let status = client
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .map_err(failure)?
+        .into_inner()
+        .status();
+    println!("{}", status.as_str_name());
+    match status {
+        ServingStatus::Serving => Ok(()),
+        other => Err(format!("mcsync is {}", other.as_str_name())),
+    }
+}
+
+pub(super) async fn clients(remote: &Remote) -> Result<Clients, String> {
+    let channel = channel(remote).await?;
     let token = super::token::resolve(remote.token.clone(), remote.token_file.as_deref())?;
     let header: Option<tonic::metadata::MetadataValue<_>> = match &token {
         Some(t) => Some(

@@ -388,3 +388,24 @@ async fn connect_reads_the_key_from_stdin() {
 fn pb_settings() -> mcsync::proto::v1::GetSettingsRequest {
     mcsync::proto::v1::GetSettingsRequest {}
 }
+
+/// `mcsync health`, for container health checks: SERVING and exit 0 while the server runs,
+/// a failure once it is gone.
+#[tokio::test]
+async fn health_succeeds_only_while_the_server_serves() {
+    let app = spawn_app().await;
+    let out = mcsync(&app, TOKEN, &["health"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("SERVING"), "{}", text(&out));
+    let addr = app.addr();
+    app.stop().await;
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_mcsync"))
+            .args(["health", "--server", &format!("http://{addr}")])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(!out.status.success(), "{}", text(&out));
+}
