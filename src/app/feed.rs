@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::AppError;
 use crate::domain::ValidationError;
@@ -44,6 +44,8 @@ enum Job {
 /// The way into the writer thread: every write of shop records goes through it, so that writes are grouped into few transactions and flushes.
 pub struct Feed {
     jobs: mpsc::Sender<Job>,
+    /// The last write's failure, until a write succeeds again.
+    health: watch::Receiver<Option<Arc<StoreError>>>,
     thread: Arc<std::sync::Mutex<Option<std::thread::JoinHandle<()>>>>,
 }
 
@@ -52,14 +54,22 @@ impl Feed {
     /// change.
     pub fn start(store: Store, changed: Arc<tokio::sync::Notify>) -> Self {
         let (jobs, rx) = mpsc::channel::<Job>(64);
+        let (health_tx, health) = watch::channel(None);
         let thread = std::thread::Builder::new()
             .name("mcsync-writer".into())
-            .spawn(move || writer(store, rx, &changed))
+            .spawn(move || writer(store, rx, &changed, &health_tx))
             .expect("spawn the writer thread");
         Self {
             jobs,
+            health,
             thread: Arc::new(std::sync::Mutex::new(Some(thread))),
         }
+    }
+
+    /// The last write's failure while writes fail (a full disk, a latched I/O error); `None`
+    /// once one succeeds again.
+    pub fn health(&self) -> watch::Receiver<Option<Arc<StoreError>>> {
+        self.health.clone()
     }
 
     /// Writes what is queued, then ends the writer thread; later writes answer
@@ -99,7 +109,12 @@ async fn wait(rx: Pending) -> Result<Vec<Outcome>, AppError> {
     }
 }
 
-fn writer(store: Store, mut rx: mpsc::Receiver<Job>, changed: &tokio::sync::Notify) {
+fn writer(
+    store: Store,
+    mut rx: mpsc::Receiver<Job>,
+    changed: &tokio::sync::Notify,
+    health: &watch::Sender<Option<Arc<StoreError>>>,
+) {
     let mut closing = false;
     while !closing {
         let mut jobs = Vec::new();
@@ -137,6 +152,7 @@ fn writer(store: Store, mut rx: mpsc::Receiver<Job>, changed: &tokio::sync::Noti
         });
         match result {
             Ok(outcomes) => {
+                health.send_if_modified(|h| h.take().is_some());
                 if outcomes
                     .iter()
                     .any(|o| matches!(o, Outcome::Accepted | Outcome::Deleted))
@@ -151,6 +167,7 @@ fn writer(store: Store, mut rx: mpsc::Receiver<Job>, changed: &tokio::sync::Noti
             Err(e) => {
                 tracing::error!(error = %e, changes = total, "writing shop records failed");
                 let e = Arc::new(e);
+                health.send_replace(Some(e.clone()));
                 for reply in replies {
                     let _ = reply.send(Err(e.clone()));
                 }

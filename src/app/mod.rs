@@ -209,6 +209,11 @@ impl App {
         }
     }
 
+    /// Whether the store can write: the last write's failure until one succeeds again.
+    pub fn store_health(&self) -> tokio::sync::watch::Receiver<Option<Arc<StoreError>>> {
+        self.feed.health()
+    }
+
     /// Wakes the live sync worker now (a subscription was queued).
     pub fn wake_live(&self) {
         self.live_wake.notify_one();

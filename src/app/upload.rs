@@ -196,14 +196,22 @@ impl App {
         Ok(pb::SyncStatus {
             stores,
             last_job: self.store.jobs(1)?.into_iter().next(),
-            degraded: self.degraded().map(|d| d.to_string()).unwrap_or_default(),
+            degraded: self.degraded().unwrap_or_default(),
         })
     }
 
-    /// Why syncing with the connected key cannot happen now, if it cannot.
-    pub fn degraded(&self) -> Option<crate::mailchimp::Degraded> {
+    /// Why syncing cannot happen now, if it cannot: the store cannot write, or Mailchimp
+    /// refuses the connected key or is out of reach.
+    pub fn degraded(&self) -> Option<String> {
+        if let Some(e) = self.store_health().borrow().as_ref() {
+            return Some(format!(
+                "the store cannot write: {e}; shop records are refused until it can"
+            ));
+        }
         let settings = self.store.settings().ok()?;
-        self.mailchimp.degraded(&settings.connection?.api_key)
+        self.mailchimp
+            .degraded(&settings.connection?.api_key)
+            .map(|d| d.to_string())
     }
 
     /// One page of the records Mailchimp refused (or keeps failing on), with the total.

@@ -170,6 +170,27 @@ impl ServerHandle {
     }
 }
 
+/// Sets every service's health, and the server's overall (`""`), to SERVING or NOT_SERVING.
+async fn report_health(health: &tonic_health::server::HealthReporter, serving: bool) {
+    use tonic::server::NamedService;
+    use tonic_health::ServingStatus;
+    let status = if serving {
+        ServingStatus::Serving
+    } else {
+        ServingStatus::NotServing
+    };
+    for name in [
+        "",
+        <SettingsServiceServer<settings::Settings> as NamedService>::NAME,
+        <ListServiceServer<lists::Lists> as NamedService>::NAME,
+        <StoreDataServiceServer<records::Records> as NamedService>::NAME,
+        <SyncServiceServer<sync::Sync> as NamedService>::NAME,
+        <SubscriptionServiceServer<subscriptions::Subscriptions> as NamedService>::NAME,
+    ] {
+        health.set_service_status(name, status).await;
+    }
+}
+
 /// Binds `config.listen` and starts serving.
 pub async fn start(config: ServerConfig) -> Result<ServerHandle, StartError> {
     let public = !config.listen.ip().is_loopback();
@@ -210,19 +231,19 @@ pub async fn start_on(
     let app = App::new(store, mailchimp).map_err(|e| StartError::Setup(e.to_string()))?;
 
     let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_serving::<SettingsServiceServer<settings::Settings>>()
-        .await;
-    health
-        .set_serving::<ListServiceServer<lists::Lists>>()
-        .await;
-    health
-        .set_serving::<StoreDataServiceServer<records::Records>>()
-        .await;
-    health.set_serving::<SyncServiceServer<sync::Sync>>().await;
-    health
-        .set_serving::<SubscriptionServiceServer<subscriptions::Subscriptions>>()
-        .await;
+    report_health(&health, true).await;
+    // NOT_SERVING while the store cannot write (every service writes or reads through it),
+    // SERVING again once a write succeeds; ends with the app.
+    let mut store_health = app.store_health();
+    tokio::spawn(async move {
+        loop {
+            let failing = store_health.borrow_and_update().is_some();
+            report_health(&health, !failing).await;
+            if store_health.changed().await.is_err() {
+                return;
+            }
+        }
+    });
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)

@@ -92,6 +92,8 @@ pub struct Store {
     /// Serialises record writers; holds the next outbox sequence. Also counts the handles:
     /// sled keeps its lock on the data dir until the last one is dropped.
     writer: std::sync::Arc<std::sync::Mutex<u64>>,
+    /// The test seam of [`Store::inject_write_failure`].
+    write_fault: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// sled's page cache; its default (1 GiB) would dwarf the rest of the process (BENCHMARKS.md).
@@ -118,6 +120,7 @@ impl Store {
             accounts: db.open_tree("accounts")?,
             records: Self::open_record_trees(&db)?,
             writer: std::sync::Arc::new(std::sync::Mutex::new(next_seq)),
+            write_fault: Default::default(),
             outbox,
             synced: db.open_tree("synced")?,
             jobs: db.open_tree("jobs")?,
@@ -139,6 +142,25 @@ impl Store {
     /// [`Store::flush`] for threads outside the async runtime.
     pub fn flush_blocking(&self) -> Result<(), StoreError> {
         self.db.flush()?;
+        Ok(())
+    }
+
+    /// A seam for tests: while on, every write of shop records fails as on a full disk, so
+    /// that what mcsync does then (refuses the write, reports NOT_SERVING, recovers once
+    /// writes succeed again) can be shown without filling a disk.
+    pub fn inject_write_failure(&self, on: bool) {
+        self.write_fault
+            .store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn check_write_fault(&self) -> Result<(), StoreError> {
+        if self.write_fault.load(std::sync::atomic::Ordering::SeqCst) {
+            let full = std::io::Error::new(
+                std::io::ErrorKind::StorageFull,
+                "no space left on device (injected)",
+            );
+            return Err(StoreError::Sled(sled::Error::Io(full)));
+        }
         Ok(())
     }
 

@@ -141,6 +141,7 @@ impl Store {
     /// transaction and outbox sequences drawn from a counter: the transaction itself only
     /// writes, which makes it several times cheaper.
     pub fn apply_prepared(&self, changes: &[Prepared]) -> Result<Vec<Outcome>, StoreError> {
+        self.check_write_fault()?;
         let mut next_seq = self.writer.lock().expect("writer lock");
         let mut outcomes = Vec::with_capacity(changes.len());
         // What this batch has already written, so that a record changed twice compares with
