@@ -170,6 +170,31 @@ impl ServerHandle {
     }
 }
 
+/// The span every call runs in: its method, its peer and, when the client said, its request
+/// size; so that every log line of a call says which call it was.
+fn rpc_span(req: &tonic::codegen::http::Request<()>) -> tracing::Span {
+    use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
+    let ext = req.extensions();
+    let peer = ext
+        .get::<TcpConnectInfo>()
+        .and_then(TcpConnectInfo::remote_addr)
+        .or_else(|| {
+            ext.get::<TlsConnectInfo<TcpConnectInfo>>()
+                .and_then(|tls| tls.get_ref().remote_addr())
+        });
+    let bytes = req
+        .headers()
+        .get(tonic::codegen::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    tracing::info_span!(
+        "rpc",
+        method = %req.uri().path(),
+        peer = ?peer,
+        request_bytes = bytes,
+    )
+}
+
 /// Sets every service's health, and the server's overall (`""`), to SERVING or NOT_SERVING.
 async fn report_health(health: &tonic_health::server::HealthReporter, serving: bool) {
     use tonic::server::NamedService;
@@ -260,6 +285,7 @@ pub async fn start_on(
     let limits = config.limits;
     let max = limits.max_message_bytes;
     let router = Server::builder()
+        .trace_fn(rpc_span)
         .accept_http1(true)
         .max_concurrent_streams(Some(limits.max_streams_per_connection))
         .concurrency_limit_per_connection(limits.concurrency_per_connection)

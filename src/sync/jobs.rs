@@ -7,6 +7,8 @@
 
 use std::sync::Arc;
 
+use tracing::Instrument;
+
 use tokio::sync::{Mutex, MutexGuard, watch};
 use tokio::task::JoinHandle;
 
@@ -129,7 +131,10 @@ impl Jobs {
             cancel: cancelled,
             shutdown: self.shutdown.subscribe(),
         };
-        let task = tokio::spawn(upload::run(self.store.clone(), ctx, job, tx, stop));
+        // Every log line of the job carries its id.
+        let span = tracing::info_span!("job", job = %id);
+        let task =
+            tokio::spawn(upload::run(self.store.clone(), ctx, job, tx, stop).instrument(span));
         Running {
             id,
             progress: rx,

@@ -7,6 +7,7 @@
 use std::time::Instant;
 
 use tokio::sync::watch;
+use tracing::Instrument;
 
 use super::context::{UploadContext, target};
 use super::dependencies::push_with_dependencies;
@@ -103,7 +104,12 @@ pub async fn run(
                 started,
                 before,
             };
-            may_exist = phase.run(&mut job, i, may_exist).await?;
+            let span = tracing::info_span!(
+                "phase",
+                store = %job.phases[i].store_id,
+                kind = progress_kind(job.phases[i].kind),
+            );
+            may_exist = phase.run(&mut job, i, may_exist).instrument(span).await?;
         }
         Ok::<(), Stop>(())
     };
@@ -399,4 +405,9 @@ async fn report(
         tracing::warn!(error = %e, "saving job progress failed");
     }
     progress.send_replace(job.clone());
+}
+
+/// A phase's kind, by name, for its span.
+fn progress_kind(kind: i32) -> &'static str {
+    record::kind_from_pb(kind).map_or("unknown", RecordKind::name)
 }

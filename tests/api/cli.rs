@@ -409,3 +409,59 @@ async fn health_succeeds_only_while_the_server_serves() {
     .unwrap();
     assert!(!out.status.success(), "{}", text(&out));
 }
+
+/// JSON logs carry the spans they happened in: a call's method and peer, a job's id.
+#[tokio::test]
+async fn json_log_lines_name_their_call_and_their_job() {
+    use common::shop::*;
+    let dir = tempfile::tempdir().unwrap();
+    let sim = mcsync::sim::start(
+        sim_config(2),
+        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+    )
+    .unwrap();
+    let mut server = start_binary(dir.path(), &sim.base_url(), "info");
+    let remote = Remote::new(server.addr).await;
+    ready_at(&remote, &sim, false).await;
+    let mut stream = remote
+        .sync()
+        .upload_store_data(mcsync::proto::v1::UploadRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let mut job_id = String::new();
+    while let Some(progress) = tokio_stream::StreamExt::next(&mut stream).await {
+        job_id = progress.unwrap().job_id;
+    }
+    let lines = server.lines.lock().unwrap().clone();
+    let parsed: Vec<serde_json::Value> = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let in_span = |message: &str, span: &str, field: &str| {
+        parsed
+            .iter()
+            .filter(|l| l["message"] == message)
+            .flat_map(|l| l["spans"].as_array().cloned().unwrap_or_default())
+            .find(|s| s["name"] == span)
+            .map(|s| s[field].clone())
+    };
+    assert_eq!(
+        in_span("connected to Mailchimp", "rpc", "method"),
+        Some(serde_json::json!("/mcsync.v1.SettingsService/Connect")),
+        "{lines:#?}"
+    );
+    assert!(in_span("connected to Mailchimp", "rpc", "peer").is_some());
+    assert_eq!(
+        in_span("store reconciled", "job", "job"),
+        Some(serde_json::json!(job_id)),
+        "{lines:#?}"
+    );
+    assert!(
+        lines.iter().all(|l| !l.contains('\u{1b}')),
+        "no colour codes"
+    );
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    sim.shutdown().await;
+}
