@@ -19,6 +19,8 @@ final class Client
 {
     /** @var Transport */
     private $transport;
+    /** @var int|null the deadline of every call, in ms; null for the transport's defaults */
+    private $deadlineMs;
 
     public function __construct(Transport $transport)
     {
@@ -26,9 +28,22 @@ final class Client
     }
 
     /**
+     * The same client with a deadline for its calls, in ms (0: none), e.g.
+     * `$mcsync->withDeadline(5000)->getSettings()`. By default a unary call has the transport's
+     * `timeout_ms` (30 s) and a streaming call (pushRecords, uploadStoreData, watchJob) none.
+     */
+    public function withDeadline(int $ms): self
+    {
+        $copy = clone $this;
+        $copy->deadlineMs = max(0, $ms);
+        return $copy;
+    }
+
+    /**
      * @param string $transport "grpc-web" (HTTP/1.1, works everywhere), "h2c" (native gRPC over
      *                          HTTP/2) or "auto" (h2c where curl has HTTP/2)
-     * @param array{timeout_ms?: int, connect_timeout_ms?: int, chunk_messages?: int} $options
+     * @param array{timeout_ms?: int, stream_timeout_ms?: int, stall_ms?: int, connect_timeout_ms?: int, chunk_messages?: int, ca_file?: string} $options
+     *        see {@see CurlTransport::__construct}
      */
     public static function create(string $baseUrl, ?string $token = null, string $transport = 'grpc-web', array $options = []): self
     {
@@ -275,7 +290,7 @@ final class Client
             $message = new $responseClass();
             $message->mergeFromString($bytes);
             $onMessage($message);
-        });
+        }, $this->deadlineMs, true);
     }
 
     /** @template T of Message @param class-string<T> $responseClass @return T */
@@ -288,10 +303,11 @@ final class Client
     private function single(string $path, iterable $requests, string $responseClass): Message
     {
         $response = null;
+        // A request stream of unknown length (pushRecords) is a streaming call.
         $this->transport->call($path, $requests, function (string $bytes) use (&$response, $responseClass) {
             $response = new $responseClass();
             $response->mergeFromString($bytes);
-        });
+        }, $this->deadlineMs, !is_array($requests));
         if ($response === null) {
             throw new McsyncException(McsyncException::INTERNAL, "no response message from $path");
         }

@@ -13,12 +13,16 @@ abstract class CurlTransport implements Transport
     private $baseUrl;
     /** @var string|null */
     private $token;
-    /** @var int */
+    /** @var int default deadline of a unary call, in ms */
     private $timeoutMs;
+    /** @var int default deadline of a streaming call, in ms; 0: none */
+    private $streamTimeoutMs;
     /** @var int */
     private $connectTimeoutMs;
     /** @var int messages encoded per read of the request body */
     private $chunkMessages;
+    /** @var int a call on which no byte moves for this long is cut, in ms */
+    private $stallMs;
     /** @var string|null CA certificate (PEM) of an https server, when not in the system's store */
     private $caFile;
 
@@ -26,7 +30,11 @@ abstract class CurlTransport implements Transport
      * An `https://` base URL speaks TLS (the server's `--tls-cert`); `ca_file` names the CA that
      * signed its certificate when the system does not trust it.
      *
-     * @param array{timeout_ms?: int, connect_timeout_ms?: int, chunk_messages?: int, ca_file?: string} $options
+     * Deadlines: a unary call gets `timeout_ms` (30 s) unless the caller gives one; a streaming
+     * call (PushRecords, UploadStoreData, WatchJob) gets `stream_timeout_ms`, none by default,
+     * and is kept alive with TCP keepalive, cut only when nothing moves for `stall_ms` (10 min).
+     *
+     * @param array{timeout_ms?: int, stream_timeout_ms?: int, stall_ms?: int, connect_timeout_ms?: int, chunk_messages?: int, ca_file?: string} $options
      */
     public function __construct(string $baseUrl, ?string $token = null, array $options = [])
     {
@@ -34,6 +42,8 @@ abstract class CurlTransport implements Transport
         $this->baseUrl = rtrim($baseUrl, '/');
         $this->token = $token;
         $this->timeoutMs = (int) ($options['timeout_ms'] ?? 30000);
+        $this->streamTimeoutMs = (int) ($options['stream_timeout_ms'] ?? 0);
+        $this->stallMs = (int) ($options['stall_ms'] ?? 600000);
         $this->connectTimeoutMs = (int) ($options['connect_timeout_ms'] ?? 5000);
         $this->chunkMessages = max(1, (int) ($options['chunk_messages'] ?? 500));
     }
@@ -54,15 +64,19 @@ abstract class CurlTransport implements Transport
     /** curl.h's CURLE_HTTP2_STREAM, which PHP does not define. */
     private const CURLE_HTTP2_STREAM = 92;
 
-    public function call(string $path, iterable $requests, callable $onMessage): void
+    /** curl.h's CURLE_OPERATION_TIMEDOUT. */
+    private const CURLE_OPERATION_TIMEDOUT = 28;
+
+    public function call(string $path, iterable $requests, callable $onMessage, ?int $deadlineMs = null, bool $streaming = false): void
     {
+        $deadlineMs = $deadlineMs ?? ($streaming ? $this->streamTimeoutMs : $this->timeoutMs);
         $attempts = is_array($requests) ? self::ATTEMPTS_AFTER_STREAM_RESET : 1;
         for ($attempt = 1; ; $attempt++) {
             $delivered = false;
             $reset = $this->attempt($path, $requests, function (string $bytes) use ($onMessage, &$delivered) {
                 $delivered = true;
                 $onMessage($bytes);
-            });
+            }, max(0, $deadlineMs));
             if ($reset === null) {
                 return;
             }
@@ -76,7 +90,7 @@ abstract class CurlTransport implements Transport
      * One attempt. Returns null when the call is over, the failure to report when curl lost
      * the stream before any status arrived (so a retry may help), and throws otherwise.
      */
-    private function attempt(string $path, iterable $requests, callable $onMessage): ?McsyncException
+    private function attempt(string $path, iterable $requests, callable $onMessage, int $deadlineMs): ?McsyncException
     {
         $iterator = (function () use ($requests) {
             yield from $requests;
@@ -124,7 +138,10 @@ abstract class CurlTransport implements Transport
             return strlen($bytes);
         };
 
-        $httpHeaders = ['te: trailers', 'expect:', 'grpc-timeout: ' . $this->timeoutMs . 'm'];
+        $httpHeaders = ['te: trailers', 'expect:'];
+        if ($deadlineMs > 0) {
+            $httpHeaders[] = 'grpc-timeout: ' . $deadlineMs . 'm';
+        }
         if ($this->token !== null && $this->token !== '') {
             $httpHeaders[] = 'authorization: Bearer ' . $this->token;
         }
@@ -133,9 +150,12 @@ abstract class CurlTransport implements Transport
             CURLOPT_POST => true,
             CURLOPT_HEADERFUNCTION => $readHeader,
             CURLOPT_WRITEFUNCTION => $readResponse,
-            CURLOPT_TIMEOUT_MS => $this->timeoutMs,
+            CURLOPT_TIMEOUT_MS => $deadlineMs,
             CURLOPT_CONNECTTIMEOUT_MS => $this->connectTimeoutMs,
             CURLOPT_TCP_NODELAY => true,
+            CURLOPT_TCP_KEEPALIVE => 1,
+            CURLOPT_LOW_SPEED_LIMIT => 1,
+            CURLOPT_LOW_SPEED_TIME => max(1, intdiv($this->stallMs, 1000)),
         ];
         if ($this->caFile !== null) {
             $options[CURLOPT_CAINFO] = $this->caFile;
@@ -182,6 +202,9 @@ abstract class CurlTransport implements Transport
                 throw new McsyncException(McsyncException::INTERNAL, 'response ended inside a message');
             }
             return null;
+        }
+        if ($ok === false && $curlErrno === self::CURLE_OPERATION_TIMEDOUT && $deadlineMs > 0) {
+            throw new McsyncException(McsyncException::DEADLINE_EXCEEDED, "no answer within the deadline of $deadlineMs ms: $curlError");
         }
         if ($ok === false) {
             $failure = new McsyncException(McsyncException::UNAVAILABLE, 'cannot reach mcsync: ' . $curlError);

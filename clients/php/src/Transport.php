@@ -14,7 +14,10 @@ interface Transport
      * @param string $path e.g. "/mcsync.v1.SettingsService/GetSettings"
      * @param iterable<\Google\Protobuf\Internal\Message> $requests
      * @param callable(string): void $onMessage called with each serialized response message
+     * @param int|null $deadlineMs the call's deadline; null for the transport's default (one
+     *        for unary calls, none for streaming ones); 0 for none
+     * @param bool $streaming whether the call streams (it then has no default deadline)
      * @throws McsyncException on any non-OK status or transport failure
      */
-    public function call(string $path, iterable $requests, callable $onMessage): void;
+    public function call(string $path, iterable $requests, callable $onMessage, ?int $deadlineMs = null, bool $streaming = false): void;
 }
