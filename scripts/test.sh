@@ -6,6 +6,7 @@
 #   - PHP 8 with curl, the pure-PHP protobuf runtime, protoc and PHPUnit, from Debian's packages
 #   - openssl, which the TLS tests make their certificates with
 #   - Composer, to check the client's composer.json and install it offline (composer-offline.sh)
+#   - tmux, the 80-column terminal the progress test draws in
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,7 +19,7 @@ export GRPCURL="$PWD/.venv/bin/grpcurl"
 
 php_ready() {
   command -v php >/dev/null && command -v phpunit >/dev/null && command -v protoc >/dev/null \
-    && command -v openssl >/dev/null && command -v composer >/dev/null \
+    && command -v openssl >/dev/null && command -v composer >/dev/null && command -v tmux >/dev/null \
     && php -m | grep -qx curl && [ -f /usr/share/php/Google/Protobuf/Internal/Message.php ] \
     && [ -f /usr/include/google/protobuf/timestamp.proto ]
 }
@@ -28,7 +29,7 @@ if ! php_ready; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
     php-cli php-curl php-google-protobuf protobuf-compiler libprotobuf-dev phpunit openssl \
-    composer >/dev/null
+    composer tmux >/dev/null
 fi
 
 cargo test --locked "$@"

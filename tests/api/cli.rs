@@ -465,3 +465,65 @@ async fn json_log_lines_name_their_call_and_their_job() {
     server.child.wait().unwrap();
     sim.shutdown().await;
 }
+
+/// `mcsync upload` in a real 80-column terminal (tmux): every redraw replaces the last one, so
+/// the final screen holds each phase's bar once, the summary once, and no line wider than 80.
+#[tokio::test]
+async fn upload_progress_redraws_cleanly_in_an_80_column_terminal() {
+    use common::shop::*;
+    let config = mcsync::sim::SimConfig {
+        latency: Duration::from_millis(20),
+        ..sim_config(3)
+    };
+    let app = spawn_app_with(config, 1).await;
+    ready(&app, false).await;
+    small_shop(&app).await;
+    let socket = format!("mcsync-test-{}", std::process::id());
+    let tmux = |args: &[&str]| {
+        Command::new("tmux")
+            .args(["-L", &socket])
+            .args(args)
+            .output()
+            .expect("tmux runs (scripts/test.sh installs it)")
+    };
+    let command = format!(
+        "MCSYNC_SERVER=http://{} MCSYNC_TOKEN={TOKEN} {} upload --mode direct; sleep 60",
+        app.addr(),
+        env!("CARGO_BIN_EXE_mcsync")
+    );
+    let started = tmux(&[
+        "new-session",
+        "-d",
+        "-x",
+        "80",
+        "-y",
+        "40",
+        "-s",
+        "upload",
+        &command,
+    ]);
+    assert!(started.status.success(), "{}", text(&started));
+    let capture = || {
+        String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", "upload"]).stdout).into_owned()
+    };
+    let done = eventually(Duration::from_secs(60), || async {
+        capture().contains("succeeded")
+    })
+    .await;
+    let screen = capture();
+    tmux(&["kill-server"]);
+    assert!(done, "the upload ends on screen:\n{screen}");
+    let lines: Vec<&str> = screen.lines().filter(|l| !l.trim().is_empty()).collect();
+    for line in &lines {
+        assert!(line.chars().count() <= 80, "wider than 80: {line:?}");
+    }
+    assert_eq!(
+        lines.iter().filter(|l| l.contains("ETA")).count(),
+        1,
+        "one summary, not a smear of redraws:\n{screen}"
+    );
+    let phases = lines.iter().filter(|l| l.contains("skip ")).count();
+    // Two stores, four kinds without carts: eight bars, each drawn once.
+    assert_eq!(phases, 8, "{screen}");
+    app.stop().await;
+}
