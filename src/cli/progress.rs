@@ -1,14 +1,17 @@
-//! Showing a job's progress: bars redrawn in place on a terminal, one plain line per update
-//! otherwise (logs, pipes, CI).
+//! Showing a job's progress: on a terminal, indicatif redraws one line per store check, phase
+//! and summary in place (cut to the terminal's width below 80 columns); otherwise one plain
+//! line per update (logs, pipes, CI).
 
 use std::io::{IsTerminal, Write};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::proto::v1 as pb;
 
 /// Every line fits 80 columns: a list id is cut at 10 characters, a bar is 18 wide.
 pub struct ProgressView {
-    tty: bool,
-    drawn: usize,
+    /// The terminal's lines, one indicatif line each; `None` off a terminal.
+    tty: Option<(MultiProgress, Vec<ProgressBar>)>,
     /// Reconciliations already printed (plain output).
     reconciled: usize,
     /// The last plain line, so that an unchanged update prints nothing.
@@ -67,17 +70,20 @@ pub fn summary(p: &pb::JobProgress) -> String {
 
 impl ProgressView {
     pub fn new() -> Self {
+        let tty = std::io::stdout().is_terminal().then(|| {
+            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stdout_with_hz(8));
+            (multi, Vec::new())
+        });
         Self {
-            tty: std::io::stdout().is_terminal(),
-            drawn: 0,
+            tty,
             reconciled: 0,
             last: String::new(),
         }
     }
 
     pub fn show(&mut self, p: &pb::JobProgress) {
-        let mut out = std::io::stdout().lock();
-        if !self.tty {
+        let Some((multi, lines)) = &mut self.tty else {
+            let mut out = std::io::stdout().lock();
             for r in p.reconciliations.iter().skip(self.reconciled) {
                 let _ = writeln!(out, "{}", reconciliation(r));
             }
@@ -88,17 +94,21 @@ impl ProgressView {
                 self.last = line;
             }
             return;
+        };
+        let screen = screen(p);
+        // `wide_msg` cuts a line to the terminal's width, so nothing wraps below 80 columns.
+        let style = ProgressStyle::with_template("{wide_msg}").expect("a valid template");
+        while lines.len() < screen.len() {
+            lines.push(multi.add(ProgressBar::new(0).with_style(style.clone())));
         }
-        // Back over what we drew last time, then draw again.
-        if self.drawn > 0 {
-            let _ = write!(out, "\x1b[{}A", self.drawn);
+        for (bar, line) in lines.iter().zip(screen) {
+            bar.set_message(line);
         }
-        let lines = screen(p);
-        for line in &lines {
-            let _ = writeln!(out, "\x1b[2K{line}");
+        if p.state != pb::JobState::Running as i32 {
+            for bar in lines.iter() {
+                bar.finish();
+            }
         }
-        self.drawn = lines.len();
-        let _ = out.flush();
     }
 }
 
