@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 
 /// Where the data is, and the backup file.
 #[derive(Debug, Args)]
@@ -34,7 +34,7 @@ pub(crate) fn backup(args: BackupArgs) -> Result<(), String> {
     if !args.data_dir.join("db").exists() {
         return Err(format!("{} holds no mcsync data", args.data_dir.display()));
     }
-    let store = open(&args.data_dir)?;
+    let store = Store::open(&args.data_dir).map_err(|e| e.to_string())?;
     let file = create_private(&args.out)?;
     let summary = store.backup(std::io::BufWriter::new(file)).map_err(|e| {
         let _ = std::fs::remove_file(&args.out);
@@ -61,18 +61,6 @@ pub(crate) fn restore(args: RestoreArgs) -> Result<(), String> {
         args.data_dir.display()
     );
     Ok(())
-}
-
-fn open(dir: &Path) -> Result<Store, String> {
-    Store::open(dir).map_err(|e| match e {
-        StoreError::Sled(sled::Error::Io(io)) if io.kind() == std::io::ErrorKind::WouldBlock => {
-            format!("{} is in use: stop mcsync first", dir.display())
-        }
-        other if other.to_string().contains("lock") => {
-            format!("{} is in use: stop mcsync first ({other})", dir.display())
-        }
-        other => other.to_string(),
-    })
 }
 
 fn create_private(path: &Path) -> Result<std::fs::File, String> {

@@ -50,6 +50,12 @@ pub enum StoreError {
     #[error("the store is shutting down")]
     /// The writer has stopped (shutting down).
     Closed,
+    /// Another process (a running mcsync) holds the data dir.
+    #[error("{path} is in use (a running mcsync holds it): stop mcsync first")]
+    InUse {
+        /// The data dir.
+        path: String,
+    },
     /// A backup cannot be written or read.
     #[error("backup: {0}")]
     Backup(String),
@@ -108,7 +114,8 @@ impl Store {
         let db = sled::Config::new()
             .path(dir.join("db"))
             .cache_capacity(CACHE_BYTES)
-            .open()?;
+            .open()
+            .map_err(|e| in_use(dir, e))?;
         let outbox = db.open_tree("outbox")?;
         let cursors = db.open_tree("cursors")?;
         // Consumed segments are dropped, so an empty outbox resumes after live sync's place.
@@ -264,6 +271,19 @@ fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError
         key: String::from_utf8_lossy(key).replace('\0', "/"),
         reason: e.to_string(),
     })
+}
+
+/// sled reports a data dir another process holds only in its I/O error's text ("could not
+/// acquire lock"); this is the one place that reads it.
+fn in_use(dir: &Path, e: sled::Error) -> StoreError {
+    match &e {
+        sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+            StoreError::InUse {
+                path: dir.display().to_string(),
+            }
+        }
+        _ => e.into(),
+    }
 }
 
 /// Creates the data dir readable by its owner only: it holds the API key.
