@@ -12,18 +12,8 @@ mod common;
 
 use std::time::Instant;
 
-use common::{TOKEN, serve_binary};
+use common::{TOKEN, rss_mib, serve_binary};
 use mcsync::proto::v1::{self as pb, store_data_service_client::StoreDataServiceClient};
-
-fn rss_kib(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
 
 /// An order of empty lines, as large as the default message limit allows.
 fn worst_request() -> pb::Record {
@@ -68,12 +58,12 @@ async fn main() {
     let (mut server, addr) = serve_binary(dir.path(), None);
     let pid = server.id();
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let idle = rss_kib(pid, "VmRSS:") / 1024;
+    let idle = rss_mib(pid, "VmRSS:");
     let record = worst_request();
 
     let started = Instant::now();
     let one = send(addr.clone(), record.clone()).await;
-    let after_one = rss_kib(pid, "VmHWM:") / 1024;
+    let after_one = rss_mib(pid, "VmHWM:");
     let one_took = started.elapsed();
 
     let started = Instant::now();
@@ -85,7 +75,7 @@ async fn main() {
     for t in tasks {
         *codes.entry(format!("{:?}", t.await.unwrap())).or_insert(0) += 1;
     }
-    let after_fifty = rss_kib(pid, "VmHWM:") / 1024;
+    let after_fifty = rss_mib(pid, "VmHWM:");
     println!("adversarial: an order of 524,256 empty lines (1 MiB), against mcsync serve");
     println!("  idle RSS:                  {idle} MiB");
     println!(

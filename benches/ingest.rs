@@ -21,17 +21,6 @@ fn records() -> u64 {
         .unwrap_or(1_000_000)
 }
 
-fn peak_rss_mib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(0)
-        / 1024
-}
-
 /// The same records, normalised and encoded as the server stores them, inserted straight into
 /// sled in batches of 1,024 with a flush after each batch (what the server's group commit does
 /// at the least).
@@ -117,7 +106,7 @@ async fn main() {
         "every record accepted: {summary:?}"
     );
     let grpc_rate = n as f64 / elapsed;
-    let rss = peak_rss_mib(server.id());
+    let rss = common::rss_mib(server.id(), "VmHWM:");
     let _ = server.kill();
     let _ = server.wait();
 

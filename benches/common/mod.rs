@@ -252,3 +252,15 @@ pub fn serve_binary(
     std::thread::spawn(move || for _ in lines {});
     (server, addr)
 }
+
+/// A field of a process's `/proc/<pid>/status` in MiB: `VmRSS:` now, `VmHWM:` its peak.
+pub fn rss_mib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0)
+        / 1024
+}

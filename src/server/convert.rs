@@ -35,7 +35,7 @@ pub fn settings(s: &Settings) -> pb::Settings {
         abandoned_carts: s.abandoned_carts,
         single_opt_in: s.single_opt_in,
         subscription_element_type: element_type_to_pb(s.subscription_element_type) as i32,
-        list_update_interval: interval_to_pb(s.list_update_interval),
+        list_update_interval: s.list_update_interval.to_pb(),
         coupon_upload_mode: coupon_mode_to_pb(s.coupon_upload_mode) as i32,
         default_automation_list_id: s.choices().default_automation_list.unwrap_or_default(),
         shop: Some(shop(&s.shop)),
@@ -87,7 +87,7 @@ pub fn settings_update(
         r.subscription_element_type,
         element.is_none_or(|e| e.is_some()),
     );
-    let interval = r.list_update_interval.map(interval_from_pb);
+    let interval = r.list_update_interval.map(ListUpdateInterval::from_pb);
     enum_field(
         "list_update_interval",
         r.list_update_interval,
@@ -164,14 +164,6 @@ fn coupon_mode_from_pb(v: i32) -> Option<CouponUploadMode> {
         pb::CouponUploadMode::MatchingPromoRules => Some(CouponUploadMode::MatchingPromoRules),
         pb::CouponUploadMode::Unspecified => None,
     }
-}
-
-fn interval_to_pb(i: ListUpdateInterval) -> i32 {
-    i.to_pb()
-}
-
-fn interval_from_pb(v: i32) -> Option<ListUpdateInterval> {
-    ListUpdateInterval::from_pb(v)
 }
 
 pub fn audiences(view: AudienceView) -> pb::ListListsResponse {
@@ -251,14 +243,14 @@ mod tests {
     #[test]
     fn interval_enum_round_trips_all_fourteen_choices() {
         for (n, i) in ListUpdateInterval::ALL.iter().enumerate() {
-            let v = interval_to_pb(*i);
+            let v = i.to_pb();
             assert_eq!(v, n as i32 + 1);
-            assert_eq!(interval_from_pb(v), Some(*i));
+            assert_eq!(ListUpdateInterval::from_pb(v), Some(*i));
         }
-        assert_eq!(interval_from_pb(0), None);
-        assert_eq!(interval_from_pb(15), None);
+        assert_eq!(ListUpdateInterval::from_pb(0), None);
+        assert_eq!(ListUpdateInterval::from_pb(15), None);
         assert_eq!(
-            pb::ListUpdateInterval::try_from(interval_to_pb(ListUpdateInterval::Weeks1)),
+            pb::ListUpdateInterval::try_from(ListUpdateInterval::Weeks1.to_pb()),
             Ok(pb::ListUpdateInterval::ListUpdateInterval1Week)
         );
     }

@@ -96,11 +96,7 @@ async fn every_recipe_in_the_operators_guide_works() {
                 .env("STORE", &store)
                 .output()
                 .unwrap();
-            let text = format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
+            let text = text_of(&out);
             assert!(out.status.success(), "recipe failed: {recipe}\n{text}");
             (recipe, text)
         })

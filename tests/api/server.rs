@@ -74,11 +74,7 @@ fn run(mut cmd: Command) -> String {
     let out = cmd
         .output()
         .expect("grpcurl runs (scripts/test.sh installs it; or set GRPCURL)");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = text_of(&out);
     assert!(out.status.success(), "grpcurl failed: {text}");
     text
 }
