@@ -12,11 +12,6 @@ use crate::store::errors::SyncErrorRecord;
 /// A record Mailchimp refused: a 4xx other than a refused key (401/403) or a rate limit.
 pub struct Refusal(pub Box<Problem>);
 
-/// A refusal of the record itself (see [`ErrorKind::is_refusal`](crate::mailchimp::ErrorKind::is_refusal)).
-pub fn is_refusal(p: &Problem) -> bool {
-    p.kind().is_refusal()
-}
-
 /// Sorts a push result, keeping the error list current: a refusal, or a record Mailchimp keeps
 /// failing on while it answers others, is parked (durably, for ListSyncErrors and RetryFailed),
 /// a success clears an old one; anything else ends the job.
@@ -32,7 +27,7 @@ pub fn outcome(
             store.clear_sync_error(store_id, kind, id)?;
             Ok(Ok(pushed))
         }
-        Err(PushError::Mailchimp(MailchimpError::Api(p))) if is_refusal(&p) => {
+        Err(PushError::Mailchimp(MailchimpError::Api(p))) if p.kind().is_refusal() => {
             Ok(park(store, store_id, kind, id, p)?)
         }
         Err(PushError::Failing(e)) => Ok(park(

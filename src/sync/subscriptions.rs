@@ -5,7 +5,6 @@
 use serde_json::{Map, Value, json};
 
 use super::fan_out::{FAN_OUT, FanOut};
-use super::outcome::is_refusal;
 use super::{During, Stop};
 use crate::mailchimp::{AccountClient, Mailchimp, MailchimpError};
 use crate::store::Store;
@@ -73,7 +72,7 @@ async fn apply(
             sub.status = status;
             sub.error.clear();
         }
-        Err(MailchimpError::Api(p)) if is_refusal(&p) => {
+        Err(MailchimpError::Api(p)) if p.kind().is_refusal() => {
             sub.state = SubscriptionState::Refused;
             sub.error = format!("{}: {}", p.title, p.detail);
         }
