@@ -22,12 +22,14 @@
 //! - [`sim`]: the Mailchimp simulator (`mcsync sim`).
 //! - [`cli`]: command-line arguments and the subcommands.
 //! - [`telemetry`]: tracing set-up, human or JSON.
+//! - [`metrics`]: the Prometheus registry the layers count in, rendered by `GET /metrics`.
 //! - [`testdata`]: sample shop records for tests, benchmarks and the demo.
 
 pub mod app;
 pub mod cli;
 pub mod domain;
 pub mod mailchimp;
+pub mod metrics;
 pub mod proto;
 pub mod server;
 #[cfg(feature = "sim")]

@@ -5,6 +5,7 @@
 mod audiences;
 pub use audiences::AudienceView;
 pub mod feed;
+mod metrics;
 mod records;
 mod settings;
 pub mod subscriptions;

@@ -118,34 +118,40 @@ impl AccountClient {
     pub async fn batch_results(&self, url: &str) -> Result<Vec<OperationResult>, MailchimpError> {
         let archive = self
             .retrying(Repeat::Always, || async {
-                match self.http.get(url).send().await {
-                    Ok(r) if r.status().is_success() => match r.bytes().await {
-                        Ok(b) => (Outcome::Status(200), Ok(b)),
-                        Err(e) => (
-                            Outcome::ConnectError,
-                            Err(MailchimpError::Connect(e.to_string())),
-                        ),
-                    },
-                    Ok(r) => {
-                        let status = r.status().as_u16();
-                        (
-                            Outcome::Status(status),
-                            Err(MailchimpError::Decode(format!(
-                                "batch results: HTTP {status}"
-                            ))),
-                        )
-                    }
-                    Err(e) if e.is_timeout() => (Outcome::Timeout, Err(MailchimpError::Timeout)),
-                    Err(e) => (
-                        Outcome::ConnectError,
-                        Err(MailchimpError::Connect(e.without_url().to_string())),
-                    ),
-                }
+                let (outcome, result) = self.download(url).await;
+                self.count("GET {batch results archive}", outcome);
+                (outcome, result)
             })
             .await?;
         tokio::task::spawn_blocking(move || unpack(&archive))
             .await
             .map_err(|e| MailchimpError::Decode(format!("batch results: {e}")))?
+    }
+
+    async fn download(&self, url: &str) -> (Outcome, Result<bytes::Bytes, MailchimpError>) {
+        match self.http.get(url).send().await {
+            Ok(r) if r.status().is_success() => match r.bytes().await {
+                Ok(b) => (Outcome::Status(200), Ok(b)),
+                Err(e) => (
+                    Outcome::ConnectError,
+                    Err(MailchimpError::Connect(e.to_string())),
+                ),
+            },
+            Ok(r) => {
+                let status = r.status().as_u16();
+                (
+                    Outcome::Status(status),
+                    Err(MailchimpError::Decode(format!(
+                        "batch results: HTTP {status}"
+                    ))),
+                )
+            }
+            Err(e) if e.is_timeout() => (Outcome::Timeout, Err(MailchimpError::Timeout)),
+            Err(e) => (
+                Outcome::ConnectError,
+                Err(MailchimpError::Connect(e.without_url().to_string())),
+            ),
+        }
     }
 }
 

@@ -26,9 +26,15 @@ pub struct AccountClient {
     pub(super) permits: Arc<Semaphore>,
     pub(super) policy: RetryPolicy,
     pub(super) health: super::health::Tracker,
+    pub(super) metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AccountClient {
+    /// Where this client's requests are counted.
+    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        &self.metrics
+    }
+
     /// `GET /ping`: is the key accepted and the API up?
     pub async fn ping(&self) -> Result<(), MailchimpError> {
         let _: serde_json::Value = self.get("/ping", &[]).await?;
@@ -271,6 +277,7 @@ impl AccountClient {
             match retry::decide(outcome, attempts, &self.policy, fastrand::f64()) {
                 Decision::GiveUp => return Err(err),
                 Decision::RetryAfter(delay) => {
+                    self.metrics.mailchimp_retries.inc();
                     tracing::debug!(attempt = attempts, ?delay, error = %err, "retrying Mailchimp request");
                     tokio::time::sleep(delay).await;
                 }
@@ -289,6 +296,43 @@ impl AccountClient {
             .acquire()
             .await
             .expect("the semaphore is never closed");
+        let _on_the_wire = self.metrics.connection();
+        let operation = crate::metrics::operation_label(method.as_str(), self.api_path(&url));
+        let (outcome, result) = self.attempt_on_wire(method, url, body).await;
+        self.count(&operation, outcome);
+        (outcome, result)
+    }
+
+    /// Counts one attempt in the metrics: by operation and status, and as throttled.
+    pub(super) fn count(&self, operation: &str, outcome: Outcome) {
+        let status = match outcome {
+            Outcome::Status(code) => code.to_string(),
+            Outcome::Throttled => "403".to_owned(),
+            Outcome::Timeout => "timeout".to_owned(),
+            Outcome::ConnectError => "connect_error".to_owned(),
+            Outcome::Interrupted => "interrupted".to_owned(),
+        };
+        if matches!(outcome, Outcome::Throttled | Outcome::Status(429)) {
+            self.metrics.mailchimp_throttled.inc();
+        }
+        self.metrics
+            .mailchimp_requests
+            .with_label_values(&[operation, status.as_str()])
+            .inc();
+    }
+
+    /// The path below the API root (`/ecommerce/...`), for labels.
+    fn api_path<'u>(&self, url: &'u Url) -> &'u str {
+        let root = self.base.path().trim_end_matches('/');
+        url.path().strip_prefix(root).unwrap_or(url.path())
+    }
+
+    async fn attempt_on_wire(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&serde_json::Value>,
+    ) -> (Outcome, Result<bytes::Bytes, MailchimpError>) {
         let mut req = self
             .http
             .request(method, url)

@@ -29,6 +29,7 @@ pub use retry::RetryPolicy;
 pub use types::*;
 
 use crate::domain::ApiKey;
+use crate::metrics::Metrics;
 
 /// Mailchimp's documented limit of simultaneous connections per API key.
 pub const MAX_CONNECTIONS_PER_KEY: usize = 10;
@@ -74,11 +75,13 @@ pub struct Mailchimp {
     config: MailchimpConfig,
     limits: Mutex<HashMap<String, Arc<Semaphore>>>,
     health: Mutex<HashMap<String, health::Tracker>>,
+    metrics: Arc<Metrics>,
 }
 
 impl Mailchimp {
-    /// The shared HTTP client (one connection pool for every key).
-    pub fn new(config: MailchimpConfig) -> Result<Self, MailchimpError> {
+    /// The shared HTTP client (one connection pool for every key), counting its requests in
+    /// `metrics`.
+    pub fn new(config: MailchimpConfig, metrics: Arc<Metrics>) -> Result<Self, MailchimpError> {
         install_crypto_provider();
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
@@ -91,6 +94,7 @@ impl Mailchimp {
             config,
             limits: Mutex::new(HashMap::new()),
             health: Mutex::new(HashMap::new()),
+            metrics,
         })
     }
 
@@ -110,7 +114,13 @@ impl Mailchimp {
             key: key.clone(),
             permits,
             policy: self.config.retry,
+            metrics: self.metrics.clone(),
         }
+    }
+
+    /// Where this client's requests, and the engine's work above it, are counted.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// Why syncing with this key cannot happen now (a refused key, a long outage), from the

@@ -18,29 +18,33 @@ impl BearerAuth {
     }
 }
 
-impl Interceptor for BearerAuth {
-    fn call(&mut self, req: Request<()>) -> Result<Request<()>, Status> {
+impl BearerAuth {
+    /// Whether an `authorization` value carries the token; why not, when it does not.
+    pub fn admits(&self, header: Option<&[u8]>) -> Result<(), &'static str> {
         let Some(expected) = &self.token else {
-            return Ok(req);
+            return Ok(());
         };
-        let header = req.metadata().get("authorization").ok_or_else(|| {
-            Status::unauthenticated("missing 'authorization: Bearer <token>' metadata")
-        })?;
-        let given = header
-            .to_str()
+        let header = header.ok_or("missing 'authorization: Bearer <token>' metadata")?;
+        let given = std::str::from_utf8(header)
             .ok()
             .and_then(|v| {
                 v.strip_prefix("Bearer ")
                     .or_else(|| v.strip_prefix("bearer "))
             })
-            .ok_or_else(|| {
-                Status::unauthenticated("authorization metadata must be 'Bearer <token>'")
-            })?;
+            .ok_or("authorization metadata must be 'Bearer <token>'")?;
         if constant_time_eq(given.trim().as_bytes(), expected.as_bytes()) {
-            Ok(req)
+            Ok(())
         } else {
-            Err(Status::unauthenticated("invalid bearer token"))
+            Err("invalid bearer token")
         }
+    }
+}
+
+impl Interceptor for BearerAuth {
+    fn call(&mut self, req: Request<()>) -> Result<Request<()>, Status> {
+        let header = req.metadata().get("authorization").map(|v| v.as_bytes());
+        self.admits(header).map_err(Status::unauthenticated)?;
+        Ok(req)
     }
 }
 

@@ -1,8 +1,9 @@
-//! `mcsync serve`: gRPC and gRPC-Web on one port, health and reflection, the bearer-token
-//! check, and an orderly shutdown that flushes sled.
+//! `mcsync serve`: gRPC and gRPC-Web on one port, health and reflection, Prometheus'
+//! `GET /metrics`, the bearer-token check, and an orderly shutdown that flushes sled.
 
 mod auth;
 mod convert;
+mod http_metrics;
 mod incoming;
 mod lists;
 mod records;
@@ -251,8 +252,9 @@ pub async fn start_on(
         .local_addr()
         .map_err(|e| StartError::Setup(e.to_string()))?;
     let store = Store::open(&config.data_dir)?;
-    let mailchimp =
-        Mailchimp::new(config.mailchimp.clone()).map_err(|e| StartError::Setup(e.to_string()))?;
+    let metrics = Arc::new(crate::metrics::Metrics::new());
+    let mailchimp = Mailchimp::new(config.mailchimp.clone(), metrics.clone())
+        .map_err(|e| StartError::Setup(e.to_string()))?;
     let app = App::new(store, mailchimp).map_err(|e| StartError::Setup(e.to_string()))?;
 
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -291,7 +293,12 @@ pub async fn start_on(
         .concurrency_limit_per_connection(limits.concurrency_per_connection)
         .http2_keepalive_interval(Some(limits.keepalive))
         .http2_keepalive_timeout(Some(limits.keepalive))
+        .layer(http_metrics::MetricsEndpointLayer {
+            app: app.clone(),
+            auth: auth.clone(),
+        })
         .layer(tonic_web::GrpcWebLayer::new())
+        .layer(http_metrics::GrpcCountLayer(metrics.grpc_requests.clone()))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -339,7 +346,7 @@ pub async fn start_on(
     };
     app.start_background(config.time_scale).await;
     let tls = config.tls.is_some();
-    tracing::info!(%addr, tls, "mcsync listening (gRPC and gRPC-Web)");
+    tracing::info!(%addr, tls, "mcsync listening (gRPC, gRPC-Web and GET /metrics)");
     Ok(ServerHandle {
         addr,
         app,

@@ -53,6 +53,9 @@ pub struct OutboxEntry {
     pub operation: Operation,
     /// The record's id.
     pub id: String,
+    /// When it entered the outbox (Unix milliseconds); `None` for entries written before
+    /// mcsync kept the time.
+    pub written_at_ms: Option<u64>,
 }
 
 /// The hash mcsync compares bodies and records by.
@@ -186,6 +189,8 @@ impl Store {
             return Ok(outcomes);
         }
         segment[..4].copy_from_slice(&entries.to_be_bytes());
+        // After the entries, so segments written before the time was kept still decode.
+        segment.extend_from_slice(&unix_ms().to_be_bytes());
         let r = &self.records;
         let trees = (&r[0], &r[1], &r[2], &r[3], &r[4], &self.outbox);
         trees
@@ -317,7 +322,7 @@ pub(super) fn decode_segment(k: &[u8], v: &[u8]) -> Result<Vec<OutboxEntry>, Sto
             .try_into()
             .map_err(|_| corrupt())?,
     );
-    let mut entries = Vec::with_capacity(count as usize);
+    let mut decoded = Vec::with_capacity(count as usize);
     let mut rest = &v[4..];
     for i in 0..u64::from(count) {
         let [kind, op, len, tail @ ..] = rest else {
@@ -332,14 +337,29 @@ pub(super) fn decode_segment(k: &[u8], v: &[u8]) -> Result<Vec<OutboxEntry>, Sto
         let id = tail.get(..usize::from(*len)).ok_or_else(corrupt)?;
         let id = String::from_utf8(id.to_vec()).map_err(|_| corrupt())?;
         rest = &tail[usize::from(*len)..];
-        entries.push(OutboxEntry {
-            sequence: first + i,
+        decoded.push((first + i, kind, operation, id));
+    }
+    let written_at_ms = rest
+        .get(..8)
+        .and_then(|t| t.try_into().ok())
+        .map(u64::from_be_bytes);
+    Ok(decoded
+        .into_iter()
+        .map(|(sequence, kind, operation, id)| OutboxEntry {
+            sequence,
             kind,
             operation,
             id,
-        });
-    }
-    Ok(entries)
+            written_at_ms,
+        })
+        .collect())
+}
+
+/// Now, in milliseconds since the Unix epoch.
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]

@@ -187,7 +187,8 @@ async fn run_batches(
     signals: &Signals,
 ) -> Result<HashMap<usize, OperationResult>, Stop> {
     let nonce = fastrand::u64(..);
-    let mut pending: Vec<BatchStatus> = Vec::new();
+    let metrics = ctx.client.metrics();
+    let mut pending: Vec<(BatchStatus, crate::metrics::Held)> = Vec::new();
     for (n, part) in planned.chunks(OPS_PER_BATCH).enumerate() {
         let ops: Vec<BatchOperation> = part
             .iter()
@@ -205,7 +206,7 @@ async fn run_batches(
             .await
             .map_err(Stop::mailchimp(During::Batch))?
         {
-            pending.push(batch);
+            pending.push((batch, metrics.batch_pending(ops.len())));
         }
     }
     let mut answers = HashMap::with_capacity(planned.len());
@@ -216,7 +217,7 @@ async fn run_batches(
             if !matches!(stop, Stop::Cancelled) {
                 return Err(stop);
             }
-            for b in &pending {
+            for (b, _) in &pending {
                 if let Err(e) = ctx.client.delete_batch(&b.id).await {
                     tracing::warn!(batch = %b.id, error = %e, "could not stop a batch");
                 }
@@ -224,7 +225,7 @@ async fn run_batches(
             return Err(Stop::Cancelled);
         }
         let mut waiting = Vec::new();
-        for b in pending {
+        for (b, held) in pending {
             let now = ctx
                 .client
                 .batch(&b.id)
@@ -242,7 +243,7 @@ async fn run_batches(
                     }
                 }
             } else {
-                waiting.push(now);
+                waiting.push((now, held));
             }
         }
         pending = waiting;

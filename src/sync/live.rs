@@ -31,6 +31,7 @@ mod tests {
             kind,
             operation,
             id: id.into(),
+            written_at_ms: None,
         }
     }
 

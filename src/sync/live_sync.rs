@@ -154,6 +154,11 @@ impl LiveSync {
             at = end;
         }
         self.store.consume_outbox(last).await?;
+        let now = crate::store::records::unix_ms();
+        let latency = &self.mailchimp.metrics().live_sync_latency;
+        for written in entries.iter().filter_map(|e| e.written_at_ms) {
+            latency.observe(now.saturating_sub(written) as f64 / 1000.0);
+        }
         if !lost.is_empty() {
             self.mark_lost(&lost).await?;
             return Ok(Step::Lost);

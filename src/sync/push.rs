@@ -526,7 +526,7 @@ mod tests {
 
     fn client() -> AccountClient {
         let key = crate::domain::ApiKey::parse("0123456789abcdef0123456789abcdef-us1").unwrap();
-        Mailchimp::new(MailchimpConfig::default())
+        Mailchimp::new(MailchimpConfig::default(), Default::default())
             .unwrap()
             .for_key(&key)
     }

@@ -32,11 +32,7 @@ async fn counts(remote: &Remote) -> Vec<pb::KindCount> {
 #[tokio::test]
 async fn a_stopped_servers_data_moves_to_a_new_data_dir_without_the_api_key() {
     let dir = tempfile::tempdir().unwrap();
-    let sim = mcsync::sim::start(
-        sim_config(3),
-        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
-    )
-    .unwrap();
+    let sim = start_sim(sim_config(3)).await;
     let (data, restored, file) = (
         dir.path().join("data"),
         dir.path().join("restored"),

@@ -415,11 +415,7 @@ async fn health_succeeds_only_while_the_server_serves() {
 async fn json_log_lines_name_their_call_and_their_job() {
     use common::shop::*;
     let dir = tempfile::tempdir().unwrap();
-    let sim = mcsync::sim::start(
-        sim_config(2),
-        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
-    )
-    .unwrap();
+    let sim = start_sim(sim_config(2)).await;
     let mut server = start_binary(dir.path(), &sim.base_url(), "info");
     let remote = Remote::new(server.addr).await;
     ready_at(&remote, &sim, false).await;

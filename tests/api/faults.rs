@@ -36,16 +36,13 @@ fn shop() -> Vec<pb::Record> {
 #[tokio::test]
 async fn writes_failed_after_the_fact_and_three_sigkills_never_repeat_a_create() {
     for mode in [pb::UploadMode::Direct, pb::UploadMode::Batch] {
-        let sim = mcsync::sim::start(
-            SimConfig {
-                latency: Duration::from_millis(5),
-                batch_delay: Duration::from_millis(200),
-                fault_after_write: 0.5,
-                ..sim_config(3)
-            },
-            tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
-        )
-        .unwrap();
+        let sim = start_sim(SimConfig {
+            latency: Duration::from_millis(5),
+            batch_delay: Duration::from_millis(200),
+            fault_after_write: 0.5,
+            ..sim_config(3)
+        })
+        .await;
         let dir = tempfile::tempdir().unwrap();
         let mut server = start_binary(dir.path(), &sim.base_url(), "info");
         let app = Remote::new(server.addr).await;
@@ -130,6 +127,14 @@ async fn a_storm_of_bare_403s_is_ridden_out_like_429s() {
     for counts in stats.stores.values() {
         assert_eq!((counts["products"], counts["orders"]), (32, 10));
     }
+    let metrics = app.metrics().await;
+    let throttled = sample(&metrics, "mcsync_mailchimp_throttled_total").unwrap();
+    assert_eq!(
+        throttled, stats.rejected[&403] as f64,
+        "every throttling answer is counted:\n{metrics}"
+    );
+    let retries = sample(&metrics, "mcsync_mailchimp_retries_total").unwrap();
+    assert!(retries >= throttled, "each was tried again:\n{metrics}");
     app.stop().await;
 }
 

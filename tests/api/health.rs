@@ -44,14 +44,7 @@ async fn mailchimp_out_of_reach_is_degraded_once_it_lasts() {
     let (job, _) = upload(&app).await;
     assert_eq!(job.state(), pb::JobState::Succeeded);
 
-    let sim = std::mem::replace(
-        &mut app.sim,
-        mcsync::sim::start(
-            sim_config(1),
-            tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
-        )
-        .unwrap(),
-    );
+    let sim = std::mem::replace(&mut app.sim, start_sim(sim_config(1)).await);
     sim.shutdown().await;
     // Once the outage is older than the threshold (the unit test in mailchimp::health shows a
     // younger one is not reported).

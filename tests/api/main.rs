@@ -15,6 +15,7 @@ mod feed_memory;
 mod health;
 mod lists;
 mod live;
+mod metrics;
 mod operators_doc;
 mod properties;
 mod push;

@@ -27,11 +27,14 @@ async fn fixture() -> Fixture {
         tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
     )
     .unwrap();
-    let mailchimp = Mailchimp::new(MailchimpConfig {
-        base_url: Some(sim.base_url().parse().unwrap()),
-        retry: fast_retries(),
-        ..Default::default()
-    })
+    let mailchimp = Mailchimp::new(
+        MailchimpConfig {
+            base_url: Some(sim.base_url().parse().unwrap()),
+            retry: fast_retries(),
+            ..Default::default()
+        },
+        Default::default(),
+    )
     .unwrap();
     let client = mailchimp.for_key(&mcsync::domain::ApiKey::parse(KEY_A).unwrap());
     let shop = ShopIdentity {

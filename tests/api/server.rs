@@ -213,6 +213,14 @@ async fn a_call_over_grpc_web_on_http1() {
     let trailer = &body[5 + len..];
     assert_eq!(trailer[0], 0x80);
     assert!(String::from_utf8_lossy(&trailer[5..]).contains("grpc-status:0"));
+    let metrics = app.metrics().await;
+    let series =
+        "mcsync_grpc_requests_total{code=\"Ok\",method=\"/mcsync.v1.SettingsService/GetSettings\"}";
+    assert_eq!(
+        sample(&metrics, series),
+        Some(1.0),
+        "gRPC-Web calls are counted:\n{metrics}"
+    );
 
     // Without the token: an error status, still over HTTP/1.1.
     let response = http
@@ -230,11 +238,7 @@ async fn a_call_over_grpc_web_on_http1() {
 /// a refresh, stops it with SIGTERM, and reads what it logged.
 #[tokio::test]
 async fn the_binary_never_logs_the_api_key_and_shuts_down_cleanly_on_sigterm() {
-    let sim = mcsync::sim::start(
-        sim_config(2),
-        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
-    )
-    .unwrap();
+    let sim = start_sim(sim_config(2)).await;
     let dir = tempfile::tempdir().unwrap();
     let ServerProcess {
         mut child,

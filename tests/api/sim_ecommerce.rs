@@ -328,10 +328,13 @@ async fn batches_run_in_the_background_and_publish_a_gzipped_tar_of_results() {
     };
     let api = Api::start().await;
     api.store("s1", "shop.example.com").await;
-    let mc = Mailchimp::new(MailchimpConfig {
-        base_url: Some(api.sim.base_url().parse().unwrap()),
-        ..Default::default()
-    })
+    let mc = Mailchimp::new(
+        MailchimpConfig {
+            base_url: Some(api.sim.base_url().parse().unwrap()),
+            ..Default::default()
+        },
+        Default::default(),
+    )
     .unwrap();
     let client = mc.for_key(&mcsync::domain::ApiKey::parse(KEY_A).unwrap());
     let op = |request: Request, body: Option<Value>, id: &str| {

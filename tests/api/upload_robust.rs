@@ -215,15 +215,12 @@ async fn a_key_revoked_or_an_account_suspended_mid_job_fails_it_with_a_clear_rea
 #[tokio::test]
 async fn sigkill_mid_upload_then_restart_completes_without_duplicate_creates() {
     for mode in [pb::UploadMode::Direct, pb::UploadMode::Batch] {
-        let sim = mcsync::sim::start(
-            mcsync::sim::SimConfig {
-                latency: Duration::from_millis(5),
-                batch_delay: Duration::from_millis(300),
-                ..sim_config(3)
-            },
-            tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
-        )
-        .unwrap();
+        let sim = start_sim(mcsync::sim::SimConfig {
+            latency: Duration::from_millis(5),
+            batch_delay: Duration::from_millis(300),
+            ..sim_config(3)
+        })
+        .await;
         let dir = tempfile::tempdir().unwrap();
         let mut server = start_binary(dir.path(), &sim.base_url(), "info");
         let app = Remote::new(server.addr).await;

@@ -71,6 +71,15 @@ pub fn sim_config(lists: usize) -> SimConfig {
 }
 
 /// Quick retries, so that tests of failures do not wait for production backoff.
+/// A simulator on a free loopback port.
+pub async fn start_sim(config: SimConfig) -> SimHandle {
+    mcsync::sim::start(
+        config,
+        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+    )
+    .unwrap()
+}
+
 pub fn fast_retries() -> RetryPolicy {
     RetryPolicy {
         max_attempts: 10,
@@ -139,6 +148,12 @@ impl TestApp {
     }
 
     /// Stops the server (flushing sled) and starts a new one on the same data dir.
+    /// What `GET /metrics` would show now.
+    pub async fn metrics(&self) -> String {
+        let server = self.server.as_ref().expect("the server runs");
+        server.app.metrics_text().await.unwrap()
+    }
+
     pub async fn restart(&mut self) {
         self.server.take().unwrap().shutdown().await;
         let server = server::start(self.config.clone()).await.unwrap();
@@ -322,6 +337,14 @@ impl Clients for Remote {
 }
 
 /// The grpcurl that scripts/test.sh installs (or `$GRPCURL`), for a plaintext server.
+/// The value of one series (`name{labels}` exactly as exported) in a Prometheus text
+/// exposition.
+pub fn sample(exposition: &str, series: &str) -> Option<f64> {
+    exposition
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
 pub fn grpcurl() -> std::process::Command {
     let mut cmd = grpcurl_binary();
     cmd.arg("-plaintext");

@@ -43,7 +43,7 @@ pub async fn ready_at(app: &impl Clients, sim: &SimHandle, abandoned_carts: bool
 
 /// 30 products, 10 customers, 10 orders (one with products missing from the mirror), 5 carts,
 /// 3 coupons.
-pub async fn small_shop(app: &TestApp) {
+pub async fn small_shop(app: &impl Clients) {
     let mut records: Vec<pb::Record> = (0..30)
         .map(|i| testdata::record(R::Product(testdata::product(i))))
         .collect();
@@ -62,11 +62,11 @@ pub async fn small_shop(app: &TestApp) {
 }
 
 /// Runs an upload in mode AUTO to its end: (the final message, messages received).
-pub async fn upload(app: &TestApp) -> (pb::JobProgress, usize) {
+pub async fn upload(app: &impl Clients) -> (pb::JobProgress, usize) {
     upload_with(app, pb::UploadMode::Auto).await
 }
 
-pub async fn upload_with(app: &TestApp, mode: pb::UploadMode) -> (pb::JobProgress, usize) {
+pub async fn upload_with(app: &impl Clients, mode: pb::UploadMode) -> (pb::JobProgress, usize) {
     let mut stream = app
         .sync()
         .upload_store_data(pb::UploadRequest {
