@@ -233,6 +233,10 @@ pub(crate) struct ServeArgs {
     /// Seconds a PushRecords stream may send nothing before it is ended.
     #[arg(long, default_value_t = 60)]
     pub stream_idle_secs: u64,
+    /// Seconds a shutdown waits for open calls to finish, before and again after stopping
+    /// background work (a running job also gets up to 3 s to reach a safe point).
+    #[arg(long, default_value_t = 5)]
+    pub shutdown_grace_secs: u64,
 }
 
 /// Runs the subcommand; an error is the one line to print before exiting with failure.
@@ -320,6 +324,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             concurrency_per_connection: args.concurrency_per_connection.max(1),
             keepalive: Duration::from_secs(args.keepalive_secs.max(1)),
             stream_idle: Duration::from_secs(args.stream_idle_secs.max(1)),
+            shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
         },
         tls: match (args.tls_cert, args.tls_key) {
             (Some(cert), Some(key)) => Some(server::TlsFiles { cert, key }),

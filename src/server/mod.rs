@@ -35,9 +35,6 @@ use crate::proto::v1::sync_service_server::SyncServiceServer;
 use crate::store::Store;
 use auth::BearerAuth;
 
-/// How long a shutdown waits for running calls and open connections.
-pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
-
 #[derive(Debug, Clone)]
 /// What `mcsync serve` runs with.
 pub struct ServerConfig {
@@ -76,6 +73,9 @@ pub struct Limits {
     pub keepalive: std::time::Duration,
     /// A PushRecords stream that sends nothing for this long is ended (what it sent is kept).
     pub stream_idle: std::time::Duration,
+    /// How long a shutdown waits for running calls and open connections: a client holding a
+    /// call open must not keep the process alive.
+    pub shutdown_grace: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -87,6 +87,7 @@ impl Default for Limits {
             concurrency_per_connection: 64,
             keepalive: std::time::Duration::from_secs(30),
             stream_idle: std::time::Duration::from_secs(60),
+            shutdown_grace: std::time::Duration::from_secs(5),
         }
     }
 }
@@ -130,12 +131,13 @@ pub struct ServerHandle {
     /// The use-cases, for in-process callers (the demo, tests).
     pub app: Arc<App>,
     stop: Option<oneshot::Sender<()>>,
+    grace: std::time::Duration,
     server: JoinHandle<Result<(), tonic::transport::Error>>,
 }
 
 impl ServerHandle {
-    /// Stops accepting calls and lets running ones finish (for at most [`SHUTDOWN_GRACE`]: a
-    /// client holding a call open must not keep the process alive), then stops background work
+    /// Stops accepting calls and lets running ones finish (for at most
+    /// [`Limits::shutdown_grace`]), then stops background work
     /// cooperatively and flushes sled. Nothing is aborted: a call still open after that is left
     /// to end with the process (its writes answer "not saved").
     pub async fn shutdown(mut self) {
@@ -144,7 +146,7 @@ impl ServerHandle {
         }
         let drained = self.drain().await;
         if !drained {
-            tracing::warn!(grace = ?SHUTDOWN_GRACE, "calls still open after the grace period; stopping background work under them");
+            tracing::warn!(grace = ?self.grace, "calls still open after the grace period; stopping background work under them");
         }
         self.app.close().await;
         // Closing ends what followed background work (job progress streams).
@@ -154,9 +156,9 @@ impl ServerHandle {
         tracing::info!("mcsync stopped");
     }
 
-    /// Waits up to [`SHUTDOWN_GRACE`] for the server to finish its calls; whether it did.
+    /// Waits up to [`Limits::shutdown_grace`] for the server to finish its calls; whether it did.
     async fn drain(&mut self) -> bool {
-        match tokio::time::timeout(SHUTDOWN_GRACE, &mut self.server).await {
+        match tokio::time::timeout(self.grace, &mut self.server).await {
             Ok(Ok(Ok(()))) => true,
             Ok(Ok(Err(e))) => {
                 tracing::error!(error = %e, "gRPC server failed");
@@ -351,6 +353,7 @@ pub async fn start_on(
         addr,
         app,
         stop: Some(stop),
+        grace: limits.shutdown_grace,
         server,
     })
 }

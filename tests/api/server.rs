@@ -303,3 +303,67 @@ async fn the_binary_never_logs_the_api_key_and_shuts_down_cleanly_on_sigterm() {
     let store = mcsync::store::Store::open(dir.path()).unwrap();
     assert!(store.settings().unwrap().connection.is_some());
 }
+
+/// A client that holds a call open (a PushRecords stream that stops sending) cannot keep the
+/// process alive: SIGTERM ends it within the grace set by `--shutdown-grace-secs`, cleanly,
+/// and the held call is never acknowledged.
+#[tokio::test]
+async fn a_call_held_open_delays_shutdown_only_for_the_grace_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mcsync"));
+    cmd.env("MCSYNC_TOKEN", TOKEN);
+    let ServerProcess {
+        mut child,
+        addr,
+        lines,
+        reader,
+    } = start_command(
+        cmd,
+        &["--shutdown-grace-secs".as_ref(), "1".as_ref()],
+        dir.path(),
+        "http://127.0.0.1:9/3.0",
+        "info",
+    );
+    let remote = Remote::new(addr).await;
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tx.send(mcsync::testdata::mixed(3)).await.unwrap();
+    let mut records = remote.records();
+    let held = tokio::spawn(async move {
+        records
+            .push_records(tokio_stream::wrappers::ReceiverStream::new(rx))
+            .await
+    });
+    // Time for the call to reach the server; were it not there yet, shutdown would not wait
+    // for it and the log line asserted below would be missing.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+
+    let asked = std::time::Instant::now();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = tokio::task::spawn_blocking(move || {
+        let exit = child.wait().unwrap();
+        reader.join().unwrap();
+        exit
+    })
+    .await
+    .unwrap();
+    let took = asked.elapsed();
+    assert!(exit.success(), "{exit:?}");
+    // Two grace periods at most (before and after background work stops), with room for a
+    // slow machine; the default is 5 s each.
+    assert!(took < std::time::Duration::from_secs(8), "took {took:?}");
+    let logs = lines.lock().unwrap().join("\n");
+    assert!(
+        logs.contains("calls still open after the grace period"),
+        "{logs}"
+    );
+    let answer = held.await.unwrap();
+    assert!(
+        answer.is_err(),
+        "a call cut by shutdown is not acknowledged: {answer:?}"
+    );
+    drop(tx);
+}
