@@ -7,6 +7,7 @@
 #   - openssl, which the TLS tests make their certificates with
 #   - Composer, to check the client's composer.json and install it offline (composer-offline.sh)
 #   - tmux, the 80-column terminal the progress test draws in
+#   - Chromium and ChromeDriver, the browser the admin-page test drives
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,16 +21,17 @@ export GRPCURL="$PWD/.venv/bin/grpcurl"
 php_ready() {
   command -v php >/dev/null && command -v phpunit >/dev/null && command -v protoc >/dev/null \
     && command -v openssl >/dev/null && command -v composer >/dev/null && command -v tmux >/dev/null \
+    && command -v chromium >/dev/null && command -v chromedriver >/dev/null \
     && php -m | grep -qx curl && [ -f /usr/share/php/Google/Protobuf/Internal/Message.php ] \
     && [ -f /usr/include/google/protobuf/timestamp.proto ]
 }
 if ! php_ready; then
-  echo "== installing PHP, php-curl, php-google-protobuf, protoc and PHPUnit (apt)"
+  echo "== installing PHP, php-curl, php-google-protobuf, protoc, PHPUnit, Chromium and its driver (apt)"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
     php-cli php-curl php-google-protobuf protobuf-compiler libprotobuf-dev phpunit openssl \
-    composer tmux >/dev/null
+    composer tmux chromium chromium-driver >/dev/null
 fi
 
 cargo test --locked "$@"

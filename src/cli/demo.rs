@@ -168,7 +168,12 @@ pub(super) async fn demo(args: DemoArgs) -> Result<(), String> {
          \n  mcsync status; mcsync lists; mcsync settings get\
          \n\nOnce a store is uploaded it is live: an Upsert reaches it by itself. Newsletters:\
          \n  mcsync subscribe reader@example.com {first}; mcsync subscriptions reader@example.com\
+         \n\nThe settings page of the X-Cart addon, and a storefront checkout, in your browser\
+         \n(PHP 8 with curl and the protobuf runtime: see clients/php/README.md):\
+         \n  MCSYNC_URL=http://{addr} MCSYNC_TOKEN={token} php -S 127.0.0.1:8080 -t {admin}\
+         \n  then open http://127.0.0.1:8080/ and http://127.0.0.1:8080/storefront.php\
          \n\nPress Ctrl-C to stop.",
+        admin = admin_page_dir(),
         first = lists
             .lists
             .first()
@@ -183,6 +188,17 @@ pub(super) async fn demo(args: DemoArgs) -> Result<(), String> {
     handle.shutdown().await;
     sim.shutdown().await;
     Ok(())
+}
+
+/// Where the reference admin page is: in this checkout when the binary was built from one,
+/// else where it is in the repository.
+fn admin_page_dir() -> String {
+    let here = concat!(env!("CARGO_MANIFEST_DIR"), "/clients/php/examples/admin");
+    if std::path::Path::new(here).is_dir() {
+        here.to_owned()
+    } else {
+        "clients/php/examples/admin".to_owned()
+    }
 }
 
 /// The demo's shop: identity, the first audience selected, `n` generated records of every kind,

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod admin_page;
 mod backup;
 mod bounded;
 mod cli;

@@ -154,6 +154,29 @@ final class Client
     }
 
     /**
+     * Starts the upload job (or joins the running one) and returns its first progress, without
+     * waiting for the end: for a web page, which answers at once and then follows the job with
+     * getJob() (the job runs on; disconnecting does not stop it).
+     */
+    public function startUpload(int $mode = V1\UploadMode::UPLOAD_MODE_AUTO, bool $resync = false): V1\JobProgress
+    {
+        $request = (new V1\UploadRequest())->setMode($mode)->setResync($resync);
+        $first = null;
+        try {
+            $this->stream('/mcsync.v1.SyncService/UploadStoreData', $request, V1\JobProgress::class, function (V1\JobProgress $p) use (&$first) {
+                $first = $p;
+                throw new StreamStopped();
+            });
+        } catch (StreamStopped $e) {
+            // Left on purpose after the first message.
+        }
+        if ($first === null) {
+            throw new McsyncException(McsyncException::INTERNAL, 'no progress from UploadStoreData');
+        }
+        return $first;
+    }
+
+    /**
      * What "Upload store data" would do, without doing it: per store, what reconciling found
      * (getReconciliations) and the creates, updates, deletes and unchanged per kind (getPlan).
      */

@@ -184,6 +184,13 @@ final class AdminFlowTest extends TestCase
         $this->assertSame(0, (int) $mcsync->listSyncErrors()->getTotal());
         $this->assertSame(0, (int) $mcsync->retryFailed()->getRetried());
 
+        // startUpload() answers with the first message and leaves the job running on.
+        $started = $mcsync->startUpload(V1\UploadMode::UPLOAD_MODE_DIRECT);
+        $this->assertNotSame('', $started->getJobId());
+        $this->assertNotSame($batched->getJobId(), $started->getJobId(), 'a new job');
+        $followed = $mcsync->watchJob($started->getJobId());
+        $this->assertSame(V1\JobState::JOB_STATE_SUCCEEDED, $followed->getState(), 'the job ran to its end without the caller');
+
         // Update store data: one result per selected list.
         $results = $mcsync->updateStoreData()->getStores();
         $this->assertCount(2, $results);

@@ -1,0 +1,336 @@
+//! The reference admin page and storefront (clients/php/examples/admin) in a real browser, as a
+//! merchant and a shopper use them, against a real mcsync and the simulator: connect, a field
+//! error next to its field, the analytics switch, select a list, the dry run, an upload whose
+//! bars move to 100 %, sync errors and Retry failed, Update store data, and the newsletter at
+//! checkout as checkboxes and as a select box.
+//!
+//! Screenshots go to target/screenshots; with `MCSYNC_UPDATE_DOCS=1` also to docs/screenshots,
+//! which README.md shows.
+
+use crate::common;
+
+use std::time::Duration;
+
+use common::browser::{Browser, php_server};
+use common::shop::*;
+use common::*;
+use mcsync::proto::v1::{self as pb, record::Record as R};
+use mcsync::testdata;
+
+fn screenshot_paths(name: &str) -> Vec<std::path::PathBuf> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut paths = vec![root.join("target/screenshots").join(name)];
+    if std::env::var_os("MCSYNC_UPDATE_DOCS").is_some() {
+        paths.push(root.join("docs/screenshots").join(name));
+    }
+    paths
+}
+
+async fn snap(browser: &Browser, name: &str) {
+    for path in screenshot_paths(name) {
+        browser.screenshot(&path).await;
+    }
+}
+
+async fn flash(browser: &Browser) -> String {
+    if browser.count(".flash").await == 0 {
+        let errors = if browser.count(".error").await > 0 {
+            browser.text(".error").await
+        } else {
+            String::new()
+        };
+        let page = browser.eval("return document.body.innerText").await;
+        snap(browser, "failure.png").await;
+        panic!("no confirmation on the page; errors: {errors}\n{page}");
+    }
+    browser.text(".flash").await
+}
+
+#[tokio::test]
+async fn a_merchant_sets_up_and_uploads_from_the_admin_page_and_a_shopper_subscribes() {
+    let app = spawn_app_with(
+        mcsync::sim::SimConfig {
+            latency: Duration::from_millis(40),
+            ..sim_config(2)
+        },
+        1,
+    )
+    .await;
+    // The shop's records arrive through its hooks (PushRecords), not through this page.
+    small_shop(&app).await;
+    let more: Vec<pb::Record> = (30..300)
+        .map(|i| testdata::record(R::Product(testdata::product(i))))
+        .collect();
+    app.records()
+        .push_records(tokio_stream::iter(more))
+        .await
+        .unwrap();
+    // Mailchimp fails one product until told otherwise: it becomes a sync error.
+    app.sim.poison("p20");
+
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/php/examples/admin");
+    let mut env = vec![
+        ("MCSYNC_URL", format!("http://{}", app.addr())),
+        ("MCSYNC_TOKEN", TOKEN.to_owned()),
+    ];
+    if let Ok(autoload) = std::env::var("MCSYNC_AUTOLOAD") {
+        env.push(("MCSYNC_AUTOLOAD", autoload));
+    }
+    let (_php, site) = php_server(&root, &env).await;
+    let browser = Browser::start(1200, 1400).await;
+    let admin = format!("{site}/index.php");
+
+    // Connect: a malformed key is refused next to the key field, a good one connects.
+    browser.open(&admin).await;
+    snap(&browser, "admin-1-connect.png").await;
+    browser.fill("#api_key", "not-a-key").await;
+    browser.submit("#connect").await;
+    let error = browser.text(".field-error[data-field='api_key']").await;
+    assert!(error.contains("data center"), "{error}");
+    browser.fill("#api_key", KEY_A).await;
+    browser.submit("#connect").await;
+    assert!(flash(&browser).await.contains("Connected to Mailchimp"));
+    let masked = browser.text("#api-key-masked").await;
+    assert!(
+        masked.ends_with(&KEY_A[KEY_A.len() - 8..]) && !masked.contains(&KEY_A[..8]),
+        "{masked}"
+    );
+    assert_eq!(
+        browser.count("#list_update_interval option").await,
+        14,
+        "every interval of the seed"
+    );
+    assert!(browser.displayed("#single-opt-in-warning").await);
+
+    // Company details: a bad email is refused next to the email field; fixed, it saves.
+    for (field, value) in [
+        ("#shop_url", "https://shop.example.com"),
+        ("#company_name", "Acme Outdoor"),
+        ("#email", "orders-at-acme"),
+        ("#currency_code", "USD"),
+        ("#country_code", "US"),
+    ] {
+        browser.fill(field, value).await;
+    }
+    browser.submit("#save").await;
+    let error = browser.text(".field-error[data-field='shop.email']").await;
+    assert!(error.contains("email"), "{error}");
+    snap(&browser, "admin-2-field-error.png").await;
+    browser.fill("#email", "orders@acme.example").await;
+    browser.click("#abandoned_carts").await;
+    browser.submit("#save").await;
+    assert_eq!(flash(&browser).await, "Settings saved.");
+
+    // The analytics switch hides and shows the setup section.
+    assert!(browser.displayed("#ecommerce-setup").await);
+    browser.click("#ecommerce_analytics").await;
+    assert!(!browser.displayed("#ecommerce-setup").await);
+    browser.click("#ecommerce_analytics").await;
+    assert!(browser.displayed("#ecommerce-setup").await);
+
+    // Select the first audience and Update.
+    let list = app.sim.list_ids(KEY_A)[0].clone();
+    browser.click(&format!("#list-{list}")).await;
+    browser.submit("#update-lists").await;
+    assert!(
+        flash(&browser)
+            .await
+            .contains("lists for Mailchimp Stores are saved")
+    );
+
+    // The dry run: a plan, nothing sent.
+    browser.submit("#plan").await;
+    assert!(browser.count("#plan-result tbody tr").await >= 4);
+    snap(&browser, "admin-3-dry-run.png").await;
+    assert_eq!(
+        entity_requests(&app.sim.stats()),
+        0,
+        "a dry run sends nothing"
+    );
+
+    // Upload: the bars move, then stand at 100 %.
+    browser.submit("#upload").await;
+    let mut seen = Vec::new();
+    let mut mid_shot = false;
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let mut done = false;
+    while std::time::Instant::now() < deadline {
+        let state = browser
+            .eval("return document.getElementById('progress').dataset.state || ''")
+            .await;
+        let percent = browser
+            .eval("return Number(document.getElementById('progress').dataset.percent || 0)")
+            .await
+            .as_f64()
+            .unwrap_or(0.0);
+        seen.push(percent);
+        if state == "running" && percent > 5.0 && percent < 90.0 && !mid_shot {
+            mid_shot = true;
+            snap(&browser, "admin-4-upload-running.png").await;
+        }
+        if state != "running" && state != "" {
+            done = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    assert!(done, "the upload ended; percents seen: {seen:?}");
+    assert_eq!(browser.text("#job-state").await, "succeeded");
+    assert_eq!(browser.text("#job-percent").await, "100 %");
+    assert!(
+        seen.iter().any(|p| *p > 0.0 && *p < 100.0),
+        "the bar moved on its way: {seen:?}"
+    );
+    let full = browser
+        .eval("return Array.from(document.querySelectorAll('.phase .fill')).every(f => f.style.width === '100%')")
+        .await;
+    assert_eq!(full, serde_json::json!(true), "every phase's bar is full");
+    snap(&browser, "admin-5-upload-done.png").await;
+
+    // The refused product is listed; once Mailchimp takes it, Retry failed sends it.
+    browser.open(&admin).await;
+    assert!(browser.text("#sync-errors").await.contains("p20"));
+    app.sim.cure("p20");
+    browser.submit("#retry-failed").await;
+    assert!(
+        flash(&browser).await.contains("1 accepted"),
+        "{}",
+        flash(&browser).await
+    );
+    assert_eq!(browser.count("#no-sync-errors").await, 1);
+
+    browser.submit("#update-store-data").await;
+    assert!(flash(&browser).await.contains("updated"));
+
+    // The storefront, checkbox type: the shopper subscribes and is told to confirm by email
+    // (double opt-in is the default).
+    browser.open(&format!("{site}/storefront.php")).await;
+    assert_eq!(
+        browser.count("input.newsletter").await,
+        1,
+        "one selected list"
+    );
+    browser.fill("#email", "shopper@example.com").await;
+    browser.fill("#first_name", "Sam").await;
+    browser.click(&format!("#newsletter-{list}")).await;
+    browser.submit("#place-order").await;
+    let notice = browser.text("#double-opt-in").await;
+    assert!(notice.contains("confirm your subscription"), "{notice}");
+    snap(&browser, "storefront-1-double-opt-in.png").await;
+    let subscriptions = app
+        .subscriptions()
+        .get_subscriptions(pb::GetSubscriptionsRequest {
+            email: "shopper@example.com".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(subscriptions.lists[0].wanted, "subscribed");
+
+    // A bad email is refused next to the email field.
+    browser.fill("#email", "nobody").await;
+    browser.click(&format!("#newsletter-{list}")).await;
+    browser.submit("#place-order").await;
+    assert!(browser.count(".field-error[data-field='email']").await == 1);
+
+    // Select box type: one list at most, from a select.
+    browser.open(&admin).await;
+    browser
+        .eval("document.getElementById('subscription_element_type').value = '2'; return true")
+        .await;
+    browser.submit("#save").await;
+    assert_eq!(flash(&browser).await, "Settings saved.");
+    browser.open(&format!("{site}/storefront.php")).await;
+    assert_eq!(browser.count("input.newsletter").await, 0);
+    assert_eq!(browser.count("select#newsletter option").await, 2);
+    snap(&browser, "storefront-2-select-box.png").await;
+
+    // Reset: the key is forgotten, the key field is back.
+    browser.open(&admin).await;
+    browser.submit("#reset").await;
+    assert!(flash(&browser).await.contains("reset"));
+    assert_eq!(browser.count("#api_key").await, 1);
+    let settings = app
+        .settings()
+        .get_settings(pb::GetSettingsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!settings.connection.unwrap_or_default().connected);
+
+    drop(browser);
+    app.stop().await;
+}
+
+/// `mcsync demo` says how to open the admin page; doing what it says shows the page connected
+/// to the demo's account, and the storefront offers its newsletter.
+#[tokio::test]
+async fn the_demo_prints_how_to_open_the_admin_page_and_that_works() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut demo = common::browser::Killed(
+        std::process::Command::new(env!("CARGO_BIN_EXE_mcsync"))
+            .args([
+                "demo",
+                "--records",
+                "100",
+                "--listen",
+                "127.0.0.1:0",
+                "--data-dir",
+            ])
+            .arg(dir.path().join("data"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = demo.0.stdout.take().unwrap();
+    let printed = tokio::task::spawn_blocking(move || {
+        let mut lines = Vec::new();
+        for line in BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            let end = line.contains("Press Ctrl-C");
+            lines.push(line);
+            if end {
+                break;
+            }
+        }
+        lines
+    })
+    .await
+    .unwrap();
+    let command = printed
+        .iter()
+        .find(|l| l.contains("php -S"))
+        .unwrap_or_else(|| panic!("no php -S line in:\n{}", printed.join("\n")));
+    // MCSYNC_URL=… MCSYNC_TOKEN=… php -S 127.0.0.1:8080 -t DIR
+    let words: Vec<&str> = command.split_whitespace().collect();
+    let var = |name: &str| {
+        words
+            .iter()
+            .find_map(|w| w.strip_prefix(&format!("{name}=")))
+            .unwrap()
+            .to_owned()
+    };
+    let root = words[words.iter().position(|w| *w == "-t").unwrap() + 1];
+    let (_php, site) = php_server(
+        std::path::Path::new(root),
+        &[
+            ("MCSYNC_URL", var("MCSYNC_URL")),
+            ("MCSYNC_TOKEN", var("MCSYNC_TOKEN")),
+        ],
+    )
+    .await;
+    mcsync::mailchimp::install_crypto_provider();
+    let http = reqwest::Client::new();
+    let page = |path: &'static str| {
+        let request = http.get(format!("{site}{path}"));
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+    let admin = page("/").await;
+    assert!(admin.contains("id=\"api-key-masked\""), "{admin}");
+    assert!(admin.contains("Upload store data to Mailchimp"));
+    let storefront = page("/storefront.php").await;
+    assert!(storefront.contains("class=\"newsletter\""), "{storefront}");
+    drop(demo);
+}
