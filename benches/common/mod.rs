@@ -54,6 +54,7 @@ impl Bench {
             limits: Default::default(),
             tls: None,
             insecure_plaintext: false,
+            webhook_base_url: String::new(),
         })
         .await
         .unwrap();

@@ -94,6 +94,7 @@ impl App {
         settings.select_lists(chosen);
         self.store.save_settings(&settings).await?;
         drop(_guard);
+        self.hooks.request();
         self.audiences()
     }
 

@@ -5,6 +5,7 @@
 mod audiences;
 pub use audiences::AudienceView;
 pub mod feed;
+pub mod member_events;
 mod metrics;
 mod records;
 mod settings;
@@ -21,6 +22,7 @@ use crate::mailchimp::{Mailchimp, MailchimpError};
 use crate::store::{Store, StoreError};
 use crate::sync::jobs::Jobs;
 use crate::sync::live_sync::LiveSync;
+use crate::sync::webhooks::Hooks;
 use crate::sync::workers::Workers;
 use crate::sync::{RefreshError, Refresher};
 
@@ -156,12 +158,35 @@ pub struct App {
     /// group commit that changed something).
     live_wake: Arc<Notify>,
     workers: Mutex<Option<Workers>>,
+    hooks: Arc<Hooks>,
+    /// The newest stored member event's sequence; WatchMemberEvents follows it.
+    member_events: tokio::sync::watch::Sender<u64>,
+    /// Set when the app closes: streams that follow it end.
+    closing: tokio::sync::watch::Sender<bool>,
+}
+
+/// How the use-cases are set up beyond the store and Mailchimp.
+#[derive(Debug, Clone, Default)]
+pub struct AppOptions {
+    /// `serve --webhook-base-url` ("" when not given): the webhooks' base URL when the
+    /// setting is empty.
+    pub webhook_base_url: String,
 }
 
 impl App {
     /// Opens the use-cases on a store and a Mailchimp client, and starts the writer thread (the workers start with [`Self::start_background`]).
-    pub fn new(store: Store, mailchimp: Mailchimp) -> Result<Arc<Self>, AppError> {
+    pub fn new(
+        store: Store,
+        mailchimp: Mailchimp,
+        options: AppOptions,
+    ) -> Result<Arc<Self>, AppError> {
         let mailchimp = Arc::new(mailchimp);
+        let hooks = Arc::new(Hooks::new(
+            store.clone(),
+            mailchimp.clone(),
+            options.webhook_base_url,
+        ));
+        let member_events = tokio::sync::watch::Sender::new(store.last_member_event()?);
         let live_wake = Arc::new(Notify::new());
         let feed = feed::Feed::start(store.clone(), live_wake.clone());
         Ok(Arc::new(Self {
@@ -173,6 +198,9 @@ impl App {
             settings_lock: Mutex::new(()),
             live_wake,
             workers: Mutex::new(None),
+            hooks,
+            member_events,
+            closing: tokio::sync::watch::Sender::new(false),
         }))
     }
 
@@ -193,13 +221,14 @@ impl App {
             jobs: self.jobs.clone(),
             wake: self.live_wake.clone(),
         };
-        let workers = Workers::start(self.refresher.clone(), live, time_scale);
+        let workers = Workers::start(self.refresher.clone(), live, self.hooks.clone(), time_scale);
         *self.workers.lock().await = Some(workers);
     }
 
     /// Stops background work cooperatively (the job at its next chunk, workers between two
     /// steps), then the writer thread, and flushes: what was acknowledged is on disk.
     pub async fn close(&self) {
+        self.closing.send_replace(true);
         self.jobs.halt().await;
         if let Some(workers) = self.workers.lock().await.take() {
             workers.stop().await;
@@ -208,6 +237,11 @@ impl App {
         if let Err(e) = self.store.flush().await {
             tracing::error!(error = %e, "final flush failed");
         }
+    }
+
+    /// Turns true when the app closes, for streams that follow it.
+    pub fn closing(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.closing.subscribe()
     }
 
     /// Whether the store can write: the last write's failure until one succeeds again.

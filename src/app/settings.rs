@@ -51,6 +51,7 @@ impl App {
         {
             self.refresher.request_soon();
         }
+        self.hooks.request();
         Ok(settings)
     }
 
@@ -59,6 +60,10 @@ impl App {
         let _guard = self.settings_lock.lock().await;
         let mut settings = self.store.settings()?;
         if let Some(old) = settings.connection.take() {
+            // Mailchimp stops posting to mcsync before the key that can tell it is forgotten.
+            if let Err(e) = self.hooks.forget(&old.api_key).await {
+                tracing::warn!(error = %e, "could not remove the Mailchimp webhooks");
+            }
             self.store.save_settings(&settings).await?;
             tracing::info!(account_id = %old.account.id, "Mailchimp connection reset");
         }
@@ -72,9 +77,13 @@ impl App {
         if let Some(Some(list_id)) = &update.default_automation_list_id {
             check_default_list(&settings, list_id)?;
         }
+        let base_before = settings.webhook_base_url.clone();
         settings.apply(update);
         self.store.save_settings(&settings).await?;
         self.refresher.set_interval(settings.list_update_interval);
+        if settings.webhook_base_url != base_before {
+            self.hooks.request();
+        }
         Ok(settings)
     }
 }

@@ -144,6 +144,10 @@ impl App {
             .iter()
             .map(|a| request(a, Wanted::Subscribed))
             .collect();
+        // The shopper asks again: an unsubscribe Mailchimp told of earlier no longer binds.
+        for sub in &subs {
+            self.store.lift_suppression(&sub.list_id, &sub.email)?;
+        }
         // A select box means one list: picking it leaves the others.
         if lists.element == SubscriptionElementType::Select {
             subs.extend(

@@ -140,6 +140,7 @@ pub(super) async fn demo(args: DemoArgs) -> Result<(), String> {
         limits: server::Limits::default(),
         tls: None,
         insecure_plaintext: false,
+        webhook_base_url: String::new(),
     };
     let handle = server::start(config).await.map_err(|e| e.to_string())?;
     handle

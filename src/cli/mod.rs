@@ -151,6 +151,18 @@ pub(crate) enum Command {
         #[command(flatten)]
         remote: ops::Remote,
     },
+    /// Operator: what Mailchimp's webhooks said (unsubscribes, cleans, profile and email
+    /// changes), after a sequence number; `--follow` waits for new ones.
+    Events {
+        /// Show the events after this sequence number.
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+        /// Keep waiting for new events (Ctrl-C to stop).
+        #[arg(long)]
+        follow: bool,
+        #[command(flatten)]
+        remote: ops::Remote,
+    },
     /// Operator: where an email stands on every selected list.
     Subscriptions {
         email: String,
@@ -237,6 +249,10 @@ pub(crate) struct ServeArgs {
     /// background work (a running job also gets up to 3 s to reach a safe point).
     #[arg(long, default_value_t = 5)]
     pub shutdown_grace_secs: u64,
+    /// The public base URL Mailchimp's webhooks reach this server at (e.g.
+    /// https://shop.example.com/mcsync); the setting of the same name wins when set.
+    #[arg(long, env = "MCSYNC_WEBHOOK_BASE_URL")]
+    pub webhook_base_url: Option<String>,
 }
 
 /// Runs the subcommand; an error is the one line to print before exiting with failure.
@@ -279,6 +295,11 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Command::Retry { remote } => ops::retry(&remote).await,
         Command::RemoveStore { store_id, remote } => ops::remove_store(&remote, store_id).await,
         Command::Subscriptions { email, remote } => subscriptions::get(&remote, email).await,
+        Command::Events {
+            after,
+            follow,
+            remote,
+        } => subscriptions::events(&remote, after, follow).await,
         Command::Subscribe {
             email,
             list_ids,
@@ -332,6 +353,11 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             _ => return Err("--tls-cert and --tls-key go together".into()),
         },
         insecure_plaintext: args.insecure_plaintext,
+        webhook_base_url: match args.webhook_base_url.as_deref() {
+            None => String::new(),
+            Some(url) => crate::domain::validate::webhook_base_url(url)
+                .map_err(|why| format!("--webhook-base-url {why}"))?,
+        },
     };
     let handle = server::start(config).await.map_err(|e| e.to_string())?;
     shutdown_signal().await;

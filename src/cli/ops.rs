@@ -45,7 +45,7 @@ pub enum SettingsCommand {
     /// Print every setting (the API key masked).
     Get,
     /// Change the settings given; the others keep their values.
-    Set(SetArgs),
+    Set(Box<SetArgs>),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -90,6 +90,10 @@ pub struct SetArgs {
     /// A selected list id, or "" for none.
     #[arg(long)]
     default_list: Option<String>,
+    /// The public base URL Mailchimp's webhooks reach mcsync at, or "" to fall back on
+    /// `serve --webhook-base-url`.
+    #[arg(long)]
+    webhook_base_url: Option<String>,
     #[arg(long)]
     shop_url: Option<String>,
     #[arg(long)]
@@ -115,6 +119,9 @@ pub(super) struct Clients {
     records: StoreDataServiceClient<InterceptedService<Channel, Auth>>,
     sync: SyncServiceClient<InterceptedService<Channel, Auth>>,
     pub(super) subscriptions: pb::subscription_service_client::SubscriptionServiceClient<
+        InterceptedService<Channel, Auth>,
+    >,
+    pub(super) events: pb::member_events_service_client::MemberEventsServiceClient<
         InterceptedService<Channel, Auth>,
     >,
 }
@@ -190,6 +197,10 @@ pub(super) async fn clients(remote: &Remote) -> Result<Clients, String> {
         records: StoreDataServiceClient::with_interceptor(channel.clone(), auth()),
         sync: SyncServiceClient::with_interceptor(channel.clone(), auth()),
         subscriptions: pb::subscription_service_client::SubscriptionServiceClient::with_interceptor(
+            channel.clone(),
+            auth(),
+        ),
+        events: pb::member_events_service_client::MemberEventsServiceClient::with_interceptor(
             channel,
             auth(),
         ),
@@ -244,7 +255,7 @@ pub async fn settings(remote: &Remote, command: SettingsCommand) -> Result<(), S
     let mut c = clients(remote).await?;
     let s = match command {
         SettingsCommand::Get => c.settings.get_settings(pb::GetSettingsRequest {}).await,
-        SettingsCommand::Set(args) => c.settings.update_settings(update(args)).await,
+        SettingsCommand::Set(args) => c.settings.update_settings(update(*args)).await,
     }
     .map_err(failure)?
     .into_inner();
@@ -600,6 +611,7 @@ fn update(a: SetArgs) -> pb::UpdateSettingsRequest {
         }),
         default_automation_list_id: a.default_list,
         shop: Some(shop),
+        webhook_base_url: a.webhook_base_url,
     }
 }
 

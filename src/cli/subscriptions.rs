@@ -1,4 +1,5 @@
-//! Operator commands for newsletter subscriptions: look an email up, subscribe, unsubscribe.
+//! Operator commands for newsletter subscriptions: look an email up, subscribe, unsubscribe,
+//! and what Mailchimp's webhooks said (`mcsync events`).
 
 use super::ops::{Remote, clients, failure};
 use crate::proto::v1 as pb;
@@ -63,4 +64,71 @@ pub async fn unsubscribe(
         .map_err(failure)?;
     show(r.into_inner());
     Ok(())
+}
+
+/// One line per event: sequence, type, audience, email, and what Mailchimp added.
+fn event_line(e: &pb::MemberEvent) -> String {
+    let kind = match e.r#type() {
+        pb::MemberEventType::Subscribe => "subscribe",
+        pb::MemberEventType::Unsubscribe => "unsubscribe",
+        pb::MemberEventType::Profile => "profile",
+        pb::MemberEventType::Cleaned => "cleaned",
+        pb::MemberEventType::Upemail => "upemail",
+        pb::MemberEventType::Unspecified => "?",
+    };
+    let mut line = format!("{:>6}  {kind:<11} {}  {}", e.sequence, e.list_id, e.email);
+    if !e.old_email.is_empty() {
+        line.push_str(&format!(" (was {})", e.old_email));
+    }
+    for (name, value) in [
+        ("action", &e.action),
+        ("reason", &e.reason),
+        ("campaign", &e.campaign_id),
+    ] {
+        if !value.is_empty() {
+            line.push_str(&format!("  {name}={value}"));
+        }
+    }
+    line
+}
+
+/// `mcsync events`: the events after `after`, then, with `follow`, each new one as it comes.
+pub async fn events(remote: &Remote, after: i64, follow: bool) -> Result<(), String> {
+    let mut c = clients(remote).await?;
+    if follow {
+        let mut stream = c
+            .events
+            .watch_member_events(pb::WatchMemberEventsRequest {
+                after_sequence: after,
+            })
+            .await
+            .map_err(failure)?
+            .into_inner();
+        while let Some(event) = stream.message().await.map_err(failure)? {
+            println!("{}", event_line(&event));
+        }
+        return Ok(());
+    }
+    let mut place = after;
+    loop {
+        let page = c
+            .events
+            .list_member_events(pb::ListMemberEventsRequest {
+                after_sequence: place,
+                limit: 1000,
+            })
+            .await
+            .map_err(failure)?
+            .into_inner();
+        if page.events.is_empty() {
+            if place == after {
+                println!("No member events after {after}.");
+            }
+            return Ok(());
+        }
+        for e in &page.events {
+            println!("{}", event_line(e));
+            place = e.sequence;
+        }
+    }
 }

@@ -245,6 +245,9 @@ pub struct Settings {
     pub shop: ShopIdentity,
     /// Keyed by Mailchimp account id.
     pub accounts: BTreeMap<String, AccountChoices>,
+    /// Where Mailchimp's webhooks reach mcsync (validated by `validate::webhook_base_url`);
+    /// empty: `serve --webhook-base-url`, or webhooks off.
+    pub webhook_base_url: String,
 }
 
 impl Default for Settings {
@@ -260,6 +263,7 @@ impl Default for Settings {
             coupon_upload_mode: CouponUploadMode::All,
             shop: ShopIdentity::default(),
             accounts: BTreeMap::new(),
+            webhook_base_url: String::new(),
         }
     }
 }
@@ -305,6 +309,8 @@ pub struct SettingsUpdate {
     pub default_automation_list_id: Option<Option<String>>,
     /// The shop identity fields present.
     pub shop: ShopIdentityUpdate,
+    /// See [`Settings::webhook_base_url`].
+    pub webhook_base_url: Option<String>,
 }
 
 impl ShopIdentityUpdate {
@@ -359,7 +365,9 @@ impl Settings {
             coupon_upload_mode,
             default_automation_list_id,
             shop,
+            webhook_base_url,
         } = update;
+        set(&mut self.webhook_base_url, webhook_base_url);
         set(&mut self.ecommerce_analytics, ecommerce_analytics);
         set(&mut self.abandoned_carts, abandoned_carts);
         set(&mut self.single_opt_in, single_opt_in);

@@ -49,6 +49,29 @@ pub fn shop_url(value: &str) -> Result<String, String> {
     Ok(v.trim_end_matches('/').to_owned())
 }
 
+/// A public base URL for Mailchimp's webhooks: absolute http(s), a host, no query or fragment,
+/// at most 400 characters; "" stays "" (the setting cleared). Trailing slashes are dropped.
+pub fn webhook_base_url(value: &str) -> Result<String, String> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Ok(String::new());
+    }
+    if v.len() > 400 {
+        return Err("must be at most 400 characters".into());
+    }
+    let url = reqwest::Url::parse(v).map_err(|e| format!("is not an absolute URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("must be an http or https URL".into());
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("must have a host".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("must have no query or fragment (mcsync appends its own path)".into());
+    }
+    Ok(v.trim_end_matches('/').to_owned())
+}
+
 /// An email address of the form Mailchimp accepts: one `@`, a non-empty local part, a dotted
 /// domain, no spaces; lower-cased domain. Mailchimp's own check is stricter on some TLDs.
 pub fn email(value: &str) -> Result<String, String> {
@@ -312,5 +335,30 @@ mod tests {
         assert!(timezone("America/New_York").is_ok());
         assert!(timezone("America/Argentina/Buenos_Aires").is_ok());
         assert!(timezone("new york").is_err());
+    }
+}
+
+/// Whether a secret given equals the one kept, compared without an early exit, so that the
+/// answer's timing says nothing about how much matched.
+pub fn same_secret(given: &str, kept: &str) -> bool {
+    let (a, b) = (given.as_bytes(), kept.as_bytes());
+    let mut diff = u8::from(a.len() != b.len());
+    for (i, &x) in a.iter().enumerate() {
+        diff |= x ^ b.get(i).copied().unwrap_or(0);
+    }
+    diff == 0
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::same_secret;
+
+    #[test]
+    fn secrets_compare_exactly() {
+        assert!(same_secret("secret", "secret"));
+        assert!(!same_secret("secret", "secreT"));
+        assert!(!same_secret("secret", "secret1"));
+        assert!(!same_secret("", "x"));
+        assert!(!same_secret("x", ""));
     }
 }

@@ -12,6 +12,7 @@ pub mod ids;
 pub mod retry;
 mod stores;
 mod types;
+mod webhooks;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -27,6 +28,7 @@ pub use error::{ErrorKind, FieldError, MailchimpError, Problem};
 pub use health::Degraded;
 pub use retry::RetryPolicy;
 pub use types::*;
+pub use webhooks::{WebhookEvents, WebhookSources, WebhookWire};
 
 use crate::domain::ApiKey;
 use crate::metrics::Metrics;

@@ -39,6 +39,9 @@ pub fn settings(s: &Settings) -> pb::Settings {
         coupon_upload_mode: coupon_mode_to_pb(s.coupon_upload_mode) as i32,
         default_automation_list_id: s.choices().default_automation_list.unwrap_or_default(),
         shop: Some(shop(&s.shop)),
+        // Filled by the handler, which knows the hooks.
+        webhooks: None,
+        webhook_base_url: s.webhook_base_url.clone(),
     }
 }
 
@@ -114,6 +117,17 @@ pub fn settings_update(
         locale: s.locale,
         timezone: s.timezone,
     });
+    let webhook_base_url = match r
+        .webhook_base_url
+        .as_deref()
+        .map(domain::validate::webhook_base_url)
+    {
+        Some(Err(reason)) => {
+            errors.push(ValidationError::new("webhook_base_url", reason));
+            None
+        }
+        other => other.map(Result::unwrap_or_default),
+    };
     let shop = match shop.unwrap_or_default().validated() {
         Ok(s) => s,
         Err(e) => {
@@ -133,6 +147,7 @@ pub fn settings_update(
         coupon_upload_mode: coupon.flatten(),
         default_automation_list_id: default_list,
         shop,
+        webhook_base_url,
     })
 }
 

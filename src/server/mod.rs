@@ -3,15 +3,17 @@
 
 mod auth;
 mod convert;
-mod http_metrics;
+mod http;
 mod incoming;
 mod lists;
+mod member_events;
 mod records;
 mod settings;
 pub mod status;
 mod subscriptions;
 mod sync;
 mod tls;
+mod webhook;
 
 pub use tls::TlsFiles;
 
@@ -28,6 +30,7 @@ use tonic::transport::Server;
 use crate::app::App;
 use crate::mailchimp::{Mailchimp, MailchimpConfig};
 use crate::proto::v1::list_service_server::ListServiceServer;
+use crate::proto::v1::member_events_service_server::MemberEventsServiceServer;
 use crate::proto::v1::settings_service_server::SettingsServiceServer;
 use crate::proto::v1::store_data_service_server::StoreDataServiceServer;
 use crate::proto::v1::subscription_service_server::SubscriptionServiceServer;
@@ -54,6 +57,9 @@ pub struct ServerConfig {
     pub tls: Option<TlsFiles>,
     /// Allow a non-loopback address without TLS.
     pub insecure_plaintext: bool,
+    /// The public base URL Mailchimp's webhooks reach this server at, when the setting is
+    /// empty ("" for none).
+    pub webhook_base_url: String,
 }
 
 /// Bounds on what one client can make the server hold; each is a `serve` flag.
@@ -214,6 +220,7 @@ async fn report_health(health: &tonic_health::server::HealthReporter, serving: b
         <StoreDataServiceServer<records::Records> as NamedService>::NAME,
         <SyncServiceServer<sync::Sync> as NamedService>::NAME,
         <SubscriptionServiceServer<subscriptions::Subscriptions> as NamedService>::NAME,
+        <MemberEventsServiceServer<member_events::MemberEvents> as NamedService>::NAME,
     ] {
         health.set_service_status(name, status).await;
     }
@@ -257,7 +264,10 @@ pub async fn start_on(
     let metrics = Arc::new(crate::metrics::Metrics::new());
     let mailchimp = Mailchimp::new(config.mailchimp.clone(), metrics.clone())
         .map_err(|e| StartError::Setup(e.to_string()))?;
-    let app = App::new(store, mailchimp).map_err(|e| StartError::Setup(e.to_string()))?;
+    let options = crate::app::AppOptions {
+        webhook_base_url: config.webhook_base_url.clone(),
+    };
+    let app = App::new(store, mailchimp, options).map_err(|e| StartError::Setup(e.to_string()))?;
 
     let (health, health_service) = tonic_health::server::health_reporter();
     report_health(&health, true).await;
@@ -295,12 +305,12 @@ pub async fn start_on(
         .concurrency_limit_per_connection(limits.concurrency_per_connection)
         .http2_keepalive_interval(Some(limits.keepalive))
         .http2_keepalive_timeout(Some(limits.keepalive))
-        .layer(http_metrics::MetricsEndpointLayer {
+        .layer(http::HttpEndpointsLayer {
             app: app.clone(),
             auth: auth.clone(),
         })
         .layer(tonic_web::GrpcWebLayer::new())
-        .layer(http_metrics::GrpcCountLayer(metrics.grpc_requests.clone()))
+        .layer(http::GrpcCountLayer(metrics.grpc_requests.clone()))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -324,6 +334,11 @@ pub async fn start_on(
         ))
         .add_service(InterceptedService::new(
             SubscriptionServiceServer::new(subscriptions::Subscriptions(app.clone()))
+                .max_decoding_message_size(max),
+            auth.clone(),
+        ))
+        .add_service(InterceptedService::new(
+            MemberEventsServiceServer::new(member_events::MemberEvents(app.clone()))
                 .max_decoding_message_size(max),
             auth,
         ));

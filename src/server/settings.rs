@@ -11,6 +11,29 @@ use crate::proto::v1::settings_service_server::SettingsService;
 
 pub struct Settings(pub Arc<App>);
 
+impl Settings {
+    /// The settings with where the webhooks stand.
+    fn answer(&self, settings: &crate::domain::Settings) -> pb::Settings {
+        let hooks = self.0.webhooks();
+        pb::Settings {
+            webhooks: Some(pb::Webhooks {
+                base_url: hooks.base_url,
+                enabled: hooks.enabled,
+                problem: hooks.problem,
+                audiences: hooks
+                    .audiences
+                    .into_iter()
+                    .map(|(list_id, webhook_id)| pb::AudienceWebhook {
+                        list_id,
+                        webhook_id,
+                    })
+                    .collect(),
+            }),
+            ..convert::settings(settings)
+        }
+    }
+}
+
 #[tonic::async_trait]
 impl SettingsService for Settings {
     async fn connect(
@@ -18,7 +41,7 @@ impl SettingsService for Settings {
         req: Request<pb::ConnectRequest>,
     ) -> Result<Response<pb::Settings>, Status> {
         let settings = self.0.connect(&req.into_inner().api_key).await?;
-        Ok(Response::new(convert::settings(&settings)))
+        Ok(Response::new(self.answer(&settings)))
     }
 
     async fn reset_connection(
@@ -26,7 +49,7 @@ impl SettingsService for Settings {
         _: Request<pb::ResetConnectionRequest>,
     ) -> Result<Response<pb::Settings>, Status> {
         let settings = self.0.reset_connection().await?;
-        Ok(Response::new(convert::settings(&settings)))
+        Ok(Response::new(self.answer(&settings)))
     }
 
     async fn get_settings(
@@ -34,7 +57,7 @@ impl SettingsService for Settings {
         _: Request<pb::GetSettingsRequest>,
     ) -> Result<Response<pb::Settings>, Status> {
         let settings = self.0.settings()?;
-        Ok(Response::new(convert::settings(&settings)))
+        Ok(Response::new(self.answer(&settings)))
     }
 
     async fn update_settings(
@@ -44,6 +67,6 @@ impl SettingsService for Settings {
         let update =
             convert::settings_update(req.into_inner()).map_err(|e| super::status::invalid(&e))?;
         let settings = self.0.update_settings(update).await?;
-        Ok(Response::new(convert::settings(&settings)))
+        Ok(Response::new(self.answer(&settings)))
     }
 }

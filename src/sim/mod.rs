@@ -10,6 +10,7 @@ mod model;
 mod problem;
 mod routes;
 mod schema;
+mod webhooks;
 mod world;
 
 use std::collections::BTreeMap;
@@ -162,6 +163,10 @@ pub(crate) struct Shared {
     world: Mutex<World>,
     stats: Mutex<SimStats>,
     in_flight: AtomicUsize,
+    /// Posts webhook deliveries and checks hook URLs.
+    http: reqwest::Client,
+    /// Every webhook delivery made, in order of completion.
+    deliveries: Mutex<Vec<webhooks::Delivery>>,
 }
 
 impl Shared {
@@ -362,14 +367,30 @@ impl SimHandle {
 
     /// Sets a member's status as Mailchimp's own processes would (a confirmation clicked, an
     /// unsubscribe link, a bounce); creates the member if needed.
+    /// Fires the audience's webhooks as Mailchimp would (a member's own doing; a clean is
+    /// Mailchimp's).
     pub fn set_member_status(&self, api_key: &str, list_id: &str, email: &str, status: &str) {
+        let shared = self.shared.clone();
         self.with_account(api_key, |a| {
-            if let Ok(list) = a.list_mut(list_id) {
-                list.join_as_customer(email, false);
-                if let Some(m) = list.members.get_mut(&subscriber_hash(email)) {
-                    m.status = status.to_owned();
-                }
-            }
+            member_status(&shared, a, list_id, email, status)
+        })
+    }
+
+    /// Every webhook delivery made so far (each after its last attempt).
+    pub fn deliveries(&self) -> Vec<webhooks::Delivery> {
+        self.shared
+            .deliveries
+            .lock()
+            .expect("deliveries lock")
+            .clone()
+    }
+
+    /// The URLs of an audience's webhooks.
+    pub fn webhook_urls(&self, api_key: &str, list_id: &str) -> Vec<String> {
+        self.with_account(api_key, |a| {
+            a.list(list_id)
+                .map(|l| l.webhooks.iter().map(|h| h.url.clone()).collect())
+                .unwrap_or_default()
         })
     }
 
@@ -410,6 +431,32 @@ impl SimHandle {
     }
 }
 
+/// Sets a member's status (creating the member if needed) and fires what that change fires.
+pub(crate) fn member_status(
+    shared: &Arc<Shared>,
+    a: &mut Account,
+    list_id: &str,
+    email: &str,
+    status: &str,
+) {
+    let Ok(list) = a.list_mut(list_id) else {
+        return;
+    };
+    let hash = subscriber_hash(email);
+    let old = list.members.get(&hash).map(|m| m.status.clone());
+    list.join_as_customer(email, false);
+    let Some(m) = list.members.get_mut(&hash) else {
+        return;
+    };
+    m.status = status.to_owned();
+    let merges = m.merge_fields.clone();
+    if let Some(event) = webhooks::event_of_status(old.as_deref(), status) {
+        let source = (event != "cleaned").then_some("user");
+        let fields = webhooks::member_fields(event, list_id, email, &merges);
+        webhooks::fire(shared, a, list_id, event, source, fields);
+    }
+}
+
 /// Starts the simulator on `listener` and returns at once.
 pub fn start(config: SimConfig, listener: TcpListener) -> std::io::Result<SimHandle> {
     let addr = listener.local_addr()?;
@@ -437,6 +484,11 @@ pub fn start(config: SimConfig, listener: TcpListener) -> std::io::Result<SimHan
         faults: faults::Faults::new(config.fail_rate, config.fault_after_write, config.bare_403),
         stats: Mutex::new(SimStats::default()),
         in_flight: AtomicUsize::new(0),
+        http: {
+            crate::mailchimp::install_crypto_provider();
+            reqwest::Client::new()
+        },
+        deliveries: Mutex::new(Vec::new()),
         config,
     });
     let app = routes::router(shared.clone());

@@ -53,6 +53,14 @@ pub fn router(shared: Arc<Shared>) -> Router {
             "/3.0/lists/{list_id}/members/{subscriber_hash}",
             get(get_member).put(put_member),
         )
+        .route(
+            "/3.0/lists/{list_id}/webhooks",
+            get(list_webhooks).post(create_webhook),
+        )
+        .route(
+            "/3.0/lists/{list_id}/webhooks/{webhook_id}",
+            get(get_webhook).delete(delete_webhook),
+        )
         .fallback(|| async { SimError::not_found() })
         .method_not_allowed_fallback(|| async {
             SimError::new(405, "Method Not Allowed", "The requested method and resource are not compatible. See the Allow header for this resource's available methods.")
@@ -60,6 +68,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .layer(middleware::from_fn_with_state(shared.clone(), gate));
     Router::new()
         .route("/__sim/stats", get(stats))
+        // What a member or Mailchimp does (an unsubscribe link, a bounce): fires the webhooks.
+        .route("/__sim/member-status", axum::routing::post(member_status))
         // Where batch results are downloaded from: like the storage Mailchimp links to, it
         // takes no API key.
         .route("/__sim/batch-results/{file}", get(batch_results))
@@ -311,9 +321,136 @@ async fn put_member(
     body: Bytes,
 ) -> Answer {
     let body: Value = serde_json::from_slice(&body).map_err(|_| SimError::json_parse())?;
+    let shared = s.clone();
     with_account(&s, a, |acc| {
-        Ok(Json(acc.list_mut(&list_id)?.upsert_member(&hash, &body)?))
+        let list = acc.list_mut(&list_id)?;
+        let old = list
+            .members
+            .get(&hash.to_lowercase())
+            .map(|m| m.status.clone());
+        let answer = list.upsert_member(&hash, &body)?;
+        let new = answer["status"].as_str().unwrap_or_default();
+        if let Some(event) = super::webhooks::event_of_status(old.as_deref(), new) {
+            let email = answer["email_address"].as_str().unwrap_or_default();
+            let merges = answer["merge_fields"]
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
+            let fields = super::webhooks::member_fields(event, &list_id, email, &merges);
+            super::webhooks::fire(&shared, acc, &list_id, event, Some("api"), fields);
+        }
+        Ok(Json(answer))
     })
+}
+
+async fn list_webhooks(
+    State(s): Sim,
+    Extension(a): Extension<AccountIdx>,
+    Path(list_id): Path<String>,
+) -> Answer {
+    with_account(&s, a, |acc| {
+        let list = acc.list(&list_id)?;
+        let hooks: Vec<Value> = list.webhooks.iter().map(|h| h.json(&list.id)).collect();
+        Ok(Json(json!({
+            "webhooks": hooks, "list_id": list.id, "total_items": hooks.len(), "_links": []
+        })))
+    })
+}
+
+async fn get_webhook(
+    State(s): Sim,
+    Extension(a): Extension<AccountIdx>,
+    Path((list_id, id)): Path<(String, String)>,
+) -> Answer {
+    with_account(&s, a, |acc| {
+        let list = acc.list(&list_id)?;
+        let hook = list
+            .webhooks
+            .iter()
+            .find(|h| h.id == id)
+            .ok_or_else(SimError::not_found)?;
+        Ok(Json(hook.json(&list.id)))
+    })
+}
+
+async fn create_webhook(
+    State(s): Sim,
+    Extension(a): Extension<AccountIdx>,
+    Path(list_id): Path<String>,
+    body: Bytes,
+) -> Answer {
+    let body: Value = serde_json::from_slice(&body).map_err(|_| SimError::json_parse())?;
+    s.judge_body("POST", "/lists/{list_id}/webhooks", &body);
+    with_account(&s, a, |acc| acc.list(&list_id).map(|_| ()))?;
+    let super::webhooks::NewHook {
+        url,
+        events,
+        sources,
+    } = super::webhooks::parse_hook(&body)?;
+    // Mailchimp checks the URL before it keeps the hook (outside the world's lock: it is a
+    // request, possibly to the caller itself).
+    if !super::webhooks::url_answers(&s, &url).await {
+        return Err(SimError::invalid_resource(vec![(
+            "url",
+            "The URL did not answer Mailchimp's validation request with 2xx.".to_owned(),
+        )]));
+    }
+    with_account(&s, a, |acc| {
+        let list = acc.list_mut(&list_id)?;
+        if list.webhooks.iter().any(|h| h.url == url) {
+            return Err(SimError::bad_request(
+                "Invalid Resource",
+                "Sorry, you can't use the same webhook URL twice for one audience.",
+            ));
+        }
+        let hook = super::webhooks::Hook {
+            id: format!("{:010x}", fastrand::u64(..) & 0xff_ffff_ffff),
+            url,
+            events,
+            sources,
+        };
+        let answer = hook.json(&list.id);
+        list.webhooks.push(hook);
+        Ok(Json(answer))
+    })
+}
+
+async fn delete_webhook(
+    State(s): Sim,
+    Extension(a): Extension<AccountIdx>,
+    Path((list_id, id)): Path<(String, String)>,
+) -> Result<StatusCode, SimError> {
+    with_account(&s, a, |acc| {
+        let list = acc.list_mut(&list_id)?;
+        let before = list.webhooks.len();
+        list.webhooks.retain(|h| h.id != id);
+        if list.webhooks.len() == before {
+            return Err(SimError::not_found());
+        }
+        Ok(StatusCode::NO_CONTENT)
+    })
+}
+
+/// `{"list_id", "email", "status"}`: the member's status changes as if the member (or, for
+/// `cleaned`, Mailchimp) did it, and the audience's webhooks fire.
+async fn member_status(State(s): Sim, Json(body): Json<Value>) -> Result<StatusCode, SimError> {
+    let field = |k: &str| body[k].as_str().unwrap_or_default().to_owned();
+    let (list_id, email, status) = (field("list_id"), field("email"), field("status"));
+    if !["subscribed", "unsubscribed", "cleaned", "pending"].contains(&status.as_str()) {
+        return Err(SimError::schema(
+            "status",
+            "Value must be one of: subscribed, unsubscribed, cleaned, pending",
+        ));
+    }
+    let shared = s.clone();
+    let mut world = s.world.lock().expect("world lock");
+    let account = world
+        .accounts
+        .iter_mut()
+        .find(|acc| acc.list(&list_id).is_ok())
+        .ok_or_else(SimError::not_found)?;
+    super::member_status(&shared, account, &list_id, &email, &status);
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn ecommerce(

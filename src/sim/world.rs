@@ -73,6 +73,8 @@ pub struct List {
     pub seeded_members: i64,
     /// Opt-in confirmation mails Mailchimp would have sent (a member set to `pending`).
     pub confirmation_mails: u64,
+    /// The audience's webhooks.
+    pub webhooks: Vec<super::webhooks::Hook>,
 }
 
 #[derive(Debug, Clone)]
@@ -208,6 +210,7 @@ impl Account {
             members: HashMap::new(),
             seeded_members,
             confirmation_mails: 0,
+            webhooks: Vec::new(),
         });
         id
     }

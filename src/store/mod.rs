@@ -29,6 +29,7 @@ pub mod backup;
 pub mod errors;
 pub mod jobs;
 mod live;
+pub mod member_events;
 pub mod records;
 pub mod subscriptions;
 pub mod synced;
@@ -95,6 +96,7 @@ pub struct Store {
     sync_errors: sled::Tree,
     subscriptions: sled::Tree,
     subscriptions_pending: sled::Tree,
+    member_events: member_events::Trees,
     /// Serialises record writers; holds the next outbox sequence. Also counts the handles:
     /// sled keeps its lock on the data dir until the last one is dropped.
     writer: std::sync::Arc<std::sync::Mutex<u64>>,
@@ -136,6 +138,7 @@ impl Store {
             sync_errors: db.open_tree("sync_errors")?,
             subscriptions: db.open_tree("subscriptions")?,
             subscriptions_pending: db.open_tree("subscriptions_pending")?,
+            member_events: member_events::Trees::open(&db)?,
             db,
         })
     }

@@ -72,7 +72,7 @@ impl Subscription {
     }
 }
 
-fn key(account: &str, list: &str, email: &str) -> Vec<u8> {
+pub(super) fn key(account: &str, list: &str, email: &str) -> Vec<u8> {
     format!("{account}\0{list}\0{}", email.to_lowercase()).into_bytes()
 }
 

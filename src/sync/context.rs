@@ -68,6 +68,7 @@ pub fn upload_context(
         lists,
         mode,
         batches_seen: Default::default(),
+        store: store.clone(),
     })
 }
 
@@ -93,6 +94,8 @@ pub struct UploadContext {
     /// Batches this job must never take for one of its own: those on the account when it
     /// started, and those it submitted (see `batch::submit`).
     pub batches_seen: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    /// Where consent is queued and Mailchimp's unsubscribes are kept.
+    pub store: Store,
 }
 
 /// Where a record of this context goes in one of its stores.
@@ -106,6 +109,7 @@ pub fn target<'a>(ctx: &'a UploadContext, store_id: &'a str) -> Target<'a> {
         consent: Some(Consent {
             account_id: &ctx.account_id,
             lists: &ctx.lists,
+            store: &ctx.store,
         }),
     }
 }

@@ -9,6 +9,7 @@
 //! - [`live_sync`]: the outbox worker, with [`live`]'s building blocks; [`subscriptions`]: the
 //!   subscription worker's step.
 //! - [`Refresher`]: the audiences, read on demand and on "Update Mailchimp lists every".
+//! - [`webhooks`]: Mailchimp's webhooks into mcsync, one per selected audience.
 //! - [`workers`]: the workers of a running server, started and stopped together.
 //! - [`Stop`]: why background work stopped, typed up to its last layer.
 
@@ -29,6 +30,7 @@ pub mod stop;
 mod store_setup;
 pub mod subscriptions;
 pub mod upload;
+pub mod webhooks;
 pub mod workers;
 
 pub use list_refresh::{RefreshError, Refresher, schedule};

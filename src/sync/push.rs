@@ -41,6 +41,32 @@ pub struct Consent<'a> {
     pub account_id: &'a str,
     /// (list id, list name) of every selected list.
     pub lists: &'a [(String, String)],
+    /// Where Mailchimp's unsubscribes are kept (`Store::suppression`).
+    pub store: &'a Store,
+}
+
+impl Consent<'_> {
+    /// The audiences of a store (one, unless two selections ever shared it).
+    fn lists_of(&self, store_id: &str) -> impl Iterator<Item = &str> {
+        self.lists
+            .iter()
+            .map(|(l, _)| l.as_str())
+            .filter(move |list| {
+                self.store
+                    .mc_store(self.account_id, list)
+                    .ok()
+                    .flatten()
+                    .as_deref()
+                    == Some(store_id)
+            })
+    }
+
+    /// Whether Mailchimp unsubscribed or cleaned this email on the store's audience: then no
+    /// sync may subscribe it there again. A store that cannot be read counts as yes.
+    fn suppressed(&self, store_id: &str, email: &str) -> bool {
+        self.lists_of(store_id)
+            .any(|list| !matches!(self.store.suppression(list, email), Ok(None)))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,7 +186,7 @@ async fn push_once(
             Pushed::Updated
         }
     } else {
-        let create = entity_body(record, t.single_opt_in).expect("decide planned a body");
+        let create = entity_body(record, t).expect("decide planned a body");
         let patch = patch_of(kind).map_or_else(|| create.clone(), |w| map::patch_body(w, &create));
         let rec = Rec { kind, id };
         let bodies = (&create, &patch);
@@ -189,7 +215,9 @@ fn consent(store: &Store, t: &Target<'_>, c: &pb::Customer) -> Result<(), PushEr
         return Ok(());
     }
     for (list_id, _) in consent.lists {
-        if store.mc_store(consent.account_id, list_id)?.as_deref() == Some(t.store_id) {
+        if store.mc_store(consent.account_id, list_id)?.as_deref() == Some(t.store_id)
+            && store.suppression(list_id, &c.email)?.is_none()
+        {
             store.queue_consent(consent.account_id, list_id, c)?;
         }
     }
@@ -235,15 +263,26 @@ async fn placed_cart(store: &Store, t: &Target<'_>, cart_id: &str) -> Result<(),
 
 /// The create body of a product, customer, order or cart; `None` for a coupon (a rule and a
 /// code) and a delete.
-fn entity_body(record: &pb::record::Record, single_opt_in: bool) -> Option<Value> {
+fn entity_body(record: &pb::record::Record, t: &Target<'_>) -> Option<Value> {
     use pb::record::Record as R;
     match record {
         R::Product(p) => Some(map::product_body(p)),
-        R::Customer(c) => Some(map::customer_body(c, single_opt_in)),
+        R::Customer(c) => Some(map::customer_body(c, may_subscribe(t, c))),
         R::Order(o) => Some(map::order_body(o)),
         R::Cart(c) => Some(map::cart_body(c)),
         R::Coupon(_) | R::Delete(_) => None,
     }
+}
+
+/// Whether a consenting customer may be subscribed by Mailchimp itself (`opt_in_status:
+/// true`): only under single opt-in, and never where Mailchimp unsubscribed or cleaned the
+/// email (a member Mailchimp deleted would otherwise come back subscribed).
+fn may_subscribe(t: &Target<'_>, c: &pb::Customer) -> bool {
+    t.single_opt_in
+        && !t
+            .consent
+            .as_ref()
+            .is_some_and(|consent| consent.suppressed(t.store_id, &c.email))
 }
 
 /// The PATCH body of a kind: the create body less what its PATCH does not take.
@@ -320,7 +359,7 @@ fn decide(
     synced: Option<[u8; HASH_LEN]>,
     may_exist: bool,
 ) -> Plan {
-    let Some(body) = entity_body(record, t.single_opt_in) else {
+    let Some(body) = entity_body(record, t) else {
         return Plan::Direct;
     };
     let h = hash(&[&body]);
@@ -481,7 +520,7 @@ pub fn body_hash(t: &Target<'_>, record: &pb::record::Record) -> Option<[u8; HAS
             coupon_bodies(t, c).map(|(rule, code)| hash(&[&rule, &code]))
         }
         pb::record::Record::Cart(c) if c.lines.is_empty() => None,
-        other => entity_body(other, t.single_opt_in).map(|b| hash(&[&b])),
+        other => entity_body(other, t).map(|b| hash(&[&b])),
     }
 }
 

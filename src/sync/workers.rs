@@ -9,6 +9,7 @@ use tokio::task::JoinHandle;
 
 use super::Refresher;
 use super::live_sync::LiveSync;
+use super::webhooks::Hooks;
 
 /// The workers of a running server, and the signal that stops them.
 pub struct Workers {
@@ -17,13 +18,19 @@ pub struct Workers {
 }
 
 impl Workers {
-    /// Starts the audience refresher and the live sync worker. `time_scale` divides their
+    /// Starts the audience refresher, the live sync worker and the webhooks' keeper. `time_scale` divides their
     /// timers (tests).
-    pub fn start(refresher: Arc<Refresher>, live: LiveSync, time_scale: u32) -> Self {
+    pub fn start(
+        refresher: Arc<Refresher>,
+        live: LiveSync,
+        hooks: Arc<Hooks>,
+        time_scale: u32,
+    ) -> Self {
         let shutdown = watch::Sender::new(false);
         let tasks = vec![
             tokio::spawn(refresher.run(time_scale, shutdown.subscribe())),
             tokio::spawn(live.run(time_scale, shutdown.subscribe())),
+            tokio::spawn(hooks.run(time_scale, shutdown.subscribe())),
         ];
         Self { shutdown, tasks }
     }

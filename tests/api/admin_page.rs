@@ -103,12 +103,14 @@ async fn a_merchant_sets_up_and_uploads_from_the_admin_page_and_a_shopper_subscr
     assert!(browser.displayed("#single-opt-in-warning").await);
 
     // Company details: a bad email is refused next to the email field; fixed, it saves.
+    let base = format!("http://{}", app.addr());
     for (field, value) in [
         ("#shop_url", "https://shop.example.com"),
         ("#company_name", "Acme Outdoor"),
         ("#email", "orders-at-acme"),
         ("#currency_code", "USD"),
         ("#country_code", "US"),
+        ("#webhook_base_url", base.as_str()),
     ] {
         browser.fill(field, value).await;
     }
@@ -186,6 +188,23 @@ async fn a_merchant_sets_up_and_uploads_from_the_admin_page_and_a_shopper_subscr
         .await;
     assert_eq!(full, serde_json::json!(true), "every phase's bar is full");
     snap(&browser, "admin-5-upload-done.png").await;
+
+    // Mailchimp's webhooks point at mcsync for the selected audience.
+    let mut hooked = false;
+    for _ in 0..100 {
+        browser.open(&admin).await;
+        if browser
+            .text("#webhooks-state")
+            .await
+            .contains("reach the shop")
+        {
+            hooked = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(hooked, "{}", browser.text("#webhooks-state").await);
+    assert_eq!(app.sim.webhook_urls(KEY_A, &list).len(), 1);
 
     // The refused product is listed; once Mailchimp takes it, Retry failed sends it.
     browser.open(&admin).await;

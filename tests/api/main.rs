@@ -16,6 +16,7 @@ mod feed_memory;
 mod health;
 mod lists;
 mod live;
+mod member_events;
 mod metrics;
 mod operators_doc;
 mod properties;

@@ -54,6 +54,7 @@ async fn every_recipe_in_the_operators_guide_works() {
         "StoreDataService",
         "SyncService",
         "SubscriptionService",
+        "MemberEventsService",
         "Health",
     ];
     for s in services {
@@ -138,6 +139,11 @@ async fn every_recipe_in_the_operators_guide_works() {
         find("SyncService/RemoveStore")
     );
     assert!(find("describe mcsync.v1.SettingsService").contains("Reset Mailchimp connection"));
+    assert!(
+        find("MemberEventsService/ListMemberEvents").starts_with('{'),
+        "{}",
+        find("MemberEventsService/ListMemberEvents")
+    );
     assert!(
         find("SubscriptionService/Subscribe").contains("\"wanted\": \"subscribed\""),
         "{}",

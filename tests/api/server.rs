@@ -65,6 +65,7 @@ async fn the_server_refuses_a_public_address_without_a_token() {
         limits: Default::default(),
         tls: None,
         insecure_plaintext: false,
+        webhook_base_url: String::new(),
     };
     let err = mcsync::server::start(config).await.err().expect("refused");
     assert!(err.to_string().contains("without a token"), "{err}");

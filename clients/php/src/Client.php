@@ -8,7 +8,7 @@ use Mcsync\V1;
 
 /**
  * The X-Cart addon's view of mcsync: one method per RPC (SettingsService, ListService,
- * StoreDataService, SyncService).
+ * StoreDataService, SyncService, SubscriptionService, MemberEventsService).
  *
  *     $mcsync = Client::create('http://127.0.0.1:50051', getenv('MCSYNC_TOKEN'));
  *     $settings = $mcsync->connect($apiKey);
@@ -275,6 +275,29 @@ final class Client
     {
         $request = (new V1\GetSubscriptionsRequest())->setEmail($email);
         return $this->unary('/mcsync.v1.SubscriptionService/GetSubscriptions', $request, V1\SubscriptionsResponse::class);
+    }
+
+    // MemberEventsService ------------------------------------------------------------------
+
+    /**
+     * What Mailchimp's webhooks said (unsubscribes, cleans, profile and email changes) after
+     * $afterSequence, oldest first, then each new event as it arrives: $onEvent gets each. The
+     * call does not end by itself (no deadline by default); store the last sequence handled
+     * and pass it when reconnecting, and nothing is missed.
+     *
+     * @param callable(V1\MemberEvent): void $onEvent
+     */
+    public function watchMemberEvents(int $afterSequence, callable $onEvent): void
+    {
+        $request = (new V1\WatchMemberEventsRequest())->setAfterSequence($afterSequence);
+        $this->stream('/mcsync.v1.MemberEventsService/WatchMemberEvents', $request, V1\MemberEvent::class, $onEvent);
+    }
+
+    /** A page of events after $afterSequence (for a cron job): at most $limit (1..1000). */
+    public function listMemberEvents(int $afterSequence = 0, int $limit = 100): V1\ListMemberEventsResponse
+    {
+        $request = (new V1\ListMemberEventsRequest())->setAfterSequence($afterSequence)->setLimit($limit);
+        return $this->unary('/mcsync.v1.MemberEventsService/ListMemberEvents', $request, V1\ListMemberEventsResponse::class);
     }
 
     // Plumbing ----------------------------------------------------------------------------

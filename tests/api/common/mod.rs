@@ -119,6 +119,7 @@ pub async fn spawn_app_limited(
         limits,
         tls: None,
         insecure_plaintext: false,
+        webhook_base_url: String::new(),
     };
     let server = server::start(config.clone()).await.unwrap();
     let channel = channel(server.addr).await;

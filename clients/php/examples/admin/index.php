@@ -138,6 +138,7 @@ function settings_update(array $post): V1\UpdateSettingsRequest
         ->setSubscriptionElementType((int) ($post['subscription_element_type'] ?? 1))
         ->setListUpdateInterval((int) ($post['list_update_interval'] ?? 1))
         ->setCouponUploadMode((int) ($post['coupon_upload_mode'] ?? 1))
+        ->setWebhookBaseUrl(trim((string) ($post['webhook_base_url'] ?? '')))
         ->setShop($shop);
 }
 
@@ -251,6 +252,11 @@ page_header('Mailchimp Integration with E-commerce support');
       <option value="<?= $value ?>" <?= $settings->getListUpdateInterval() === $value ? 'selected' : '' ?>><?= h($label) ?></option>
 <?php endforeach; ?>
     </select></div>
+<?php $hooks = $settings->getWebhooks(); ?>
+  <div class="row"><label for="webhook_base_url">Public URL of mcsync for Mailchimp's webhooks</label>
+    <input id="webhook_base_url" name="webhook_base_url" size="45" placeholder="https://shop.example.com/mcsync" value="<?= h($typed !== null ? (string) ($typed['webhook_base_url'] ?? '') : $settings->getWebhookBaseUrl()) ?>">
+    <?= field_error($fields, 'webhook_base_url') ?>
+    <span class="hint" id="webhooks-state"><?php if ($hooks !== null && $hooks->getEnabled() && $hooks->getProblem() === ''): ?>Unsubscribes in Mailchimp reach the shop (<?= count($hooks->getAudiences()) ?> audiences).<?php elseif ($hooks !== null): ?><?= h($hooks->getProblem()) ?><?php endif; ?></span></div>
   <div class="row"><label for="coupon_upload_mode">Type of discount coupons that should be uploaded to Mailchimp</label>
     <select id="coupon_upload_mode" name="coupon_upload_mode">
       <option value="1" <?= $settings->getCouponUploadMode() !== 2 ? 'selected' : '' ?>>All discount coupons</option>

@@ -57,6 +57,19 @@ class Settings extends \Google\Protobuf\Internal\Message
      * Generated from protobuf field <code>.mcsync.v1.ShopIdentity shop = 9;</code>
      */
     protected $shop = null;
+    /**
+     * Mailchimp's webhooks into mcsync (see MemberEventsService).
+     *
+     * Generated from protobuf field <code>.mcsync.v1.Webhooks webhooks = 10;</code>
+     */
+    protected $webhooks = null;
+    /**
+     * The setting as stored ("" when unset: `serve --webhook-base-url` applies); the URL in
+     * use is webhooks.base_url.
+     *
+     * Generated from protobuf field <code>string webhook_base_url = 11;</code>
+     */
+    protected $webhook_base_url = '';
 
     /**
      * Constructor.
@@ -77,6 +90,11 @@ class Settings extends \Google\Protobuf\Internal\Message
      *     @type string $default_automation_list_id
      *           "Default list for automatic campaigns": one of the selected lists, or empty for none.
      *     @type \Mcsync\V1\ShopIdentity $shop
+     *     @type \Mcsync\V1\Webhooks $webhooks
+     *           Mailchimp's webhooks into mcsync (see MemberEventsService).
+     *     @type string $webhook_base_url
+     *           The setting as stored ("" when unset: `serve --webhook-base-url` applies); the URL in
+     *           use is webhooks.base_url.
      * }
      */
     public function __construct($data = NULL) {
@@ -314,6 +332,70 @@ class Settings extends \Google\Protobuf\Internal\Message
     {
         GPBUtil::checkMessage($var, \Mcsync\V1\ShopIdentity::class);
         $this->shop = $var;
+
+        return $this;
+    }
+
+    /**
+     * Mailchimp's webhooks into mcsync (see MemberEventsService).
+     *
+     * Generated from protobuf field <code>.mcsync.v1.Webhooks webhooks = 10;</code>
+     * @return \Mcsync\V1\Webhooks|null
+     */
+    public function getWebhooks()
+    {
+        return $this->webhooks;
+    }
+
+    public function hasWebhooks()
+    {
+        return isset($this->webhooks);
+    }
+
+    public function clearWebhooks()
+    {
+        unset($this->webhooks);
+    }
+
+    /**
+     * Mailchimp's webhooks into mcsync (see MemberEventsService).
+     *
+     * Generated from protobuf field <code>.mcsync.v1.Webhooks webhooks = 10;</code>
+     * @param \Mcsync\V1\Webhooks $var
+     * @return $this
+     */
+    public function setWebhooks($var)
+    {
+        GPBUtil::checkMessage($var, \Mcsync\V1\Webhooks::class);
+        $this->webhooks = $var;
+
+        return $this;
+    }
+
+    /**
+     * The setting as stored ("" when unset: `serve --webhook-base-url` applies); the URL in
+     * use is webhooks.base_url.
+     *
+     * Generated from protobuf field <code>string webhook_base_url = 11;</code>
+     * @return string
+     */
+    public function getWebhookBaseUrl()
+    {
+        return $this->webhook_base_url;
+    }
+
+    /**
+     * The setting as stored ("" when unset: `serve --webhook-base-url` applies); the URL in
+     * use is webhooks.base_url.
+     *
+     * Generated from protobuf field <code>string webhook_base_url = 11;</code>
+     * @param string $var
+     * @return $this
+     */
+    public function setWebhookBaseUrl($var)
+    {
+        GPBUtil::checkString($var, True);
+        $this->webhook_base_url = $var;
 
         return $this;
     }

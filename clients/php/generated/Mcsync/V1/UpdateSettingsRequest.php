@@ -51,6 +51,13 @@ class UpdateSettingsRequest extends \Google\Protobuf\Internal\Message
      * Generated from protobuf field <code>.mcsync.v1.ShopIdentityUpdate shop = 8;</code>
      */
     protected $shop = null;
+    /**
+     * The public base URL for Mailchimp's webhooks (http or https, no query); "" to fall back
+     * on `serve --webhook-base-url`. Hooks are registered again under the new URL.
+     *
+     * Generated from protobuf field <code>optional string webhook_base_url = 9;</code>
+     */
+    protected $webhook_base_url = null;
 
     /**
      * Constructor.
@@ -69,6 +76,9 @@ class UpdateSettingsRequest extends \Google\Protobuf\Internal\Message
      *           A selected list of the connected account, or "" to clear.
      *     @type \Mcsync\V1\ShopIdentityUpdate $shop
      *           When present, its present fields change.
+     *     @type string $webhook_base_url
+     *           The public base URL for Mailchimp's webhooks (http or https, no query); "" to fall back
+     *           on `serve --webhook-base-url`. Hooks are registered again under the new URL.
      * }
      */
     public function __construct($data = NULL) {
@@ -340,6 +350,44 @@ class UpdateSettingsRequest extends \Google\Protobuf\Internal\Message
     {
         GPBUtil::checkMessage($var, \Mcsync\V1\ShopIdentityUpdate::class);
         $this->shop = $var;
+
+        return $this;
+    }
+
+    /**
+     * The public base URL for Mailchimp's webhooks (http or https, no query); "" to fall back
+     * on `serve --webhook-base-url`. Hooks are registered again under the new URL.
+     *
+     * Generated from protobuf field <code>optional string webhook_base_url = 9;</code>
+     * @return string
+     */
+    public function getWebhookBaseUrl()
+    {
+        return isset($this->webhook_base_url) ? $this->webhook_base_url : '';
+    }
+
+    public function hasWebhookBaseUrl()
+    {
+        return isset($this->webhook_base_url);
+    }
+
+    public function clearWebhookBaseUrl()
+    {
+        unset($this->webhook_base_url);
+    }
+
+    /**
+     * The public base URL for Mailchimp's webhooks (http or https, no query); "" to fall back
+     * on `serve --webhook-base-url`. Hooks are registered again under the new URL.
+     *
+     * Generated from protobuf field <code>optional string webhook_base_url = 9;</code>
+     * @param string $var
+     * @return $this
+     */
+    public function setWebhookBaseUrl($var)
+    {
+        GPBUtil::checkString($var, True);
+        $this->webhook_base_url = $var;
 
         return $this;
     }

@@ -1,8 +1,9 @@
-//! `GET /metrics` on the gRPC port, behind the same token, and the count of gRPC calls by
-//! method and status code.
+//! Plain HTTP on the gRPC port: `GET /metrics` behind the same token, Mailchimp's webhook
+//! deliveries at `/mailchimp/webhook/<secret>` ([`super::webhook`]), and the count of gRPC
+//! calls by method and status code.
 //!
-//! Two layers, because they sit on either side of gRPC-Web: the endpoint must see a plain
-//! HTTP/1.1 GET before the gRPC-Web layer refuses it, and the counter must see the gRPC
+//! Two layers, because they sit on either side of gRPC-Web: the endpoints must see a plain
+//! HTTP/1.1 request before the gRPC-Web layer refuses it, and the counter must see the gRPC
 //! trailers before the gRPC-Web layer folds them into the body.
 
 use std::future::Future;
@@ -27,17 +28,17 @@ type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 /// The path Prometheus scrapes.
 pub const PATH: &str = "/metrics";
 
-/// Answers `GET /metrics`; passes everything else on.
+/// Answers `/metrics` and webhook deliveries; passes everything else on.
 #[derive(Clone)]
-pub struct MetricsEndpointLayer {
+pub struct HttpEndpointsLayer {
     pub app: Arc<App>,
     pub auth: BearerAuth,
 }
 
-impl<S> Layer<S> for MetricsEndpointLayer {
-    type Service = MetricsEndpoint<S>;
+impl<S> Layer<S> for HttpEndpointsLayer {
+    type Service = HttpEndpoints<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        MetricsEndpoint {
+        HttpEndpoints {
             inner,
             app: self.app.clone(),
             auth: self.auth.clone(),
@@ -46,13 +47,13 @@ impl<S> Layer<S> for MetricsEndpointLayer {
 }
 
 #[derive(Clone)]
-pub struct MetricsEndpoint<S> {
+pub struct HttpEndpoints<S> {
     inner: S,
     app: Arc<App>,
     auth: BearerAuth,
 }
 
-impl<S, B> Service<Request<Body>> for MetricsEndpoint<S>
+impl<S, B> Service<Request<Body>> for HttpEndpoints<S>
 where
     S: Service<Request<Body>, Response = Response<B>>,
     S::Future: Send + 'static,
@@ -68,6 +69,15 @@ where
     }
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
+        if let Some(secret) = req
+            .uri()
+            .path()
+            .strip_prefix(crate::sync::webhooks::PATH)
+            .map(str::to_owned)
+        {
+            let app = self.app.clone();
+            return Box::pin(async move { Ok(super::webhook::receive(&app, &secret, req).await) });
+        }
         if req.uri().path() != PATH {
             let call = self.inner.call(req);
             return Box::pin(async move { call.await.map(|r| r.map(Body::new)) });
@@ -114,7 +124,7 @@ async fn scrape(app: &App, method: &Method, admitted: Result<(), &'static str>) 
     }
 }
 
-fn plain(status: StatusCode, text: String) -> Response<Body> {
+pub(super) fn plain(status: StatusCode, text: String) -> Response<Body> {
     let mut response = Response::new(Body::new(http_body_util::Full::new(Bytes::from(text))));
     *response.status_mut() = status;
     response.headers_mut().insert(
