@@ -123,8 +123,9 @@ fn tracking(i: u64) -> pb::CampaignTracking {
     pb::CampaignTracking {
         campaign_id: "839488a60b".into(),
         email_id: format!("{:010x}", i),
-        tracking_code: "tc123".into(),
+        tracking_code: "prec".into(),
         landing_site: format!("https://shop.example.com/?mc_cid=839488a60b&mc_eid={i}"),
+        outreach_id: String::new(),
     }
 }
 
@@ -154,6 +155,12 @@ pub fn order(i: u64) -> pb::Order {
         shipping_address: Some(address(i + 1)),
         order_url: format!("https://shop.example.com/order/{}", 100_000 + i),
         cart_id: format!("placed-cart{i}"),
+        // Every other order has shipped.
+        shipment: (i % 2 == 1).then(|| pb::Shipment {
+            tracking_number: format!("1Z999AA1{i:010}"),
+            tracking_carrier: "UPS".into(),
+            tracking_url: format!("https://www.ups.com/track?tracknum=1Z999AA1{i:010}"),
+        }),
     }
 }
 

@@ -9,6 +9,7 @@ pub mod member_events;
 mod metrics;
 mod records;
 mod settings;
+mod sites;
 pub mod subscriptions;
 pub mod upload;
 
@@ -90,6 +91,9 @@ pub enum Unmet {
     #[error("no list is selected (ListService/SelectLists)")]
     /// No audience is selected.
     NoListSelected,
+    #[error("no store has a connected site yet: upload store data first")]
+    /// No upload has made a store (and its site) yet.
+    NoSite,
     #[error("upload job {0} is running; retry when it ends")]
     /// Another job is running (its id).
     JobRunning(String),

@@ -171,8 +171,8 @@ pub(super) async fn demo(args: DemoArgs) -> Result<(), String> {
          \n  mcsync subscribe reader@example.com {first}; mcsync subscriptions reader@example.com\
          \n\nThe settings page of the X-Cart addon, and a storefront checkout, in your browser\
          \n(PHP 8 with curl and the protobuf runtime: see clients/php/README.md):\
-         \n  MCSYNC_URL=http://{addr} MCSYNC_TOKEN={token} php -S 127.0.0.1:8080 -t {admin}\
-         \n  then open http://127.0.0.1:8080/ and http://127.0.0.1:8080/storefront.php\
+         \n  MCSYNC_URL=http://{addr} MCSYNC_TOKEN={token} PHP_CLI_SERVER_WORKERS=4 php -S 127.0.0.1:8080 -t {admin}\
+         \n  then open http://127.0.0.1:8080/admin.php (settings) and http://127.0.0.1:8080/ (storefront)\
          \n\nPress Ctrl-C to stop.",
         admin = admin_page_dir(),
         first = lists

@@ -520,7 +520,14 @@ impl Check {
         self.text((&p, "campaign_id"), &mut t.campaign_id, MAX_ID);
         self.text((&p, "email_id"), &mut t.email_id, MAX_ID);
         self.text((&p, "tracking_code"), &mut t.tracking_code, MAX_TEXT);
+        if !matches!(t.tracking_code.as_str(), "" | "prec") {
+            self.fail_at(
+                (&p, "tracking_code"),
+                "must be 'prec' (the only mc_tc value Mailchimp defines) or empty",
+            );
+        }
         self.url((&p, "landing_site"), &mut t.landing_site);
+        self.text((&p, "outreach_id"), &mut t.outreach_id, MAX_ID);
     }
 
     fn enum_value<E: TryFrom<i32>>(&mut self, at: At, v: i32, allow_unspecified: bool) {
@@ -626,6 +633,9 @@ fn customer(c: &mut Check, x: &mut pb::Customer) {
     c.address(("customer", "address"), &mut x.address);
 }
 
+/// A shipment's number and carrier.
+const MAX_SHIPMENT: usize = 100;
+
 fn order(c: &mut Check, o: &mut pb::Order) {
     c.id(("order", "id"), &mut o.id);
     c.customer_of(("order", "customer"), &mut o.customer);
@@ -656,6 +666,19 @@ fn order(c: &mut Check, o: &mut pb::Order) {
     c.address(("order", "billing_address"), &mut o.billing_address);
     c.address(("order", "shipping_address"), &mut o.shipping_address);
     c.url(("order", "order_url"), &mut o.order_url);
+    if let Some(s) = &mut o.shipment {
+        c.text(
+            ("order.shipment", "tracking_number"),
+            &mut s.tracking_number,
+            MAX_SHIPMENT,
+        );
+        c.text(
+            ("order.shipment", "tracking_carrier"),
+            &mut s.tracking_carrier,
+            MAX_SHIPMENT,
+        );
+        c.url(("order.shipment", "tracking_url"), &mut s.tracking_url);
+    }
     if !o.cart_id.is_empty() {
         c.id(("order", "cart_id"), &mut o.cart_id);
     }

@@ -288,6 +288,23 @@ pub fn order_body(o: &pb::Order) -> Value {
     if let Some(t) = &o.tracking {
         put(&mut m, "campaign_id", &t.campaign_id);
         put(&mut m, "landing_site", &t.landing_site);
+        // Mailchimp's enum has one value; an older mirror may hold another, never sent.
+        if t.tracking_code == "prec" {
+            m.insert("tracking_code".into(), json!("prec"));
+        }
+        let outreach = if t.outreach_id.is_empty() {
+            &t.campaign_id
+        } else {
+            &t.outreach_id
+        };
+        if !outreach.is_empty() {
+            m.insert("outreach".into(), json!({ "id": outreach }));
+        }
+    }
+    if let Some(s) = &o.shipment {
+        put(&mut m, "tracking_number", &s.tracking_number);
+        put(&mut m, "tracking_carrier", &s.tracking_carrier);
+        put(&mut m, "tracking_url", &s.tracking_url);
     }
     if let Some(a) = &o.billing_address {
         m.insert("billing_address".into(), address(a));

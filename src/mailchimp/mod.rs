@@ -4,6 +4,7 @@
 
 mod batch;
 mod client;
+mod connected_sites;
 pub mod ecommerce;
 mod endpoint;
 mod error;
@@ -23,6 +24,7 @@ use tokio::sync::Semaphore;
 
 pub use batch::{BatchOperation, BatchStatus, OperationResult};
 pub use client::{AccountClient, MAX_PAGE};
+pub use connected_sites::{ConnectedSiteWire, SiteScriptWire};
 pub use endpoint::{Collection, Records, Request, Verb, variant};
 pub use error::{ErrorKind, FieldError, MailchimpError, Problem};
 pub use health::Degraded;

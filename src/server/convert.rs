@@ -42,6 +42,19 @@ pub fn settings(s: &Settings) -> pb::Settings {
         // Filled by the handler, which knows the hooks.
         webhooks: None,
         webhook_base_url: s.webhook_base_url.clone(),
+        site_scripts: Vec::new(),
+    }
+}
+
+/// A store's connected site.
+pub fn site_script(store_id: String, site: crate::store::sites::Site) -> pb::SiteScript {
+    pb::SiteScript {
+        store_id,
+        list_id: site.list_id,
+        url: site.url,
+        fragment: site.fragment,
+        verified: site.verified,
+        problem: site.problem,
     }
 }
 

@@ -29,6 +29,13 @@ impl Settings {
                     })
                     .collect(),
             }),
+            site_scripts: self
+                .0
+                .site_scripts()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(id, site)| convert::site_script(id, site))
+                .collect(),
             ..convert::settings(settings)
         }
     }

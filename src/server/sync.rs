@@ -82,6 +82,19 @@ impl SyncService for Sync {
         ))
     }
 
+    async fn verify_site_script(
+        &self,
+        _: Request<pb::VerifySiteScriptRequest>,
+    ) -> Result<Response<pb::VerifySiteScriptResponse>, Status> {
+        let sites = self.0.verify_site_scripts().await?;
+        Ok(Response::new(pb::VerifySiteScriptResponse {
+            sites: sites
+                .into_iter()
+                .map(|(id, site)| super::convert::site_script(id, site))
+                .collect(),
+        }))
+    }
+
     async fn get_job(
         &self,
         req: Request<pb::GetJobRequest>,

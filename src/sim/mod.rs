@@ -10,6 +10,7 @@ mod model;
 mod problem;
 mod routes;
 mod schema;
+mod sites;
 mod webhooks;
 mod world;
 

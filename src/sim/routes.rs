@@ -53,6 +53,15 @@ pub fn router(shared: Arc<Shared>) -> Router {
             "/3.0/lists/{list_id}/members/{subscriber_hash}",
             get(get_member).put(put_member),
         )
+        .route("/3.0/connected-sites", get(list_sites).post(create_site))
+        .route(
+            "/3.0/connected-sites/{connected_site_id}",
+            get(get_site).delete(delete_site),
+        )
+        .route(
+            "/3.0/connected-sites/{connected_site_id}/actions/verify-script-installation",
+            axum::routing::post(verify_site),
+        )
         .route(
             "/3.0/lists/{list_id}/webhooks",
             get(list_webhooks).post(create_webhook),
@@ -70,6 +79,16 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/__sim/stats", get(stats))
         // What a member or Mailchimp does (an unsubscribe link, a bounce): fires the webhooks.
         .route("/__sim/member-status", axum::routing::post(member_status))
+        // The connected sites' script, so that a storefront printing it loads.
+        .route(
+            "/__sim/mcjs/{file}",
+            get(|| async {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/javascript")],
+                    "/* mcjs (simulated) */",
+                )
+            }),
+        )
         // Where batch results are downloaded from: like the storage Mailchimp links to, it
         // takes no API key.
         .route("/__sim/batch-results/{file}", get(batch_results))
@@ -563,4 +582,107 @@ async fn batch_results(State(s): Sim, Path(file): Path<String>) -> Response {
             .into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
     }
+}
+
+async fn list_sites(
+    State(s): Sim,
+    Extension(a): Extension<AccountIdx>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Answer {
+    let base = s.base_url.clone();
+    with_account(&s, a, |acc| {
+        let all: Vec<Value> = acc
+            .sites
+            .iter()
+            .map(|(id, site)| super::sites::json(&base, &acc.id, id, site))
+            .collect();
+        let items = page(&all, &q)?.to_vec();
+        Ok(Json(
+            json!({"sites": items, "total_items": all.len(), "_links": []}),
+        ))
+    })
+}
+
+async fn get_site(
+    State(s): Sim,
+    Extension(a): Extension<AccountIdx>,
+    Path(id): Path<String>,
+) -> Answer {
+    let base = s.base_url.clone();
+    with_account(&s, a, |acc| {
+        let site = acc.sites.get(&id).ok_or_else(SimError::not_found)?;
+        Ok(Json(super::sites::json(&base, &acc.id, &id, site)))
+    })
+}
+
+async fn create_site(State(s): Sim, Extension(a): Extension<AccountIdx>, body: Bytes) -> Answer {
+    let body: Value = serde_json::from_slice(&body).map_err(|_| SimError::json_parse())?;
+    s.judge_body("POST", "/connected-sites", &body);
+    let (foreign_id, domain) = super::sites::parse(&body)?;
+    let base = s.base_url.clone();
+    with_account(&s, a, |acc| {
+        if acc.sites.contains_key(&foreign_id) {
+            return Err(SimError::bad_request(
+                "Invalid Resource",
+                "A connected site with the provided foreign_id already exists.",
+            ));
+        }
+        let site = super::sites::Site {
+            domain,
+            created_at: super::model::now_iso(),
+            verified: false,
+        };
+        let answer = super::sites::json(&base, &acc.id, &foreign_id, &site);
+        acc.sites.insert(foreign_id, site);
+        Ok(Json(answer))
+    })
+}
+
+async fn delete_site(
+    State(s): Sim,
+    Extension(a): Extension<AccountIdx>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, SimError> {
+    with_account(&s, a, |acc| {
+        acc.sites.remove(&id).ok_or_else(SimError::not_found)?;
+        Ok(StatusCode::NO_CONTENT)
+    })
+}
+
+/// Fetches the site's home page and looks for its script there, as Mailchimp does.
+async fn verify_site(
+    State(s): Sim,
+    Extension(a): Extension<AccountIdx>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, SimError> {
+    let base = s.base_url.clone();
+    let (domain, url) = with_account(&s, a, |acc| {
+        let site = acc.sites.get(&id).ok_or_else(SimError::not_found)?;
+        Ok((
+            site.domain.clone(),
+            super::sites::script_url(&base, &acc.id, &id),
+        ))
+    })?;
+    let page = s
+        .http
+        .get(format!("http://{domain}/"))
+        .timeout(std::time::Duration::from_secs(10))
+        .send()
+        .await;
+    let found = match page {
+        Ok(r) if r.status().is_success() => r.text().await.is_ok_and(|t| t.contains(&url)),
+        _ => false,
+    };
+    if !found {
+        return Err(SimError::bad_request(
+            "Bad Request",
+            "The connected site's script was not found on the site's home page.",
+        ));
+    }
+    with_account(&s, a, |acc| {
+        if let Some(site) = acc.sites.get_mut(&id) {
+            site.verified = true;
+        }
+        Ok(StatusCode::NO_CONTENT)
+    })
 }

@@ -90,6 +90,8 @@ pub struct Account {
     /// Creates refused because the id existed, per kind: what an idempotent client never causes.
     pub duplicate_creates: std::collections::BTreeMap<String, u64>,
     pub batches: std::collections::BTreeMap<String, super::model::Batch>,
+    /// Connected sites by foreign id.
+    pub sites: std::collections::BTreeMap<String, super::sites::Site>,
     next_web_id: i64,
     next_segment_id: i64,
     serial: u64,
@@ -125,6 +127,7 @@ impl Account {
             stores: Default::default(),
             duplicate_creates: Default::default(),
             batches: Default::default(),
+            sites: Default::default(),
             next_web_id: 100_000 * n as i64,
             next_segment_id: 1,
             serial: 0,

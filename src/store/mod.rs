@@ -31,6 +31,7 @@ pub mod jobs;
 mod live;
 pub mod member_events;
 pub mod records;
+pub mod sites;
 pub mod subscriptions;
 pub mod synced;
 
@@ -97,6 +98,7 @@ pub struct Store {
     subscriptions: sled::Tree,
     subscriptions_pending: sled::Tree,
     member_events: member_events::Trees,
+    sites: sled::Tree,
     /// Serialises record writers; holds the next outbox sequence. Also counts the handles:
     /// sled keeps its lock on the data dir until the last one is dropped.
     writer: std::sync::Arc<std::sync::Mutex<u64>>,
@@ -139,6 +141,7 @@ impl Store {
             subscriptions: db.open_tree("subscriptions")?,
             subscriptions_pending: db.open_tree("subscriptions_pending")?,
             member_events: member_events::Trees::open(&db)?,
+            sites: db.open_tree("connected_sites")?,
             db,
         })
     }

@@ -26,6 +26,7 @@ pub mod live_sync;
 pub mod outcome;
 pub mod push;
 pub mod reconcile;
+pub mod sites;
 pub mod stop;
 mod store_setup;
 pub mod subscriptions;

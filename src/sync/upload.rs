@@ -61,6 +61,7 @@ pub async fn run(
         let mut created = Vec::new();
         for (list_id, list_name) in &ctx.lists {
             let (id, new) = ensure_store(&store, &ctx, list_id, list_name).await?;
+            super::sites::ensure_site(&store, &ctx, &id, list_id).await?;
             stores.push((id, list_id.clone()));
             created.push(new);
         }

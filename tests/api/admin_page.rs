@@ -78,7 +78,7 @@ async fn a_merchant_sets_up_and_uploads_from_the_admin_page_and_a_shopper_subscr
     }
     let (_php, site) = php_server(&root, &env).await;
     let browser = Browser::start(1200, 1400).await;
-    let admin = format!("{site}/index.php");
+    let admin = format!("{site}/admin.php");
 
     // Connect: a malformed key is refused next to the key field, a good one connects.
     browser.open(&admin).await;
@@ -105,7 +105,8 @@ async fn a_merchant_sets_up_and_uploads_from_the_admin_page_and_a_shopper_subscr
     // Company details: a bad email is refused next to the email field; fixed, it saves.
     let base = format!("http://{}", app.addr());
     for (field, value) in [
-        ("#shop_url", "https://shop.example.com"),
+        // The storefront is this PHP site: Mailchimp checks its site script there.
+        ("#shop_url", site.as_str()),
         ("#company_name", "Acme Outdoor"),
         ("#email", "orders-at-acme"),
         ("#currency_code", "USD"),
@@ -206,6 +207,23 @@ async fn a_merchant_sets_up_and_uploads_from_the_admin_page_and_a_shopper_subscr
     assert!(hooked, "{}", browser.text("#webhooks-state").await);
     assert_eq!(app.sim.webhook_urls(KEY_A, &list).len(), 1);
 
+    // The store's site script: listed here, printed by the storefront, verified by Mailchimp.
+    browser.open(&admin).await;
+    assert_eq!(browser.count("#site-scripts tbody tr").await, 1);
+    browser.open(&format!("{site}/index.php")).await;
+    let printed = browser
+        .eval("return document.getElementById('mcjs') !== null")
+        .await;
+    assert_eq!(
+        printed,
+        serde_json::json!(true),
+        "the storefront prints the script"
+    );
+    browser.open(&admin).await;
+    browser.submit("#verify-site").await;
+    assert!(flash(&browser).await.contains("found the site script"));
+    assert_eq!(browser.text(".site-state").await, "verified");
+
     // The refused product is listed; once Mailchimp takes it, Retry failed sends it.
     browser.open(&admin).await;
     assert!(browser.text("#sync-errors").await.contains("p20"));
@@ -223,7 +241,7 @@ async fn a_merchant_sets_up_and_uploads_from_the_admin_page_and_a_shopper_subscr
 
     // The storefront, checkbox type: the shopper subscribes and is told to confirm by email
     // (double opt-in is the default).
-    browser.open(&format!("{site}/storefront.php")).await;
+    browser.open(&format!("{site}/index.php")).await;
     assert_eq!(
         browser.count("input.newsletter").await,
         1,
@@ -259,7 +277,7 @@ async fn a_merchant_sets_up_and_uploads_from_the_admin_page_and_a_shopper_subscr
         .await;
     browser.submit("#save").await;
     assert_eq!(flash(&browser).await, "Settings saved.");
-    browser.open(&format!("{site}/storefront.php")).await;
+    browser.open(&format!("{site}/index.php")).await;
     assert_eq!(browser.count("input.newsletter").await, 0);
     assert_eq!(browser.count("select#newsletter option").await, 2);
     snap(&browser, "storefront-2-select-box.png").await;
@@ -346,10 +364,10 @@ async fn the_demo_prints_how_to_open_the_admin_page_and_that_works() {
         let request = http.get(format!("{site}{path}"));
         async move { request.send().await.unwrap().text().await.unwrap() }
     };
-    let admin = page("/").await;
+    let admin = page("/admin.php").await;
     assert!(admin.contains("id=\"api-key-masked\""), "{admin}");
     assert!(admin.contains("Upload store data to Mailchimp"));
-    let storefront = page("/storefront.php").await;
+    let storefront = page("/index.php").await;
     assert!(storefront.contains("class=\"newsletter\""), "{storefront}");
     drop(demo);
 }

@@ -226,3 +226,54 @@ async fn a_customers_new_email_reaches_mailchimp_in_batch_mode_as_in_direct_mode
         app.stop().await;
     }
 }
+
+/// Campaign attribution and shipping reach Mailchimp's order: the tracking code, the outreach
+/// (the campaign when no other is named), the landing site, and the shipment's number, carrier
+/// and URL. A tracking code Mailchimp does not define is refused naming the field.
+#[tokio::test]
+async fn an_order_carries_its_attribution_and_its_shipment() {
+    let (app, stores) = uploaded_shop(pb::UploadMode::Direct).await;
+    for s in &stores {
+        let shipped = app.sim.resource(s, "orders", "100001").unwrap();
+        assert_eq!(shipped["tracking_code"], "prec");
+        assert_eq!(shipped["outreach"]["id"], "839488a60b");
+        assert_eq!(shipped["tracking_carrier"], "UPS");
+        assert_eq!(shipped["tracking_number"], "1Z999AA10000000001");
+        assert!(
+            shipped["tracking_url"]
+                .as_str()
+                .unwrap()
+                .starts_with("https://www.ups.com/")
+        );
+        assert!(shipped["landing_site"].as_str().unwrap().contains("mc_cid"));
+        let not_yet = app.sim.resource(s, "orders", "100002").unwrap();
+        assert!(not_yet.get("tracking_number").is_none(), "{not_yet}");
+    }
+    // The shipment added later reaches Mailchimp by live sync.
+    let mut o = testdata::order(2);
+    o.shipment = Some(pb::Shipment {
+        tracking_number: "JJD000390007".into(),
+        tracking_carrier: "DHL".into(),
+        tracking_url: String::new(),
+    });
+    upsert(&app, R::Order(o)).await;
+    let shipped = everywhere(&stores, |s| {
+        app.sim
+            .resource(s, "orders", "100002")
+            .is_some_and(|o| o["tracking_carrier"] == "DHL")
+    })
+    .await;
+    assert!(shipped);
+    nothing_unknown_or_invalid(&app.sim.stats(), "orders with tracking");
+
+    let mut bad = testdata::order(9);
+    bad.tracking.as_mut().unwrap().tracking_code = "tc123".into();
+    let refused = app
+        .records()
+        .upsert(testdata::record(R::Order(bad)))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    assert_eq!(violated_fields(&refused), ["order.tracking.tracking_code"]);
+    app.stop().await;
+}

@@ -27,6 +27,7 @@ mod server;
 mod settings;
 mod sim;
 mod sim_ecommerce;
+mod site_script;
 mod subscriptions;
 mod tls;
 mod upload;

@@ -140,6 +140,11 @@ async fn every_recipe_in_the_operators_guide_works() {
     );
     assert!(find("describe mcsync.v1.SettingsService").contains("Reset Mailchimp connection"));
     assert!(
+        find("SyncService/VerifySiteScript").contains("\"fragment\""),
+        "{}",
+        find("SyncService/VerifySiteScript")
+    );
+    assert!(
         find("MemberEventsService/ListMemberEvents").starts_with('{'),
         "{}",
         find("MemberEventsService/ListMemberEvents")

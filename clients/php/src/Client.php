@@ -223,6 +223,15 @@ final class Client
         return $this->unary('/mcsync.v1.SyncService/UpdateStoreData', new V1\UpdateStoreDataRequest(), V1\UpdateStoreDataResponse::class);
     }
 
+    /**
+     * Asks Mailchimp to check that the storefront prints each store's site script
+     * (getSettings()->getSiteScripts()); a result per store.
+     */
+    public function verifySiteScript(): V1\VerifySiteScriptResponse
+    {
+        return $this->unary('/mcsync.v1.SyncService/VerifySiteScript', new V1\VerifySiteScriptRequest(), V1\VerifySiteScriptResponse::class);
+    }
+
     /** Per store and kind: in the mirror, in sync, pending, failed; is_syncing; the last job. */
     public function getSyncStatus(): V1\SyncStatus
     {

@@ -44,6 +44,10 @@ pub async fn listening(port: u16, what: &str) {
 pub async fn php_server(root: &std::path::Path, env: &[(&str, String)]) -> (Killed, String) {
     let port = free_port();
     let mut cmd = Command::new("php");
+    // Several workers, as any real PHP host has: a page that calls mcsync, which calls the
+    // simulator, which fetches a page of this site (the site-script check), must not wait on
+    // itself.
+    cmd.env("PHP_CLI_SERVER_WORKERS", "4");
     cmd.args(["-S", &format!("127.0.0.1:{port}"), "-t"])
         .arg(root)
         .stdout(Stdio::null())

@@ -51,7 +51,7 @@
     }
     if (p.state !== 'running' && p.errors > 0) {
       var link = document.createElement('a');
-      link.href = 'index.php#sync';
+      link.href = 'admin.php#sync';
       link.textContent = p.errors === 1 ? '1 record was refused: see Sync errors.' :
         p.errors + ' records were refused: see Sync errors.';
       box.appendChild(document.createTextNode(' '));

@@ -87,7 +87,7 @@ function field_error(array $fields, string $field): string
 }
 
 /** Post/Redirect/Get: a reload never repeats an action. */
-function back(string $to = 'index.php'): void
+function back(string $to = 'admin.php'): void
 {
     header('Location: ' . $to, true, 303);
     exit;
@@ -100,9 +100,10 @@ function kind_name(int $kind): string
     return $names[$kind] ?? 'Records';
 }
 
-function page_header(string $title): void
+/** @param string $head more for the head (the storefront's site script) */
+function page_header(string $title, string $head = ''): void
 {
     echo '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">';
     echo '<meta name="viewport" content="width=device-width, initial-scale=1">';
-    echo '<title>' . h($title) . '</title><link rel="stylesheet" href="style.css"></head><body>';
+    echo '<title>' . h($title) . '</title><link rel="stylesheet" href="style.css">' . $head . '</head><body>';
 }

@@ -9,7 +9,8 @@ use Google\Protobuf\Internal\RepeatedField;
 use Google\Protobuf\Internal\GPBUtil;
 
 /**
- * Mailchimp campaign tracking, from the mc_cid / mc_eid / mc_tc URL parameters.
+ * Mailchimp campaign tracking, from the mc_cid / mc_eid / mc_tc URL parameters. Orders send
+ * campaign_id, tracking_code, landing_site and the outreach; carts send campaign_id.
  *
  * Generated from protobuf message <code>mcsync.v1.CampaignTracking</code>
  */
@@ -22,13 +23,16 @@ class CampaignTracking extends \Google\Protobuf\Internal\Message
      */
     protected $campaign_id = '';
     /**
-     * mc_eid: the member's unique email id.
+     * mc_eid: the member's unique email id. Kept with the record but NOT sent: no order or cart
+     * field of Mailchimp's takes it (Mailchimp attributes an order by campaign_id and the
+     * customer's email).
      *
      * Generated from protobuf field <code>string email_id = 2;</code>
      */
     protected $email_id = '';
     /**
-     * mc_tc: the tracking code.
+     * mc_tc: "prec" (the order came from a product recommendation), the only value Mailchimp
+     * defines, or empty. Anything else is refused.
      *
      * Generated from protobuf field <code>string tracking_code = 3;</code>
      */
@@ -39,6 +43,13 @@ class CampaignTracking extends \Google\Protobuf\Internal\Message
      * Generated from protobuf field <code>string landing_site = 4;</code>
      */
     protected $landing_site = '';
+    /**
+     * The outreach the order came from (an email campaign's id, an ad's), sent as
+     * `outreach.id`. Empty: campaign_id stands in when set.
+     *
+     * Generated from protobuf field <code>string outreach_id = 5;</code>
+     */
+    protected $outreach_id = '';
 
     /**
      * Constructor.
@@ -49,11 +60,17 @@ class CampaignTracking extends \Google\Protobuf\Internal\Message
      *     @type string $campaign_id
      *           mc_cid: the campaign id.
      *     @type string $email_id
-     *           mc_eid: the member's unique email id.
+     *           mc_eid: the member's unique email id. Kept with the record but NOT sent: no order or cart
+     *           field of Mailchimp's takes it (Mailchimp attributes an order by campaign_id and the
+     *           customer's email).
      *     @type string $tracking_code
-     *           mc_tc: the tracking code.
+     *           mc_tc: "prec" (the order came from a product recommendation), the only value Mailchimp
+     *           defines, or empty. Anything else is refused.
      *     @type string $landing_site
      *           The landing URL, kept when mc_cid or utm_source was present.
+     *     @type string $outreach_id
+     *           The outreach the order came from (an email campaign's id, an ad's), sent as
+     *           `outreach.id`. Empty: campaign_id stands in when set.
      * }
      */
     public function __construct($data = NULL) {
@@ -88,7 +105,9 @@ class CampaignTracking extends \Google\Protobuf\Internal\Message
     }
 
     /**
-     * mc_eid: the member's unique email id.
+     * mc_eid: the member's unique email id. Kept with the record but NOT sent: no order or cart
+     * field of Mailchimp's takes it (Mailchimp attributes an order by campaign_id and the
+     * customer's email).
      *
      * Generated from protobuf field <code>string email_id = 2;</code>
      * @return string
@@ -99,7 +118,9 @@ class CampaignTracking extends \Google\Protobuf\Internal\Message
     }
 
     /**
-     * mc_eid: the member's unique email id.
+     * mc_eid: the member's unique email id. Kept with the record but NOT sent: no order or cart
+     * field of Mailchimp's takes it (Mailchimp attributes an order by campaign_id and the
+     * customer's email).
      *
      * Generated from protobuf field <code>string email_id = 2;</code>
      * @param string $var
@@ -114,7 +135,8 @@ class CampaignTracking extends \Google\Protobuf\Internal\Message
     }
 
     /**
-     * mc_tc: the tracking code.
+     * mc_tc: "prec" (the order came from a product recommendation), the only value Mailchimp
+     * defines, or empty. Anything else is refused.
      *
      * Generated from protobuf field <code>string tracking_code = 3;</code>
      * @return string
@@ -125,7 +147,8 @@ class CampaignTracking extends \Google\Protobuf\Internal\Message
     }
 
     /**
-     * mc_tc: the tracking code.
+     * mc_tc: "prec" (the order came from a product recommendation), the only value Mailchimp
+     * defines, or empty. Anything else is refused.
      *
      * Generated from protobuf field <code>string tracking_code = 3;</code>
      * @param string $var
@@ -161,6 +184,34 @@ class CampaignTracking extends \Google\Protobuf\Internal\Message
     {
         GPBUtil::checkString($var, True);
         $this->landing_site = $var;
+
+        return $this;
+    }
+
+    /**
+     * The outreach the order came from (an email campaign's id, an ad's), sent as
+     * `outreach.id`. Empty: campaign_id stands in when set.
+     *
+     * Generated from protobuf field <code>string outreach_id = 5;</code>
+     * @return string
+     */
+    public function getOutreachId()
+    {
+        return $this->outreach_id;
+    }
+
+    /**
+     * The outreach the order came from (an email campaign's id, an ad's), sent as
+     * `outreach.id`. Empty: campaign_id stands in when set.
+     *
+     * Generated from protobuf field <code>string outreach_id = 5;</code>
+     * @param string $var
+     * @return $this
+     */
+    public function setOutreachId($var)
+    {
+        GPBUtil::checkString($var, True);
+        $this->outreach_id = $var;
 
         return $this;
     }

@@ -109,6 +109,12 @@ class Order extends \Google\Protobuf\Internal\Message
      * Generated from protobuf field <code>string cart_id = 19;</code>
      */
     protected $cart_id = '';
+    /**
+     * Set once the order ships.
+     *
+     * Generated from protobuf field <code>.mcsync.v1.Shipment shipment = 20;</code>
+     */
+    protected $shipment = null;
 
     /**
      * Constructor.
@@ -146,6 +152,8 @@ class Order extends \Google\Protobuf\Internal\Message
      *     @type string $cart_id
      *           The cart the order was placed from: when the order reaches a Mailchimp store, that cart is
      *           deleted there (no abandoned-cart mail for a cart that became an order).
+     *     @type \Mcsync\V1\Shipment $shipment
+     *           Set once the order ships.
      * }
      */
     public function __construct($data = NULL) {
@@ -647,6 +655,42 @@ class Order extends \Google\Protobuf\Internal\Message
     {
         GPBUtil::checkString($var, True);
         $this->cart_id = $var;
+
+        return $this;
+    }
+
+    /**
+     * Set once the order ships.
+     *
+     * Generated from protobuf field <code>.mcsync.v1.Shipment shipment = 20;</code>
+     * @return \Mcsync\V1\Shipment|null
+     */
+    public function getShipment()
+    {
+        return $this->shipment;
+    }
+
+    public function hasShipment()
+    {
+        return isset($this->shipment);
+    }
+
+    public function clearShipment()
+    {
+        unset($this->shipment);
+    }
+
+    /**
+     * Set once the order ships.
+     *
+     * Generated from protobuf field <code>.mcsync.v1.Shipment shipment = 20;</code>
+     * @param \Mcsync\V1\Shipment $var
+     * @return $this
+     */
+    public function setShipment($var)
+    {
+        GPBUtil::checkMessage($var, \Mcsync\V1\Shipment::class);
+        $this->shipment = $var;
 
         return $this;
     }

@@ -70,6 +70,15 @@ class Settings extends \Google\Protobuf\Internal\Message
      * Generated from protobuf field <code>string webhook_base_url = 11;</code>
      */
     protected $webhook_base_url = '';
+    /**
+     * Mailchimp's storefront script of each selected audience's store (its connected site), once
+     * an upload has made the store. The shop prints one `fragment` on every storefront page: the
+     * one of the default list's store, or the first. SyncService/VerifySiteScript asks Mailchimp
+     * to check it is there.
+     *
+     * Generated from protobuf field <code>repeated .mcsync.v1.SiteScript site_scripts = 12;</code>
+     */
+    private $site_scripts;
 
     /**
      * Constructor.
@@ -95,6 +104,11 @@ class Settings extends \Google\Protobuf\Internal\Message
      *     @type string $webhook_base_url
      *           The setting as stored ("" when unset: `serve --webhook-base-url` applies); the URL in
      *           use is webhooks.base_url.
+     *     @type array<\Mcsync\V1\SiteScript>|\Google\Protobuf\Internal\RepeatedField $site_scripts
+     *           Mailchimp's storefront script of each selected audience's store (its connected site), once
+     *           an upload has made the store. The shop prints one `fragment` on every storefront page: the
+     *           one of the default list's store, or the first. SyncService/VerifySiteScript asks Mailchimp
+     *           to check it is there.
      * }
      */
     public function __construct($data = NULL) {
@@ -396,6 +410,38 @@ class Settings extends \Google\Protobuf\Internal\Message
     {
         GPBUtil::checkString($var, True);
         $this->webhook_base_url = $var;
+
+        return $this;
+    }
+
+    /**
+     * Mailchimp's storefront script of each selected audience's store (its connected site), once
+     * an upload has made the store. The shop prints one `fragment` on every storefront page: the
+     * one of the default list's store, or the first. SyncService/VerifySiteScript asks Mailchimp
+     * to check it is there.
+     *
+     * Generated from protobuf field <code>repeated .mcsync.v1.SiteScript site_scripts = 12;</code>
+     * @return \Google\Protobuf\Internal\RepeatedField
+     */
+    public function getSiteScripts()
+    {
+        return $this->site_scripts;
+    }
+
+    /**
+     * Mailchimp's storefront script of each selected audience's store (its connected site), once
+     * an upload has made the store. The shop prints one `fragment` on every storefront page: the
+     * one of the default list's store, or the first. SyncService/VerifySiteScript asks Mailchimp
+     * to check it is there.
+     *
+     * Generated from protobuf field <code>repeated .mcsync.v1.SiteScript site_scripts = 12;</code>
+     * @param array<\Mcsync\V1\SiteScript>|\Google\Protobuf\Internal\RepeatedField $var
+     * @return $this
+     */
+    public function setSiteScripts($var)
+    {
+        $arr = GPBUtil::checkRepeatedField($var, \Google\Protobuf\Internal\GPBType::MESSAGE, \Mcsync\V1\SiteScript::class);
+        $this->site_scripts = $arr;
 
         return $this;
     }
