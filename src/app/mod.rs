@@ -7,6 +7,7 @@ pub use audiences::AudienceView;
 pub mod feed;
 pub mod member_events;
 mod metrics;
+mod oauth;
 mod records;
 mod settings;
 mod sites;
@@ -91,6 +92,11 @@ pub enum Unmet {
     #[error("no list is selected (ListService/SelectLists)")]
     /// No audience is selected.
     NoListSelected,
+    #[error(
+        "OAuth is off: mcsync runs without a Mailchimp app (serve --oauth-client-id and --oauth-client-secret)"
+    )]
+    /// mcsync runs without an OAuth app.
+    OAuthOff,
     #[error("no store has a connected site yet: upload store data first")]
     /// No upload has made a store (and its site) yet.
     NoSite,

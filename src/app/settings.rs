@@ -14,7 +14,11 @@ impl App {
 
     /// Validates the key's form, asks Mailchimp about it, and only then stores it.
     pub async fn connect(&self, raw_key: &str) -> Result<Settings, AppError> {
-        let key = ApiKey::parse(raw_key)?;
+        self.connect_with(ApiKey::parse(raw_key)?).await
+    }
+
+    /// Asks Mailchimp about a credential (a key, or an OAuth token), and only then stores it.
+    pub(super) async fn connect_with(&self, key: ApiKey) -> Result<Settings, AppError> {
         let client = self.mailchimp.for_key(&key);
         client.ping().await?;
         let wire = client.account().await?;

@@ -134,6 +134,13 @@ pub(super) async fn demo(args: DemoArgs) -> Result<(), String> {
         token: Some(token.clone()),
         mailchimp: MailchimpConfig {
             base_url: Some(Url::parse(&sim.base_url()).map_err(|e| e.to_string())?),
+            // "Connect with Mailchimp" works against the simulator's login.mailchimp.com.
+            oauth: Some(crate::mailchimp::oauth::OAuthConfig {
+                client_id: sim::oauth::CLIENT_ID.into(),
+                client_secret: sim::oauth::CLIENT_SECRET.into(),
+                login_url: Url::parse(&format!("http://{}", sim.addr))
+                    .map_err(|e| e.to_string())?,
+            }),
             ..MailchimpConfig::default()
         },
         time_scale: 1,

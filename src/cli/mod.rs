@@ -47,7 +47,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Run the mcsync gRPC server.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Copy a stopped mcsync's data dir to one file (without the API key), to move hosts.
     Backup(backup::BackupArgs),
     /// Make a new data dir from a backup file.
@@ -253,12 +253,62 @@ pub(crate) struct ServeArgs {
     /// https://shop.example.com/mcsync); the setting of the same name wins when set.
     #[arg(long, env = "MCSYNC_WEBHOOK_BASE_URL")]
     pub webhook_base_url: Option<String>,
+    /// mcsync's Mailchimp app, for "Connect with Mailchimp" (OAuth 2); with the secret.
+    #[arg(long, env = "MCSYNC_OAUTH_CLIENT_ID")]
+    pub oauth_client_id: Option<String>,
+    /// The app's client secret. Only from the environment or a file, never an argument (the
+    /// process list would show it).
+    #[arg(
+        long = "oauth-client-secret-file",
+        env = "MCSYNC_OAUTH_CLIENT_SECRET_FILE"
+    )]
+    pub oauth_client_secret_file: Option<PathBuf>,
+    /// Mailchimp's OAuth server (the simulator's address to try it locally).
+    #[arg(
+        long,
+        env = "MCSYNC_OAUTH_LOGIN_URL",
+        default_value = "https://login.mailchimp.com"
+    )]
+    pub oauth_login_url: Url,
+}
+
+/// The OAuth app from its flags: both the id and the secret (from
+/// `MCSYNC_OAUTH_CLIENT_SECRET` or the file), or neither.
+fn oauth_app(
+    client_id: Option<&str>,
+    secret_file: Option<&std::path::Path>,
+    login_url: &Url,
+) -> Result<Option<crate::mailchimp::oauth::OAuthConfig>, String> {
+    let secret = match (
+        std::env::var("MCSYNC_OAUTH_CLIENT_SECRET").ok(),
+        secret_file,
+    ) {
+        (Some(s), _) => Some(s),
+        (None, Some(file)) => Some(
+            std::fs::read_to_string(file)
+                .map_err(|e| format!("cannot read {}: {e}", file.display()))?
+                .trim_end_matches(['\r', '\n'])
+                .to_owned(),
+        ),
+        (None, None) => None,
+    };
+    match (client_id, secret) {
+        (Some(id), Some(secret)) if !id.is_empty() && !secret.is_empty() => {
+            Ok(Some(crate::mailchimp::oauth::OAuthConfig {
+                client_id: id.to_owned(),
+                client_secret: secret,
+                login_url: login_url.clone(),
+            }))
+        }
+        (None, None) => Ok(None),
+        _ => Err("--oauth-client-id and the client secret (MCSYNC_OAUTH_CLIENT_SECRET or --oauth-client-secret-file) go together".into()),
+    }
 }
 
 /// Runs the subcommand; an error is the one line to print before exiting with failure.
 pub async fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::Backup(args) => backup::backup(args),
         Command::Restore(args) => backup::restore(args),
         #[cfg(feature = "sim")]
@@ -335,6 +385,11 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             base_url: args.mailchimp_url,
             timeout: Duration::from_secs(args.mailchimp_timeout_secs.max(1)),
             unreachable_after: Duration::from_secs(args.mailchimp_unreachable_secs),
+            oauth: oauth_app(
+                args.oauth_client_id.as_deref(),
+                args.oauth_client_secret_file.as_deref(),
+                &args.oauth_login_url,
+            )?,
             ..MailchimpConfig::default()
         },
         time_scale: 1,

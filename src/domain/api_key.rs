@@ -1,10 +1,12 @@
-//! The Mailchimp API key: a secret that is never logged and never shown unmasked.
+//! The Mailchimp credential: a pasted API key, or an OAuth access token with its data center.
+//! A secret that is never logged and never shown unmasked.
 
 use std::fmt;
 
 use super::ValidationError;
 
-/// A syntactically valid Mailchimp API key, `<32 hex>-<dc>`.
+/// A syntactically valid Mailchimp API key, `<32 hex>-<dc>`, or an OAuth access token with
+/// the data center Mailchimp's metadata named (sent as `Authorization: Bearer`).
 ///
 /// `Debug` prints the masked form, and there is no `Display`, so the key cannot reach a log
 /// line by accident; `expose()` is the one way out, for the Authorization header and storage.
@@ -13,7 +15,11 @@ use super::ValidationError;
 pub struct ApiKey {
     key: String,
     dash: usize,
+    oauth: bool,
 }
+
+/// How an OAuth credential is stored: `oauth:<token>-<dc>` (never accepted from a client).
+const OAUTH_PREFIX: &str = "oauth:";
 
 impl ApiKey {
     /// Checks the key's form (`<32 hex>-<data center>`); Mailchimp itself is asked only on connect.
@@ -41,7 +47,43 @@ impl ApiKey {
         Ok(Self {
             key: raw.to_owned(),
             dash: secret.len(),
+            oauth: false,
         })
+    }
+
+    /// An OAuth access token and the data center Mailchimp's metadata gave for it.
+    pub fn from_oauth(token: &str, data_center: &str) -> Result<Self, ValidationError> {
+        let invalid = |reason: &str| ValidationError::new("access_token", reason);
+        if token.len() < 8 || token.len() > 200 || !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(invalid(
+                "is not a token Mailchimp gives (8 to 200 visible characters)",
+            ));
+        }
+        if !is_data_center(data_center) {
+            return Err(ValidationError::new(
+                "dc",
+                "is not a data center such as 'us6'",
+            ));
+        }
+        Ok(Self {
+            key: format!("{token}-{data_center}"),
+            dash: token.len(),
+            oauth: true,
+        })
+    }
+
+    /// Whether it came from the OAuth flow (sent as a Bearer token) rather than pasted.
+    pub fn is_oauth(&self) -> bool {
+        self.oauth
+    }
+
+    /// What goes in the Authorization header: the key (HTTP Basic's password), or the token.
+    pub fn secret(&self) -> &str {
+        if self.oauth {
+            &self.key[..self.dash]
+        } else {
+            &self.key
+        }
     }
 
     /// The data center the key belongs to, e.g. `us6`.
@@ -49,21 +91,27 @@ impl ApiKey {
         &self.key[self.dash + 1..]
     }
 
-    /// All but the last 4 characters of the secret part and the data center hidden.
+    /// All but the last 4 characters of the secret part and the data center hidden; an OAuth
+    /// token says so.
     pub fn masked(&self) -> String {
         let secret = &self.key[..self.dash];
         let visible = &secret[secret.len() - 4..];
         format!(
-            "{}{}-{}",
-            "*".repeat(secret.len() - 4),
+            "{}{}{}-{}",
+            if self.oauth { "oauth:" } else { "" },
+            "*".repeat(secret.len().min(32) - 4),
             visible,
             self.data_center()
         )
     }
 
-    /// The raw key. Only for the Authorization header and the settings store.
-    pub fn expose(&self) -> &str {
-        &self.key
+    /// The raw credential as stored. Only for the settings store.
+    pub fn expose(&self) -> String {
+        if self.oauth {
+            format!("{OAUTH_PREFIX}{}", self.key)
+        } else {
+            self.key.clone()
+        }
     }
 
     /// A stable, non-reversible name for the key, for per-key resources such as connection limits.
@@ -86,14 +134,26 @@ impl fmt::Debug for ApiKey {
 
 impl TryFrom<String> for ApiKey {
     type Error = ValidationError;
+    /// From the settings store: a key, or an OAuth credential.
     fn try_from(raw: String) -> Result<Self, Self::Error> {
-        Self::parse(&raw)
+        match raw.strip_prefix(OAUTH_PREFIX) {
+            Some(rest) => {
+                let (token, dc) = rest.rsplit_once('-').ok_or_else(|| {
+                    ValidationError::new(
+                        "api_key",
+                        "a stored OAuth credential without its data center",
+                    )
+                })?;
+                Self::from_oauth(token, dc)
+            }
+            None => Self::parse(&raw),
+        }
     }
 }
 
 impl From<ApiKey> for String {
     fn from(key: ApiKey) -> String {
-        key.key
+        key.expose()
     }
 }
 
@@ -108,6 +168,7 @@ mod tests {
         let key = ApiKey::parse(KEY).unwrap();
         assert_eq!(key.data_center(), "us6");
         assert_eq!(key.expose(), KEY);
+        assert!(!key.is_oauth());
     }
 
     #[test]
@@ -115,6 +176,22 @@ mod tests {
         let key = ApiKey::parse(KEY).unwrap();
         assert_eq!(key.masked(), "****************************cdef-us6");
         assert!(!format!("{key:?}").contains("0123456789"));
+    }
+
+    #[test]
+    fn an_oauth_token_is_kept_apart_masked_and_never_taken_from_a_client() {
+        let token = ApiKey::from_oauth("5c6ccc561059aa386da9d112215bae55", "us6").unwrap();
+        assert!(token.is_oauth());
+        assert_eq!(token.secret(), "5c6ccc561059aa386da9d112215bae55");
+        assert_eq!(token.data_center(), "us6");
+        assert_eq!(token.masked(), "oauth:****************************ae55-us6");
+        let stored: String = token.clone().into();
+        assert_eq!(ApiKey::try_from(stored.clone()).unwrap(), token);
+        assert!(
+            ApiKey::parse(&stored).is_err(),
+            "Connect never takes a stored OAuth form"
+        );
+        assert_eq!(ApiKey::parse(KEY).unwrap().secret(), KEY);
     }
 
     #[test]

@@ -333,10 +333,12 @@ impl AccountClient {
         url: Url,
         body: Option<&serde_json::Value>,
     ) -> (Outcome, Result<bytes::Bytes, MailchimpError>) {
-        let mut req = self
-            .http
-            .request(method, url)
-            .basic_auth("mcsync", Some(self.key.expose()));
+        let mut req = self.http.request(method, url);
+        req = if self.key.is_oauth() {
+            req.bearer_auth(self.key.secret())
+        } else {
+            req.basic_auth("mcsync", Some(self.key.secret()))
+        };
         if let Some(body) = body {
             req = req.json(body);
         }

@@ -17,7 +17,7 @@ pub struct FieldError {
 }
 
 /// An error document as Mailchimp sends it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 pub struct Problem {
     #[serde(default)]
     /// The HTTP status.

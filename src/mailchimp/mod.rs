@@ -10,6 +10,7 @@ mod endpoint;
 mod error;
 mod health;
 pub mod ids;
+pub mod oauth;
 pub mod retry;
 mod stores;
 mod types;
@@ -52,6 +53,8 @@ pub struct MailchimpConfig {
     pub retry: RetryPolicy,
     /// How long Mailchimp may be out of reach before GetSyncStatus says mcsync is degraded.
     pub unreachable_after: Duration,
+    /// mcsync's Mailchimp app, for connecting with OAuth; `None`: OAuth is off.
+    pub oauth: Option<oauth::OAuthConfig>,
 }
 
 impl Default for MailchimpConfig {
@@ -62,6 +65,7 @@ impl Default for MailchimpConfig {
             max_connections_per_key: MAX_CONNECTIONS_PER_KEY,
             retry: RetryPolicy::default(),
             unreachable_after: Duration::from_secs(120),
+            oauth: None,
         }
     }
 }

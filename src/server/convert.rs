@@ -26,6 +26,7 @@ pub fn settings(s: &Settings) -> pb::Settings {
             account_email: c.account.email.clone(),
             login_name: c.account.login_name.clone(),
             connected_at: Some(timestamp(c.connected_at)),
+            via_oauth: c.api_key.is_oauth(),
         },
         None => pb::Connection::default(),
     };
@@ -43,6 +44,7 @@ pub fn settings(s: &Settings) -> pb::Settings {
         webhooks: None,
         webhook_base_url: s.webhook_base_url.clone(),
         site_scripts: Vec::new(),
+        oauth_available: false,
     }
 }
 

@@ -29,6 +29,7 @@ impl Settings {
                     })
                     .collect(),
             }),
+            oauth_available: self.0.oauth_available(),
             site_scripts: self
                 .0
                 .site_scripts()
@@ -64,6 +65,26 @@ impl SettingsService for Settings {
         _: Request<pb::GetSettingsRequest>,
     ) -> Result<Response<pb::Settings>, Status> {
         let settings = self.0.settings()?;
+        Ok(Response::new(self.answer(&settings)))
+    }
+
+    async fn begin_o_auth(
+        &self,
+        req: Request<pb::BeginOAuthRequest>,
+    ) -> Result<Response<pb::BeginOAuthResponse>, Status> {
+        let (authorize_url, state) = self.0.begin_oauth(&req.into_inner().redirect_uri).await?;
+        Ok(Response::new(pb::BeginOAuthResponse {
+            authorize_url,
+            state,
+        }))
+    }
+
+    async fn complete_o_auth(
+        &self,
+        req: Request<pb::CompleteOAuthRequest>,
+    ) -> Result<Response<pb::Settings>, Status> {
+        let req = req.into_inner();
+        let settings = self.0.complete_oauth(&req.code, &req.state).await?;
         Ok(Response::new(self.answer(&settings)))
     }
 

@@ -7,6 +7,7 @@ mod ecommerce;
 mod faults;
 mod fields;
 mod model;
+pub mod oauth;
 mod problem;
 mod routes;
 mod schema;
@@ -168,6 +169,8 @@ pub(crate) struct Shared {
     http: reqwest::Client,
     /// Every webhook delivery made, in order of completion.
     deliveries: Mutex<Vec<webhooks::Delivery>>,
+    /// OAuth codes handed out and not yet exchanged.
+    oauth_codes: oauth::Codes,
 }
 
 impl Shared {
@@ -490,6 +493,7 @@ pub fn start(config: SimConfig, listener: TcpListener) -> std::io::Result<SimHan
             reqwest::Client::new()
         },
         deliveries: Mutex::new(Vec::new()),
+        oauth_codes: Default::default(),
         config,
     });
     let app = routes::router(shared.clone());

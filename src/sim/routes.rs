@@ -79,6 +79,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/__sim/stats", get(stats))
         // What a member or Mailchimp does (an unsubscribe link, a bounce): fires the webhooks.
         .route("/__sim/member-status", axum::routing::post(member_status))
+        // login.mailchimp.com's OAuth 2 (on the simulator's own root).
+        .route("/oauth2/authorize", get(super::oauth::authorize))
+        .route("/oauth2/token", axum::routing::post(super::oauth::token))
+        .route("/oauth2/metadata", get(super::oauth::metadata))
         // The connected sites' script, so that a storefront printing it loads.
         .route(
             "/__sim/mcjs/{file}",

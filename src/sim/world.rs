@@ -90,6 +90,8 @@ pub struct Account {
     /// Creates refused because the id existed, per kind: what an idempotent client never causes.
     pub duplicate_creates: std::collections::BTreeMap<String, u64>,
     pub batches: std::collections::BTreeMap<String, super::model::Batch>,
+    /// Access tokens OAuth gave for the account (accepted like its key).
+    pub oauth_tokens: Vec<String>,
     /// Connected sites by foreign id.
     pub sites: std::collections::BTreeMap<String, super::sites::Site>,
     next_web_id: i64,
@@ -128,6 +130,7 @@ impl Account {
             duplicate_creates: Default::default(),
             batches: Default::default(),
             sites: Default::default(),
+            oauth_tokens: Vec::new(),
             next_web_id: 100_000 * n as i64,
             next_segment_id: 1,
             serial: 0,
@@ -580,7 +583,9 @@ fn str_of(m: &Map<String, Value>, k: &str) -> String {
 
 impl World {
     pub fn account_by_key(&self, key: &str) -> Option<usize> {
-        self.accounts.iter().position(|a| a.api_key == key)
+        self.accounts
+            .iter()
+            .position(|a| a.api_key == key || a.oauth_tokens.iter().any(|t| t == key))
     }
 }
 

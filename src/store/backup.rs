@@ -1,7 +1,9 @@
 //! Backup and restore of the whole database, so that a merchant can move hosts: every tree,
 //! copied while no server holds the data dir (sled's lock guarantees it), so the copy is
-//! consistent. The API key never goes into a backup: the restored mcsync asks for a Connect,
-//! and finds the account's choices, stores and sync state as they were.
+//! consistent. No secret goes into a backup: not the API key or OAuth token (the restored
+//! mcsync asks for a Connect, and finds the account's choices, stores and sync state as they
+//! were), not the webhooks' URL secret (a new one is made, and the hooks are registered again
+//! under it), not a begun OAuth connection.
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -35,11 +37,17 @@ impl Store {
         let mut summary = BackupSummary::default();
         gz.write_all(MAGIC).map_err(io)?;
         for name in self.db.tree_names() {
+            if name == b"oauth_states" {
+                continue;
+            }
             let tree = self.db.open_tree(&name)?;
             write_chunk(&mut gz, TREE, &name, None)?;
             summary.trees += 1;
             for entry in tree.iter() {
                 let (key, value) = entry?;
+                if name == b"webhooks" && key == super::member_events::SECRET_KEY {
+                    continue;
+                }
                 let value = if name == b"settings" && key == SETTINGS_KEY {
                     let mut settings: Settings = decode(&key, &value)?;
                     settings.connection = None;

@@ -15,7 +15,8 @@ use super::subscriptions::{Subscription, SubscriptionState};
 use super::{Store, StoreError, decode, encode};
 use crate::proto::v1 as pb;
 
-const SECRET_KEY: &[u8] = b"secret";
+/// Where the hook URL's secret is kept (never in a backup).
+pub(super) const SECRET_KEY: &[u8] = b"secret";
 
 /// The trees of this module.
 #[derive(Clone)]
@@ -51,7 +52,7 @@ pub struct Suppression {
 pub struct RegisteredHook {
     /// Mailchimp's id of the hook.
     pub id: String,
-    /// The URL it posts to (with the secret).
+    /// The URL it posts to, its secret left out.
     pub url: String,
 }
 
@@ -274,8 +275,8 @@ fn u64_key(k: &[u8]) -> u64 {
 }
 
 /// 128 random bits from the operating system, as hex: the hook URL's only protection
-/// (Mailchimp signs nothing).
-fn new_secret() -> String {
+/// (Mailchimp signs nothing), and OAuth's `state`.
+pub fn new_secret() -> String {
     let mut bytes = [0u8; 16];
     rustls::crypto::ring::default_provider()
         .secure_random

@@ -30,6 +30,7 @@ pub mod errors;
 pub mod jobs;
 mod live;
 pub mod member_events;
+pub mod oauth;
 pub mod records;
 pub mod sites;
 pub mod subscriptions;
@@ -99,6 +100,7 @@ pub struct Store {
     subscriptions_pending: sled::Tree,
     member_events: member_events::Trees,
     sites: sled::Tree,
+    oauth_states: sled::Tree,
     /// Serialises record writers; holds the next outbox sequence. Also counts the handles:
     /// sled keeps its lock on the data dir until the last one is dropped.
     writer: std::sync::Arc<std::sync::Mutex<u64>>,
@@ -142,6 +144,7 @@ impl Store {
             subscriptions_pending: db.open_tree("subscriptions_pending")?,
             member_events: member_events::Trees::open(&db)?,
             sites: db.open_tree("connected_sites")?,
+            oauth_states: db.open_tree("oauth_states")?,
             db,
         })
     }

@@ -371,3 +371,35 @@ async fn the_demo_prints_how_to_open_the_admin_page_and_that_works() {
     assert!(storefront.contains("class=\"newsletter\""), "{storefront}");
     drop(demo);
 }
+
+/// "Connect with Mailchimp" on the settings page: the merchant goes to Mailchimp's login
+/// (the simulator's), allows, and comes back connected; no key is typed.
+#[tokio::test]
+async fn a_merchant_connects_with_mailchimp_from_the_settings_page() {
+    let app = crate::oauth::with_oauth().await;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/php/examples/admin");
+    let env = [
+        ("MCSYNC_URL", format!("http://{}", app.addr())),
+        ("MCSYNC_TOKEN", TOKEN.to_owned()),
+    ];
+    let (_php, site) = php_server(&root, &env).await;
+    let browser = Browser::start(1200, 900).await;
+    browser.open(&format!("{site}/admin.php")).await;
+    snap(&browser, "admin-0-connect-with-mailchimp.png").await;
+    browser.submit("#connect-oauth").await;
+    assert!(
+        flash(&browser)
+            .await
+            .contains("Connected to Mailchimp account"),
+        "{}",
+        flash(&browser).await
+    );
+    let masked = browser.text("#api-key-masked").await;
+    assert!(masked.starts_with("oauth:"), "{masked}");
+    assert!(
+        browser.count("#audiences tbody tr").await >= 2,
+        "the lists are read"
+    );
+    drop(browser);
+    app.stop().await;
+}

@@ -41,6 +41,22 @@ async fn a_stopped_servers_data_moves_to_a_new_data_dir_without_the_api_key() {
     let mut server = start_binary(&data, &sim.base_url(), "info");
     let remote = Remote::new(server.addr).await;
     let selected = ready_at(&remote, &sim, true).await;
+    // Webhooks on: their URL's secret exists, and must not travel in the backup.
+    remote
+        .settings()
+        .update_settings(pb::UpdateSettingsRequest {
+            webhook_base_url: Some(format!("http://{}", server.addr)),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let hooked = eventually(std::time::Duration::from_secs(20), || async {
+        !sim.webhook_urls(KEY_A, &selected[0]).is_empty()
+    })
+    .await;
+    assert!(hooked);
+    let hook_url = sim.webhook_urls(KEY_A, &selected[0])[0].clone();
+    let hook_secret = hook_url.rsplit('/').next().unwrap().to_owned();
     let records: Vec<_> = (0..200).map(testdata::mixed).collect();
     remote
         .records()
@@ -88,6 +104,12 @@ async fn a_stopped_servers_data_moves_to_a_new_data_dir_without_the_api_key() {
     assert!(
         !plain.windows(secret.len()).any(|w| w == secret),
         "the API key is not in the backup"
+    );
+    assert!(
+        !plain
+            .windows(hook_secret.len())
+            .any(|w| w == hook_secret.as_bytes()),
+        "nor the webhooks' secret"
     );
 
     let restore = {

@@ -18,6 +18,7 @@ mod lists;
 mod live;
 mod member_events;
 mod metrics;
+mod oauth;
 mod operators_doc;
 mod properties;
 mod push;

@@ -45,7 +45,7 @@ fn recipes() -> Vec<String> {
 
 #[tokio::test]
 async fn every_recipe_in_the_operators_guide_works() {
-    let app = spawn_app().await;
+    let app = crate::oauth::with_oauth().await;
     let recipes = recipes();
     assert!(recipes.len() >= 26, "found {} recipes", recipes.len());
     let services = [
@@ -139,6 +139,11 @@ async fn every_recipe_in_the_operators_guide_works() {
         find("SyncService/RemoveStore")
     );
     assert!(find("describe mcsync.v1.SettingsService").contains("Reset Mailchimp connection"));
+    assert!(
+        find("SettingsService/BeginOAuth").contains("/oauth2/authorize?response_type=code"),
+        "{}",
+        find("SettingsService/BeginOAuth")
+    );
     assert!(
         find("SyncService/VerifySiteScript").contains("\"fragment\""),
         "{}",

@@ -85,6 +85,23 @@ final class Client
         return $this->unary('/mcsync.v1.SettingsService/UpdateSettings', $update, V1\Settings::class);
     }
 
+    /**
+     * "Connect with Mailchimp", step 1: where to send the merchant ($redirectUri is the page
+     * Mailchimp sends them back to, with `code` and `state` in its query).
+     */
+    public function beginOAuth(string $redirectUri): V1\BeginOAuthResponse
+    {
+        $request = (new V1\BeginOAuthRequest())->setRedirectUri($redirectUri);
+        return $this->unary('/mcsync.v1.SettingsService/BeginOAuth', $request, V1\BeginOAuthResponse::class);
+    }
+
+    /** Step 2: the `code` and `state` Mailchimp sent back; connects the account. */
+    public function completeOAuth(string $code, string $state): V1\Settings
+    {
+        $request = (new V1\CompleteOAuthRequest())->setCode($code)->setState($state);
+        return $this->unary('/mcsync.v1.SettingsService/CompleteOAuth', $request, V1\Settings::class);
+    }
+
     // ListService -------------------------------------------------------------------------
 
     public function listLists(): V1\ListListsResponse

@@ -42,6 +42,22 @@ const SHOP_FIELDS = [
     'country_code' => ['shop.address.country_code', 'Country (ISO 3166 code)'],
 ];
 
+// Back from Mailchimp's "Connect with Mailchimp" with a code (or the merchant's refusal).
+if ($_SERVER['REQUEST_METHOD'] === 'GET' && (isset($_GET['code']) || isset($_GET['error']))) {
+    try {
+        if (isset($_GET['error'])) {
+            $_SESSION['errors'][] = 'Mailchimp did not connect: ' . (string) $_GET['error'];
+        } else {
+            $s = mcsync()->completeOAuth((string) $_GET['code'], (string) ($_GET['state'] ?? ''));
+            flash('Connected to Mailchimp account ' . $s->getConnection()->getAccountName() . '.');
+            mcsync()->refreshLists();
+        }
+    } catch (McsyncException $e) {
+        failed($e, 'Connect with Mailchimp');
+    }
+    back();
+}
+
 if ($_SERVER['REQUEST_METHOD'] === 'POST') {
     $action = $_POST['action'] ?? '';
     try {
@@ -51,6 +67,13 @@ if ($_SERVER['REQUEST_METHOD'] === 'POST') {
                 flash('Connected to Mailchimp account ' . $s->getConnection()->getAccountName() . '.');
                 mcsync()->refreshLists();
                 break;
+            case 'oauth':
+                // Mailchimp sends the merchant back to this page.
+                $scheme = (!empty($_SERVER['HTTPS']) && $_SERVER['HTTPS'] !== 'off') ? 'https' : 'http';
+                $here = $scheme . '://' . $_SERVER['HTTP_HOST'] . strtok($_SERVER['REQUEST_URI'], '?');
+                $begun = mcsync()->beginOAuth($here);
+                header('Location: ' . $begun->getAuthorizeUrl(), true, 303);
+                exit;
             case 'reset':
                 mcsync()->resetConnection();
                 flash('The Mailchimp connection is reset. Enter an API key to connect again.');
@@ -237,6 +260,13 @@ page_header('Mailchimp Integration with E-commerce support');
     <?= field_error($fields, 'api_key') ?>
     <button id="connect" type="submit">Connect</button></div>
 </form>
+<?php if ($settings !== null && $settings->getOauthAvailable()): ?>
+<form method="post" id="oauth-form">
+  <input type="hidden" name="action" value="oauth">
+  <div class="row"><label>or</label><button id="connect-oauth" type="submit">Connect with Mailchimp</button>
+    <span class="hint">Log in at Mailchimp and allow the shop; no key to copy.</span></div>
+</form>
+<?php endif; ?>
 <?php endif; ?>
 
 <?php if ($connected): ?>

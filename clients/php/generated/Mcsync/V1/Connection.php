@@ -51,6 +51,12 @@ class Connection extends \Google\Protobuf\Internal\Message
      * Generated from protobuf field <code>.google.protobuf.Timestamp connected_at = 8;</code>
      */
     protected $connected_at = null;
+    /**
+     * Connected through "Connect with Mailchimp" (an OAuth token) rather than a pasted key.
+     *
+     * Generated from protobuf field <code>bool via_oauth = 9;</code>
+     */
+    protected $via_oauth = false;
 
     /**
      * Constructor.
@@ -68,6 +74,8 @@ class Connection extends \Google\Protobuf\Internal\Message
      *     @type string $account_email
      *     @type string $login_name
      *     @type \Google\Protobuf\Timestamp $connected_at
+     *     @type bool $via_oauth
+     *           Connected through "Connect with Mailchimp" (an OAuth token) rather than a pasted key.
      * }
      */
     public function __construct($data = NULL) {
@@ -265,6 +273,32 @@ class Connection extends \Google\Protobuf\Internal\Message
     {
         GPBUtil::checkMessage($var, \Google\Protobuf\Timestamp::class);
         $this->connected_at = $var;
+
+        return $this;
+    }
+
+    /**
+     * Connected through "Connect with Mailchimp" (an OAuth token) rather than a pasted key.
+     *
+     * Generated from protobuf field <code>bool via_oauth = 9;</code>
+     * @return bool
+     */
+    public function getViaOauth()
+    {
+        return $this->via_oauth;
+    }
+
+    /**
+     * Connected through "Connect with Mailchimp" (an OAuth token) rather than a pasted key.
+     *
+     * Generated from protobuf field <code>bool via_oauth = 9;</code>
+     * @param bool $var
+     * @return $this
+     */
+    public function setViaOauth($var)
+    {
+        GPBUtil::checkBool($var);
+        $this->via_oauth = $var;
 
         return $this;
     }

@@ -79,6 +79,12 @@ class Settings extends \Google\Protobuf\Internal\Message
      * Generated from protobuf field <code>repeated .mcsync.v1.SiteScript site_scripts = 12;</code>
      */
     private $site_scripts;
+    /**
+     * Whether "Connect with Mailchimp" (BeginOAuth) is available.
+     *
+     * Generated from protobuf field <code>bool oauth_available = 13;</code>
+     */
+    protected $oauth_available = false;
 
     /**
      * Constructor.
@@ -109,6 +115,8 @@ class Settings extends \Google\Protobuf\Internal\Message
      *           an upload has made the store. The shop prints one `fragment` on every storefront page: the
      *           one of the default list's store, or the first. SyncService/VerifySiteScript asks Mailchimp
      *           to check it is there.
+     *     @type bool $oauth_available
+     *           Whether "Connect with Mailchimp" (BeginOAuth) is available.
      * }
      */
     public function __construct($data = NULL) {
@@ -442,6 +450,32 @@ class Settings extends \Google\Protobuf\Internal\Message
     {
         $arr = GPBUtil::checkRepeatedField($var, \Google\Protobuf\Internal\GPBType::MESSAGE, \Mcsync\V1\SiteScript::class);
         $this->site_scripts = $arr;
+
+        return $this;
+    }
+
+    /**
+     * Whether "Connect with Mailchimp" (BeginOAuth) is available.
+     *
+     * Generated from protobuf field <code>bool oauth_available = 13;</code>
+     * @return bool
+     */
+    public function getOauthAvailable()
+    {
+        return $this->oauth_available;
+    }
+
+    /**
+     * Whether "Connect with Mailchimp" (BeginOAuth) is available.
+     *
+     * Generated from protobuf field <code>bool oauth_available = 13;</code>
+     * @param bool $var
+     * @return $this
+     */
+    public function setOauthAvailable($var)
+    {
+        GPBUtil::checkBool($var);
+        $this->oauth_available = $var;
 
         return $this;
     }
