@@ -352,3 +352,68 @@ async fn a_later_upload_never_subscribes_an_email_mailchimp_unsubscribed() {
     assert_eq!(asked.lists[0].wanted, "subscribed");
     app.stop().await;
 }
+
+/// A hook of mcsync's that is not the wanted one (here: someone changed its events in
+/// Mailchimp) is replaced; a hook deleted in Mailchimp comes back at the next check.
+#[tokio::test]
+async fn a_stale_or_deleted_hook_is_put_right() {
+    let app = spawn_app().await;
+    let lists = hooked(&app).await;
+    let list = &lists[0];
+    let url = app.sim.webhook_urls(KEY_A, list)[0].clone();
+    let api = |path: String| format!("{}{path}", app.sim.base_url());
+    let hooks: serde_json::Value = http()
+        .get(api(format!("/lists/{list}/webhooks")))
+        .basic_auth("x", Some(KEY_A))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = hooks["webhooks"][0]["id"].as_str().unwrap().to_owned();
+    let deleted = http()
+        .delete(api(format!("/lists/{list}/webhooks/{id}")))
+        .basic_auth("x", Some(KEY_A))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    let changed = http()
+        .post(api(format!("/lists/{list}/webhooks")))
+        .basic_auth("x", Some(KEY_A))
+        .json(&serde_json::json!({
+            "url": url,
+            "events": {"unsubscribe": true, "campaign": true},
+            "sources": {"user": true},
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 200, "{}", changed.text().await.unwrap());
+
+    let checked = app
+        .server
+        .as_ref()
+        .unwrap()
+        .app
+        .check_webhooks()
+        .await
+        .unwrap();
+    assert!(checked.problem.is_empty(), "{checked:?}");
+    let hooks: serde_json::Value = http()
+        .get(api(format!("/lists/{list}/webhooks")))
+        .basic_auth("x", Some(KEY_A))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let hooks = hooks["webhooks"].as_array().unwrap().clone();
+    assert_eq!(hooks.len(), 1, "{hooks:?}");
+    assert_eq!(hooks[0]["events"]["campaign"], false);
+    assert_eq!(hooks[0]["events"]["cleaned"], true);
+    assert_eq!(hooks[0]["sources"]["api"], true);
+    app.stop().await;
+}
