@@ -68,8 +68,20 @@ impl<K, T: Send + 'static> FanOut<K, T> {
         }
     }
 
-    async fn join_one(&mut self) -> Option<(K, Result<T, Panicked>)> {
-        let (id, result) = match self.tasks.join_next_with_id().await? {
+    /// The tasks that have ended by now, without waiting for any other.
+    pub fn ended(&mut self) -> Vec<(K, Result<T, Panicked>)> {
+        let mut out = std::mem::take(&mut self.done);
+        while let Some(joined) = self.tasks.try_join_next_with_id() {
+            out.push(self.keyed(joined));
+        }
+        out
+    }
+
+    fn keyed(
+        &mut self,
+        joined: Result<(Id, T), tokio::task::JoinError>,
+    ) -> (K, Result<T, Panicked>) {
+        let (id, result) = match joined {
             Ok((id, value)) => (id, Ok(value)),
             Err(e) => {
                 tracing::error!(error = %e, "a task panicked; its record is reported failed");
@@ -80,7 +92,12 @@ impl<K, T: Send + 'static> FanOut<K, T> {
             .keys
             .remove(&id)
             .expect("every task is spawned with its key");
-        Some((key, result))
+        (key, result)
+    }
+
+    async fn join_one(&mut self) -> Option<(K, Result<T, Panicked>)> {
+        let joined = self.tasks.join_next_with_id().await?;
+        Some(self.keyed(joined))
     }
 }
 

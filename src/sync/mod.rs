@@ -32,6 +32,7 @@ mod store_setup;
 pub mod subscriptions;
 pub mod upload;
 pub mod webhooks;
+pub mod window;
 pub mod workers;
 
 pub use list_refresh::{RefreshError, Refresher, schedule};

@@ -25,6 +25,12 @@ use crate::store::records::decode_stored;
 
 /// Records pushed concurrently, and between two durable cursor updates.
 const CHUNK: usize = 50;
+/// Records a direct phase may have started past its watermark.
+const WINDOW_OPEN: usize = 2 * FAN_OUT;
+/// Records past a saved cursor that may have ended before a crash: those passed by the
+/// watermark since the last save (fewer than `CHUNK`, plus one jump of at most `WINDOW_OPEN`
+/// when a slow record ends) and those still open (`WINDOW_OPEN`).
+const RESUME_MAY_EXIST: usize = CHUNK + 2 * WINDOW_OPEN;
 /// In mode AUTO, a phase with at least this many records to look at goes through batches: one
 /// request per record would take 25 s or more at Mailchimp's 200 requests/s, while a batch
 /// costs a few requests plus the time Mailchimp queues it.
@@ -240,15 +246,14 @@ impl Phase<'_> {
             return Ok(may_exist);
         }
         let batched = job.phases[i].batched;
-        let size = if batched { super::batch::WINDOW } else { CHUNK };
         let mut may_exist = may_exist;
-        loop {
-            self.signals.check()?;
-            let chunk = store.records_after(kind, cursor.as_deref(), size)?;
-            let Some((last, _)) = chunk.last().cloned() else {
-                break;
-            };
-            if batched {
+        if batched {
+            loop {
+                self.signals.check()?;
+                let chunk = store.records_after(kind, cursor.as_deref(), super::batch::WINDOW)?;
+                let Some((last, _)) = chunk.last().cloned() else {
+                    break;
+                };
                 let results = super::batch::push_window(
                     store,
                     self.ctx,
@@ -262,40 +267,17 @@ impl Phase<'_> {
                 for (id, result) in results {
                     count(store, job, i, kind, id, result)?;
                 }
-            } else {
-                let mut tasks = FanOut::new(FAN_OUT);
-                for (id, bytes) in chunk {
-                    let (store, ctx, store_id) =
-                        (store.clone(), self.ctx.clone(), store_id.clone());
-                    let id = String::from_utf8_lossy(&id).into_owned();
-                    tasks
-                        .spawn(id.clone(), async move {
-                            match decode_stored(kind, &id, &bytes) {
-                                Ok(record) => {
-                                    push_with_dependencies(
-                                        &store,
-                                        &ctx,
-                                        &store_id,
-                                        kind,
-                                        &id,
-                                        Some(&record),
-                                        may_exist,
-                                    )
-                                    .await
-                                }
-                                Err(e) => Err(e.into()),
-                            }
-                        })
-                        .await;
-                }
-                tally(store, job, i, kind, tasks).await?;
+                may_exist = false;
+                store
+                    .set_cursor(&job.job_id, &store_id, kind, &last)
+                    .await?;
+                cursor = Some(last);
+                report(store, job, self.progress, self.started, self.before).await;
             }
-            may_exist = false;
-            store
-                .set_cursor(&job.job_id, &store_id, kind, &last)
+        } else {
+            self.run_direct(job, i, kind, &store_id, cursor, may_exist)
                 .await?;
-            cursor = Some(last);
-            report(store, job, self.progress, self.started, self.before).await;
+            may_exist = false;
         }
         // What the shop deleted leaves Mailchimp too.
         let deleted = store.synced_but_deleted(&store_id, kind)?;
@@ -322,6 +304,134 @@ impl Phase<'_> {
             .await?;
         report(store, job, self.progress, self.started, self.before).await;
         Ok(may_exist)
+    }
+}
+
+impl Phase<'_> {
+    /// A direct phase as a sliding window: up to [`FAN_OUT`] records in flight at all times
+    /// (never waiting for a chunk's slowest), at most [`WINDOW_OPEN`] started past the
+    /// watermark (every record up to it has ended), and the cursor saved at the watermark each
+    /// time it has moved [`CHUNK`] records on. So after a crash at most [`RESUME_MAY_EXIST`]
+    /// records past the saved cursor may already be in Mailchimp: the resumed phase sends
+    /// that many as `may_exist`, and none is created twice.
+    async fn run_direct(
+        &self,
+        job: &mut pb::JobProgress,
+        i: usize,
+        kind: RecordKind,
+        store_id: &str,
+        cursor: Option<Vec<u8>>,
+        may_exist: bool,
+    ) -> Result<(), Stop> {
+        let store = self.store;
+        let mut window = super::window::Window::default();
+        let mut tasks: FanOut<String, Result<Pushed, PushError>> = FanOut::new(FAN_OUT);
+        let mut read_from = cursor.clone();
+        let mut saved = cursor;
+        let mut started = 0usize;
+        let mut passed_at_save = 0usize;
+        loop {
+            self.signals.check()?;
+            let page = store.records_after(kind, read_from.as_deref(), CHUNK)?;
+            if page.is_empty() {
+                break;
+            }
+            for (key, bytes) in page {
+                read_from = Some(key.to_vec());
+                let id = String::from_utf8_lossy(&key).into_owned();
+                // Room first: a slow record holds the watermark, and the window must not run
+                // far past it.
+                while window.open() >= WINDOW_OPEN {
+                    let Some((id, result)) = tasks.next().await else {
+                        break;
+                    };
+                    window.ended(id.as_bytes());
+                    count(
+                        store,
+                        job,
+                        i,
+                        kind,
+                        id,
+                        result.unwrap_or_else(|p| Err(p.into())),
+                    )?;
+                }
+                window.started(key.to_vec());
+                let first = may_exist && started < RESUME_MAY_EXIST;
+                started += 1;
+                let (store_c, ctx, sid) = (store.clone(), self.ctx.clone(), store_id.to_owned());
+                let key = id.clone();
+                tasks
+                    .spawn(key, async move {
+                        match decode_stored(kind, &id, &bytes) {
+                            Ok(record) => {
+                                push_with_dependencies(
+                                    &store_c,
+                                    &ctx,
+                                    &sid,
+                                    kind,
+                                    &id,
+                                    Some(&record),
+                                    first,
+                                )
+                                .await
+                            }
+                            Err(e) => Err(e.into()),
+                        }
+                    })
+                    .await;
+                for (id, result) in tasks.ended() {
+                    window.ended(id.as_bytes());
+                    count(
+                        store,
+                        job,
+                        i,
+                        kind,
+                        id,
+                        result.unwrap_or_else(|p| Err(p.into())),
+                    )?;
+                }
+                if window.passed() - passed_at_save >= CHUNK {
+                    passed_at_save = window.passed();
+                    self.save_watermark(job, store_id, kind, &window, &mut saved)
+                        .await?;
+                }
+            }
+        }
+        while let Some((id, result)) = tasks.next().await {
+            window.ended(id.as_bytes());
+            count(
+                store,
+                job,
+                i,
+                kind,
+                id,
+                result.unwrap_or_else(|p| Err(p.into())),
+            )?;
+        }
+        self.save_watermark(job, store_id, kind, &window, &mut saved)
+            .await
+    }
+
+    /// Saves the window's watermark as the phase's cursor, when it moved, and reports.
+    async fn save_watermark(
+        &self,
+        job: &mut pb::JobProgress,
+        store_id: &str,
+        kind: RecordKind,
+        window: &super::window::Window,
+        saved: &mut Option<Vec<u8>>,
+    ) -> Result<(), Stop> {
+        let Some(mark) = window.watermark() else {
+            return Ok(());
+        };
+        if saved.as_deref() != Some(mark) {
+            self.store
+                .set_cursor(&job.job_id, store_id, kind, mark)
+                .await?;
+            *saved = Some(mark.to_vec());
+        }
+        report(self.store, job, self.progress, self.started, self.before).await;
+        Ok(())
     }
 }
 

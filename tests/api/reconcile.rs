@@ -289,6 +289,19 @@ async fn a_dry_run_shows_the_plan_and_sends_no_write() {
             call(&app, "POST", &format!("{base}/products"), ghost, 200).await;
         }
         let jobs_before = jobs(&app).await.len();
+        // The consent the upload queued is applied in the background: let it finish, so
+        // that every write seen from here on would be the dry run's.
+        let settled = eventually(std::time::Duration::from_secs(20), || async {
+            let server = app.server.as_ref().unwrap();
+            server
+                .app
+                .store()
+                .pending_subscriptions(1)
+                .unwrap()
+                .is_empty()
+        })
+        .await;
+        assert!(settled, "{mode:?}: the consent queue drains");
         let before = app.sim.stats();
         let mut stream = app
             .sync()
