@@ -95,23 +95,7 @@ impl Bench {
 
     /// Runs an upload to its end: its last message and how long it took.
     pub async fn upload(&self, mode: pb::UploadMode) -> (pb::JobProgress, f64) {
-        use pb::sync_service_client::SyncServiceClient;
-        let start = Instant::now();
-        let mut stream = SyncServiceClient::new(self.channel.clone())
-            .upload_store_data(with_token(tonic::Request::new(pb::UploadRequest {
-                mode: mode as i32,
-                ..Default::default()
-            })))
-            .await
-            .unwrap()
-            .into_inner();
-        let mut last = None;
-        while let Some(m) = stream.next().await {
-            last = Some(m.unwrap());
-        }
-        let job = last.unwrap();
-        assert_eq!(job.state(), pb::JobState::Succeeded, "{}", job.message);
-        (job, start.elapsed().as_secs_f64())
+        upload_on(&self.channel, mode).await
     }
 
     pub async fn stop(self) {
@@ -130,6 +114,19 @@ fn records_client(
 /// Connects the shop on the server behind `channel` to `sim`'s demo account, sets its identity,
 /// selects the first list and feeds `records`.
 pub async fn prepare(channel: &Channel, sim: &sim::SimHandle, records: Vec<pb::Record>) {
+    connect_shop(channel, sim, false).await;
+    let n = records.len() as i64;
+    let summary = records_client(channel)
+        .push_records(with_token(tonic::Request::new(tokio_stream::iter(records))))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(summary.accepted, n, "{summary:?}");
+}
+
+/// Connects the shop on the server behind `channel` to `sim`'s demo account, sets its identity
+/// (and abandoned carts), and selects the first list.
+pub async fn connect_shop(channel: &Channel, sim: &sim::SimHandle, carts: bool) {
     use pb::list_service_client::ListServiceClient;
     use pb::settings_service_client::SettingsServiceClient;
     let mut settings = SettingsServiceClient::new(channel.clone());
@@ -141,6 +138,7 @@ pub async fn prepare(channel: &Channel, sim: &sim::SimHandle, records: Vec<pb::R
         .unwrap();
     settings
         .update_settings(with_token(tonic::Request::new(pb::UpdateSettingsRequest {
+            abandoned_carts: Some(carts),
             shop: Some(pb::ShopIdentityUpdate {
                 shop_url: Some("https://bench-shop.example.com".into()),
                 company_name: Some("Bench".into()),
@@ -163,13 +161,28 @@ pub async fn prepare(channel: &Channel, sim: &sim::SimHandle, records: Vec<pb::R
         })))
         .await
         .unwrap();
-    let n = records.len() as i64;
-    let summary = records_client(channel)
-        .push_records(with_token(tonic::Request::new(tokio_stream::iter(records))))
+}
+
+/// Runs an upload on the server behind `channel` to its end: its last message and how long
+/// it took.
+pub async fn upload_on(channel: &Channel, mode: pb::UploadMode) -> (pb::JobProgress, f64) {
+    use pb::sync_service_client::SyncServiceClient;
+    let start = Instant::now();
+    let mut stream = SyncServiceClient::new(channel.clone())
+        .upload_store_data(with_token(tonic::Request::new(pb::UploadRequest {
+            mode: mode as i32,
+            ..Default::default()
+        })))
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(summary.accepted, n, "{summary:?}");
+    let mut last = None;
+    while let Some(m) = stream.next().await {
+        last = Some(m.unwrap());
+    }
+    let job = last.unwrap();
+    assert_eq!(job.state(), pb::JobState::Succeeded, "{}", job.message);
+    (job, start.elapsed().as_secs_f64())
 }
 
 /// A shop of products, customers and orders.

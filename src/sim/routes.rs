@@ -577,11 +577,11 @@ async fn delete_batch(
 
 async fn batch_results(State(s): Sim, Path(file): Path<String>) -> Response {
     let token = file.strip_suffix(".tar.gz").unwrap_or(&file);
-    let world = s.world.lock().expect("world lock");
-    match world.results.get(token) {
+    let archive = s.world.lock().expect("world lock").results.download(token);
+    match archive {
         Some(archive) => (
             [(axum::http::header::CONTENT_TYPE, "application/x-gzip")],
-            archive.clone(),
+            archive,
         )
             .into_response(),
         None => StatusCode::NOT_FOUND.into_response(),

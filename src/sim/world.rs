@@ -99,10 +99,61 @@ pub struct Account {
     serial: u64,
 }
 
+/// Batch result archives by download token. Mailchimp's expire ("read them promptly"): here
+/// one goes a minute after its first download, or ten minutes after it was made, so that a
+/// long run does not keep every archive it ever made.
+#[derive(Default)]
+pub struct Results {
+    archives: std::collections::HashMap<String, Archive>,
+}
+
+struct Archive {
+    bytes: Vec<u8>,
+    made: std::time::Instant,
+    downloaded: Option<std::time::Instant>,
+}
+
+const KEPT_AFTER_DOWNLOAD: std::time::Duration = std::time::Duration::from_secs(60);
+const KEPT_AT_MOST: std::time::Duration = std::time::Duration::from_secs(600);
+
+impl Results {
+    /// Publishes an archive under `token`.
+    pub fn insert(&mut self, token: String, bytes: Vec<u8>) {
+        self.expire();
+        self.archives.insert(
+            token,
+            Archive {
+                bytes,
+                made: std::time::Instant::now(),
+                downloaded: None,
+            },
+        );
+    }
+
+    /// The archive for `token`, while it has not expired.
+    pub fn download(&mut self, token: &str) -> Option<Vec<u8>> {
+        self.expire();
+        let archive = self.archives.get_mut(token)?;
+        archive
+            .downloaded
+            .get_or_insert_with(std::time::Instant::now);
+        Some(archive.bytes.clone())
+    }
+
+    fn expire(&mut self) {
+        let now = std::time::Instant::now();
+        self.archives.retain(|_, a| {
+            now.duration_since(a.made) < KEPT_AT_MOST
+                && a.downloaded
+                    .is_none_or(|d| now.duration_since(d) < KEPT_AFTER_DOWNLOAD)
+        });
+    }
+}
+
 pub struct World {
     pub accounts: Vec<Account>,
     /// Batch result archives by download token.
-    pub results: std::collections::HashMap<String, Vec<u8>>,
+    pub results: Results,
 }
 
 fn hex_id(seed: &str, len: usize) -> String {

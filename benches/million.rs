@@ -1,0 +1,168 @@
+//! The large shop end to end: 1,000,000 orders (1 to 4 lines), 300,000 customers, 100,000
+//! products with variants and 50,000 carts, fed through PushRecords and uploaded in AUTO mode
+//! (batches), then uploaded again unchanged. mcsync runs as its own process (`mcsync serve`),
+//! so its memory is measured alone; the simulator runs in this process at 50 ms latency.
+//!
+//!     cargo bench --bench million                       # the whole shop (long)
+//!     MILLION_SCALE=0.14 cargo bench --bench million    # about 200,000 records
+//!
+//! Prints the feed and the upload's wall time, batch operations per second, mcsync's peak RSS
+//! (`VmHWM`) and this process's (the simulator's, mostly), and the unchanged re-upload.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{connect_shop, rss_mib, serve_binary, upload_on, with_token};
+use mcsync::proto::v1::{self as pb, record::Record as R};
+use mcsync::sim::{self, SimConfig};
+use mcsync::testdata;
+use tonic::transport::Channel;
+
+const LATENCY: Duration = Duration::from_millis(50);
+
+fn scale() -> f64 {
+    std::env::var("MILLION_SCALE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1.0)
+}
+
+struct Sizes {
+    products: u64,
+    customers: u64,
+    orders: u64,
+    carts: u64,
+}
+
+impl Sizes {
+    fn total(&self) -> u64 {
+        self.products + self.customers + self.orders + self.carts
+    }
+}
+
+/// The shop, made as it is fed (never all in memory): orders and carts name the shop's own
+/// products and customers.
+fn shop(s: &Sizes) -> impl Iterator<Item = pb::Record> + use<> {
+    let (products, customers, orders, carts) = (s.products, s.customers, s.orders, s.carts);
+    let line_to = move |line: &mut pb::LineItem, seed: u64| {
+        let p = seed % products;
+        line.product_id = format!("p{p}");
+        line.variant_id = format!("p{p}-42");
+    };
+    let products_it = (0..products).map(|i| testdata::record(R::Product(testdata::product(i))));
+    let customers_it = (0..customers).map(|i| testdata::record(R::Customer(testdata::customer(i))));
+    let orders_it = (0..orders).map(move |i| {
+        let mut o = testdata::order(i);
+        // 1 to 4 lines.
+        let n = 1 + (i % 4) as usize;
+        let first = o.lines[0].clone();
+        o.lines = (0..n)
+            .map(|k| {
+                let mut l = first.clone();
+                l.id = format!("l{k}");
+                line_to(&mut l, i * 7 + k as u64);
+                l
+            })
+            .collect();
+        let c = i % customers;
+        if let Some(customer) = o.customer.as_mut() {
+            customer.id = format!("c{c}");
+            customer.email = format!("customer{c}@example.com");
+        }
+        o.cart_id = String::new();
+        testdata::record(R::Order(o))
+    });
+    let carts_it = (0..carts).map(move |i| {
+        let mut c = testdata::cart(i);
+        for (k, l) in c.lines.iter_mut().enumerate() {
+            line_to(l, i * 3 + k as u64);
+        }
+        let who = i % customers;
+        if let Some(customer) = c.customer.as_mut() {
+            customer.id = format!("c{who}");
+            customer.email = format!("customer{who}@example.com");
+        }
+        testdata::record(R::Cart(c))
+    });
+    products_it
+        .chain(customers_it)
+        .chain(orders_it)
+        .chain(carts_it)
+}
+
+#[tokio::main]
+async fn main() {
+    let s = scale();
+    let sizes = Sizes {
+        products: (100_000.0 * s) as u64,
+        customers: (300_000.0 * s) as u64,
+        orders: (1_000_000.0 * s) as u64,
+        carts: (50_000.0 * s) as u64,
+    };
+    println!(
+        "{} products, {} customers, {} orders (1 to 4 lines), {} carts = {} records; simulator at {} ms, 10 connections",
+        sizes.products,
+        sizes.customers,
+        sizes.orders,
+        sizes.carts,
+        sizes.total(),
+        LATENCY.as_millis()
+    );
+    let sim = sim::start(
+        SimConfig {
+            latency: LATENCY,
+            max_connections: 10,
+            ..SimConfig::default()
+        },
+        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, addr) = serve_binary(&dir.path().join("data"), Some(&sim.base_url()));
+    let pid = server.id();
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    connect_shop(&channel, &sim, true).await;
+
+    let start = Instant::now();
+    let summary = pb::store_data_service_client::StoreDataServiceClient::new(channel.clone())
+        .push_records(with_token(tonic::Request::new(tokio_stream::iter(shop(
+            &sizes,
+        )))))
+        .await
+        .unwrap()
+        .into_inner();
+    let feed = start.elapsed().as_secs_f64();
+    assert_eq!(summary.accepted as u64, sizes.total(), "{summary:?}");
+    println!(
+        "feed:      {feed:>8.1} s  {:>8.0} records/s   mcsync peak RSS {} MiB",
+        sizes.total() as f64 / feed,
+        rss_mib(pid, "VmHWM:")
+    );
+
+    let before = sim.stats();
+    let (job, secs) = upload_on(&channel, pb::UploadMode::Auto).await;
+    let after = sim.stats();
+    let ops: u64 = after.batch_operations.values().sum::<u64>()
+        - before.batch_operations.values().sum::<u64>();
+    let batches = after.count("POST /3.0/batches") - before.count("POST /3.0/batches");
+    println!(
+        "upload:    {secs:>8.1} s  {:>8.0} records/s   {ops} batch operations in {batches} batches ({:.0} operations/s)   mcsync peak RSS {} MiB   simulator process peak RSS {} MiB",
+        sizes.total() as f64 / secs,
+        ops as f64 / secs,
+        rss_mib(pid, "VmHWM:"),
+        rss_mib(std::process::id(), "VmHWM:"),
+    );
+    let failed: i64 = job.phases.iter().map(|p| p.failed).sum();
+    assert_eq!(failed, 0, "{:?}", job.errors);
+
+    let (_, again) = upload_on(&channel, pb::UploadMode::Auto).await;
+    println!("unchanged: {again:>8.1} s (a second upload)");
+    let _ = server.kill();
+    let _ = server.wait();
+    sim.shutdown().await;
+}
