@@ -9,7 +9,8 @@
 //! - [`live_sync`]: the outbox worker, with [`live`]'s building blocks; [`subscriptions`]: the
 //!   subscription worker's step.
 //! - [`Refresher`]: the audiences, read on demand and on "Update Mailchimp lists every".
-//! - [`webhooks`]: Mailchimp's webhooks into mcsync, one per selected audience.
+//! - [`webhooks`]: Mailchimp's webhooks into mcsync, one per selected audience; [`sites`]: each
+//!   store's storefront script (connected site); [`window`]: a direct phase's sliding window.
 //! - [`workers`]: the workers of a running server, started and stopped together.
 //! - [`Stop`]: why background work stopped, typed up to its last layer.
 
