@@ -78,7 +78,7 @@ pub struct OperationResult {
     /// The id we gave the operation, to find its record.
     pub operation_id: String,
     /// The response body, a JSON document as a string: kept for a refusal, dropped (empty)
-    /// for a success by [`unpack`].
+    /// for a success when the archive is unpacked.
     #[serde(default)]
     pub response: String,
 }

@@ -86,7 +86,7 @@ impl Hooks {
         self.wake.notify_one();
     }
 
-    /// The worker: checks when asked and every [`PERIOD`] (divided by `time_scale`), until
+    /// The worker: checks when asked and every ten minutes (divided by `time_scale`), until
     /// shutdown.
     pub async fn run(self: Arc<Self>, time_scale: u32, mut shutdown: watch::Receiver<bool>) {
         let period = PERIOD / time_scale.max(1);
