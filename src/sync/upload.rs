@@ -305,9 +305,7 @@ impl Phase<'_> {
         report(store, job, self.progress, self.started, self.before).await;
         Ok(may_exist)
     }
-}
 
-impl Phase<'_> {
     /// A direct phase as a sliding window: up to [`FAN_OUT`] records in flight at all times
     /// (never waiting for a chunk's slowest), at most [`WINDOW_OPEN`] started past the
     /// watermark (every record up to it has ended), and the cursor saved at the watermark each
@@ -345,15 +343,7 @@ impl Phase<'_> {
                     let Some((id, result)) = tasks.next().await else {
                         break;
                     };
-                    window.ended(id.as_bytes());
-                    count(
-                        store,
-                        job,
-                        i,
-                        kind,
-                        id,
-                        result.unwrap_or_else(|p| Err(p.into())),
-                    )?;
+                    ended(store, job, i, kind, &mut window, id, result)?;
                 }
                 window.started(key.to_vec());
                 let first = may_exist && started < RESUME_MAY_EXIST;
@@ -380,15 +370,7 @@ impl Phase<'_> {
                     })
                     .await;
                 for (id, result) in tasks.ended() {
-                    window.ended(id.as_bytes());
-                    count(
-                        store,
-                        job,
-                        i,
-                        kind,
-                        id,
-                        result.unwrap_or_else(|p| Err(p.into())),
-                    )?;
+                    ended(store, job, i, kind, &mut window, id, result)?;
                 }
                 if window.passed() - passed_at_save >= CHUNK {
                     passed_at_save = window.passed();
@@ -398,15 +380,7 @@ impl Phase<'_> {
             }
         }
         while let Some((id, result)) = tasks.next().await {
-            window.ended(id.as_bytes());
-            count(
-                store,
-                job,
-                i,
-                kind,
-                id,
-                result.unwrap_or_else(|p| Err(p.into())),
-            )?;
+            ended(store, job, i, kind, &mut window, id, result)?;
         }
         self.save_watermark(job, store_id, kind, &window, &mut saved)
             .await
@@ -433,6 +407,27 @@ impl Phase<'_> {
         report(self.store, job, self.progress, self.started, self.before).await;
         Ok(())
     }
+}
+
+/// A record of a direct phase's window ended: the window moves on, its outcome is counted.
+fn ended(
+    store: &Store,
+    job: &mut pb::JobProgress,
+    i: usize,
+    kind: RecordKind,
+    window: &mut super::window::Window,
+    id: String,
+    result: Result<Result<Pushed, PushError>, super::fan_out::Panicked>,
+) -> Result<(), Stop> {
+    window.ended(id.as_bytes());
+    count(
+        store,
+        job,
+        i,
+        kind,
+        id,
+        result.unwrap_or_else(|p| Err(p.into())),
+    )
 }
 
 /// Counts a chunk's outcomes. A refused record is counted and listed and never blocks the
