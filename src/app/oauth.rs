@@ -18,15 +18,8 @@ impl App {
     /// Step 1: the URL to send the merchant to, and the state it carries.
     pub async fn begin_oauth(&self, redirect_uri: &str) -> Result<(String, String), AppError> {
         let app = self.mailchimp.oauth().ok_or(Unmet::OAuthOff)?;
-        let redirect_uri = crate::domain::validate::webhook_base_url(redirect_uri)
-            .ok()
-            .filter(|u| !u.is_empty())
-            .ok_or_else(|| {
-                ValidationError::new(
-                    "redirect_uri",
-                    "must be an absolute http(s) URL without a query (the shop's settings page)",
-                )
-            })?;
+        let redirect_uri = crate::domain::validate::redirect_uri(redirect_uri)
+            .map_err(|reason| ValidationError::new("redirect_uri", reason))?;
         let state = crate::store::member_events::new_secret();
         let pending = PendingOAuth {
             redirect_uri: redirect_uri.clone(),

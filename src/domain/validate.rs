@@ -39,6 +39,12 @@ pub fn shop_url(value: &str) -> Result<String, String> {
     if v.is_empty() {
         return Ok(String::new());
     }
+    http_url(v)?;
+    Ok(v.trim_end_matches('/').to_owned())
+}
+
+/// Parses an absolute http(s) URL with a host: the check every URL setting shares.
+fn http_url(v: &str) -> Result<reqwest::Url, String> {
     let url = reqwest::Url::parse(v).map_err(|e| format!("is not an absolute URL ({e})"))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err("must be an http or https URL".into());
@@ -46,7 +52,7 @@ pub fn shop_url(value: &str) -> Result<String, String> {
     if url.host_str().is_none_or(str::is_empty) {
         return Err("must have a host".into());
     }
-    Ok(v.trim_end_matches('/').to_owned())
+    Ok(url)
 }
 
 /// A public base URL for Mailchimp's webhooks: absolute http(s), a host, no query or fragment,
@@ -56,20 +62,31 @@ pub fn webhook_base_url(value: &str) -> Result<String, String> {
     if v.is_empty() {
         return Ok(String::new());
     }
+    base_url(v)?;
+    Ok(v.trim_end_matches('/').to_owned())
+}
+
+/// An OAuth `redirect_uri`: what [`webhook_base_url`] takes, kept exactly as given (Mailchimp
+/// compares it with the app's registered URI, trailing slash included); required.
+pub fn redirect_uri(value: &str) -> Result<String, String> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err("is required".into());
+    }
+    base_url(v)?;
+    Ok(v.to_owned())
+}
+
+/// At most 400 characters, http(s) with a host, no query or fragment.
+fn base_url(v: &str) -> Result<(), String> {
     if v.len() > 400 {
         return Err("must be at most 400 characters".into());
     }
-    let url = reqwest::Url::parse(v).map_err(|e| format!("is not an absolute URL ({e})"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err("must be an http or https URL".into());
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err("must have a host".into());
-    }
+    let url = http_url(v)?;
     if url.query().is_some() || url.fragment().is_some() {
-        return Err("must have no query or fragment (mcsync appends its own path)".into());
+        return Err("must have no query or fragment".into());
     }
-    Ok(v.trim_end_matches('/').to_owned())
+    Ok(())
 }
 
 /// An email address of the form Mailchimp accepts: one `@`, a non-empty local part, a dotted
