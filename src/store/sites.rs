@@ -30,6 +30,12 @@ impl Store {
         self.flush().await
     }
 
+    /// A store's site, if it has one.
+    pub fn site(&self, store_id: &str) -> Result<Option<Site>, StoreError> {
+        let k = store_id.as_bytes();
+        self.sites.get(k)?.map(|v| decode(k, &v)).transpose()
+    }
+
     /// Every store's site, by store id.
     pub fn sites(&self) -> Result<Vec<(String, Site)>, StoreError> {
         let mut out = Vec::new();

@@ -28,7 +28,7 @@ pub async fn ensure_site(
     store_id: &str,
     list_id: &str,
 ) -> Result<(), StoreError> {
-    let known = store.sites()?.into_iter().find(|(id, _)| id == store_id);
+    let known = store.site(store_id)?;
     let domain = site_domain(&ctx.shop.shop_url);
     let site = match ctx.client.ensure_connected_site(store_id, &domain).await {
         Ok(wire) => Site {
@@ -36,7 +36,7 @@ pub async fn ensure_site(
             foreign_id: wire.foreign_id,
             url: wire.site_script.url,
             fragment: wire.site_script.fragment,
-            verified: known.as_ref().is_some_and(|(_, s)| s.verified),
+            verified: known.as_ref().is_some_and(|s| s.verified),
             problem: String::new(),
         },
         Err(e) => {
@@ -45,7 +45,7 @@ pub async fn ensure_site(
                 list_id: list_id.to_owned(),
                 foreign_id: store_id.to_owned(),
                 problem: format!("Mailchimp gave no connected site: {e}"),
-                ..known.map(|(_, s)| s).unwrap_or_default()
+                ..known.unwrap_or_default()
             }
         }
     };
