@@ -454,11 +454,10 @@ pub(crate) fn member_status(
     };
     m.status = status.to_owned();
     let merges = m.merge_fields.clone();
-    if let Some(event) = webhooks::event_of_status(old.as_deref(), status) {
-        let source = (event != "cleaned").then_some("user");
-        let fields = webhooks::member_fields(event, list_id, email, &merges);
-        webhooks::fire(shared, a, list_id, event, source, fields);
-    }
+    // A member's own doing (a link they clicked), but a clean is Mailchimp's.
+    let source = (status != "cleaned").then_some("user");
+    let change = (old.as_deref(), status);
+    webhooks::status_changed(shared, a, list_id, email, change, &merges, source);
 }
 
 /// Starts the simulator on `listener` and returns at once.

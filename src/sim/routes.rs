@@ -353,15 +353,11 @@ async fn put_member(
             .map(|m| m.status.clone());
         let answer = list.upsert_member(&hash, &body)?;
         let new = answer["status"].as_str().unwrap_or_default();
-        if let Some(event) = super::webhooks::event_of_status(old.as_deref(), new) {
-            let email = answer["email_address"].as_str().unwrap_or_default();
-            let merges = answer["merge_fields"]
-                .as_object()
-                .cloned()
-                .unwrap_or_default();
-            let fields = super::webhooks::member_fields(event, &list_id, email, &merges);
-            super::webhooks::fire(&shared, acc, &list_id, event, Some("api"), fields);
-        }
+        let email = answer["email_address"].as_str().unwrap_or_default();
+        let no_merges = serde_json::Map::new();
+        let merges = answer["merge_fields"].as_object().unwrap_or(&no_merges);
+        let change = (old.as_deref(), new);
+        super::webhooks::status_changed(&shared, acc, &list_id, email, change, merges, Some("api"));
         Ok(Json(answer))
     })
 }

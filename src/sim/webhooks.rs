@@ -240,8 +240,25 @@ pub fn member_fields(
     f
 }
 
+/// A member's status went from `old` to `new`: the hooks that asked for what that is, from
+/// `source` (`None`: Mailchimp's own doing), are delivered the member's form.
+pub fn status_changed(
+    shared: &Arc<Shared>,
+    account: &Account,
+    list_id: &str,
+    email: &str,
+    (old, new): (Option<&str>, &str),
+    merges: &Map<String, Value>,
+    source: Option<&str>,
+) {
+    if let Some(event) = event_of_status(old, new) {
+        let fields = member_fields(event, list_id, email, merges);
+        fire(shared, account, list_id, event, source, fields);
+    }
+}
+
 /// The event a member's status change fires, if any.
-pub fn event_of_status(old: Option<&str>, new: &str) -> Option<&'static str> {
+fn event_of_status(old: Option<&str>, new: &str) -> Option<&'static str> {
     if old == Some(new) {
         return None;
     }
