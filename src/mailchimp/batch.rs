@@ -77,8 +77,7 @@ pub struct OperationResult {
     #[serde(default)]
     /// The id we gave the operation, to find its record.
     pub operation_id: String,
-    /// The response body, a JSON document as a string: kept for a refusal, dropped (empty)
-    /// for a success when the archive is unpacked.
+    /// The response body, a JSON document as a string (empty for 204).
     #[serde(default)]
     pub response: String,
 }
@@ -175,49 +174,7 @@ pub fn unpack(archive: &[u8]) -> Result<Vec<OperationResult>, MailchimpError> {
         entry.read_to_end(&mut text).map_err(bad)?;
         let part: Vec<OperationResult> = serde_json::from_slice(&text)
             .map_err(|e| MailchimpError::Decode(format!("batch results file: {e}")))?;
-        // Only a refusal's body is ever read (its reasons); a window holds thousands of
-        // results, and the accepted ones' bodies are whole resources.
-        results.extend(part.into_iter().map(|mut r| {
-            if (200..300).contains(&r.status_code) {
-                r.response = String::new();
-            }
-            r
-        }));
+        results.extend(part);
     }
     Ok(results)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn archive(json: &str) -> Vec<u8> {
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        {
-            let mut tar = tar::Builder::new(&mut gz);
-            let mut header = tar::Header::new_gnu();
-            header.set_size(json.len() as u64);
-            header.set_mode(0o644);
-            header.set_cksum();
-            tar.append_data(&mut header, "b1/0.json", json.as_bytes())
-                .unwrap();
-            tar.finish().unwrap();
-        }
-        gz.finish().unwrap()
-    }
-
-    #[test]
-    fn a_success_keeps_its_status_and_a_refusal_its_reasons() {
-        let json = r#"[
-            {"status_code": 200, "operation_id": "a.0", "response": "{\"id\":\"p1\",\"title\":\"A whole product\"}"},
-            {"status_code": 400, "operation_id": "a.1", "response": "{\"status\":400,\"detail\":\"Invalid\"}"}
-        ]"#;
-        let results = unpack(&archive(json)).unwrap();
-        assert_eq!(results.len(), 2);
-        assert_eq!(
-            (results[0].status_code, results[0].response.as_str()),
-            (200, "")
-        );
-        assert!(results[1].response.contains("Invalid"));
-    }
 }
