@@ -150,6 +150,8 @@ pub struct Write {
     pub template: String,
     /// The resource's id (empty for a delete).
     pub id: String,
+    /// The store it belongs to (empty for a store itself).
+    pub store_id: String,
     /// When the simulator accepted it.
     pub at: std::time::Instant,
 }
@@ -209,12 +211,13 @@ impl Shared {
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 
-    fn tell_write(&self, method: &str, template: &str, id: &str) {
+    fn tell_write(&self, method: &str, template: &str, store_id: &str, id: &str) {
         if let Some(tx) = self.writes.lock().expect("writes lock").as_ref() {
             let _ = tx.send(Write {
                 method: method.to_owned(),
                 template: template.to_owned(),
                 id: id.to_owned(),
+                store_id: store_id.to_owned(),
                 at: std::time::Instant::now(),
             });
         }

@@ -528,7 +528,8 @@ async fn ecommerce(
             super::ecommerce::Answer::Json(v) => v.get("id").and_then(Value::as_str),
             super::ecommerce::Answer::NoContent => None,
         };
-        s.tell_write(method.as_str(), template, id.unwrap_or_default());
+        let store_id = params.get("store_id").map_or("", String::as_str);
+        s.tell_write(method.as_str(), template, store_id, id.unwrap_or_default());
     }
     Ok(match answer {
         super::ecommerce::Answer::Json(v) => Json(v).into_response(),

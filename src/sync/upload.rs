@@ -1,8 +1,9 @@
 //! The upload job: a Store per selected list (created, or adopted when Mailchimp already has
-//! one for that list and our domain), then the phases in order, coupons, products, customers,
-//! orders, then `is_syncing=false`, then carts. Each phase walks the mirror from its durable
-//! cursor in chunks, pushing records concurrently (the client keeps to 10 connections), and
-//! deletes what the shop deleted. Whatever ends the job, the stores get `is_syncing=false`.
+//! one for that list and our domain), then the phases, coupons, products, customers, orders,
+//! then `is_syncing=false`, then carts. Direct phases that follow each other run at once (see
+//! [`wave`]); a batched phase runs alone, a window of batches at a time. Each phase keeps its
+//! durable cursor and deletes what the shop deleted. Whatever ends the job, the stores get
+//! `is_syncing=false`.
 
 use std::time::Instant;
 
@@ -10,7 +11,6 @@ use tokio::sync::watch;
 use tracing::Instrument;
 
 use super::context::{UploadContext, target};
-use super::dependencies::push_with_dependencies;
 use super::fan_out::{FAN_OUT, FanOut};
 use super::outcome::{Refusal, outcome};
 use super::push::{PushError, Pushed, push};
@@ -21,7 +21,8 @@ use crate::domain::record::{self, RecordKind, kind_to_pb};
 use crate::proto::v1 as pb;
 use crate::store::Store;
 use crate::store::jobs::PHASE_DONE;
-use crate::store::records::decode_stored;
+
+mod wave;
 
 /// Records pushed concurrently, and between two durable cursor updates.
 const CHUNK: usize = 50;
@@ -95,11 +96,10 @@ pub async fn run(
         }
         let before = processed(&job);
         let mut may_exist = resumed;
-        for i in 0..job.phases.len() {
-            if job.phases[i].kind == pb::RecordKind::Cart as i32
-                && i > 0
-                && job.phases[i - 1].kind != pb::RecordKind::Cart as i32
-            {
+        let is_cart = |p: &pb::PhaseProgress| p.kind == pb::RecordKind::Cart as i32;
+        let mut i = 0;
+        while i < job.phases.len() {
+            if is_cart(&job.phases[i]) && i > 0 && !is_cart(&job.phases[i - 1]) {
                 // Carts sent while a store is syncing never trigger abandoned-cart mails.
                 set_syncing(&store, &ctx.client, &stores, false).await;
             }
@@ -111,12 +111,26 @@ pub async fn run(
                 started,
                 before,
             };
-            let span = tracing::info_span!(
-                "phase",
-                store = %job.phases[i].store_id,
-                kind = progress_kind(job.phases[i].kind),
-            );
-            may_exist = phase.run(&mut job, i, may_exist).instrument(span).await?;
+            if job.phases[i].batched {
+                let span = tracing::info_span!(
+                    "phase",
+                    store = %job.phases[i].store_id,
+                    kind = progress_kind(job.phases[i].kind),
+                );
+                may_exist = phase
+                    .run_batched(&mut job, i, may_exist)
+                    .instrument(span)
+                    .await?;
+                i += 1;
+                continue;
+            }
+            // The direct phases that follow each other run at once, carts apart.
+            let cart = is_cart(&job.phases[i]);
+            let end = (i..job.phases.len())
+                .find(|&j| job.phases[j].batched || is_cart(&job.phases[j]) != cart)
+                .unwrap_or(job.phases.len());
+            may_exist = phase.run_wave(&mut job, i..end, may_exist).await?;
+            i = end;
         }
         Ok::<(), Stop>(())
     };
@@ -229,10 +243,10 @@ struct Phase<'a> {
 }
 
 impl Phase<'_> {
-    /// Runs phase `i` from its cursor. `may_exist`: the first records it sends may already be
-    /// in Mailchimp (see [`push_as`]); returns whether that still holds for the next phase
-    /// (only while this one had nothing left to send).
-    async fn run(
+    /// Runs batched phase `i` from its cursor. `may_exist`: the first records it sends may
+    /// already be in Mailchimp (see [`push_as`]); returns whether that still holds for the
+    /// next phase (only while this one had nothing left to send).
+    async fn run_batched(
         &self,
         job: &mut pb::JobProgress,
         i: usize,
@@ -245,49 +259,55 @@ impl Phase<'_> {
         if cursor.as_deref() == Some(PHASE_DONE) {
             return Ok(may_exist);
         }
-        let batched = job.phases[i].batched;
         let mut may_exist = may_exist;
-        if batched {
-            loop {
-                self.signals.check()?;
-                let chunk = store.records_after(kind, cursor.as_deref(), super::batch::WINDOW)?;
-                let Some((last, _)) = chunk.last().cloned() else {
-                    break;
-                };
-                let results = super::batch::push_window(
-                    store,
-                    self.ctx,
-                    &store_id,
-                    kind,
-                    chunk,
-                    may_exist,
-                    self.signals,
-                )
-                .await?;
-                for (id, result) in results {
-                    count(store, job, i, kind, id, result)?;
-                }
-                may_exist = false;
-                store
-                    .set_cursor(&job.job_id, &store_id, kind, &last)
-                    .await?;
-                cursor = Some(last);
-                report(store, job, self.progress, self.started, self.before).await;
+        loop {
+            self.signals.check()?;
+            let chunk = store.records_after(kind, cursor.as_deref(), super::batch::WINDOW)?;
+            let Some((last, _)) = chunk.last().cloned() else {
+                break;
+            };
+            let results = super::batch::push_window(
+                store,
+                self.ctx,
+                &store_id,
+                kind,
+                chunk,
+                may_exist,
+                self.signals,
+            )
+            .await?;
+            for (id, result) in results {
+                count(store, job, i, kind, id, result)?;
             }
-        } else {
-            self.run_direct(job, i, kind, &store_id, cursor, may_exist)
-                .await?;
             may_exist = false;
+            store
+                .set_cursor(&job.job_id, &store_id, kind, &last)
+                .await?;
+            cursor = Some(last);
+            report(store, job, self.progress, self.started, self.before).await;
         }
-        // What the shop deleted leaves Mailchimp too.
-        let deleted = store.synced_but_deleted(&store_id, kind)?;
+        self.finish(job, i, kind, &store_id).await?;
+        Ok(may_exist)
+    }
+
+    /// A phase whose records have all ended: what the shop deleted leaves Mailchimp too, and
+    /// the phase is done.
+    async fn finish(
+        &self,
+        job: &mut pb::JobProgress,
+        i: usize,
+        kind: RecordKind,
+        store_id: &str,
+    ) -> Result<(), Stop> {
+        let store = self.store;
+        let deleted = store.synced_but_deleted(store_id, kind)?;
         for ids in deleted.chunks(CHUNK) {
             let mut tasks = FanOut::new(FAN_OUT);
             for id in ids {
                 let (store, ctx, store_id, key) = (
                     store.clone(),
                     self.ctx.clone(),
-                    store_id.clone(),
+                    store_id.to_owned(),
                     id.clone(),
                 );
                 let id = id.clone();
@@ -300,90 +320,10 @@ impl Phase<'_> {
             tally(store, job, i, kind, tasks).await?;
         }
         store
-            .set_cursor(&job.job_id, &store_id, kind, PHASE_DONE)
+            .set_cursor(&job.job_id, store_id, kind, PHASE_DONE)
             .await?;
         report(store, job, self.progress, self.started, self.before).await;
-        Ok(may_exist)
-    }
-
-    /// A direct phase as a sliding window: up to [`FAN_OUT`] records in flight at all times
-    /// (never waiting for a chunk's slowest), at most [`WINDOW_OPEN`] started past the
-    /// watermark (every record up to it has ended), and the cursor saved at the watermark each
-    /// time it has moved [`CHUNK`] records on. So after a crash at most [`RESUME_MAY_EXIST`]
-    /// records past the saved cursor may already be in Mailchimp: the resumed phase sends
-    /// that many as `may_exist`, and none is created twice.
-    async fn run_direct(
-        &self,
-        job: &mut pb::JobProgress,
-        i: usize,
-        kind: RecordKind,
-        store_id: &str,
-        cursor: Option<Vec<u8>>,
-        may_exist: bool,
-    ) -> Result<(), Stop> {
-        let store = self.store;
-        let mut window = super::window::Window::default();
-        let mut tasks: FanOut<String, Result<Pushed, PushError>> = FanOut::new(FAN_OUT);
-        let mut read_from = cursor.clone();
-        let mut saved = cursor;
-        let mut started = 0usize;
-        let mut passed_at_save = 0usize;
-        loop {
-            self.signals.check()?;
-            let page = store.records_after(kind, read_from.as_deref(), CHUNK)?;
-            if page.is_empty() {
-                break;
-            }
-            for (key, bytes) in page {
-                read_from = Some(key.to_vec());
-                let id = String::from_utf8_lossy(&key).into_owned();
-                // Room first: a slow record holds the watermark, and the window must not run
-                // far past it.
-                while window.open() >= WINDOW_OPEN {
-                    let Some((id, result)) = tasks.next().await else {
-                        break;
-                    };
-                    ended(store, job, i, kind, &mut window, id, result)?;
-                }
-                window.started(key.to_vec());
-                let first = may_exist && started < RESUME_MAY_EXIST;
-                started += 1;
-                let (store_c, ctx, sid) = (store.clone(), self.ctx.clone(), store_id.to_owned());
-                let key = id.clone();
-                tasks
-                    .spawn(key, async move {
-                        match decode_stored(kind, &id, &bytes) {
-                            Ok(record) => {
-                                push_with_dependencies(
-                                    &store_c,
-                                    &ctx,
-                                    &sid,
-                                    kind,
-                                    &id,
-                                    Some(&record),
-                                    first,
-                                )
-                                .await
-                            }
-                            Err(e) => Err(e.into()),
-                        }
-                    })
-                    .await;
-                for (id, result) in tasks.ended() {
-                    ended(store, job, i, kind, &mut window, id, result)?;
-                }
-                if window.passed() - passed_at_save >= CHUNK {
-                    passed_at_save = window.passed();
-                    self.save_watermark(job, store_id, kind, &window, &mut saved)
-                        .await?;
-                }
-            }
-        }
-        while let Some((id, result)) = tasks.next().await {
-            ended(store, job, i, kind, &mut window, id, result)?;
-        }
-        self.save_watermark(job, store_id, kind, &window, &mut saved)
-            .await
+        Ok(())
     }
 
     /// Saves the window's watermark as the phase's cursor, when it moved, and reports.
@@ -407,27 +347,6 @@ impl Phase<'_> {
         report(self.store, job, self.progress, self.started, self.before).await;
         Ok(())
     }
-}
-
-/// A record of a direct phase's window ended: the window moves on, its outcome is counted.
-fn ended(
-    store: &Store,
-    job: &mut pb::JobProgress,
-    i: usize,
-    kind: RecordKind,
-    window: &mut super::window::Window,
-    id: String,
-    result: Result<Result<Pushed, PushError>, super::fan_out::Panicked>,
-) -> Result<(), Stop> {
-    window.ended(id.as_bytes());
-    count(
-        store,
-        job,
-        i,
-        kind,
-        id,
-        result.unwrap_or_else(|p| Err(p.into())),
-    )
 }
 
 /// Counts a chunk's outcomes. A refused record is counted and listed and never blocks the

@@ -432,3 +432,107 @@ async fn update_store_data_patches_every_store() {
     }
     app.stop().await;
 }
+
+/// Direct phases run at once: a product Mailchimp keeps failing (retried for seconds) holds
+/// back no customer, while an order still goes only once its customer and its products are done.
+#[tokio::test]
+async fn a_slow_product_holds_back_no_customer_and_orders_follow_what_they_name() {
+    let mut app = spawn_app().await;
+    // Retries that take seconds, so that the customers' head start is never a matter of luck.
+    app.config.mailchimp.retry = mcsync::mailchimp::RetryPolicy {
+        max_attempts: 6,
+        base_delay: Duration::from_millis(200),
+        max_delay: Duration::from_secs(1),
+    };
+    app.restart().await;
+    ready(&app, false).await;
+    small_shop(&app).await;
+    // Named by no order: it only slows its own phase down.
+    app.sim.poison("p29");
+    let mut writes = app.sim.watch_writes();
+    let mut stream = app
+        .sync()
+        .upload_store_data(pb::UploadRequest {
+            mode: pb::UploadMode::Direct as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut products_ended = None;
+    let mut last = None;
+    while let Some(m) = stream.next().await {
+        let m = m.unwrap();
+        let product_phases_ended = m
+            .phases
+            .iter()
+            .filter(|p| p.kind() == pb::RecordKind::Product)
+            .any(|p| p.done + p.skipped + p.failed == p.total);
+        if product_phases_ended && products_ended.is_none() {
+            products_ended = Some(std::time::Instant::now());
+        }
+        last = Some(m);
+    }
+    let job = last.unwrap();
+    assert_eq!(job.state(), pb::JobState::Succeeded, "{}", job.message);
+    assert_eq!(job.errors.len(), 2, "p29 in each store: {:?}", job.errors);
+    let products_ended = products_ended.expect("the product phases end");
+
+    let mut seen = Vec::new();
+    while let Ok(w) = writes.try_recv() {
+        seen.push(w);
+    }
+    // The collection a write went to, e.g. "customers" (created with POST, or upserted with PUT).
+    let collection = |w: &mcsync::sim::Write| {
+        w.template
+            .split('/')
+            .skip_while(|s| *s != "{store_id}")
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let customers: Vec<_> = seen
+        .iter()
+        .filter(|w| collection(w) == "customers")
+        .collect();
+    assert_eq!(customers.len(), 20, "10 customers in 2 stores");
+    assert!(
+        customers.iter().all(|w| w.at < products_ended),
+        "every customer reached Mailchimp while p29 was still being retried"
+    );
+
+    let done_at = |kind: &str, store: &str, id: &str| {
+        seen.iter()
+            .find(|w| collection(w) == kind && w.store_id == store && w.id == id)
+            .map(|w| w.at)
+    };
+    let orders: Vec<_> = seen.iter().filter(|w| collection(w) == "orders").collect();
+    assert_eq!(orders.len(), 20, "10 orders in 2 stores");
+    for o in orders {
+        let i: u64 = o.id.parse::<u64>().unwrap() - 100_000;
+        let order = testdata::order(i);
+        let customer = &order.customer.unwrap().id;
+        if i >= 10 {
+            // A customer the shop did not send: Mailchimp makes it from the order.
+            assert!(done_at("customers", &o.store_id, customer).is_none());
+            continue;
+        }
+        let customer_at = done_at("customers", &o.store_id, customer)
+            .unwrap_or_else(|| panic!("order {} went without its customer", o.id));
+        assert!(
+            customer_at < o.at,
+            "order {} before customer {customer}",
+            o.id
+        );
+        for line in &order.lines {
+            let product_at = done_at("products", &o.store_id, &line.product_id)
+                .unwrap_or_else(|| panic!("order {} went without {}", o.id, line.product_id));
+            assert!(
+                product_at < o.at,
+                "order {} before {}",
+                o.id,
+                line.product_id
+            );
+        }
+    }
+}
