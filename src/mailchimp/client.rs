@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;
-use tokio::sync::Semaphore;
 
 use super::endpoint::{self, Request, Verb, seg};
 use super::error::{MailchimpError, Problem, is_throttling_403};
@@ -23,7 +22,8 @@ pub struct AccountClient {
     pub(super) http: reqwest::Client,
     pub(super) base: Url,
     pub(super) key: ApiKey,
-    pub(super) permits: Arc<Semaphore>,
+    pub(super) permits: Arc<super::connections::Connections>,
+    pub(super) priority: super::Priority,
     pub(super) policy: RetryPolicy,
     pub(super) health: super::health::Tracker,
     pub(super) metrics: Arc<crate::metrics::Metrics>,
@@ -33,6 +33,13 @@ impl AccountClient {
     /// Where this client's requests are counted.
     pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
         &self.metrics
+    }
+
+    /// The same client for work that gives way to the shop's records (see
+    /// [`Priority::Background`](super::Priority)).
+    pub fn background(mut self) -> Self {
+        self.priority = super::Priority::Background;
+        self
     }
 
     /// `GET /ping`: is the key accepted and the API up?
@@ -291,11 +298,7 @@ impl AccountClient {
         url: Url,
         body: Option<&serde_json::Value>,
     ) -> (Outcome, Result<bytes::Bytes, MailchimpError>) {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .expect("the semaphore is never closed");
+        let _connection = self.permits.acquire(self.priority).await;
         let _on_the_wire = self.metrics.connection();
         let operation = crate::metrics::operation_label(method.as_str(), self.api_path(&url));
         let (outcome, result) = self.attempt_on_wire(method, url, body).await;

@@ -5,6 +5,7 @@
 mod batch;
 mod client;
 mod connected_sites;
+mod connections;
 pub mod ecommerce;
 mod endpoint;
 mod error;
@@ -21,11 +22,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::Url;
-use tokio::sync::Semaphore;
 
 pub use batch::{BatchOperation, BatchStatus, OperationResult};
 pub use client::{AccountClient, MAX_PAGE};
 pub use connected_sites::{ConnectedSiteWire, SiteScriptWire};
+pub use connections::Priority;
 pub use endpoint::{Collection, Records, Request, Verb, variant};
 pub use error::{ErrorKind, FieldError, MailchimpError, Problem};
 pub use health::Degraded;
@@ -81,7 +82,7 @@ pub fn install_crypto_provider() {
 pub struct Mailchimp {
     http: reqwest::Client,
     config: MailchimpConfig,
-    limits: Mutex<HashMap<String, Arc<Semaphore>>>,
+    limits: Mutex<HashMap<String, Arc<connections::Connections>>>,
     health: Mutex<HashMap<String, health::Tracker>>,
     metrics: Arc<Metrics>,
 }
@@ -113,7 +114,11 @@ impl Mailchimp {
             .lock()
             .expect("limits lock")
             .entry(key.fingerprint())
-            .or_insert_with(|| Arc::new(Semaphore::new(self.config.max_connections_per_key)))
+            .or_insert_with(|| {
+                Arc::new(connections::Connections::new(
+                    self.config.max_connections_per_key,
+                ))
+            })
             .clone();
         AccountClient {
             health: self.tracker(key),
@@ -121,6 +126,7 @@ impl Mailchimp {
             base: self.base_url(key),
             key: key.clone(),
             permits,
+            priority: Priority::Records,
             policy: self.config.retry,
             metrics: self.metrics.clone(),
         }

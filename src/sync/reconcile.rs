@@ -53,14 +53,37 @@ pub struct Diff {
 }
 
 /// Reconciles one store (reads, then corrections); `carts` says whether carts are uploaded.
+/// A store `new` (just made: Mailchimp answered 404 for it, then took its create) holds
+/// nothing, so it is compared without reading it.
 pub async fn reconcile(
     store: &Store,
     client: &AccountClient,
     (store_id, list_id): (&str, &str),
     carts: bool,
+    new: bool,
 ) -> Result<pb::Reconciliation, ReconcileError> {
-    let diff = read(store, client, (store_id, list_id), carts).await?;
+    let diff = if new {
+        let held = super::upload::phase_kinds(carts)
+            .into_iter()
+            .map(|k| (k, Vec::new()))
+            .collect();
+        compare(store, report(store_id, list_id), held, false)?
+    } else {
+        read(store, client, (store_id, list_id), carts).await?
+    };
     apply(store, client, store_id, diff).await
+}
+
+fn report(store_id: &str, list_id: &str) -> pb::Reconciliation {
+    pb::Reconciliation {
+        store_id: store_id.to_owned(),
+        list_id: list_id.to_owned(),
+        at: Some(prost_types::Timestamp {
+            seconds: crate::domain::now(),
+            nanos: 0,
+        }),
+        ..Default::default()
+    }
 }
 
 /// Reads what the store holds and compares: nothing is written, here or in Mailchimp.
@@ -70,18 +93,6 @@ pub async fn read(
     (store_id, list_id): (&str, &str),
     carts: bool,
 ) -> Result<Diff, ReconcileError> {
-    let mut diff = Diff {
-        report: pb::Reconciliation {
-            store_id: store_id.to_owned(),
-            list_id: list_id.to_owned(),
-            at: Some(prost_types::Timestamp {
-                seconds: crate::domain::now(),
-                nanos: 0,
-            }),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
     // The reads run together; the client keeps them within the key's connections.
     let (coupons, products, customers, orders, cart_ids) = tokio::join!(
         client.held(store_id, Collection::PromoRules),
@@ -104,11 +115,29 @@ pub async fn read(
     if carts {
         held.push((RecordKind::Cart, cart_ids?));
     }
+    compare(store, report(store_id, list_id), held, true)
+}
+
+/// The diff between what a store holds (`held`, per kind) and what mcsync remembers;
+/// `read`: whether `held` was read from Mailchimp (counted in the report).
+fn compare(
+    store: &Store,
+    report: pb::Reconciliation,
+    held: Vec<(RecordKind, Vec<Held>)>,
+    read: bool,
+) -> Result<Diff, ReconcileError> {
+    let store_id = report.store_id.clone();
+    let mut diff = Diff {
+        report,
+        ..Default::default()
+    };
     for (kind, held) in held {
-        diff.report.reads += AccountClient::reads_for(held.len()) as i64;
-        kind_ids(store, store_id, kind, &held, &mut diff)?;
+        if read {
+            diff.report.reads += AccountClient::reads_for(held.len()) as i64;
+        }
+        kind_ids(store, &store_id, kind, &held, &mut diff)?;
         if kind == RecordKind::Product {
-            variants(store, store_id, &held, &mut diff)?;
+            variants(store, &store_id, &held, &mut diff)?;
         }
     }
     Ok(diff)

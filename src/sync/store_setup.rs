@@ -20,19 +20,25 @@ pub(super) async fn ensure_store(
         },
         source,
     };
-    let id = match store.mc_store(&ctx.account_id, list_id)? {
-        Some(id) => id,
-        None => ecommerce::store_id(&ctx.account_id, list_id, &ctx.shop.shop_url),
-    };
+    let known = store.mc_store(&ctx.account_id, list_id)?;
+    let first = known.is_none();
+    let id =
+        known.unwrap_or_else(|| ecommerce::store_id(&ctx.account_id, list_id, &ctx.shop.shop_url));
     let body = ecommerce::store_body(&id, list_id, list_name, &ctx.shop, true);
-    let exists = ctx.client.has_store(&id).await.map_err(fail)?;
-    let adopted = if exists {
-        None
+    let find = || ctx.client.find_store(list_id, &ctx.shop.shop_url);
+    let (exists, adopted) = if first {
+        // The list's first upload: most likely no store yet, so both are asked at once.
+        let (exists, found) = tokio::join!(ctx.client.has_store(&id), find());
+        let exists = exists.map_err(fail)?;
+        (exists, if exists { None } else { found.map_err(fail)? })
     } else {
-        ctx.client
-            .find_store(list_id, &ctx.shop.shop_url)
-            .await
-            .map_err(fail)?
+        let exists = ctx.client.has_store(&id).await.map_err(fail)?;
+        let adopted = if exists {
+            None
+        } else {
+            find().await.map_err(fail)?
+        };
+        (exists, adopted)
     };
     let (id, created) = match adopted {
         Some(adopted) => {

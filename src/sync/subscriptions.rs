@@ -22,7 +22,12 @@ pub async fn apply_queued(store: &Store, mailchimp: &Mailchimp) -> Result<bool, 
     }
     let settings = store.settings()?;
     let conn = settings.connection.as_ref();
-    let client = conn.map(|c| (c.account.id.clone(), mailchimp.for_key(&c.api_key)));
+    // Consent gives way to the shop's records on the key's connections (an upload finishes
+    // first; a customer's confirmation mail waits seconds, at most half a minute).
+    let client = conn.map(|c| {
+        let client = mailchimp.for_key(&c.api_key).background();
+        (c.account.id.clone(), client)
+    });
     let mut tasks = FanOut::new(FAN_OUT);
     for sub in pending {
         match &client {

@@ -68,71 +68,82 @@ pub async fn run(
         let mut created = Vec::new();
         for (list_id, list_name) in &ctx.lists {
             let (id, new) = ensure_store(&store, &ctx, list_id, list_name).await?;
-            super::sites::ensure_site(&store, &ctx, &id, list_id).await?;
             stores.push((id, list_id.clone()));
             created.push(new);
         }
-        // A resumed job may have had requests in flight when the process died: the first
-        // records its running phase sends again may already be in Mailchimp.
-        let resumed = !job.phases.is_empty();
-        if !resumed {
-            job.reconciliations.clear();
-            for ((id, list_id), new) in stores.iter().zip(created) {
-                let carts = ctx.abandoned_carts;
-                let mut r = reconcile(&store, &ctx.client, (id, list_id), carts)
-                    .await
-                    .map_err(Stop::reconcile(id))?;
-                r.store_recreated = new && r.missing_in_mailchimp > 0;
-                tracing::info!(job = %job.job_id, store = %id, missing = r.missing_in_mailchimp,
+        let stores = &stores;
+        // The storefront's site script goes alongside the records: nothing waits for it.
+        let sites = async {
+            for (id, list_id) in stores {
+                super::sites::ensure_site(&store, &ctx, id, list_id).await?;
+            }
+            Ok::<(), Stop>(())
+        };
+        let records = async {
+            // A resumed job may have had requests in flight when the process died: the first
+            // records its running phase sends again may already be in Mailchimp.
+            let resumed = !job.phases.is_empty();
+            if !resumed {
+                job.reconciliations.clear();
+                for ((id, list_id), new) in stores.iter().zip(created) {
+                    let carts = ctx.abandoned_carts;
+                    let mut r = reconcile(&store, &ctx.client, (id, list_id), carts, new)
+                        .await
+                        .map_err(Stop::reconcile(id))?;
+                    r.store_recreated = new && r.missing_in_mailchimp > 0;
+                    tracing::info!(job = %job.job_id, store = %id, missing = r.missing_in_mailchimp,
                     orphans = r.orphans, adopted = r.adopted, reads = r.reads, "store reconciled");
-                job.reconciliations.push(r);
-                progress.send_replace(job.clone());
-                store.set_store_lost(id, None)?;
-                if job.resync {
-                    store.forget_bodies(id)?;
+                    job.reconciliations.push(r);
+                    progress.send_replace(job.clone());
+                    store.set_store_lost(id, None)?;
+                    if job.resync {
+                        store.forget_bodies(id)?;
+                    }
                 }
+                job.phases = plan(&store, &ctx, stores)?;
             }
-            job.phases = plan(&store, &ctx, &stores)?;
-        }
-        let before = processed(&job);
-        let mut may_exist = resumed;
-        let is_cart = |p: &pb::PhaseProgress| p.kind == pb::RecordKind::Cart as i32;
-        let mut i = 0;
-        while i < job.phases.len() {
-            if is_cart(&job.phases[i]) && i > 0 && !is_cart(&job.phases[i - 1]) {
-                // Carts sent while a store is syncing never trigger abandoned-cart mails.
-                set_syncing(&store, &ctx.client, &stores, false).await;
+            let before = processed(&job);
+            let mut may_exist = resumed;
+            let is_cart = |p: &pb::PhaseProgress| p.kind == pb::RecordKind::Cart as i32;
+            let mut i = 0;
+            while i < job.phases.len() {
+                if is_cart(&job.phases[i]) && i > 0 && !is_cart(&job.phases[i - 1]) {
+                    // Carts sent while a store is syncing never trigger abandoned-cart mails.
+                    set_syncing(&store, &ctx.client, stores, false).await;
+                }
+                let phase = Phase {
+                    store: &store,
+                    ctx: &ctx,
+                    progress: &progress,
+                    signals: &signals,
+                    started,
+                    before,
+                };
+                if job.phases[i].batched {
+                    let span = tracing::info_span!(
+                        "phase",
+                        store = %job.phases[i].store_id,
+                        kind = progress_kind(job.phases[i].kind),
+                    );
+                    may_exist = phase
+                        .run_batched(&mut job, i, may_exist)
+                        .instrument(span)
+                        .await?;
+                    i += 1;
+                    continue;
+                }
+                // The direct phases that follow each other run at once, carts apart.
+                let cart = is_cart(&job.phases[i]);
+                let end = (i..job.phases.len())
+                    .find(|&j| job.phases[j].batched || is_cart(&job.phases[j]) != cart)
+                    .unwrap_or(job.phases.len());
+                may_exist = phase.run_wave(&mut job, i..end, may_exist).await?;
+                i = end;
             }
-            let phase = Phase {
-                store: &store,
-                ctx: &ctx,
-                progress: &progress,
-                signals: &signals,
-                started,
-                before,
-            };
-            if job.phases[i].batched {
-                let span = tracing::info_span!(
-                    "phase",
-                    store = %job.phases[i].store_id,
-                    kind = progress_kind(job.phases[i].kind),
-                );
-                may_exist = phase
-                    .run_batched(&mut job, i, may_exist)
-                    .instrument(span)
-                    .await?;
-                i += 1;
-                continue;
-            }
-            // The direct phases that follow each other run at once, carts apart.
-            let cart = is_cart(&job.phases[i]);
-            let end = (i..job.phases.len())
-                .find(|&j| job.phases[j].batched || is_cart(&job.phases[j]) != cart)
-                .unwrap_or(job.phases.len());
-            may_exist = phase.run_wave(&mut job, i..end, may_exist).await?;
-            i = end;
-        }
-        Ok::<(), Stop>(())
+            Ok::<(), Stop>(())
+        };
+        let (sites, records) = tokio::join!(sites, records);
+        sites.and(records)
     };
     let outcome = tokio::select! {
         outcome = work => outcome,
