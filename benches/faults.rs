@@ -67,7 +67,7 @@ async fn run(shop: &Shop, mode: pb::UploadMode, faults: bool) -> Run {
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (mut server, addr) = serve_binary(dir.path(), Some(&sim.base_url()));
-    prepare(&channel(&addr).await, &sim, shop.records()).await;
+    prepare(&channel(&addr).await, shop.records()).await;
     let before = sim.stats();
     if faults {
         sim.set_fail_rate(0.1);

@@ -1,21 +1,25 @@
 //! The large shop end to end: 1,000,000 orders (1 to 4 lines), 300,000 customers, 100,000
 //! products with variants and 50,000 carts, fed through PushRecords and uploaded in AUTO mode
-//! (batches), then uploaded again unchanged. mcsync runs as its own process (`mcsync serve`),
-//! so its memory is measured alone; the simulator runs in this process at 50 ms latency.
+//! (batches), then uploaded again unchanged. mcsync (`mcsync serve`) and the simulator
+//! (`mcsync sim`, 50 ms latency) run as processes of their own, so each one's memory is its own.
 //!
 //!     cargo bench --bench million                       # the whole shop (long)
 //!     MILLION_SCALE=0.14 cargo bench --bench million    # about 200,000 records
+//!     MILLION_BATCH_OP_MS=5 cargo bench --bench million # each batch operation takes 5 ms
 //!
-//! Prints the feed and the upload's wall time, batch operations per second, mcsync's peak RSS
-//! (`VmHWM`) and this process's (the simulator's, mostly), and the unchanged re-upload.
+//! Prints the feed and the upload's wall time, batch operations per second, the most batches
+//! unfinished at once, mcsync's and the simulator's peak RSS (`VmHWM`), and the unchanged
+//! re-upload.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{connect_shop, rss_mib, serve_binary, upload_on, with_token};
+use common::{
+    KillOnDrop, connect_shop, rss_mib, serve_binary, sim_binary, sim_stats, upload_on, with_token,
+};
 use mcsync::proto::v1::{self as pb, record::Record as R};
-use mcsync::sim::{self, SimConfig};
+use mcsync::sim::SimStats;
 use mcsync::testdata;
 use tonic::transport::Channel;
 
@@ -91,6 +95,17 @@ fn shop(s: &Sizes) -> impl Iterator<Item = pb::Record> + use<> {
         .chain(carts_it)
 }
 
+fn batch_op_ms() -> f64 {
+    std::env::var("MILLION_BATCH_OP_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+fn batch_operations(stats: &SimStats) -> u64 {
+    stats.batch_operations.values().sum()
+}
+
 #[tokio::main]
 async fn main() {
     let s = scale();
@@ -100,8 +115,9 @@ async fn main() {
         orders: (1_000_000.0 * s) as u64,
         carts: (50_000.0 * s) as u64,
     };
+    let op_ms = batch_op_ms();
     println!(
-        "{} products, {} customers, {} orders (1 to 4 lines), {} carts = {} records; simulator at {} ms, 10 connections",
+        "{} products, {} customers, {} orders (1 to 4 lines), {} carts = {} records; simulator (its own process) at {} ms, {op_ms} ms per batch operation, 10 connections",
         sizes.products,
         sizes.customers,
         sizes.orders,
@@ -109,24 +125,23 @@ async fn main() {
         sizes.total(),
         LATENCY.as_millis()
     );
-    let sim = sim::start(
-        SimConfig {
-            latency: LATENCY,
-            max_connections: 10,
-            ..SimConfig::default()
-        },
-        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
-    )
-    .unwrap();
+    let (sim, sim_url, sim_addr) = sim_binary(&[
+        "--latency-ms".into(),
+        LATENCY.as_millis().to_string(),
+        "--batch-op-ms".into(),
+        op_ms.to_string(),
+    ]);
+    let sim = KillOnDrop(sim);
     let dir = tempfile::tempdir().unwrap();
-    let (mut server, addr) = serve_binary(&dir.path().join("data"), Some(&sim.base_url()));
+    let (server, addr) = serve_binary(&dir.path().join("data"), Some(&sim_url));
     let pid = server.id();
+    let _server = KillOnDrop(server);
     let channel = Channel::from_shared(format!("http://{addr}"))
         .unwrap()
         .connect()
         .await
         .unwrap();
-    connect_shop(&channel, &sim, true).await;
+    connect_shop(&channel, true).await;
 
     let start = Instant::now();
     let summary = pb::store_data_service_client::StoreDataServiceClient::new(channel.clone())
@@ -144,25 +159,25 @@ async fn main() {
         rss_mib(pid, "VmHWM:")
     );
 
-    let before = sim.stats();
+    let before = sim_stats(&sim_addr).await;
     let (job, secs) = upload_on(&channel, pb::UploadMode::Auto).await;
-    let after = sim.stats();
-    let ops: u64 = after.batch_operations.values().sum::<u64>()
-        - before.batch_operations.values().sum::<u64>();
+    let after = sim_stats(&sim_addr).await;
+    let ops = batch_operations(&after) - batch_operations(&before);
     let batches = after.count("POST /3.0/batches") - before.count("POST /3.0/batches");
     println!(
-        "upload:    {secs:>8.1} s  {:>8.0} records/s   {ops} batch operations in {batches} batches ({:.0} operations/s)   mcsync peak RSS {} MiB   simulator process peak RSS {} MiB",
+        "upload:    {secs:>8.1} s  {:>8.0} records/s   {ops} batch operations in {batches} batches ({:.0} operations/s), at most {} batches unfinished   mcsync peak RSS {} MiB   simulator peak RSS {} MiB",
         sizes.total() as f64 / secs,
         ops as f64 / secs,
+        after.max_unfinished_batches,
         rss_mib(pid, "VmHWM:"),
-        rss_mib(std::process::id(), "VmHWM:"),
+        rss_mib(sim.0.id(), "VmHWM:"),
     );
     let failed: i64 = job.phases.iter().map(|p| p.failed).sum();
     assert_eq!(failed, 0, "{:?}", job.errors);
 
     let (_, again) = upload_on(&channel, pb::UploadMode::Auto).await;
-    println!("unchanged: {again:>8.1} s (a second upload)");
-    let _ = server.kill();
-    let _ = server.wait();
-    sim.shutdown().await;
+    println!(
+        "unchanged: {again:>8.1} s (a second upload)   mcsync peak RSS {} MiB",
+        rss_mib(pid, "VmHWM:")
+    );
 }

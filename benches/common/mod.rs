@@ -69,7 +69,7 @@ impl Bench {
             channel,
             _dir: dir,
         };
-        prepare(&b.channel, &b.sim, records).await;
+        prepare(&b.channel, records).await;
         b
     }
 
@@ -113,8 +113,8 @@ fn records_client(
 
 /// Connects the shop on the server behind `channel` to `sim`'s demo account, sets its identity,
 /// selects the first list and feeds `records`.
-pub async fn prepare(channel: &Channel, sim: &sim::SimHandle, records: Vec<pb::Record>) {
-    connect_shop(channel, sim, false).await;
+pub async fn prepare(channel: &Channel, records: Vec<pb::Record>) {
+    connect_shop(channel, false).await;
     let n = records.len() as i64;
     let summary = records_client(channel)
         .push_records(with_token(tonic::Request::new(tokio_stream::iter(records))))
@@ -126,7 +126,7 @@ pub async fn prepare(channel: &Channel, sim: &sim::SimHandle, records: Vec<pb::R
 
 /// Connects the shop on the server behind `channel` to `sim`'s demo account, sets its identity
 /// (and abandoned carts), and selects the first list.
-pub async fn connect_shop(channel: &Channel, sim: &sim::SimHandle, carts: bool) {
+pub async fn connect_shop(channel: &Channel, carts: bool) {
     use pb::list_service_client::ListServiceClient;
     use pb::settings_service_client::SettingsServiceClient;
     let mut settings = SettingsServiceClient::new(channel.clone());
@@ -150,11 +150,12 @@ pub async fn connect_shop(channel: &Channel, sim: &sim::SimHandle, carts: bool) 
         .await
         .unwrap();
     let mut lists = ListServiceClient::new(channel.clone());
-    lists
+    let audiences = lists
         .refresh_lists(with_token(tonic::Request::new(pb::RefreshListsRequest {})))
         .await
-        .unwrap();
-    let first = sim.list_ids(sim::DEMO_KEY)[0].clone();
+        .unwrap()
+        .into_inner();
+    let first = audiences.lists[0].id.clone();
     lists
         .select_lists(with_token(tonic::Request::new(pb::SelectListsRequest {
             list_ids: vec![first],
@@ -265,6 +266,54 @@ pub fn serve_binary(
     };
     std::thread::spawn(move || for _ in lines {});
     (server, addr)
+}
+
+/// `mcsync sim` in a child process on a free port, with `args`: the child, its API base URL
+/// and its address (for `/__sim/stats`), once it listens.
+pub fn sim_binary(args: &[String]) -> (std::process::Child, String, String) {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut sim = Command::new(env!("CARGO_BIN_EXE_mcsync"))
+        .args(["sim", "--listen", "127.0.0.1:0", "--log-level", "warn"])
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start mcsync sim");
+    let mut lines = BufReader::new(sim.stdout.take().unwrap()).lines();
+    let (url, addr) = loop {
+        let line = lines.next().expect("simulator output").unwrap();
+        // "Mailchimp simulator: <url>  (stats: http://<addr>/__sim/stats)"
+        if let Some(rest) = line.strip_prefix("Mailchimp simulator: ") {
+            let url = rest.split_whitespace().next().unwrap().to_owned();
+            let addr = rest.split("http://").nth(1).unwrap();
+            break (url, addr.split('/').next().unwrap().to_owned());
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (sim, url, addr)
+}
+
+/// A child process killed when dropped, so that a bench that panics leaves none behind.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// What a simulator in another process has seen.
+pub async fn sim_stats(addr: &str) -> sim::SimStats {
+    mcsync::mailchimp::install_crypto_provider();
+    reqwest::get(format!("http://{addr}/__sim/stats"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 /// A field of a process's `/proc/<pid>/status` in MiB: `VmRSS:` now, `VmHWM:` its peak.

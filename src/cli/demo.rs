@@ -46,6 +46,10 @@ pub struct SimArgs {
     /// Milliseconds a batch waits in "pending" before it runs.
     #[arg(long, default_value_t = 50)]
     pub batch_delay_ms: u64,
+    /// Milliseconds each batch operation takes once its batch runs (Mailchimp works through a
+    /// large batch for minutes); fractions allowed.
+    #[arg(long, default_value_t = 0.0)]
+    pub batch_op_ms: f64,
 }
 
 #[derive(Debug, Args)]
@@ -81,6 +85,12 @@ impl SimArgs {
         if self.max_connections == 0 {
             return Err("--max-connections must be at least 1".into());
         }
+        if !(0.0..=10_000.0).contains(&self.batch_op_ms) {
+            return Err(format!(
+                "--batch-op-ms must be between 0 and 10000, not {}",
+                self.batch_op_ms
+            ));
+        }
         Ok(SimConfig {
             api_keys: self.api_keys.clone(),
             disabled_keys: self.disabled_keys.clone(),
@@ -91,6 +101,7 @@ impl SimArgs {
             fault_after_write: self.fault_after_write,
             bare_403: self.bare_403,
             batch_delay: Duration::from_millis(self.batch_delay_ms),
+            batch_op_cost: Duration::from_secs_f64(self.batch_op_ms / 1000.0),
         })
     }
 }

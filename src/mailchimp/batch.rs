@@ -2,11 +2,10 @@
 //! the background; the results come as a gzipped tar of JSON arrays at `response_body_url`
 //! (shared/mailchimp/API-NOTES.md).
 
-use std::io::Read;
+use std::io::{Read, Seek, Write};
 
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use super::client::AccountClient;
 use super::client::Repeat;
@@ -88,9 +87,23 @@ impl AccountClient {
         &self,
         operations: &[BatchOperation],
     ) -> Result<BatchStatus, MailchimpError> {
-        let body = json!({ "operations": operations });
+        #[derive(Serialize)]
+        struct Body<'a> {
+            operations: &'a [BatchOperation],
+        }
+        // Straight to JSON text: a batch of 1,000 operations is megabytes.
+        let body = serde_json::to_vec(&Body { operations })
+            .map_err(|e| MailchimpError::Decode(format!("/batches body: {e}")))?;
         // A batch submitted twice runs twice: never repeated after an ambiguous failure.
-        let bytes = self.create("/batches", &body).await?;
+        let bytes = self
+            .send_raw(
+                Method::POST,
+                "/batches",
+                &[],
+                Some(body.into()),
+                Repeat::UnlessAmbiguous,
+            )
+            .await?;
         serde_json::from_slice(&bytes).map_err(|e| MailchimpError::Decode(format!("/batches: {e}")))
     }
 
@@ -114,8 +127,14 @@ impl AccountClient {
 
     /// Downloads and unpacks a finished batch's results. The archive is not on the API (it
     /// takes no key and does not count against the connection limit); transport errors and
-    /// 5xx are retried as API requests are.
-    pub async fn batch_results(&self, url: &str) -> Result<Vec<OperationResult>, MailchimpError> {
+    /// 5xx are retried as API requests are. It goes to a temporary file as it arrives and is
+    /// read back one JSON file at a time, so a large batch is never whole in memory; with
+    /// [`Bodies::Failed`] only the answers of failed operations keep their body.
+    pub async fn batch_results(
+        &self,
+        url: &str,
+        bodies: Bodies,
+    ) -> Result<Vec<OperationResult>, MailchimpError> {
         let archive = self
             .retrying(Repeat::Always, || async {
                 let (outcome, result) = self.download(url).await;
@@ -123,20 +142,40 @@ impl AccountClient {
                 (outcome, result)
             })
             .await?;
-        tokio::task::spawn_blocking(move || unpack(&archive))
-            .await
-            .map_err(|e| MailchimpError::Decode(format!("batch results: {e}")))?
+        tokio::task::spawn_blocking(move || {
+            let mut archive = archive;
+            archive.rewind().map_err(unreadable)?;
+            unpack(std::io::BufReader::new(archive), bodies)
+        })
+        .await
+        .map_err(|e| MailchimpError::Decode(format!("batch results: {e}")))?
     }
 
-    async fn download(&self, url: &str) -> (Outcome, Result<bytes::Bytes, MailchimpError>) {
+    async fn download(&self, url: &str) -> (Outcome, Result<std::fs::File, MailchimpError>) {
+        let broken = |e: reqwest::Error| {
+            (
+                Outcome::ConnectError,
+                Err(MailchimpError::Connect(e.without_url().to_string())),
+            )
+        };
         match self.http.get(url).send().await {
-            Ok(r) if r.status().is_success() => match r.bytes().await {
-                Ok(b) => (Outcome::Status(200), Ok(b)),
-                Err(e) => (
-                    Outcome::ConnectError,
-                    Err(MailchimpError::Connect(e.to_string())),
-                ),
-            },
+            Ok(mut r) if r.status().is_success() => {
+                let mut file = match tempfile::tempfile() {
+                    Ok(f) => f,
+                    Err(e) => return (Outcome::Status(200), Err(unreadable(e))),
+                };
+                loop {
+                    match r.chunk().await {
+                        Ok(Some(chunk)) => {
+                            if let Err(e) = file.write_all(&chunk) {
+                                return (Outcome::Status(200), Err(unreadable(e)));
+                            }
+                        }
+                        Ok(None) => return (Outcome::Status(200), Ok(file)),
+                        Err(e) => return broken(e),
+                    }
+                }
+            }
             Ok(r) => {
                 let status = r.status().as_u16();
                 (
@@ -146,35 +185,48 @@ impl AccountClient {
                     ))),
                 )
             }
-            Err(e) if e.is_timeout() => (Outcome::Timeout, Err(MailchimpError::Timeout)),
-            Err(e) => (
-                Outcome::ConnectError,
-                Err(MailchimpError::Connect(e.without_url().to_string())),
-            ),
+            Err(e) => broken(e),
         }
     }
 }
 
-/// Every JSON file of the gzipped tar, each an array of results.
-pub fn unpack(archive: &[u8]) -> Result<Vec<OperationResult>, MailchimpError> {
-    let bad = |e: std::io::Error| MailchimpError::Decode(format!("batch results archive: {e}"));
+/// Which answers of a batch's results keep their body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bodies {
+    /// Every answer (a successful one echoes the resource).
+    All,
+    /// Only those of operations that failed: what settling a batch reads.
+    Failed,
+}
+
+fn unreadable(e: std::io::Error) -> MailchimpError {
+    MailchimpError::Decode(format!("batch results archive: {e}"))
+}
+
+/// Every JSON file of the gzipped tar, each an array of results, one file at a time.
+pub fn unpack(archive: impl Read, bodies: Bodies) -> Result<Vec<OperationResult>, MailchimpError> {
     let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(archive));
     let mut results = Vec::new();
-    for entry in tar.entries().map_err(bad)? {
-        let mut entry = entry.map_err(bad)?;
+    for entry in tar.entries().map_err(unreadable)? {
+        let mut entry = entry.map_err(unreadable)?;
         let is_json = entry
             .path()
-            .map_err(bad)?
+            .map_err(unreadable)?
             .extension()
             .is_some_and(|e| e == "json");
         if !is_json {
             continue;
         }
         let mut text = Vec::new();
-        entry.read_to_end(&mut text).map_err(bad)?;
+        entry.read_to_end(&mut text).map_err(unreadable)?;
         let part: Vec<OperationResult> = serde_json::from_slice(&text)
             .map_err(|e| MailchimpError::Decode(format!("batch results file: {e}")))?;
-        results.extend(part);
+        results.extend(part.into_iter().map(|mut r| {
+            if bodies == Bodies::Failed && (200..300).contains(&r.status_code) {
+                r.response = String::new();
+            }
+            r
+        }));
     }
     Ok(results)
 }

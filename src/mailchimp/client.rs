@@ -253,9 +253,25 @@ impl AccountClient {
         body: Option<&serde_json::Value>,
         repeat: Repeat,
     ) -> Result<bytes::Bytes, MailchimpError> {
+        // Serialised once, whatever the attempts.
+        let body = body.map(|b| bytes::Bytes::from(b.to_string()));
+        self.send_raw(method, path, query, body, repeat).await
+    }
+
+    /// [`send_as`](Self::send_as) with a body that is JSON already.
+    pub(super) async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<bytes::Bytes>,
+        repeat: Repeat,
+    ) -> Result<bytes::Bytes, MailchimpError> {
         let url = self.url(path, query);
-        self.retrying(repeat, || self.attempt(method.clone(), url.clone(), body))
-            .await
+        self.retrying(repeat, || {
+            self.attempt(method.clone(), url.clone(), body.clone())
+        })
+        .await
     }
 
     /// The one retry loop: tries until an attempt succeeds, the policy gives up, or a request
@@ -296,7 +312,7 @@ impl AccountClient {
         &self,
         method: Method,
         url: Url,
-        body: Option<&serde_json::Value>,
+        body: Option<bytes::Bytes>,
     ) -> (Outcome, Result<bytes::Bytes, MailchimpError>) {
         let _connection = self.permits.acquire(self.priority).await;
         let _on_the_wire = self.metrics.connection();
@@ -334,7 +350,7 @@ impl AccountClient {
         &self,
         method: Method,
         url: Url,
-        body: Option<&serde_json::Value>,
+        body: Option<bytes::Bytes>,
     ) -> (Outcome, Result<bytes::Bytes, MailchimpError>) {
         let mut req = self.http.request(method, url);
         req = if self.key.is_oauth() {
@@ -343,7 +359,9 @@ impl AccountClient {
             req.basic_auth("mcsync", Some(self.key.secret()))
         };
         if let Some(body) = body {
-            req = req.json(body);
+            req = req
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body);
         }
         let response = match req.send().await {
             Ok(r) => r,

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use reqwest::Url;
 
-pub use batch::{BatchOperation, BatchStatus, OperationResult};
+pub use batch::{BatchOperation, BatchStatus, Bodies, OperationResult};
 pub use client::{AccountClient, MAX_PAGE};
 pub use connected_sites::{ConnectedSiteWire, SiteScriptWire};
 pub use connections::Priority;

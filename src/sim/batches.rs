@@ -125,7 +125,7 @@ fn operations(body: &Value) -> Result<Vec<Operation>, SimError> {
 /// `POST /batches`: accepts the batch and starts processing it in the background.
 pub fn submit(shared: &Arc<Shared>, account: usize, body: &Value) -> Result<Value, SimError> {
     let ops = operations(body)?;
-    let batch = {
+    let (batch, unfinished) = {
         let mut world = shared.world.lock().expect("world lock");
         let acc = &mut world.accounts[account];
         if acc.batches.values().filter(|b| b.unfinished()).count() >= MAX_PENDING {
@@ -146,8 +146,11 @@ pub fn submit(shared: &Arc<Shared>, account: usize, body: &Value) -> Result<Valu
             response_body_url: None,
         };
         acc.batches.insert(batch.id.clone(), batch.clone());
-        batch
+        let unfinished = acc.batches.values().filter(|b| b.unfinished()).count();
+        (batch, unfinished)
     };
+    // Counted outside the world lock: the stats snapshot takes the two locks the other way.
+    shared.record_unfinished_batches(unfinished);
     tokio::spawn(process(shared.clone(), account, batch.id.clone(), ops));
     Ok(batch.json())
 }
@@ -168,6 +171,11 @@ async fn process(shared: Arc<Shared>, account: usize, id: String, ops: Vec<Opera
     set_status(&shared, account, &id, "started");
     let mut results = Vec::with_capacity(ops.len());
     for chunk in ops.chunks(100) {
+        // Mailchimp's own pace: the chunk's operations take their time before they are done.
+        let cost = shared.config.batch_op_cost * chunk.len() as u32;
+        if !cost.is_zero() {
+            tokio::time::sleep(cost).await;
+        }
         let statuses: Vec<u16> = {
             let mut world = shared.world.lock().expect("world lock");
             let mut statuses = Vec::with_capacity(chunk.len());

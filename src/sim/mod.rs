@@ -66,6 +66,8 @@ pub struct SimConfig {
     pub bare_403: f64,
     /// How long a batch waits in "pending" before it runs (Mailchimp queues batches).
     pub batch_delay: Duration,
+    /// How long each operation of a running batch takes: a batch of 1,000 at 5 ms runs 5 s.
+    pub batch_op_cost: Duration,
 }
 
 impl Default for SimConfig {
@@ -80,6 +82,7 @@ impl Default for SimConfig {
             fault_after_write: 0.0,
             bare_403: 0.0,
             batch_delay: Duration::from_millis(50),
+            batch_op_cost: Duration::ZERO,
         }
     }
 }
@@ -115,6 +118,9 @@ pub struct SimStats {
     /// Operations run inside batches, per `METHOD /route/{template}` (not in `requests`).
     #[serde(default)]
     pub batch_operations: BTreeMap<String, u64>,
+    /// The most batches ever unfinished at once in one account (Mailchimp allows 500).
+    #[serde(default)]
+    pub max_unfinished_batches: usize,
     /// Body fields the operation's schema does not define, per `METHOD /route/{template}`
     /// (dotted paths, array indexes as `[]`), from requests and batch operations alike.
     #[serde(default)]
@@ -239,6 +245,11 @@ impl Shared {
             let fields = stats.unknown_fields.entry(route).or_default();
             fields.extend(unknown.iter().map(|f| schema::strip_indexes(f)));
         }
+    }
+
+    fn record_unfinished_batches(&self, n: usize) {
+        let mut stats = self.stats.lock().expect("stats lock");
+        stats.max_unfinished_batches = stats.max_unfinished_batches.max(n);
     }
 
     fn record_batch_operation(&self, method: &str, path: &str, status: u16) {

@@ -12,12 +12,12 @@ use std::time::Duration;
 use super::context::{UploadContext, target};
 use super::dependencies::ensure_line_products;
 use super::fan_out::{FAN_OUT, FanOut};
-use super::push::{self, Plan, Planned, PushError, Pushed, push_as};
+use super::push::{self, Plan, Planned, PushError, Pushed, Sent, push_as};
 use super::stop::Signals;
 use super::stop::{During, Stop};
 use crate::domain::record::RecordKind;
 use crate::mailchimp::{
-    BatchOperation, BatchStatus, ErrorKind, MailchimpError, OperationResult, Problem, Verb,
+    BatchOperation, BatchStatus, Bodies, ErrorKind, MailchimpError, OperationResult, Problem, Verb,
 };
 use crate::proto::v1 as pb;
 use crate::store::Store;
@@ -80,6 +80,9 @@ fn problem(r: &OperationResult) -> Problem {
 }
 
 /// Sends one window of a phase's records through batches; returns each record's outcome.
+/// Records are planned a batch at a time and each batch is submitted as soon as it is full,
+/// so Mailchimp works on the first while the next is planned; only what settling needs
+/// ([`Sent`]) is kept of a submitted operation, never its body.
 pub async fn push_window(
     store: &Store,
     ctx: &UploadContext,
@@ -91,8 +94,8 @@ pub async fn push_window(
 ) -> Result<Results, Stop> {
     let t = target(ctx, store_id);
     let mut results: Results = Vec::with_capacity(records.len());
-    let mut planned: Vec<(String, Planned)> = Vec::new();
     let mut direct: Vec<(String, Option<pb::record::Record>, bool)> = Vec::new();
+    let mut batches = Submitted::new(ctx);
     for (id, bytes) in records {
         let id = String::from_utf8_lossy(&id).into_owned();
         let rec = match decode_stored(kind, &id, &bytes) {
@@ -109,36 +112,40 @@ pub async fn push_window(
         }
         match push::plan(store, &t, kind, &id, r, may_exist) {
             Ok(Plan::Unchanged) => results.push((id, Ok(Pushed::Unchanged))),
-            Ok(Plan::Send(p)) => planned.push((id, p)),
+            Ok(Plan::Send(p)) => batches.add(id, &p).await?,
             Ok(Plan::Direct) => direct.push((id, Some(rec), may_exist)),
             Err(e) => results.push((id, Err(e))),
         }
     }
-    let mut answers = run_batches(ctx, &planned, signals).await?;
-    if answers.len() < planned.len() {
+    batches.submit().await?;
+    let (sent, mut answers) = batches.wait(signals).await?;
+    if answers.len() < sent.len() {
         // Operations without a result may sit in a batch Mailchimp took without saying so:
         // it must have run before they are sent again.
         quiesce(ctx).await.map_err(Stop::mailchimp(During::Batch))?;
     }
-    for (i, (id, p)) in planned.iter().enumerate() {
+    for (i, (id, p)) in sent.into_iter().enumerate() {
         let answer = answers.remove(&i);
-        match settle(p.request.verb(), answer.as_ref()) {
-            Settled::Accepted => results.push((id.clone(), push::accepted(store, &t, kind, id, p))),
+        match settle(p.verb, answer.as_ref()) {
+            Settled::Accepted => {
+                let outcome = push::accepted(store, &t, kind, &id, &p);
+                results.push((id, outcome));
+            }
             Settled::Refused => {
                 let problem = answer
                     .as_ref()
                     .map(problem)
                     .expect("a refusal has an answer");
                 let refused = MailchimpError::Api(Box::new(problem));
-                results.push((id.clone(), Err(PushError::Mailchimp(refused))));
+                results.push((id, Err(PushError::Mailchimp(refused))));
             }
             // Read again from the mirror (it may have changed, or gone, since).
             Settled::Direct { may_exist } => {
-                match ambiguous_create(store, &t, kind, id, p, answer.as_ref())
-                    .and_then(|()| Ok(store.decoded_record(kind, id)?))
+                match ambiguous_create(store, &t, kind, &id, &p, answer.as_ref())
+                    .and_then(|()| Ok(store.decoded_record(kind, &id)?))
                 {
-                    Ok(rec) => direct.push((id.clone(), rec, may_exist)),
-                    Err(e) => results.push((id.clone(), Err(e))),
+                    Ok(rec) => direct.push((id, rec, may_exist)),
+                    Err(e) => results.push((id, Err(e))),
                 }
             }
         }
@@ -154,11 +161,11 @@ fn ambiguous_create(
     t: &push::Target<'_>,
     kind: RecordKind,
     id: &str,
-    p: &Planned,
+    p: &Sent,
     answer: Option<&OperationResult>,
 ) -> Result<(), PushError> {
     let ambiguous = answer.is_none_or(|a| (500..=599).contains(&a.status_code));
-    if p.request.verb() == Verb::Create && ambiguous {
+    if p.verb == Verb::Create && ambiguous {
         push::maybe_created(store, t, kind, id)?;
     }
     Ok(())
@@ -178,81 +185,114 @@ fn op_index(nonce: u64, id: &str) -> Option<usize> {
         .flatten()
 }
 
-/// Submits the operations in batches and waits for every result, keyed by operation id. On
-/// cancel, the unfinished batches are deleted (what already ran stays done, and is sent again
-/// as an update by the next upload).
-async fn run_batches(
-    ctx: &UploadContext,
-    planned: &[(String, Planned)],
-    signals: &Signals,
-) -> Result<HashMap<usize, OperationResult>, Stop> {
-    let nonce = fastrand::u64(..);
-    let metrics = ctx.client.metrics();
-    let mut pending: Vec<(BatchStatus, crate::metrics::Held)> = Vec::new();
-    for (n, part) in planned.chunks(OPS_PER_BATCH).enumerate() {
-        let ops: Vec<BatchOperation> = part
-            .iter()
-            .enumerate()
-            .map(|(j, (_, p))| {
-                BatchOperation::new(
-                    &p.request,
-                    Some(&p.body),
-                    op_id(nonce, n * OPS_PER_BATCH + j),
-                )
-            })
-            .collect();
+/// A window's batches: operations gathered into the next batch, the batches submitted, and
+/// what settling needs of each operation, in operation-id order.
+struct Submitted<'a> {
+    ctx: &'a UploadContext,
+    nonce: u64,
+    sent: Vec<(String, Sent)>,
+    next: Vec<BatchOperation>,
+    pending: Vec<(BatchStatus, crate::metrics::Held)>,
+}
+
+impl<'a> Submitted<'a> {
+    fn new(ctx: &'a UploadContext) -> Self {
+        Self {
+            ctx,
+            nonce: fastrand::u64(..),
+            sent: Vec::new(),
+            next: Vec::with_capacity(OPS_PER_BATCH),
+            pending: Vec::new(),
+        }
+    }
+
+    /// Adds a planned request; a full batch goes to Mailchimp at once.
+    async fn add(&mut self, id: String, p: &Planned) -> Result<(), Stop> {
+        let op_id = op_id(self.nonce, self.sent.len());
+        self.next
+            .push(BatchOperation::new(&p.request, Some(&p.body), op_id));
+        self.sent.push((id, p.sent()));
+        if self.next.len() == OPS_PER_BATCH {
+            self.submit().await?;
+        }
+        Ok(())
+    }
+
+    /// Submits the operations gathered so far, if any.
+    async fn submit(&mut self) -> Result<(), Stop> {
+        if self.next.is_empty() {
+            return Ok(());
+        }
+        let ops = std::mem::take(&mut self.next);
         // Not taken (`None`): its operations get no result and go direct, updates first.
-        if let Some(batch) = submit(ctx, &ops)
+        if let Some(batch) = submit(self.ctx, &ops)
             .await
             .map_err(Stop::mailchimp(During::Batch))?
         {
-            pending.push((batch, metrics.batch_pending(ops.len())));
+            let held = self.ctx.client.metrics().batch_pending(ops.len());
+            self.pending.push((batch, held));
         }
+        Ok(())
     }
-    let mut answers = HashMap::with_capacity(planned.len());
-    let mut interval = POLL_FIRST;
-    while !pending.is_empty() {
-        if let Err(stop) = signals.check() {
-            // At shutdown the batches run on: the resumed job waits for them (`quiesce`).
-            if !matches!(stop, Stop::Cancelled) {
-                return Err(stop);
-            }
-            for (b, _) in &pending {
-                if let Err(e) = ctx.client.delete_batch(&b.id).await {
-                    tracing::warn!(batch = %b.id, error = %e, "could not stop a batch");
+
+    /// Waits for every result, keyed by operation place. On cancel, the unfinished batches are
+    /// deleted (what already ran stays done, and is sent again as an update by the next upload).
+    async fn wait(
+        self,
+        signals: &Signals,
+    ) -> Result<(Vec<(String, Sent)>, HashMap<usize, OperationResult>), Stop> {
+        let Self {
+            ctx,
+            nonce,
+            sent,
+            mut pending,
+            ..
+        } = self;
+        let mut answers = HashMap::with_capacity(sent.len());
+        let mut interval = POLL_FIRST;
+        while !pending.is_empty() {
+            if let Err(stop) = signals.check() {
+                // At shutdown the batches run on: the resumed job waits for them (`quiesce`).
+                if !matches!(stop, Stop::Cancelled) {
+                    return Err(stop);
                 }
-            }
-            return Err(Stop::Cancelled);
-        }
-        let mut waiting = Vec::new();
-        for (b, held) in pending {
-            let now = ctx
-                .client
-                .batch(&b.id)
-                .await
-                .map_err(Stop::mailchimp(During::Batch))?;
-            if now.is_finished() {
-                for r in ctx
-                    .client
-                    .batch_results(&now.response_body_url)
-                    .await
-                    .map_err(Stop::mailchimp(During::Batch))?
-                {
-                    if let Some(i) = op_index(nonce, &r.operation_id) {
-                        answers.insert(i, r);
+                for (b, _) in &pending {
+                    if let Err(e) = ctx.client.delete_batch(&b.id).await {
+                        tracing::warn!(batch = %b.id, error = %e, "could not stop a batch");
                     }
                 }
-            } else {
-                waiting.push((now, held));
+                return Err(Stop::Cancelled);
+            }
+            let mut waiting = Vec::new();
+            for (b, held) in pending {
+                let now = ctx
+                    .client
+                    .batch(&b.id)
+                    .await
+                    .map_err(Stop::mailchimp(During::Batch))?;
+                if now.is_finished() {
+                    for r in ctx
+                        .client
+                        .batch_results(&now.response_body_url, Bodies::Failed)
+                        .await
+                        .map_err(Stop::mailchimp(During::Batch))?
+                    {
+                        if let Some(i) = op_index(nonce, &r.operation_id) {
+                            answers.insert(i, r);
+                        }
+                    }
+                } else {
+                    waiting.push((now, held));
+                }
+            }
+            pending = waiting;
+            if !pending.is_empty() {
+                tokio::time::sleep(interval).await;
+                interval = (interval * 3 / 2).min(POLL_MAX);
             }
         }
-        pending = waiting;
-        if !pending.is_empty() {
-            tokio::time::sleep(interval).await;
-            interval = (interval * 3 / 2).min(POLL_MAX);
-        }
+        Ok((sent, answers))
     }
-    Ok(answers)
 }
 
 /// Submits one batch. Mailchimp may take a batch and still answer 5xx (or drop the

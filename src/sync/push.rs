@@ -307,6 +307,27 @@ pub struct Planned {
     creates: bool,
 }
 
+/// What settling a planned request needs once its body has gone to Mailchimp: a window of
+/// batches keeps this, not the bodies.
+#[derive(Debug, Clone, Copy)]
+pub struct Sent {
+    /// The request's verb.
+    pub verb: Verb,
+    hash: [u8; HASH_LEN],
+    creates: bool,
+}
+
+impl Planned {
+    /// What settling this request needs.
+    pub fn sent(&self) -> Sent {
+        Sent {
+            verb: self.request.verb(),
+            hash: self.hash,
+            creates: self.creates,
+        }
+    }
+}
+
 /// What a batch sends for one record.
 pub enum Plan {
     /// Nothing to send: Mailchimp has this exact body.
@@ -408,10 +429,10 @@ pub fn accepted(
     t: &Target<'_>,
     kind: RecordKind,
     id: &str,
-    planned: &Planned,
+    sent: &Sent,
 ) -> Result<Pushed, PushError> {
-    store.set_synced(t.store_id, kind, id, planned.hash)?;
-    Ok(if planned.creates {
+    store.set_synced(t.store_id, kind, id, sent.hash)?;
+    Ok(if sent.creates {
         Pushed::Created
     } else {
         Pushed::Updated

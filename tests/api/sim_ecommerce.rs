@@ -13,9 +13,13 @@ struct Api {
 
 impl Api {
     async fn start() -> Self {
+        Self::start_with(sim_config(2)).await
+    }
+
+    async fn start_with(config: mcsync::sim::SimConfig) -> Self {
         mcsync::mailchimp::install_crypto_provider();
         let sim = sim::start(
-            sim_config(2),
+            config,
             tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
         )
         .unwrap();
@@ -324,7 +328,7 @@ async fn promo_rules_and_codes() {
 #[tokio::test]
 async fn batches_run_in_the_background_and_publish_a_gzipped_tar_of_results() {
     use mcsync::mailchimp::{
-        BatchOperation, Collection, Mailchimp, MailchimpConfig, Records, Request,
+        BatchOperation, Bodies, Collection, Mailchimp, MailchimpConfig, Records, Request,
     };
     let api = Api::start().await;
     api.store("s1", "shop.example.com").await;
@@ -364,7 +368,10 @@ async fn batches_run_in_the_background_and_publish_a_gzipped_tar_of_results() {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     };
     assert_eq!((done.finished_operations, done.errored_operations), (6, 4));
-    let results = client.batch_results(&done.response_body_url).await.unwrap();
+    let results = client
+        .batch_results(&done.response_body_url, Bodies::All)
+        .await
+        .unwrap();
     let by_id: std::collections::HashMap<_, _> = results
         .iter()
         .map(|r| (r.operation_id.as_str(), r))
@@ -380,6 +387,21 @@ async fn batches_run_in_the_background_and_publish_a_gzipped_tar_of_results() {
     assert_eq!(by_id["patch p1"].status_code, 200);
     assert_eq!(by_id["delete nope"].status_code, 404);
     assert_eq!(by_id["array"].status_code, 400);
+    // What settling reads: every status, and the bodies of failures only.
+    let failed_only = client
+        .batch_results(&done.response_body_url, Bodies::Failed)
+        .await
+        .unwrap();
+    assert_eq!(failed_only.len(), 6);
+    for r in &failed_only {
+        let whole = &by_id[r.operation_id.as_str()];
+        assert_eq!(r.status_code, whole.status_code);
+        if r.status_code < 300 {
+            assert!(r.response.is_empty(), "{r:?}");
+        } else {
+            assert_eq!(r.response, whole.response);
+        }
+    }
 
     let stats = api.sim.stats();
     assert_eq!(stats.stores["s1"]["products"], 1);
@@ -431,5 +453,46 @@ async fn more_than_500_unfinished_batches_are_refused() {
     }
     assert!(statuses[..500].iter().all(|s| *s == 200));
     assert_eq!(statuses[500], 429);
+    assert_eq!(sim.stats().max_unfinished_batches, 500);
     sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_batch_takes_its_time_per_operation_and_shows_its_progress_meanwhile() {
+    let api = Api::start_with(mcsync::sim::SimConfig {
+        batch_op_cost: std::time::Duration::from_millis(2),
+        batch_delay: std::time::Duration::ZERO,
+        ..sim_config(1)
+    })
+    .await;
+    let ops: Vec<Value> = (0..300)
+        .map(|_| json!({"method": "GET", "path": "/ecommerce/stores"}))
+        .collect();
+    let started = std::time::Instant::now();
+    let (_, batch) = api
+        .call("POST", "/batches", Some(json!({ "operations": ops })))
+        .await;
+    let path = format!("/batches/{}", batch["id"].as_str().unwrap());
+    let mut partway = Vec::new();
+    loop {
+        let (_, b) = api.call("GET", &path, None).await;
+        if b["status"] == "finished" {
+            assert_eq!(b["finished_operations"], 300);
+            break;
+        }
+        let n = b["finished_operations"].as_u64().unwrap();
+        if b["status"] == "started" && n > 0 {
+            partway.push(n);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(600),
+        "300 operations at 2 ms each: {:?}",
+        started.elapsed()
+    );
+    assert!(!partway.is_empty(), "seen running, some operations done");
+    assert!(partway.iter().all(|n| *n < 300), "{partway:?}");
+    assert_eq!(api.sim.stats().max_unfinished_batches, 1);
+    api.sim.shutdown().await;
 }
