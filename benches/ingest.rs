@@ -3,8 +3,13 @@
 //!
 //!     cargo bench --bench ingest                 # 1,000,000 records
 //!     INGEST_RECORDS=100000 cargo bench --bench ingest
+//!     INGEST_PREFILL=1000000 cargo bench --bench ingest   # at scale, see below
 //!
 //! Prints records/s for both paths, their ratio, and the server's peak RSS (VmHWM).
+//!
+//! At scale (`INGEST_PREFILL=M`): N orders into an empty mirror, then, on a second server, the
+//! same N orders into a mirror that first got M mixed records (other ids): records/s and peak
+//! RSS of each, and how much the larger mirror costs.
 
 mod common;
 
@@ -74,9 +79,105 @@ fn breakdown(n: u64) -> (f64, f64) {
     (validate_rate, n as f64 / start.elapsed().as_secs_f64())
 }
 
+fn prefill() -> Option<u64> {
+    std::env::var("INGEST_PREFILL")
+        .ok()
+        .and_then(|v| v.parse().ok())
+}
+
+type Client = StoreDataServiceClient<
+    tonic::service::interceptor::InterceptedService<
+        tonic::transport::Channel,
+        Box<dyn FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Send>,
+    >,
+>;
+
+async fn client(addr: &str) -> Client {
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let token: tonic::metadata::MetadataValue<_> = format!("Bearer {TOKEN}").parse().unwrap();
+    let auth: Box<
+        dyn FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Send,
+    > = Box::new(move |mut req: tonic::Request<()>| {
+        req.metadata_mut().insert("authorization", token.clone());
+        Ok(req)
+    });
+    StoreDataServiceClient::with_interceptor(channel, auth)
+}
+
+/// Pushes `records` in one stream; records/s and seconds.
+async fn push(client: &mut Client, records: Vec<mcsync::proto::v1::Record>) -> (f64, f64) {
+    let n = records.len() as u64;
+    let start = Instant::now();
+    let summary = client
+        .push_records(tokio_stream::iter(records))
+        .await
+        .expect("push")
+        .into_inner();
+    let elapsed = start.elapsed().as_secs_f64();
+    assert_eq!(
+        summary.accepted as u64, n,
+        "every record accepted: {summary:?}"
+    );
+    (n as f64 / elapsed, elapsed)
+}
+
+/// Order `i` as a record.
+fn order(i: u64) -> mcsync::proto::v1::Record {
+    testdata::record(mcsync::proto::v1::record::Record::Order(testdata::order(i)))
+}
+
+/// N orders into an empty mirror and into one already holding `m` records.
+async fn at_scale(n: u64, m: u64) {
+    println!("{n} orders into an empty mirror ...");
+    let dir = tempfile::tempdir().unwrap();
+    let (server, addr) = common::serve_binary(dir.path(), None);
+    let server = common::KillOnDrop(server);
+    let (empty_rate, empty_secs) =
+        push(&mut client(&addr).await, (0..n).map(order).collect()).await;
+    let empty_rss = common::rss_mib(server.0.id(), "VmHWM:");
+    drop(server);
+
+    println!("{m} mixed records first, then the same {n} orders ...");
+    let dir = tempfile::tempdir().unwrap();
+    let (server, addr) = common::serve_binary(dir.path(), None);
+    let server = common::KillOnDrop(server);
+    let mut c = client(&addr).await;
+    // Other ids than the orders': mixed records from index 10^9 on.
+    for part in (0..m).collect::<Vec<_>>().chunks(250_000) {
+        let records = part
+            .iter()
+            .map(|i| testdata::mixed(1_000_000_000 + i))
+            .collect();
+        push(&mut c, records).await;
+    }
+    let after_prefill = common::rss_mib(server.0.id(), "VmHWM:");
+    let (full_rate, full_secs) = push(&mut c, (0..n).map(order).collect()).await;
+    let full_rss = common::rss_mib(server.0.id(), "VmHWM:");
+
+    println!(
+        "\norders into an empty mirror:      {empty_rate:>8.0} records/s ({empty_secs:.1} s), peak RSS {empty_rss} MiB"
+    );
+    println!(
+        "orders into a mirror of {m}: {full_rate:>8.0} records/s ({full_secs:.1} s), peak RSS {full_rss} MiB (after the prefill: {after_prefill} MiB)"
+    );
+    println!(
+        "larger mirror: throughput {:+.0} %, peak RSS {:+.0} %",
+        100.0 * (full_rate / empty_rate - 1.0),
+        100.0 * (full_rss as f64 / empty_rss as f64 - 1.0)
+    );
+}
+
 #[tokio::main]
 async fn main() {
     let n = records();
+    if let Some(m) = prefill() {
+        at_scale(n, m).await;
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let (mut server, addr) = common::serve_binary(dir.path(), None);
 

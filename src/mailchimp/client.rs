@@ -144,7 +144,7 @@ impl AccountClient {
     }
 
     /// Reads every page of a collection with count/offset, until `total_items` are read.
-    pub(super) async fn get_all<T: DeserializeOwned>(
+    pub(super) async fn get_all<T: DeserializeOwned + Send + 'static>(
         &self,
         path: &str,
         field: &str,
@@ -153,49 +153,72 @@ impl AccountClient {
     }
 
     /// [`Self::get_all`], trimmed by Mailchimp to `fields` (`fields=`, with `total_items`).
-    pub(super) async fn get_all_fields<T: DeserializeOwned>(
+    /// The first page tells how many there are; the others are read at once (within the key's
+    /// connections), since a large store's ids take hundreds of pages.
+    pub(super) async fn get_all_fields<T: DeserializeOwned + Send + 'static>(
         &self,
         path: &str,
         field: &str,
         fields: Option<&str>,
     ) -> Result<Vec<T>, MailchimpError> {
-        let mut items = Vec::new();
-        let mut offset = 0u64;
-        loop {
-            let mut query = vec![
-                ("count", MAX_PAGE.to_string()),
-                ("offset", offset.to_string()),
-            ];
-            if let Some(f) = fields {
-                query.push(("fields", format!("{f},total_items")));
-            }
-            let page: serde_json::Value = self.get(path, &query).await?;
-            let total = page
-                .get("total_items")
-                .and_then(|t| t.as_u64())
-                .unwrap_or(0);
-            let batch = match page.get(field) {
-                Some(serde_json::Value::Array(a)) => a.clone(),
-                _ => {
-                    return Err(MailchimpError::Decode(format!(
-                        "{path}: no '{field}' array"
-                    )));
-                }
-            };
-            let n = batch.len() as u64;
-            for item in batch {
-                items.push(
-                    serde_json::from_value(item)
-                        .map_err(|e| MailchimpError::Decode(format!("{path}: {e}")))?,
-                );
-            }
-            offset += n;
-            // An empty page ends the walk even if total_items promised more (a list deleted
-            // while paging shrinks the collection under us).
-            if n == 0 || offset >= total {
-                return Ok(items);
-            }
+        let (mut items, total) = self.page(path, field, fields, 0).await?;
+        let n = items.len() as u64;
+        // An empty page ends the walk even if total_items promised more (a list deleted
+        // while paging shrinks the collection under us).
+        if n == 0 || n >= total {
+            return Ok(items);
         }
+        let mut pages = tokio::task::JoinSet::new();
+        for (k, offset) in (n..total).step_by(MAX_PAGE as usize).enumerate() {
+            let (client, path, field) = (self.clone(), path.to_owned(), field.to_owned());
+            let fields = fields.map(str::to_owned);
+            pages.spawn(async move {
+                let page = client.page(&path, &field, fields.as_deref(), offset).await;
+                (k, page.map(|(items, _)| items))
+            });
+        }
+        let mut read = Vec::with_capacity(pages.len());
+        while let Some(joined) = pages.join_next().await {
+            let (k, page) = joined.map_err(|e| MailchimpError::Decode(format!("{path}: {e}")))?;
+            read.push((k, page?));
+        }
+        read.sort_by_key(|(k, _)| *k);
+        items.extend(read.into_iter().flat_map(|(_, page)| page));
+        Ok(items)
+    }
+
+    /// One page of a collection from `offset`: its items and the collection's `total_items`.
+    async fn page<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        field: &str,
+        fields: Option<&str>,
+        offset: u64,
+    ) -> Result<(Vec<T>, u64), MailchimpError> {
+        let mut query = vec![
+            ("count", MAX_PAGE.to_string()),
+            ("offset", offset.to_string()),
+        ];
+        if let Some(f) = fields {
+            query.push(("fields", format!("{f},total_items")));
+        }
+        let page: serde_json::Value = self.get(path, &query).await?;
+        let total = page
+            .get("total_items")
+            .and_then(|t| t.as_u64())
+            .unwrap_or(0);
+        let Some(serde_json::Value::Array(batch)) = page.get(field) else {
+            return Err(MailchimpError::Decode(format!(
+                "{path}: no '{field}' array"
+            )));
+        };
+        let items = batch
+            .iter()
+            .map(|item| {
+                T::deserialize(item).map_err(|e| MailchimpError::Decode(format!("{path}: {e}")))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok((items, total))
     }
 
     pub(super) async fn get<T: DeserializeOwned>(

@@ -496,3 +496,48 @@ async fn a_batch_takes_its_time_per_operation_and_shows_its_progress_meanwhile()
     assert_eq!(api.sim.stats().max_unfinished_batches, 1);
     api.sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_large_collections_ids_are_read_a_page_each_and_come_back_whole_in_order() {
+    use mcsync::mailchimp::{Collection, Mailchimp, MailchimpConfig};
+    let api = Api::start().await;
+    api.store("s1", "shop.example.com").await;
+    let ops: Vec<Value> = (0..2_500)
+        .map(|i| {
+            let body = product(&format!("p{i:05}")).to_string();
+            json!({"method": "POST", "path": "/ecommerce/stores/s1/products", "body": body})
+        })
+        .collect();
+    let (_, batch) = api
+        .call("POST", "/batches", Some(json!({ "operations": ops })))
+        .await;
+    let path = format!("/batches/{}", batch["id"].as_str().unwrap());
+    while api.call("GET", &path, None).await.1["status"] != "finished" {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let mc = Mailchimp::new(
+        MailchimpConfig {
+            base_url: Some(api.sim.base_url().parse().unwrap()),
+            ..Default::default()
+        },
+        Default::default(),
+    )
+    .unwrap();
+    let client = mc.for_key(&mcsync::domain::ApiKey::parse(KEY_A).unwrap());
+    let before = api
+        .sim
+        .stats()
+        .count("GET /3.0/ecommerce/stores/{store_id}/products");
+    let held = client.held("s1", Collection::Products).await.unwrap();
+    let ids: Vec<String> = held.iter().map(|h| h.id.clone()).collect();
+    let expected: Vec<String> = (0..2_500).map(|i| format!("p{i:05}")).collect();
+    assert_eq!(ids, expected);
+    assert!(held.iter().all(|h| h.variants.len() == 1));
+    let reads = api
+        .sim
+        .stats()
+        .count("GET /3.0/ecommerce/stores/{store_id}/products")
+        - before;
+    assert_eq!(reads, 3, "1,000 ids a read");
+    api.sim.shutdown().await;
+}
