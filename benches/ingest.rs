@@ -85,11 +85,9 @@ fn prefill() -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
+type Auth = Box<dyn FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Send>;
 type Client = StoreDataServiceClient<
-    tonic::service::interceptor::InterceptedService<
-        tonic::transport::Channel,
-        Box<dyn FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Send>,
-    >,
+    tonic::service::interceptor::InterceptedService<tonic::transport::Channel, Auth>,
 >;
 
 async fn client(addr: &str) -> Client {
@@ -99,9 +97,7 @@ async fn client(addr: &str) -> Client {
         .await
         .unwrap();
     let token: tonic::metadata::MetadataValue<_> = format!("Bearer {TOKEN}").parse().unwrap();
-    let auth: Box<
-        dyn FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Send,
-    > = Box::new(move |mut req: tonic::Request<()>| {
+    let auth: Auth = Box::new(move |mut req: tonic::Request<()>| {
         req.metadata_mut().insert("authorization", token.clone());
         Ok(req)
     });
@@ -183,30 +179,7 @@ async fn main() {
 
     println!("generating {n} mixed records ...");
     let batch: Vec<_> = (0..n).map(testdata::mixed).collect();
-    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let token: tonic::metadata::MetadataValue<_> = format!("Bearer {TOKEN}").parse().unwrap();
-    let mut client =
-        StoreDataServiceClient::with_interceptor(channel, move |mut req: tonic::Request<()>| {
-            req.metadata_mut().insert("authorization", token.clone());
-            Ok(req)
-        });
-
-    let start = Instant::now();
-    let summary = client
-        .push_records(tokio_stream::iter(batch))
-        .await
-        .expect("push")
-        .into_inner();
-    let elapsed = start.elapsed().as_secs_f64();
-    assert_eq!(
-        summary.accepted as u64, n,
-        "every record accepted: {summary:?}"
-    );
-    let grpc_rate = n as f64 / elapsed;
+    let (grpc_rate, elapsed) = push(&mut client(&addr).await, batch).await;
     let rss = common::rss_mib(server.id(), "VmHWM:");
     let _ = server.kill();
     let _ = server.wait();

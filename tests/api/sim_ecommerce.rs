@@ -43,6 +43,19 @@ impl Api {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    /// mcsync's own Mailchimp client, on the demo account.
+    fn client(&self) -> mcsync::mailchimp::AccountClient {
+        let mc = mcsync::mailchimp::Mailchimp::new(
+            mcsync::mailchimp::MailchimpConfig {
+                base_url: Some(self.sim.base_url().parse().unwrap()),
+                ..Default::default()
+            },
+            Default::default(),
+        )
+        .unwrap();
+        mc.for_key(&mcsync::domain::ApiKey::parse(KEY_A).unwrap())
+    }
+
     async fn store(&self, id: &str, domain: &str) -> (u16, Value) {
         let list = &self.sim.list_ids(KEY_A)[0];
         let body = json!({"id": id, "list_id": list, "name": "Acme (Newsletter)", "currency_code": "USD", "domain": domain, "is_syncing": true});
@@ -327,20 +340,10 @@ async fn promo_rules_and_codes() {
 
 #[tokio::test]
 async fn batches_run_in_the_background_and_publish_a_gzipped_tar_of_results() {
-    use mcsync::mailchimp::{
-        BatchOperation, Bodies, Collection, Mailchimp, MailchimpConfig, Records, Request,
-    };
+    use mcsync::mailchimp::{BatchOperation, Bodies, Collection, Records, Request};
     let api = Api::start().await;
     api.store("s1", "shop.example.com").await;
-    let mc = Mailchimp::new(
-        MailchimpConfig {
-            base_url: Some(api.sim.base_url().parse().unwrap()),
-            ..Default::default()
-        },
-        Default::default(),
-    )
-    .unwrap();
-    let client = mc.for_key(&mcsync::domain::ApiKey::parse(KEY_A).unwrap());
+    let client = api.client();
     let op = |request: Request, body: Option<Value>, id: &str| {
         BatchOperation::new(&request, body.as_ref(), id.into())
     };
@@ -499,7 +502,7 @@ async fn a_batch_takes_its_time_per_operation_and_shows_its_progress_meanwhile()
 
 #[tokio::test]
 async fn a_large_collections_ids_are_read_a_page_each_and_come_back_whole_in_order() {
-    use mcsync::mailchimp::{Collection, Mailchimp, MailchimpConfig};
+    use mcsync::mailchimp::Collection;
     let api = Api::start().await;
     api.store("s1", "shop.example.com").await;
     let ops: Vec<Value> = (0..2_500)
@@ -515,15 +518,7 @@ async fn a_large_collections_ids_are_read_a_page_each_and_come_back_whole_in_ord
     while api.call("GET", &path, None).await.1["status"] != "finished" {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    let mc = Mailchimp::new(
-        MailchimpConfig {
-            base_url: Some(api.sim.base_url().parse().unwrap()),
-            ..Default::default()
-        },
-        Default::default(),
-    )
-    .unwrap();
-    let client = mc.for_key(&mcsync::domain::ApiKey::parse(KEY_A).unwrap());
+    let client = api.client();
     let before = api
         .sim
         .stats()
