@@ -25,11 +25,14 @@ use crate::store::records::decode_stored;
 
 /// Operations per batch.
 const OPS_PER_BATCH: usize = 1_000;
-/// Records per window: read, sent, settled and then the cursor moves. Ten batches at most are
-/// unfinished at a time, far below Mailchimp's 500.
-pub const WINDOW: usize = 10 * OPS_PER_BATCH;
+/// Records per window: read, sent, settled and then the cursor moves. Twenty batches at most
+/// are unfinished at a time, far below Mailchimp's 500; a window's records may all be in
+/// Mailchimp after a crash, so a resumed job updates them first.
+pub const WINDOW: usize = 20 * OPS_PER_BATCH;
 const POLL_FIRST: Duration = Duration::from_millis(100);
-const POLL_MAX: Duration = Duration::from_secs(5);
+/// A window waits for its last batch: polled at least every second, so it is not left idle
+/// for long after the batch finished (20 reads a second at most, a tenth of the key's pace).
+const POLL_MAX: Duration = Duration::from_secs(1);
 /// How long a job waits for batches it did not submit before it goes on regardless.
 const QUIESCE_MAX: Duration = Duration::from_secs(600);
 /// Clock difference tolerated between Mailchimp's `submitted_at` and ours.
@@ -79,8 +82,9 @@ fn problem(r: &OperationResult) -> Problem {
     Problem::from_response(r.status_code, r.response.as_bytes())
 }
 
-/// Sends one window of a phase's records through batches; returns each record's outcome.
-/// Records are planned a batch at a time and each batch is submitted as soon as it is full,
+/// Sends the next window of a phase's records (those after `after`) through batches; returns
+/// the window's last key and each record's outcome, or `None` when no record is left. Records
+/// are read and planned a batch at a time and each batch is submitted as soon as it is full,
 /// so Mailchimp works on the first while the next is planned; only what settling needs
 /// ([`Sent`]) is kept of a submitted operation, never its body.
 pub async fn push_window(
@@ -88,35 +92,49 @@ pub async fn push_window(
     ctx: &UploadContext,
     store_id: &str,
     kind: RecordKind,
-    records: Vec<(Vec<u8>, Vec<u8>)>,
+    after: Option<&[u8]>,
     may_exist: bool,
     signals: &Signals,
-) -> Result<Results, Stop> {
+) -> Result<Option<(Vec<u8>, Results)>, Stop> {
     let t = target(ctx, store_id);
-    let mut results: Results = Vec::with_capacity(records.len());
+    let mut results: Results = Vec::new();
     let mut direct: Vec<(String, Option<pb::record::Record>, bool)> = Vec::new();
     let mut batches = Submitted::new(ctx);
-    for (id, bytes) in records {
-        let id = String::from_utf8_lossy(&id).into_owned();
-        let rec = match decode_stored(kind, &id, &bytes) {
-            Ok(r) => r,
-            Err(e) => {
-                results.push((id, Err(e.into())));
+    let mut last = None;
+    let mut read = 0;
+    while read < WINDOW {
+        let from = last.as_deref().or(after);
+        let page = store.records_after(kind, from, OPS_PER_BATCH.min(WINDOW - read))?;
+        let Some((key, _)) = page.last() else {
+            break;
+        };
+        last = Some(key.clone());
+        read += page.len();
+        for (id, bytes) in page {
+            let id = String::from_utf8_lossy(&id).into_owned();
+            let rec = match decode_stored(kind, &id, &bytes) {
+                Ok(r) => r,
+                Err(e) => {
+                    results.push((id, Err(e.into())));
+                    continue;
+                }
+            };
+            let r = &rec;
+            if let Err(e) = ensure_line_products(store, ctx, store_id, Some(r), may_exist).await {
+                results.push((id, Err(e)));
                 continue;
             }
-        };
-        let r = &rec;
-        if let Err(e) = ensure_line_products(store, ctx, store_id, Some(r), may_exist).await {
-            results.push((id, Err(e)));
-            continue;
-        }
-        match push::plan(store, &t, kind, &id, r, may_exist) {
-            Ok(Plan::Unchanged) => results.push((id, Ok(Pushed::Unchanged))),
-            Ok(Plan::Send(p)) => batches.add(id, &p).await?,
-            Ok(Plan::Direct) => direct.push((id, Some(rec), may_exist)),
-            Err(e) => results.push((id, Err(e))),
+            match push::plan(store, &t, kind, &id, r, may_exist) {
+                Ok(Plan::Unchanged) => results.push((id, Ok(Pushed::Unchanged))),
+                Ok(Plan::Send(p)) => batches.add(id, &p).await?,
+                Ok(Plan::Direct) => direct.push((id, Some(rec), may_exist)),
+                Err(e) => results.push((id, Err(e))),
+            }
         }
     }
+    let Some(last) = last else {
+        return Ok(None);
+    };
     batches.submit().await?;
     let (sent, mut answers) = batches.wait(signals).await?;
     if answers.len() < sent.len() {
@@ -151,7 +169,7 @@ pub async fn push_window(
         }
     }
     results.extend(send_direct(store, ctx, store_id, kind, direct).await);
-    Ok(results)
+    Ok(Some((last, results)))
 }
 
 /// A create that a batch ran with an ambiguous result (a 5xx, or no result at all) may have

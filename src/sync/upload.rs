@@ -273,20 +273,19 @@ impl Phase<'_> {
         let mut may_exist = may_exist;
         loop {
             self.signals.check()?;
-            let chunk = store.records_after(kind, cursor.as_deref(), super::batch::WINDOW)?;
-            let Some((last, _)) = chunk.last().cloned() else {
-                break;
-            };
-            let results = super::batch::push_window(
+            let window = super::batch::push_window(
                 store,
                 self.ctx,
                 &store_id,
                 kind,
-                chunk,
+                cursor.as_deref(),
                 may_exist,
                 self.signals,
             )
             .await?;
+            let Some((last, results)) = window else {
+                break;
+            };
             for (id, result) in results {
                 count(store, job, i, kind, id, result)?;
             }
