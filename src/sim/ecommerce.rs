@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Map, Value, json};
 
-use super::model::{Store, now_iso};
+use super::model::{Doc, Store, now_iso};
 use super::problem::SimError;
 use super::schema;
 use super::world::Account;
@@ -255,7 +255,7 @@ fn in_store(account: &mut Account, r: Request, t: &str) -> Result<Answer, SimErr
             let all = items(account, &store_id, key).values();
             Ok(Answer::Json(page(
                 all,
-                |m| Value::Object(m.clone()),
+                Doc::value,
                 key,
                 r.paging,
                 json!({"store_id": store_id}),
@@ -265,7 +265,7 @@ fn in_store(account: &mut Account, r: Request, t: &str) -> Result<Answer, SimErr
             let item = items(account, &store_id, key)
                 .get(&id)
                 .ok_or_else(SimError::not_found)?;
-            Ok(Answer::Json(Value::Object(item.clone())))
+            Ok(Answer::Json(item.value()))
         }
         ("DELETE", true) => {
             items_mut(account, &store_id, key)
@@ -299,7 +299,7 @@ fn in_store(account: &mut Account, r: Request, t: &str) -> Result<Answer, SimErr
             let mut merged = items(account, &store_id, key)
                 .get(&id)
                 .ok_or_else(SimError::not_found)?
-                .clone();
+                .map();
             if key == "products" {
                 merge_variants(&mut merged, &patch);
             }
@@ -326,11 +326,7 @@ fn method_not_allowed() -> SimError {
     )
 }
 
-fn items<'a>(
-    account: &'a Account,
-    store_id: &str,
-    key: &str,
-) -> &'a BTreeMap<String, Map<String, Value>> {
+fn items<'a>(account: &'a Account, store_id: &str, key: &str) -> &'a BTreeMap<String, Doc> {
     account.stores[store_id].collection(key)
 }
 
@@ -338,7 +334,7 @@ fn items_mut<'a>(
     account: &'a mut Account,
     store_id: &str,
     key: &str,
-) -> &'a mut BTreeMap<String, Map<String, Value>> {
+) -> &'a mut BTreeMap<String, Doc> {
     let s = account
         .stores
         .get_mut(store_id)
@@ -385,7 +381,7 @@ fn write(
     if key == "customers" {
         join_audience(account, store_id, &body);
     }
-    items_mut(account, store_id, key).insert(id, body.clone());
+    items_mut(account, store_id, key).insert(id, Doc::new(&body));
     Ok(Answer::Json(Value::Object(body)))
 }
 
@@ -395,7 +391,7 @@ fn check_customer_email(
     body: &Map<String, Value>,
 ) -> Result<(), SimError> {
     let (Some(existing), Some(new)) = (
-        store.customers.get(id),
+        store.customers.get(id).map(Doc::map),
         body.get("email_address").and_then(Value::as_str),
     ) else {
         return Ok(());
@@ -473,7 +469,7 @@ fn upsert_embedded_customer(
         let mut customer = c.clone();
         customer.entry("opt_in_status").or_insert(json!(false));
         stamp(&mut customer, true);
-        slot.insert(customer.clone());
+        slot.insert(Doc::new(&customer));
         join_audience(account, store_id, &customer);
     }
     Ok(())
@@ -555,10 +551,11 @@ fn variants(account: &mut Account, store_id: &str, r: Request) -> Result<Answer,
     let product_id = param(&r, "product_id").to_owned();
     let variant_id = param(&r, "variant_id").to_owned();
     let store = account.stores.get_mut(store_id).expect("checked");
-    let product = store
+    let mut product = store
         .products
-        .get_mut(&product_id)
-        .ok_or_else(SimError::not_found)?;
+        .get(&product_id)
+        .ok_or_else(SimError::not_found)?
+        .map();
     let list = product
         .entry("variants")
         .or_insert(json!([]))
@@ -567,19 +564,23 @@ fn variants(account: &mut Account, store_id: &str, r: Request) -> Result<Answer,
     let pos = list
         .iter()
         .position(|v| v.get("id").and_then(Value::as_str) == Some(variant_id.as_str()));
-    match (r.method, r.template.ends_with("{variant_id}")) {
-        ("GET", false) => Ok(Answer::Json(page(
-            list.iter(),
-            Value::clone,
-            "variants",
-            r.paging,
-            json!({"store_id": store_id, "product_id": product_id}),
-        ))),
-        ("GET", true) => Ok(Answer::Json(
-            list.get(pos.ok_or_else(SimError::not_found)?)
-                .cloned()
-                .unwrap_or_default(),
-        )),
+    let answer = match (r.method, r.template.ends_with("{variant_id}")) {
+        ("GET", false) => {
+            return Ok(Answer::Json(page(
+                list.iter(),
+                Value::clone,
+                "variants",
+                r.paging,
+                json!({"store_id": store_id, "product_id": product_id}),
+            )));
+        }
+        ("GET", true) => {
+            return Ok(Answer::Json(
+                list.get(pos.ok_or_else(SimError::not_found)?)
+                    .cloned()
+                    .unwrap_or_default(),
+            ));
+        }
         ("PUT", true) | ("PATCH", true) => {
             let mut body = object(r.body)?;
             body.insert("id".into(), Value::String(variant_id));
@@ -588,21 +589,23 @@ fn variants(account: &mut Account, store_id: &str, r: Request) -> Result<Answer,
                     if let Some(e) = list[i].as_object_mut() {
                         e.extend(body);
                     }
-                    Ok(Answer::Json(list[i].clone()))
+                    Answer::Json(list[i].clone())
                 }
                 None if r.method == "PUT" => {
                     list.push(Value::Object(body.clone()));
-                    Ok(Answer::Json(Value::Object(body)))
+                    Answer::Json(Value::Object(body))
                 }
-                None => Err(SimError::not_found()),
+                None => return Err(SimError::not_found()),
             }
         }
         ("DELETE", true) => {
             list.remove(pos.ok_or_else(SimError::not_found)?);
-            Ok(Answer::NoContent)
+            Answer::NoContent
         }
-        _ => Err(method_not_allowed()),
-    }
+        _ => return Err(method_not_allowed()),
+    };
+    store.products.insert(product_id, Doc::new(&product));
+    Ok(answer)
 }
 
 fn promo_codes(account: &mut Account, store_id: &str, r: Request) -> Result<Answer, SimError> {

@@ -379,7 +379,7 @@ impl SimHandle {
                 }
                 _ => return None,
             };
-            map.get(id).cloned().map(serde_json::Value::Object)
+            map.get(id).map(model::Doc::value)
         })
     }
 

@@ -8,15 +8,40 @@ use serde_json::{Map, Value, json};
 
 use super::problem::SimError;
 
+/// A resource as Mailchimp would return it, kept as compact JSON text: parsed, a document
+/// takes about ten times the memory, and a store of a million orders would not fit.
+#[derive(Debug, Clone)]
+pub struct Doc(Box<str>);
+
+impl Doc {
+    pub fn new(resource: &Map<String, Value>) -> Self {
+        Self(
+            serde_json::to_string(resource)
+                .expect("a JSON map serialises")
+                .into_boxed_str(),
+        )
+    }
+
+    /// The resource, parsed.
+    pub fn map(&self) -> Map<String, Value> {
+        serde_json::from_str(&self.0).expect("a document the simulator wrote")
+    }
+
+    /// The resource as a JSON value.
+    pub fn value(&self) -> Value {
+        Value::Object(self.map())
+    }
+}
+
 /// One store and its resources, each kept as the JSON Mailchimp would return.
 #[derive(Debug, Clone, Default)]
 pub struct Store {
     pub body: Map<String, Value>,
-    pub products: BTreeMap<String, Map<String, Value>>,
-    pub customers: BTreeMap<String, Map<String, Value>>,
-    pub orders: BTreeMap<String, Map<String, Value>>,
-    pub carts: BTreeMap<String, Map<String, Value>>,
-    pub promo_rules: BTreeMap<String, Map<String, Value>>,
+    pub products: BTreeMap<String, Doc>,
+    pub customers: BTreeMap<String, Doc>,
+    pub orders: BTreeMap<String, Doc>,
+    pub carts: BTreeMap<String, Doc>,
+    pub promo_rules: BTreeMap<String, Doc>,
     pub promo_codes: BTreeMap<String, BTreeMap<String, Map<String, Value>>>,
 }
 
@@ -39,7 +64,7 @@ impl Store {
 
     /// A collection by its key (`products`, `customers`, `orders`, `carts`; anything else is the
     /// promo rules).
-    pub fn collection(&self, key: &str) -> &BTreeMap<String, Map<String, Value>> {
+    pub fn collection(&self, key: &str) -> &BTreeMap<String, Doc> {
         match key {
             "products" => &self.products,
             "customers" => &self.customers,
@@ -52,6 +77,8 @@ impl Store {
     pub(super) fn has_variant(&self, product: &str, variant: &str) -> bool {
         self.products
             .get(product)
+            .map(Doc::map)
+            .as_ref()
             .and_then(|p| p.get("variants"))
             .and_then(Value::as_array)
             .is_some_and(|vs| {

