@@ -437,67 +437,26 @@ async fn update_store_data_patches_every_store() {
 /// back no customer, while an order still goes only once its customer and its products are done.
 #[tokio::test]
 async fn a_slow_product_holds_back_no_customer_and_orders_follow_what_they_name() {
-    let mut app = spawn_app().await;
-    // Retries that take seconds, so that the customers' head start is never a matter of luck.
-    app.config.mailchimp.retry = mcsync::mailchimp::RetryPolicy {
-        max_attempts: 6,
-        base_delay: Duration::from_millis(200),
-        max_delay: Duration::from_secs(1),
-    };
-    app.restart().await;
+    let app = slow_retrying_app().await;
     ready(&app, false).await;
     small_shop(&app).await;
     // Named by no order: it only slows its own phase down.
     app.sim.poison("p29");
     let mut writes = app.sim.watch_writes();
-    let mut stream = app
-        .sync()
-        .upload_store_data(pb::UploadRequest {
-            mode: pb::UploadMode::Direct as i32,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let mut products_ended = None;
-    let mut last = None;
-    while let Some(m) = stream.next().await {
-        let m = m.unwrap();
-        let product_phases_ended = m
-            .phases
-            .iter()
-            .filter(|p| p.kind() == pb::RecordKind::Product)
-            .any(|p| p.done + p.skipped + p.failed == p.total);
-        if product_phases_ended && products_ended.is_none() {
-            products_ended = Some(std::time::Instant::now());
-        }
-        last = Some(m);
-    }
-    let job = last.unwrap();
+    let (job, products_ended) = upload_direct_noting(&app, pb::RecordKind::Product).await;
     assert_eq!(job.state(), pb::JobState::Succeeded, "{}", job.message);
     assert_eq!(job.errors.len(), 2, "p29 in each store: {:?}", job.errors);
-    let products_ended = products_ended.expect("the product phases end");
 
-    let mut seen = Vec::new();
-    while let Ok(w) = writes.try_recv() {
-        seen.push(w);
-    }
-    // The collection a write went to, e.g. "customers" (created with POST, or upserted with PUT).
-    let collection = |w: &mcsync::sim::Write| {
-        w.template
-            .split('/')
-            .skip_while(|s| *s != "{store_id}")
-            .nth(1)
-            .unwrap_or_default()
-            .to_owned()
-    };
+    let seen = received(&mut writes);
     let customers: Vec<_> = seen
         .iter()
         .filter(|w| collection(w) == "customers")
         .collect();
     assert_eq!(customers.len(), 20, "10 customers in 2 stores");
     assert!(
-        customers.iter().all(|w| w.at < products_ended),
+        customers
+            .iter()
+            .all(|w| w.at + Duration::from_secs(1) < products_ended),
         "every customer reached Mailchimp while p29 was still being retried"
     );
 
@@ -535,4 +494,110 @@ async fn a_slow_product_holds_back_no_customer_and_orders_follow_what_they_name(
             );
         }
     }
+}
+
+/// An order held back until its customer is done holds back no order after it.
+#[tokio::test]
+async fn an_order_waiting_for_its_customer_holds_back_no_later_order() {
+    let app = slow_retrying_app().await;
+    ready(&app, false).await;
+    let mut records: Vec<pb::Record> = (0..=10)
+        .map(|i| testdata::record(R::Product(testdata::product(i))))
+        .collect();
+    records.extend((0..10).map(|i| testdata::record(R::Customer(testdata::customer(i)))));
+    // "o1" comes first and names c9, the last customer; "o2" names c0, the first.
+    for (id, i) in [("o1", 9), ("o2", 0)] {
+        let mut o = testdata::order(i);
+        o.id = id.into();
+        records.push(testdata::record(R::Order(o)));
+    }
+    app.records()
+        .push_records(tokio_stream::iter(records))
+        .await
+        .unwrap();
+    app.sim.poison("c9");
+    let mut writes = app.sim.watch_writes();
+    let (job, customers_ended) = upload_direct_noting(&app, pb::RecordKind::Customer).await;
+    assert_eq!(job.state(), pb::JobState::Succeeded, "{}", job.message);
+    assert_eq!(job.errors.len(), 2, "c9 in each store: {:?}", job.errors);
+    let seen = received(&mut writes);
+    let orders = |id: &str| -> Vec<_> {
+        seen.iter()
+            .filter(|w| collection(w) == "orders" && w.id == id)
+            .map(|w| w.at)
+            .collect()
+    };
+    assert_eq!(orders("o1").len(), 2, "o1 went once c9 was done with");
+    let o2 = orders("o2");
+    assert_eq!(o2.len(), 2);
+    // c9 is retried for over 3 s: o2 went long before that, not as the customers ended.
+    assert!(
+        o2.iter()
+            .all(|at| *at + Duration::from_secs(1) < customers_ended),
+        "o2 did not wait for c9, which o1 before it waited for"
+    );
+}
+
+/// A server whose retries take seconds, so that what waits on a failing record visibly waits.
+async fn slow_retrying_app() -> TestApp {
+    let mut app = spawn_app().await;
+    app.config.mailchimp.retry = mcsync::mailchimp::RetryPolicy {
+        max_attempts: 6,
+        base_delay: Duration::from_millis(200),
+        max_delay: Duration::from_secs(1),
+    };
+    app.restart().await;
+    app
+}
+
+/// A direct upload to its end: its last message, and when every phase of `kind` had ended.
+async fn upload_direct_noting(
+    app: &TestApp,
+    kind: pb::RecordKind,
+) -> (pb::JobProgress, std::time::Instant) {
+    let mut stream = app
+        .sync()
+        .upload_store_data(pb::UploadRequest {
+            mode: pb::UploadMode::Direct as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut ended = None;
+    let mut last = None;
+    while let Some(m) = stream.next().await {
+        let m = m.unwrap();
+        let all_ended = m
+            .phases
+            .iter()
+            .filter(|p| p.kind() == kind)
+            .all(|p| p.done + p.skipped + p.failed == p.total);
+        if all_ended && !m.phases.is_empty() && ended.is_none() {
+            ended = Some(std::time::Instant::now());
+        }
+        last = Some(m);
+    }
+    (last.unwrap(), ended.expect("the phases end"))
+}
+
+/// The writes the simulator has told of so far.
+fn received(
+    writes: &mut tokio::sync::mpsc::UnboundedReceiver<mcsync::sim::Write>,
+) -> Vec<mcsync::sim::Write> {
+    let mut seen = Vec::new();
+    while let Ok(w) = writes.try_recv() {
+        seen.push(w);
+    }
+    seen
+}
+
+/// The collection a write went to, e.g. "customers" (created with POST, or upserted with PUT).
+fn collection(w: &mcsync::sim::Write) -> String {
+    w.template
+        .split('/')
+        .skip_while(|s| *s != "{store_id}")
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned()
 }

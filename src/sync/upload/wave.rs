@@ -28,6 +28,17 @@ struct Waiting {
     key: Vec<u8>,
     id: String,
     record: Result<pb::record::Record, PushError>,
+    /// Whether it may already be in Mailchimp (see [`RESUME_MAY_EXIST`]), set by its place in
+    /// key order when it enters the window.
+    may_exist: bool,
+}
+
+/// Which record of a lane starts next.
+enum Pick {
+    /// One held back until what it names was done.
+    Held(usize),
+    /// The lane's next record in key order.
+    Next,
 }
 
 /// One phase of a wave.
@@ -37,6 +48,9 @@ struct Lane {
     kind: RecordKind,
     store_id: String,
     waiting: VecDeque<Waiting>,
+    /// In the window (so the watermark waits for them) but held back: an order or cart whose
+    /// customer or products are not done yet. The records after them need not wait.
+    held: Vec<Waiting>,
     read_from: Option<Vec<u8>>,
     /// Every record of the mirror has been read.
     exhausted: bool,
@@ -44,7 +58,10 @@ struct Lane {
     /// The cursor the lane started from: every record up to it was done before.
     resumed_at: Option<Vec<u8>>,
     saved: Option<Vec<u8>>,
-    started: usize,
+    /// Records that entered the window, in key order.
+    entered: usize,
+    /// A resumed job: the first records past the cursor may already be in Mailchimp.
+    resumed: bool,
     passed_at_save: usize,
     finished: bool,
     span: tracing::Span,
@@ -86,12 +103,14 @@ impl Phase<'_> {
                 kind,
                 store_id,
                 waiting: VecDeque::new(),
+                held: Vec::new(),
                 read_from: cursor.clone().filter(|_| !finished),
                 exhausted: finished,
                 window: Window::default(),
                 resumed_at: cursor.clone(),
                 saved: cursor,
-                started: 0,
+                entered: 0,
+                resumed: may_exist,
                 passed_at_save: 0,
                 finished,
                 span,
@@ -117,10 +136,10 @@ impl Phase<'_> {
                 return Ok(false);
             }
             while running < FAN_OUT {
-                let Some(l) = self.startable(&mut lanes)? else {
+                let Some((l, pick)) = self.startable(&mut lanes)? else {
                     break;
                 };
-                self.start(&mut lanes[l], l, &mut tasks, may_exist).await;
+                self.start(&mut lanes[l], l, pick, &mut tasks).await;
                 running += 1;
             }
             if running == 0 {
@@ -150,21 +169,34 @@ impl Phase<'_> {
         }
     }
 
-    /// The first lane, in phase order, whose next record can start now: its window has room
-    /// and the customer and products it names are done in their lanes.
-    fn startable(&self, lanes: &mut [Lane]) -> Result<Option<usize>, super::Stop> {
+    /// The first lane, in phase order, with a record that can start now: one it held back
+    /// whose customer and products are done in their lanes, or else its next one, when its
+    /// window has room. A next record that must wait is held back (it stays in the window), so
+    /// the records after it go on.
+    fn startable(&self, lanes: &mut [Lane]) -> Result<Option<(usize, Pick)>, super::Stop> {
         for l in 0..lanes.len() {
-            if lanes[l].finished || lanes[l].window.open() >= WINDOW_OPEN {
+            if lanes[l].finished {
                 continue;
             }
-            self.refill(&mut lanes[l])?;
-            let Some(next) = lanes[l].waiting.front() else {
-                continue;
-            };
-            if waits_for_another_lane(lanes, &lanes[l], next) {
-                continue;
+            let lane = &lanes[l];
+            if let Some(h) = lane
+                .held
+                .iter()
+                .position(|w| !waits_for_another_lane(lanes, lane, w))
+            {
+                return Ok(Some((l, Pick::Held(h))));
             }
-            return Ok(Some(l));
+            while lanes[l].window.open() < WINDOW_OPEN {
+                self.refill(&mut lanes[l])?;
+                let Some(next) = lanes[l].waiting.front() else {
+                    break;
+                };
+                if !waits_for_another_lane(lanes, &lanes[l], next) {
+                    return Ok(Some((l, Pick::Next)));
+                }
+                let held = enter(&mut lanes[l]);
+                lanes[l].held.push(held);
+            }
         }
         Ok(None)
     }
@@ -184,16 +216,27 @@ impl Phase<'_> {
             let id = String::from_utf8_lossy(&key).into_owned();
             let record = decode_stored(lane.kind, &id, &bytes).map_err(PushError::from);
             lane.read_from = Some(key.clone());
-            lane.waiting.push_back(Waiting { key, id, record });
+            lane.waiting.push_back(Waiting {
+                key,
+                id,
+                record,
+                may_exist: false,
+            });
         }
         Ok(())
     }
 
-    async fn start(&self, lane: &mut Lane, l: usize, tasks: &mut Tasks, may_exist: bool) {
-        let Waiting { key, id, record } = lane.waiting.pop_front().expect("startable");
-        lane.window.started(key);
-        let first = may_exist && lane.started < RESUME_MAY_EXIST;
-        lane.started += 1;
+    async fn start(&self, lane: &mut Lane, l: usize, pick: Pick, tasks: &mut Tasks) {
+        let Waiting {
+            id,
+            record,
+            may_exist: first,
+            ..
+        } = match pick {
+            Pick::Held(h) => lane.held.remove(h),
+            // Only ever picked when the lane's window has room.
+            Pick::Next => enter(lane),
+        };
         let (store, ctx, sid, kind) = (
             self.store.clone(),
             self.ctx.clone(),
@@ -232,6 +275,15 @@ impl Phase<'_> {
         lane.finished = true;
         Ok(())
     }
+}
+
+/// Takes the lane's next record into its window (the watermark waits for it from now on).
+fn enter(lane: &mut Lane) -> Waiting {
+    let mut w = lane.waiting.pop_front().expect("a record is waiting");
+    lane.window.started(w.key.clone());
+    w.may_exist = lane.resumed && lane.entered < RESUME_MAY_EXIST;
+    lane.entered += 1;
+    w
 }
 
 /// Whether `next` (of `lane`) names a customer or a product that a lane of its store has not
