@@ -39,19 +39,6 @@ fn outbox_len(app: &TestApp) -> usize {
     server.app.store().outbox_len().unwrap()
 }
 
-fn nothing_unknown_or_invalid(stats: &SimStats, when: &str) {
-    assert!(
-        stats.unknown_fields.is_empty(),
-        "{when}: {:#?}",
-        stats.unknown_fields
-    );
-    assert!(
-        stats.invalid_bodies.is_empty(),
-        "{when}: {:?}",
-        stats.invalid_bodies
-    );
-}
-
 /// The variant `vid` of product `pid` in `store`.
 fn variant(app: &TestApp, store: &str, pid: &str, vid: &str) -> Option<Value> {
     let product = app.sim.resource(store, "products", pid)?;

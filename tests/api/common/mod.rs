@@ -374,3 +374,18 @@ pub fn text_of(out: &std::process::Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     )
 }
+
+/// Every body mcsync sent so far validated against the spec, with no field its operation
+/// lacks (the simulator lists both).
+pub fn nothing_unknown_or_invalid(stats: &mcsync::sim::SimStats, when: &str) {
+    assert!(
+        stats.unknown_fields.is_empty(),
+        "{when}: {:#?}",
+        stats.unknown_fields
+    );
+    assert!(
+        stats.invalid_bodies.is_empty(),
+        "{when}: {:?}",
+        stats.invalid_bodies
+    );
+}
