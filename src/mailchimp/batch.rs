@@ -152,11 +152,12 @@ impl AccountClient {
     }
 
     async fn download(&self, url: &str) -> (Outcome, Result<std::fs::File, MailchimpError>) {
-        let broken = |e: reqwest::Error| {
-            (
+        let broken = |e: reqwest::Error| match e.is_timeout() {
+            true => (Outcome::Timeout, Err(MailchimpError::Timeout)),
+            false => (
                 Outcome::ConnectError,
                 Err(MailchimpError::Connect(e.without_url().to_string())),
-            )
+            ),
         };
         match self.http.get(url).send().await {
             Ok(mut r) if r.status().is_success() => {
