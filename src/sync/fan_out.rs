@@ -46,6 +46,11 @@ impl<K, T: Send + 'static> FanOut<K, T> {
         self.keys.insert(handle.id(), key);
     }
 
+    /// Tasks started whose results are not taken yet.
+    pub fn running(&self) -> usize {
+        self.tasks.len() + self.done.len()
+    }
+
     /// Whether no task was started (or all results were taken).
     pub fn is_empty(&self) -> bool {
         self.tasks.is_empty() && self.done.is_empty()

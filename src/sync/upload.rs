@@ -105,20 +105,20 @@ pub async fn run(
             let before = processed(&job);
             let mut may_exist = resumed;
             let is_cart = |p: &pb::PhaseProgress| p.kind == pb::RecordKind::Cart as i32;
+            let phase = Phase {
+                store: &store,
+                ctx: &ctx,
+                progress: &progress,
+                signals: &signals,
+                started,
+                before,
+            };
             let mut i = 0;
             while i < job.phases.len() {
                 if is_cart(&job.phases[i]) && i > 0 && !is_cart(&job.phases[i - 1]) {
                     // Carts sent while a store is syncing never trigger abandoned-cart mails.
                     set_syncing(&store, &ctx.client, stores, false).await;
                 }
-                let phase = Phase {
-                    store: &store,
-                    ctx: &ctx,
-                    progress: &progress,
-                    signals: &signals,
-                    started,
-                    before,
-                };
                 if job.phases[i].batched {
                     let span = tracing::info_span!(
                         "phase",

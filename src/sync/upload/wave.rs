@@ -55,8 +55,8 @@ struct Lane {
     /// Every record of the mirror has been read.
     exhausted: bool,
     window: Window,
-    /// The cursor the lane started from: every record up to it was done before.
-    resumed_at: Option<Vec<u8>>,
+    /// The lane's durable cursor as last saved (at first, the one it resumed from): every
+    /// record up to it is done.
     saved: Option<Vec<u8>>,
     /// Records that entered the window, in key order.
     entered: usize,
@@ -74,7 +74,7 @@ impl Lane {
             || self
                 .window
                 .watermark()
-                .or(self.resumed_at.as_deref())
+                .or(self.saved.as_deref())
                 .is_some_and(|mark| id.as_bytes() <= mark)
     }
 }
@@ -107,7 +107,6 @@ impl Phase<'_> {
                 read_from: cursor.clone().filter(|_| !finished),
                 exhausted: finished,
                 window: Window::default(),
-                resumed_at: cursor.clone(),
                 saved: cursor,
                 entered: 0,
                 resumed: may_exist,
@@ -120,7 +119,6 @@ impl Phase<'_> {
             return Ok(may_exist);
         }
         let mut tasks: Tasks = FanOut::new(FAN_OUT);
-        let mut running = 0usize;
         loop {
             self.signals.check()?;
             for lane in &mut lanes {
@@ -135,25 +133,22 @@ impl Phase<'_> {
             if lanes.iter().all(|l| l.finished) {
                 return Ok(false);
             }
-            while running < FAN_OUT {
+            while tasks.running() < FAN_OUT {
                 let Some((l, pick)) = self.startable(&mut lanes)? else {
                     break;
                 };
                 self.start(&mut lanes[l], l, pick, &mut tasks).await;
-                running += 1;
             }
-            if running == 0 {
+            if tasks.running() == 0 {
                 // Every unfinished lane is waiting for another one that has ended: it is
                 // finished at the top of the loop.
                 continue;
             }
             let Some(first) = tasks.next().await else {
-                running = 0;
                 continue;
             };
             let mut ended = vec![first];
             ended.extend(tasks.ended());
-            running -= ended.len();
             for ((l, id), result) in ended {
                 let lane = &mut lanes[l];
                 lane.window.ended(id.as_bytes());
