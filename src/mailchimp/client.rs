@@ -14,6 +14,8 @@ use crate::domain::ApiKey;
 
 /// Mailchimp's largest page size for collection reads.
 pub const MAX_PAGE: u64 = 1000;
+/// Pages of one collection asked for at once (the key's connections bound what is on the wire).
+const PAGES_AT_ONCE: usize = 10;
 
 /// Talks to Mailchimp on behalf of one account. Cheap to clone; clones share the key's
 /// connection limit.
@@ -168,19 +170,31 @@ impl AccountClient {
         if n == 0 || n >= total {
             return Ok(items);
         }
+        // `total_items` is Mailchimp's word, not a bound: pages are asked ten at a time, and
+        // none past a short one (the end of the collection, whatever the total said).
+        let mut offsets = (n..total).step_by(MAX_PAGE as usize).enumerate();
         let mut pages = tokio::task::JoinSet::new();
-        for (k, offset) in (n..total).step_by(MAX_PAGE as usize).enumerate() {
-            let (client, path, field) = (self.clone(), path.to_owned(), field.to_owned());
-            let fields = fields.map(str::to_owned);
-            pages.spawn(async move {
-                let page = client.page(&path, &field, fields.as_deref(), offset).await;
-                (k, page.map(|(items, _)| items))
-            });
-        }
-        let mut read = Vec::with_capacity(pages.len());
-        while let Some(joined) = pages.join_next().await {
+        let mut read = Vec::new();
+        let mut ended = false;
+        loop {
+            while !ended && pages.len() < PAGES_AT_ONCE {
+                let Some((k, offset)) = offsets.next() else {
+                    break;
+                };
+                let (client, path, field) = (self.clone(), path.to_owned(), field.to_owned());
+                let fields = fields.map(str::to_owned);
+                pages.spawn(async move {
+                    let page = client.page(&path, &field, fields.as_deref(), offset).await;
+                    (k, page.map(|(items, _)| items))
+                });
+            }
+            let Some(joined) = pages.join_next().await else {
+                break;
+            };
             let (k, page) = joined.map_err(|e| MailchimpError::Decode(format!("{path}: {e}")))?;
-            read.push((k, page?));
+            let page: Vec<T> = page?;
+            ended |= (page.len() as u64) < MAX_PAGE;
+            read.push((k, page));
         }
         read.sort_by_key(|(k, _)| *k);
         items.extend(read.into_iter().flat_map(|(_, page)| page));

@@ -204,3 +204,51 @@ async fn connections_beyond_the_limit_wait_until_one_closes() {
     served.unwrap().unwrap();
     app.stop().await;
 }
+
+/// Mailchimp's `total_items` is not trusted as a bound: a collection that claims a trillion
+/// items and then ends is read with a handful of requests, not a task per claimed page.
+#[tokio::test]
+async fn a_collection_claiming_more_than_it_holds_is_read_to_its_real_end() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    mcsync::mailchimp::install_crypto_provider();
+    let asked = Arc::new(AtomicUsize::new(0));
+    let counter = asked.clone();
+    let app = axum::Router::new().route(
+        "/3.0/ecommerce/stores",
+        axum::routing::get(
+            move |q: axum::extract::Query<std::collections::HashMap<String, String>>| {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let first = q.get("offset").is_none_or(|o| o == "0");
+                let stores: Vec<_> = (0..if first { 1000 } else { 0 })
+                    .map(|i| serde_json::json!({"id": format!("s{i}"), "list_id": "l", "domain": "d"}))
+                    .collect();
+                async move {
+                    axum::Json(serde_json::json!({"stores": stores, "total_items": 1_000_000_000_000u64}))
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let mc = mcsync::mailchimp::Mailchimp::new(
+        mcsync::mailchimp::MailchimpConfig {
+            base_url: Some(format!("http://{addr}/3.0").parse().unwrap()),
+            ..Default::default()
+        },
+        Default::default(),
+    )
+    .unwrap();
+    let client = mc.for_key(&mcsync::domain::ApiKey::parse(KEY_A).unwrap());
+    let found = tokio::time::timeout(
+        Duration::from_secs(10),
+        client.find_store("other-list", "https://shop.example.com"),
+    )
+    .await
+    .expect("read to the real end, quickly")
+    .unwrap();
+    assert_eq!(found, None);
+    let asked = asked.load(Ordering::SeqCst);
+    assert!(asked <= 11, "the first page and at most ten more: {asked}");
+}
