@@ -204,12 +204,19 @@ fn unreadable(e: std::io::Error) -> MailchimpError {
     MailchimpError::Decode(format!("batch results archive: {e}"))
 }
 
-/// Every JSON file of the gzipped tar, each an array of results, one file at a time.
+/// The largest results file read (Mailchimp writes 500 results a file).
+const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+/// The most results one archive may hold: ten times the operations of our largest batch
+/// (1,000). More is not an answer to anything we sent.
+pub const MAX_RESULTS: usize = 10_000;
+
+/// Every JSON file of the gzipped tar, each an array of results, one file at a time; an
+/// archive with a file over [`MAX_FILE_BYTES`] or more than [`MAX_RESULTS`] results is refused.
 pub fn unpack(archive: impl Read, bodies: Bodies) -> Result<Vec<OperationResult>, MailchimpError> {
     let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(archive));
     let mut results = Vec::new();
     for entry in tar.entries().map_err(unreadable)? {
-        let mut entry = entry.map_err(unreadable)?;
+        let entry = entry.map_err(unreadable)?;
         let is_json = entry
             .path()
             .map_err(unreadable)?
@@ -219,7 +226,16 @@ pub fn unpack(archive: impl Read, bodies: Bodies) -> Result<Vec<OperationResult>
             continue;
         }
         let mut text = Vec::new();
-        entry.read_to_end(&mut text).map_err(unreadable)?;
+        entry
+            .take(MAX_FILE_BYTES + 1)
+            .read_to_end(&mut text)
+            .map_err(unreadable)?;
+        if text.len() as u64 > MAX_FILE_BYTES {
+            return Err(MailchimpError::Decode(format!(
+                "batch results file over {} MiB",
+                MAX_FILE_BYTES >> 20
+            )));
+        }
         let part: Vec<OperationResult> = serde_json::from_slice(&text)
             .map_err(|e| MailchimpError::Decode(format!("batch results file: {e}")))?;
         results.extend(part.into_iter().map(|mut r| {
@@ -228,6 +244,45 @@ pub fn unpack(archive: impl Read, bodies: Bodies) -> Result<Vec<OperationResult>
             }
             r
         }));
+        if results.len() > MAX_RESULTS {
+            return Err(MailchimpError::Decode(format!(
+                "batch results: more than {MAX_RESULTS}"
+            )));
+        }
     }
     Ok(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A gzipped tar of one JSON file of `n` accepted results.
+    fn archive(n: usize) -> Vec<u8> {
+        let results: Vec<_> = (0..n)
+            .map(|i| serde_json::json!({"status_code": 200, "operation_id": i.to_string(), "response": "{}"}))
+            .collect();
+        let data = serde_json::to_vec(&results).unwrap();
+        let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let mut tar = tar::Builder::new(gz);
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, "b/0.json", data.as_slice())
+            .unwrap();
+        tar.into_inner().unwrap().finish().unwrap()
+    }
+
+    #[test]
+    fn an_archive_with_more_results_than_any_batch_of_ours_is_refused() {
+        let ok = unpack(archive(MAX_RESULTS).as_slice(), Bodies::Failed).unwrap();
+        assert_eq!(ok.len(), MAX_RESULTS);
+        assert!(
+            ok.iter().all(|r| r.response.is_empty()),
+            "accepted: no body kept"
+        );
+        let err = unpack(archive(MAX_RESULTS + 1).as_slice(), Bodies::Failed).unwrap_err();
+        assert!(err.to_string().contains("more than 10000"), "{err}");
+    }
 }
