@@ -155,26 +155,49 @@ impl AccountClient {
     }
 
     /// [`Self::get_all`], trimmed by Mailchimp to `fields` (`fields=`, with `total_items`).
-    /// The first page tells how many there are; the others are read at once (within the key's
-    /// connections), since a large store's ids take hundreds of pages.
     pub(super) async fn get_all_fields<T: DeserializeOwned + Send + 'static>(
         &self,
         path: &str,
         field: &str,
         fields: Option<&str>,
     ) -> Result<Vec<T>, MailchimpError> {
-        let (mut items, total) = self.page(path, field, fields, 0).await?;
-        let n = items.len() as u64;
+        let mut read = Vec::new();
+        self.each_page(path, field, fields, |k, page| {
+            read.push((k, page));
+            Ok::<_, MailchimpError>(())
+        })
+        .await?;
+        read.sort_by_key(|(k, _)| *k);
+        Ok(read.into_iter().flat_map(|(_, page)| page).collect())
+    }
+
+    /// Reads every page of a collection and hands each to `on_page` with its number, as it
+    /// arrives (not in order), so that a caller can fold a store of millions page by page.
+    /// The first page tells how many there are; the others are read at once (within the key's
+    /// connections), since a large store's ids take hundreds of pages.
+    pub(super) async fn each_page<T, E>(
+        &self,
+        path: &str,
+        field: &str,
+        fields: Option<&str>,
+        mut on_page: impl FnMut(usize, Vec<T>) -> Result<(), E>,
+    ) -> Result<(), E>
+    where
+        T: DeserializeOwned + Send + 'static,
+        E: From<MailchimpError>,
+    {
+        let (first, total) = self.page(path, field, fields, 0).await?;
+        let n = first.len() as u64;
+        on_page(0, first)?;
         // An empty page ends the walk even if total_items promised more (a list deleted
         // while paging shrinks the collection under us).
         if n == 0 || n >= total {
-            return Ok(items);
+            return Ok(());
         }
         // `total_items` is Mailchimp's word, not a bound: pages are asked ten at a time, and
         // none past a short one (the end of the collection, whatever the total said).
         let mut offsets = (n..total).step_by(MAX_PAGE as usize).enumerate();
         let mut pages = tokio::task::JoinSet::new();
-        let mut read = Vec::new();
         let mut ended = false;
         loop {
             while !ended && pages.len() < PAGES_AT_ONCE {
@@ -185,7 +208,7 @@ impl AccountClient {
                 let fields = fields.map(str::to_owned);
                 pages.spawn(async move {
                     let page = client.page(&path, &field, fields.as_deref(), offset).await;
-                    (k, page.map(|(items, _)| items))
+                    (k + 1, page.map(|(items, _)| items))
                 });
             }
             let Some(joined) = pages.join_next().await else {
@@ -194,11 +217,9 @@ impl AccountClient {
             let (k, page) = joined.map_err(|e| MailchimpError::Decode(format!("{path}: {e}")))?;
             let page: Vec<T> = page?;
             ended |= (page.len() as u64) < MAX_PAGE;
-            read.push((k, page));
+            on_page(k, page)?;
         }
-        read.sort_by_key(|(k, _)| *k);
-        items.extend(read.into_iter().flat_map(|(_, page)| page));
-        Ok(items)
+        Ok(())
     }
 
     /// One page of a collection from `offset`: its items and the collection's `total_items`.

@@ -31,18 +31,36 @@ impl AccountClient {
         store_id: &str,
         collection: Collection,
     ) -> Result<Vec<Held>, MailchimpError> {
-        let field = collection.field();
-        let fields = if collection == Collection::Products {
-            format!("{field}.id,{field}.variants.id")
-        } else {
-            format!("{field}.id")
-        };
-        let path = Records::new(store_id, collection).path();
+        let (path, field, fields) = held_query(store_id, collection);
         self.get_all_fields(&path, field, Some(&fields)).await
+    }
+
+    /// [`Self::held`] a page at a time, handed to `on_page` as each arrives (in no order), so
+    /// that a store of millions is never held whole.
+    pub async fn each_held<E: From<MailchimpError>>(
+        &self,
+        store_id: &str,
+        collection: Collection,
+        mut on_page: impl FnMut(Vec<Held>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let (path, field, fields) = held_query(store_id, collection);
+        self.each_page(&path, field, Some(&fields), |_, page| on_page(page))
+            .await
     }
 
     /// The reads [`Self::held`] takes for `n` records.
     pub fn reads_for(n: usize) -> u64 {
         (n as u64).div_ceil(MAX_PAGE).max(1)
     }
+}
+
+/// The path, the collection's field and `fields=` of a read of ids.
+fn held_query(store_id: &str, collection: Collection) -> (String, &'static str, String) {
+    let field = collection.field();
+    let fields = if collection == Collection::Products {
+        format!("{field}.id,{field}.variants.id")
+    } else {
+        format!("{field}.id")
+    };
+    (Records::new(store_id, collection).path(), field, fields)
 }

@@ -64,13 +64,27 @@ pub(super) fn lost_key(store_id: &str) -> Vec<u8> {
 impl Store {
     /// The ids of a kind Mailchimp accepted in a store (or may hold: [`MAYBE`]).
     pub fn synced_ids(&self, store_id: &str, kind: RecordKind) -> Result<Vec<String>, StoreError> {
-        let prefix = key(store_id, kind, "");
         let mut out = Vec::new();
+        self.each_synced_id(store_id, kind, |id| {
+            out.push(id.to_owned());
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// [`Self::synced_ids`] one at a time, in key order, none of them kept.
+    pub fn each_synced_id(
+        &self,
+        store_id: &str,
+        kind: RecordKind,
+        mut each: impl FnMut(&str) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let prefix = key(store_id, kind, "");
         for kv in self.synced.scan_prefix(&prefix) {
             let (k, _) = kv?;
-            out.push(String::from_utf8_lossy(&k[prefix.len()..]).into_owned());
+            each(&String::from_utf8_lossy(&k[prefix.len()..]))?;
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Resync: what Mailchimp accepted in a store is forgotten, but not that it holds it, so

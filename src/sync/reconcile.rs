@@ -17,7 +17,6 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::domain::record::RecordKind;
-use crate::mailchimp::Collection;
 use crate::mailchimp::ids::Held;
 use crate::mailchimp::{AccountClient, MailchimpError, ecommerce};
 use crate::proto::v1 as pb;
@@ -63,11 +62,14 @@ pub async fn reconcile(
     new: bool,
 ) -> Result<pb::Reconciliation, ReconcileError> {
     let diff = if new {
-        let held = super::upload::phase_kinds(carts)
-            .into_iter()
-            .map(|k| (k, Vec::new()))
-            .collect();
-        compare(store, report(store_id, list_id), held, false)?
+        let mut diff = Diff {
+            report: report(store_id, list_id),
+            ..Default::default()
+        };
+        for kind in super::upload::phase_kinds(carts) {
+            forget_unheld(store, store_id, kind, Vec::new(), &mut diff)?;
+        }
+        diff
     } else {
         read(store, client, (store_id, list_id), carts).await?
     };
@@ -87,60 +89,90 @@ fn report(store_id: &str, list_id: &str) -> pb::Reconciliation {
 }
 
 /// Reads what the store holds and compares: nothing is written, here or in Mailchimp.
+/// Each page is compared as it arrives and only a 16-byte digest of each id read is kept,
+/// so a store of a million orders is compared in tens of megabytes, not in its ids.
 pub async fn read(
     store: &Store,
     client: &AccountClient,
     (store_id, list_id): (&str, &str),
     carts: bool,
 ) -> Result<Diff, ReconcileError> {
+    let mut from_lines: HashMap<String, HashSet<String>> = HashMap::new();
+    for (product, variant) in store.line_variants(store_id)? {
+        from_lines.entry(product).or_default().insert(variant);
+    }
+    let scan = |kind| scan(store, client, store_id, kind, &from_lines);
     // The reads run together; the client keeps them within the key's connections.
-    let (coupons, products, customers, orders, cart_ids) = tokio::join!(
-        client.held(store_id, Collection::PromoRules),
-        client.held(store_id, Collection::Products),
-        client.held(store_id, Collection::Customers),
-        client.held(store_id, Collection::Orders),
+    let (coupons, products, customers, orders, cart_diff) = tokio::join!(
+        scan(RecordKind::Coupon),
+        scan(RecordKind::Product),
+        scan(RecordKind::Customer),
+        scan(RecordKind::Order),
         async {
             match carts {
-                true => client.held(store_id, Collection::Carts).await,
-                false => Ok(Vec::new()),
+                true => scan(RecordKind::Cart).await,
+                false => Ok(Diff::default()),
             }
         },
     );
-    let mut held = vec![
-        (RecordKind::Coupon, coupons?),
-        (RecordKind::Product, products?),
-        (RecordKind::Customer, customers?),
-        (RecordKind::Order, orders?),
-    ];
-    if carts {
-        held.push((RecordKind::Cart, cart_ids?));
-    }
-    compare(store, report(store_id, list_id), held, true)
-}
-
-/// The diff between what a store holds (`held`, per kind) and what mcsync remembers;
-/// `read`: whether `held` was read from Mailchimp (counted in the report).
-fn compare(
-    store: &Store,
-    report: pb::Reconciliation,
-    held: Vec<(RecordKind, Vec<Held>)>,
-    read: bool,
-) -> Result<Diff, ReconcileError> {
-    let store_id = report.store_id.clone();
     let mut diff = Diff {
-        report,
+        report: report(store_id, list_id),
         ..Default::default()
     };
-    for (kind, held) in held {
-        if read {
-            diff.report.reads += AccountClient::reads_for(held.len()) as i64;
-        }
-        kind_ids(store, &store_id, kind, &held, &mut diff)?;
-        if kind == RecordKind::Product {
-            variants(store, &store_id, &held, &mut diff)?;
-        }
+    for part in [coupons?, products?, customers?, orders?, cart_diff?] {
+        diff.merge(part);
     }
     Ok(diff)
+}
+
+/// One kind of a store, read page by page and compared with mcsync's memory.
+async fn scan(
+    store: &Store,
+    client: &AccountClient,
+    store_id: &str,
+    kind: RecordKind,
+    from_lines: &HashMap<String, HashSet<String>>,
+) -> Result<Diff, ReconcileError> {
+    let mut diff = Diff::default();
+    let mut seen = Vec::new();
+    let mut named = None;
+    client
+        .each_held(store_id, super::push::collection(kind), |page| {
+            diff.report.reads += 1;
+            for h in &page {
+                seen.push(digest(&h.id));
+                held_one(store, store_id, kind, &h.id, &mut named, &mut diff)?;
+            }
+            if kind == RecordKind::Product {
+                variants(store, &page, from_lines, &mut diff)?;
+            }
+            Ok::<_, ReconcileError>(())
+        })
+        .await?;
+    forget_unheld(store, store_id, kind, seen, &mut diff)?;
+    Ok(diff)
+}
+
+/// An id as a 128-bit digest: two ids of a store share one with odds of about 10^-27.
+fn digest(id: &str) -> u128 {
+    u128::from_le_bytes(md5::compute(id).0)
+}
+
+impl Diff {
+    /// Adds what one kind's scan found.
+    fn merge(&mut self, part: Diff) {
+        self.forget.extend(part.forget);
+        self.maybe.extend(part.maybe);
+        self.variant_deletes.extend(part.variant_deletes);
+        self.lost_line_variants.extend(part.lost_line_variants);
+        let (r, p) = (&mut self.report, part.report);
+        r.reads += p.reads;
+        r.missing_in_mailchimp += p.missing_in_mailchimp;
+        r.orphans += p.orphans;
+        r.adopted += p.adopted;
+        r.variants_missing += p.variants_missing;
+        r.variants_deleted += p.variants_deleted;
+    }
 }
 
 /// Makes the corrections a [`read`] found, and keeps its report for GetSyncStatus.
@@ -166,49 +198,60 @@ pub async fn apply(
     Ok(diff.report)
 }
 
-fn kind_ids(
+/// Remembered, not held (`seen`: the digest of every id held): to forget.
+fn forget_unheld(
     store: &Store,
     store_id: &str,
     kind: RecordKind,
-    held: &[Held],
+    mut seen: Vec<u128>,
     diff: &mut Diff,
 ) -> Result<(), StoreError> {
-    let r = &mut diff.report;
-    let held_ids: HashSet<&str> = held.iter().map(|h| h.id.as_str()).collect();
-    let remembered = store.synced_ids(store_id, kind)?;
-    for id in &remembered {
-        if !held_ids.contains(id.as_str()) {
-            diff.forget.insert((kind, id.clone()));
-            r.missing_in_mailchimp += 1;
+    seen.sort_unstable();
+    seen.dedup();
+    store.each_synced_id(store_id, kind, |id| {
+        if seen.binary_search(&digest(id)).is_err() {
+            diff.forget.insert((kind, id.to_owned()));
+            diff.report.missing_in_mailchimp += 1;
         }
+        Ok(())
+    })
+}
+
+/// One id held: if mcsync does not remember it, it is adopted (in the shop) or an orphan,
+/// both remembered as "maybe there". `named` is read the first time a customer needs it.
+fn held_one(
+    store: &Store,
+    store_id: &str,
+    kind: RecordKind,
+    id: &str,
+    named: &mut Option<HashSet<String>>,
+    diff: &mut Diff,
+) -> Result<(), StoreError> {
+    let key = (kind, id.to_owned());
+    // A page read twice (the collection shifted under the offsets) is counted once.
+    if store.synced_hash(store_id, kind, id)?.is_some() || diff.maybe.contains(&key) {
+        return Ok(());
     }
-    let remembered: HashSet<String> = remembered.into_iter().collect();
-    let mut named: Option<HashSet<String>> = None;
-    for id in held_ids {
-        if remembered.contains(id) {
-            continue;
-        }
-        let in_shop = store.record(kind, id)?.is_some();
-        if !in_shop {
-            let kept = match kind {
-                RecordKind::Product => store.is_line_product(store_id, id)?,
-                RecordKind::Customer => {
-                    if named.is_none() {
-                        named = Some(customers_named(store)?);
-                    }
-                    named.as_ref().is_some_and(|n| n.contains(id))
+    let in_shop = store.record(kind, id)?.is_some();
+    if !in_shop {
+        let kept = match kind {
+            RecordKind::Product => store.is_line_product(store_id, id)?,
+            RecordKind::Customer => {
+                if named.is_none() {
+                    *named = Some(customers_named(store)?);
                 }
-                _ => false,
-            };
-            if kept {
-                continue;
+                named.as_ref().is_some_and(|n| n.contains(id))
             }
-            r.orphans += 1;
-        } else {
-            r.adopted += 1;
+            _ => false,
+        };
+        if kept {
+            return Ok(());
         }
-        diff.maybe.insert((kind, id.to_owned()));
+        diff.report.orphans += 1;
+    } else {
+        diff.report.adopted += 1;
     }
+    diff.maybe.insert(key);
     Ok(())
 }
 
@@ -233,14 +276,10 @@ fn customers_named(store: &Store) -> Result<HashSet<String>, StoreError> {
 /// Variants of the products both the shop and Mailchimp have.
 fn variants(
     store: &Store,
-    store_id: &str,
     held: &[Held],
+    from_lines: &HashMap<String, HashSet<String>>,
     diff: &mut Diff,
 ) -> Result<(), StoreError> {
-    let mut from_lines: HashMap<String, HashSet<String>> = HashMap::new();
-    for (product, variant) in store.line_variants(store_id)? {
-        from_lines.entry(product).or_default().insert(variant);
-    }
     for h in held {
         let held_variants: HashSet<&str> = h.variants.iter().map(|v| v.id.as_str()).collect();
         // A line's variant Mailchimp lost is made again from the next order naming it.

@@ -480,3 +480,37 @@ async fn a_record_deleted_in_mailchimp_is_created_again_by_its_next_live_change(
     assert_eq!(sync_errors(&app).await.total, 0);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_store_of_several_pages_is_compared_whole() {
+    let app = spawn_app().await;
+    ready(&app, false).await;
+    push_products(&app, 0..2_500).await;
+    upload_ok(&app, pb::UploadMode::Batch).await;
+    let before = app.sim.stats().stores;
+    for s in before.keys() {
+        let base = format!("/ecommerce/stores/{s}/products");
+        // One on each of the three pages of ids.
+        for p in ["p7", "p1500", "p2499"] {
+            delete_in_mailchimp(&app, &format!("{base}/{p}")).await;
+        }
+        let ghost = json!({"id": "ghost", "title": "Left by another integration",
+            "variants": [{"id": "ghost-1", "title": "One"}]});
+        call(&app, "POST", &base, ghost, 200).await;
+    }
+
+    let job = upload_ok(&app, pb::UploadMode::Direct).await;
+    for r in &job.reconciliations {
+        assert_eq!((r.missing_in_mailchimp, r.orphans), (3, 1), "{r:?}");
+        assert!(
+            r.reads >= 3 + 3,
+            "three pages of products and the other kinds: {r:?}"
+        );
+    }
+    assert_eq!(
+        app.sim.stats().stores,
+        before,
+        "the three are back, the orphan gone"
+    );
+    app.stop().await;
+}
