@@ -90,6 +90,9 @@ pub struct Store {
     accounts: sled::Tree,
     /// One tree per [`crate::domain::record::RecordKind`], in `RecordKind::ALL` order.
     records: Vec<sled::Tree>,
+    /// Records per kind, counted once at open and kept by the writer: sled's `len()` walks a
+    /// whole tree (every page of a million records through the cache) at each metrics scrape.
+    record_counts: std::sync::Arc<[std::sync::atomic::AtomicI64; 5]>,
     outbox: sled::Tree,
     synced: sled::Tree,
     jobs: sled::Tree,
@@ -127,11 +130,13 @@ impl Store {
         // Consumed segments are dropped, so an empty outbox resumes after live sync's place.
         let next_seq =
             Self::next_outbox_sequence(&outbox)?.max(Self::live_cursor_in(&cursors)? + 1);
+        let records = Self::open_record_trees(&db)?;
         Ok(Self {
             settings: db.open_tree("settings")?,
             audiences: db.open_tree("audiences")?,
             accounts: db.open_tree("accounts")?,
-            records: Self::open_record_trees(&db)?,
+            record_counts: Self::count_record_trees(&records),
+            records,
             writer: std::sync::Arc::new(std::sync::Mutex::new(next_seq)),
             write_fault: Default::default(),
             outbox,

@@ -130,6 +130,14 @@ impl Store {
             .collect()
     }
 
+    pub(super) fn count_record_trees(
+        trees: &[sled::Tree],
+    ) -> std::sync::Arc<[std::sync::atomic::AtomicI64; 5]> {
+        std::sync::Arc::new(std::array::from_fn(|i| {
+            std::sync::atomic::AtomicI64::new(trees.get(i).map_or(0, |t| t.len() as i64))
+        }))
+    }
+
     /// Applies the changes in order (later changes see earlier ones) in one transaction, and
     /// does not flush: the caller acknowledges only after [`Store::flush`]. This is what lets
     /// one flush cover many requests (group commit).
@@ -152,6 +160,8 @@ impl Store {
         let mut batch_state: std::collections::HashMap<(RecordKind, &str), Option<&[u8]>> =
             std::collections::HashMap::new();
         let mut writes: Vec<&Prepared> = Vec::with_capacity(changes.len());
+        // Records each kind gains or loses, applied once the transaction is in.
+        let mut added = [0i64; 5];
         let first_seq = *next_seq;
         let mut segment = Vec::with_capacity(4 + changes.len() * 16);
         segment.extend_from_slice(&0u32.to_be_bytes());
@@ -169,10 +179,14 @@ impl Store {
             let (outcome, op) = match change.hash() {
                 Some(hash) if current == Some(hash) => (Outcome::Unchanged, None),
                 Some(hash) => {
+                    if current.is_none() {
+                        added[tree_index(kind)] += 1;
+                    }
                     batch_state.insert((kind, id), Some(hash));
                     (Outcome::Accepted, Some(Operation::Upsert))
                 }
                 None if current.is_some() => {
+                    added[tree_index(kind)] -= 1;
                     batch_state.insert((kind, id), None);
                     (Outcome::Deleted, Some(Operation::Delete))
                 }
@@ -211,6 +225,9 @@ impl Store {
                 TransactionError::Abort(()) => unreachable!("the transaction never aborts"),
             })?;
         *next_seq = first_seq + u64::from(entries);
+        for (count, n) in self.record_counts.iter().zip(added) {
+            count.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        }
         Ok(outcomes)
     }
 
@@ -254,7 +271,8 @@ impl Store {
 
     /// Records of a kind in the mirror.
     pub fn count_records(&self, kind: RecordKind) -> usize {
-        self.records[tree_index(kind)].len()
+        let n = self.record_counts[tree_index(kind)].load(std::sync::atomic::Ordering::Relaxed);
+        usize::try_from(n).unwrap_or(0)
     }
 
     /// Changes waiting in the outbox: those live sync has not dealt with yet.
@@ -370,6 +388,46 @@ mod tests {
 
     fn upsert(i: u64) -> Change {
         record::parse(testdata::mixed(i)).unwrap()
+    }
+
+    fn counts(store: &Store) -> Vec<usize> {
+        RecordKind::ALL
+            .iter()
+            .map(|k| store.count_records(*k))
+            .collect()
+    }
+
+    fn walked(store: &Store) -> Vec<usize> {
+        RecordKind::ALL
+            .iter()
+            .map(|k| store.records[tree_index(*k)].len())
+            .collect()
+    }
+
+    #[test]
+    fn record_counts_follow_creates_changes_and_deletes_and_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let changes: Vec<Change> = (0..40).map(upsert).collect();
+        let first = changes[3].clone();
+        let gone = Change::Delete(first.kind(), first.id().to_owned());
+        {
+            let store = Store::open(dir.path()).unwrap();
+            store.apply_changes(&changes).unwrap();
+            // Again, a delete and a create of the same record in one write, and a delete of
+            // a record that is not there.
+            let missing = Change::Delete(first.kind(), "never-stored".into());
+            store.apply_changes(&changes[..10]).unwrap();
+            store
+                .apply_changes(&[gone.clone(), first.clone(), gone.clone(), missing])
+                .unwrap();
+            assert_eq!(counts(&store).iter().sum::<usize>(), 39);
+            assert_eq!(counts(&store), walked(&store));
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(counts(&store), walked(&store));
+        store.apply_changes(&[first]).unwrap();
+        assert_eq!(counts(&store).iter().sum::<usize>(), 40);
+        assert_eq!(counts(&store), walked(&store));
     }
 
     #[test]
