@@ -316,13 +316,13 @@ pub async fn sim_stats(addr: &str) -> sim::SimStats {
         .unwrap()
 }
 
-/// A field of a process's `/proc/<pid>/status` in MiB: `VmRSS:` now, `VmHWM:` its peak.
 /// Starts `VmHWM` again from the current RSS (Linux's `clear_refs` 5), so a later phase's peak
 /// is its own and not the earlier phases'.
-pub fn reset_peak_rss(pid: u32) {
-    let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
+pub fn reset_peak_rss(pid: u32) -> std::io::Result<()> {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5")
 }
 
+/// A field of a process's `/proc/<pid>/status` in MiB: `VmRSS:` now, `VmHWM:` its peak.
 pub fn rss_mib(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status

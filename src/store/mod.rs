@@ -92,7 +92,7 @@ pub struct Store {
     records: Vec<sled::Tree>,
     /// Records per kind, counted once at open and kept by the writer: sled's `len()` walks a
     /// whole tree (every page of a million records through the cache) at each metrics scrape.
-    record_counts: std::sync::Arc<[std::sync::atomic::AtomicI64; 5]>,
+    record_counts: records::RecordCounts,
     outbox: sled::Tree,
     synced: sled::Tree,
     jobs: sled::Tree,

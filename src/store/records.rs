@@ -7,6 +7,8 @@
 //! still has its own entry and sequence; packing them costs one insert per write group instead
 //! of one per change, which halves the cost of ingest (BENCHMARKS.md has the measurements).
 
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
@@ -19,6 +21,10 @@ pub const HASH_LEN: usize = 16;
 
 /// A stored record: its content hash and its encoded message.
 pub type Stored = ([u8; HASH_LEN], Vec<u8>);
+
+/// Records per kind, in `RecordKind::ALL` order: counted when the store opens, then kept by the
+/// single writer (under its lock) as records are created and deleted.
+pub type RecordCounts = std::sync::Arc<[AtomicI64; RecordKind::ALL.len()]>;
 
 /// What became of one change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,11 +136,10 @@ impl Store {
             .collect()
     }
 
-    pub(super) fn count_record_trees(
-        trees: &[sled::Tree],
-    ) -> std::sync::Arc<[std::sync::atomic::AtomicI64; 5]> {
+    /// Counts each record tree once (sled's `len()` walks it), for [`RecordCounts`].
+    pub(super) fn count_record_trees(trees: &[sled::Tree]) -> RecordCounts {
         std::sync::Arc::new(std::array::from_fn(|i| {
-            std::sync::atomic::AtomicI64::new(trees.get(i).map_or(0, |t| t.len() as i64))
+            AtomicI64::new(trees[i].len() as i64)
         }))
     }
 
@@ -161,7 +166,7 @@ impl Store {
             std::collections::HashMap::new();
         let mut writes: Vec<&Prepared> = Vec::with_capacity(changes.len());
         // Records each kind gains or loses, applied once the transaction is in.
-        let mut added = [0i64; 5];
+        let mut added = [0i64; RecordKind::ALL.len()];
         let first_seq = *next_seq;
         let mut segment = Vec::with_capacity(4 + changes.len() * 16);
         segment.extend_from_slice(&0u32.to_be_bytes());
@@ -226,7 +231,7 @@ impl Store {
             })?;
         *next_seq = first_seq + u64::from(entries);
         for (count, n) in self.record_counts.iter().zip(added) {
-            count.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+            count.fetch_add(n, Ordering::Relaxed);
         }
         Ok(outcomes)
     }
@@ -271,7 +276,7 @@ impl Store {
 
     /// Records of a kind in the mirror.
     pub fn count_records(&self, kind: RecordKind) -> usize {
-        let n = self.record_counts[tree_index(kind)].load(std::sync::atomic::Ordering::Relaxed);
+        let n = self.record_counts[tree_index(kind)].load(Ordering::Relaxed);
         usize::try_from(n).unwrap_or(0)
     }
 
