@@ -63,6 +63,10 @@ pub async fn ensure_line_products(
             ..Default::default()
         });
         let id = &line.product_id;
+        // Marked before it is sent: a failed create remembers it as "maybe there" while it
+        // backs off, and the product phase, finishing meanwhile, would take a remembered
+        // product the mirror lacks for one the shop deleted and delete it under the order.
+        store.mark_line_product(store_id, id)?;
         push_as(
             store,
             &t,
@@ -72,7 +76,6 @@ pub async fn ensure_line_products(
             may_exist,
         )
         .await?;
-        store.mark_line_product(store_id, id)?;
     }
     Ok(())
 }

@@ -219,12 +219,7 @@ async fn a_record_mailchimp_refuses_is_listed_and_the_rest_flows() {
 
     // Refused again without a fix; then the merchant deletes the old customer in Mailchimp and
     // the retry goes through.
-    let again = app
-        .sync()
-        .retry_failed(pb::RetryFailedRequest {})
-        .await
-        .unwrap()
-        .into_inner();
+    let again = retry_failed(&app).await;
     assert_eq!((again.retried, again.succeeded, again.failed), (2, 0, 2));
     let listed = app
         .sync()
@@ -257,12 +252,7 @@ async fn a_record_mailchimp_refuses_is_listed_and_the_rest_flows() {
             .await;
         assert_eq!(status, 204);
     }
-    let fixed = app
-        .sync()
-        .retry_failed(pb::RetryFailedRequest {})
-        .await
-        .unwrap()
-        .into_inner();
+    let fixed = retry_failed(&app).await;
     assert_eq!((fixed.retried, fixed.succeeded, fixed.failed), (2, 2, 0));
     let listed = app
         .sync()
@@ -536,6 +526,55 @@ async fn an_order_waiting_for_its_customer_holds_back_no_later_order() {
             .all(|at| *at + Duration::from_secs(1) < customers_ended),
         "o2 did not wait for c9, which o1 before it waited for"
     );
+}
+
+/// A product made from an order's line is the order's, not one the shop deleted: the product
+/// phase, ending while that product's create is still being retried, leaves it alone.
+#[tokio::test]
+async fn the_product_phase_never_deletes_a_product_an_order_line_is_making() {
+    let app = slow_retrying_app().await;
+    ready(&app, false).await;
+    // Order 500 names p500 and p501, which the shop does not list; its turn comes once p5 is
+    // done, while the 200 "z" products keep the product phase busy for a while after.
+    let mut records: Vec<pb::Record> = (0..10)
+        .map(|i| testdata::record(R::Product(testdata::product(i))))
+        .collect();
+    records.extend((0..200).map(|i| {
+        let mut p = testdata::product(i);
+        p.id = format!("z{i:03}");
+        testdata::record(R::Product(p))
+    }));
+    records.push(testdata::record(R::Order(testdata::order(500))));
+    app.records()
+        .push_records(tokio_stream::iter(records))
+        .await
+        .unwrap();
+    // p500's create fails for seconds, so it is still being retried when the phase ends.
+    app.sim.poison("p500");
+    let (job, _) = upload_with(&app, pb::UploadMode::Direct).await;
+    assert_eq!(job.state(), pb::JobState::Succeeded, "{}", job.message);
+    assert_eq!(
+        job.errors.len(),
+        2,
+        "order 500 in each store: {:?}",
+        job.errors
+    );
+    let stats = app.sim.stats();
+    let deletes: Vec<_> = stats
+        .requests
+        .keys()
+        .filter(|route| route.starts_with("DELETE") && route.contains("/products"))
+        .collect();
+    assert!(deletes.is_empty(), "no product was deleted: {deletes:?}");
+
+    app.sim.cure("p500");
+    let retried = retry_failed(&app).await;
+    assert_eq!((retried.retried, retried.succeeded), (2, 2));
+    for s in app.sim.stats().stores.keys() {
+        assert!(app.sim.resource(s, "orders", "100500").is_some());
+        assert!(app.sim.resource(s, "products", "p500").is_some());
+    }
+    app.stop().await;
 }
 
 /// A server whose retries take seconds, so that what waits on a failing record visibly waits.

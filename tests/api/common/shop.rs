@@ -212,3 +212,12 @@ pub async fn products_arrived(sim: &SimHandle, n: u64) -> bool {
     })
     .await
 }
+
+/// RetryFailed, expected to be answered.
+pub async fn retry_failed(app: &impl Clients) -> pb::RetryFailedResponse {
+    app.sync()
+        .retry_failed(pb::RetryFailedRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+}
