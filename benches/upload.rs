@@ -58,6 +58,8 @@ struct Run {
     entity_requests: u64,
     batch_operations: u64,
     batches: u64,
+    /// The simulator's mean answer time over the upload's requests (ms).
+    mean_answer_ms: f64,
     job: pb::JobProgress,
 }
 
@@ -70,9 +72,13 @@ async fn upload(bench: &Bench, mode: pb::UploadMode) -> Run {
     let (d0, b0) = entity_requests(&before);
     let (d1, b1) = entity_requests(&after);
     let all = |s: &SimStats| s.requests.values().sum::<u64>();
+    let all_requests = all(&after) - all(&before);
     Run {
         seconds,
-        all_requests: all(&after) - all(&before),
+        all_requests,
+        mean_answer_ms: (after.answer_micros - before.answer_micros) as f64
+            / all_requests.max(1) as f64
+            / 1000.0,
         entity_requests: d1 - d0,
         batch_operations: b1 - b0,
         batches: after.count("POST /3.0/batches") - before.count("POST /3.0/batches"),
@@ -118,6 +124,11 @@ async fn main() {
         "direct efficiency:  {:.0} % of the {limit:.0} requests/s limit in entity requests, {:.0} % in all requests (double opt-in asks consenting customers through the same 10 connections)",
         100.0 * efficiency,
         100.0 * first.all_requests as f64 / first.seconds / limit
+    );
+    println!(
+        "simulator:          answered in {:.2} ms on average at {} ms latency",
+        first.mean_answer_ms,
+        latency.as_millis()
     );
     if !with_batch() {
         return;

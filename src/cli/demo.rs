@@ -28,7 +28,8 @@ pub struct SimArgs {
     /// Audiences seeded in each account.
     #[arg(long, default_value_t = 3)]
     pub lists: usize,
-    /// Added to every answer.
+    /// How long each answer takes, the simulator's own work included (on average: its timer
+    /// is corrected for running late).
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
     /// Requests in flight beyond this get 429.

@@ -6,6 +6,7 @@ mod batches;
 mod ecommerce;
 mod faults;
 mod fields;
+mod latency;
 mod model;
 pub mod oauth;
 mod problem;
@@ -53,7 +54,7 @@ pub struct SimConfig {
     pub disabled_keys: Vec<String>,
     /// Audiences seeded in each account.
     pub lists: usize,
-    /// Added to every answer.
+    /// How long each answer takes, the simulator's own work included (see `latency.rs`).
     pub latency: Duration,
     /// Requests in flight per key beyond which it answers 429.
     pub max_connections: usize,
@@ -133,9 +134,19 @@ pub struct SimStats {
     /// ([`SimConfig::fault_after_write`]), requests and batch operations alike.
     #[serde(default)]
     pub faults_after_write: u64,
+    /// The time from a request's arrival to its answer, summed over every request in
+    /// `requests` (µs): over their count, the mean answer time to hold against the latency.
+    #[serde(default)]
+    pub answer_micros: u64,
 }
 
 impl SimStats {
+    /// The mean time from a request's arrival to its answer.
+    pub fn mean_answer(&self) -> std::time::Duration {
+        let n = self.total().max(1);
+        std::time::Duration::from_micros(self.answer_micros / n)
+    }
+
     /// Requests served on a route, such as `POST /ecommerce/stores/{store_id}/orders`.
     pub fn count(&self, route: &str) -> u64 {
         self.requests.get(route).copied().unwrap_or(0)
@@ -173,6 +184,8 @@ pub(crate) struct Shared {
     world: Mutex<World>,
     stats: Mutex<SimStats>,
     in_flight: AtomicUsize,
+    /// When requests are answered.
+    latency: latency::Latency,
     /// Posts webhook deliveries and checks hook URLs.
     http: reqwest::Client,
     /// Every webhook delivery made, in order of completion.
@@ -264,9 +277,10 @@ impl Shared {
         }
     }
 
-    fn record(&self, route: String, status: u16) {
+    fn record(&self, route: String, status: u16, took: std::time::Duration) {
         let mut stats = self.stats.lock().expect("stats lock");
         *stats.requests.entry(route).or_default() += 1;
+        stats.answer_micros += u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
         if status >= 400 {
             *stats.rejected.entry(status).or_default() += 1;
         }
@@ -501,6 +515,7 @@ pub fn start(config: SimConfig, listener: TcpListener) -> std::io::Result<SimHan
         faults: faults::Faults::new(config.fail_rate, config.fault_after_write, config.bare_403),
         stats: Mutex::new(SimStats::default()),
         in_flight: AtomicUsize::new(0),
+        latency: latency::Latency::new(config.latency),
         http: {
             crate::mailchimp::install_crypto_provider();
             reqwest::Client::new()

@@ -117,13 +117,12 @@ async fn gate(State(shared): Sim, mut req: Request, next: Next) -> Response {
         .unwrap_or_else(|| "(unknown route)".into());
     let route = format!("{} {}", req.method(), template);
     let trim = trim_of(&req);
+    let arrived = tokio::time::Instant::now();
     let now = shared.enter();
     let guard = InFlight(&shared);
     let config = &shared.config;
     let over_limit = now > config.max_connections;
-    if !config.latency.is_zero() {
-        tokio::time::sleep(config.latency).await;
-    }
+    shared.latency.wait(arrived).await;
     let response = if over_limit {
         shared
             .stats
@@ -150,7 +149,8 @@ async fn gate(State(shared): Sim, mut req: Request, next: Next) -> Response {
         }
     };
     drop(guard);
-    shared.record(route, response.status().as_u16());
+    let took = shared.latency.answered(arrived);
+    shared.record(route, response.status().as_u16(), took);
     match trim {
         Some(trim) if response.status().is_success() => trimmed(response, &trim).await,
         _ => response,
