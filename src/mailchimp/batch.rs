@@ -7,6 +7,7 @@ use std::io::{Read, Seek, Write};
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
+use super::batch_body::SpooledBatch;
 use super::client::AccountClient;
 use super::client::Repeat;
 use super::endpoint::Request;
@@ -83,26 +84,10 @@ pub struct OperationResult {
 
 impl AccountClient {
     /// `POST /batches`: Mailchimp answers at once with the batch, still pending.
-    pub async fn submit_batch(
-        &self,
-        operations: &[BatchOperation],
-    ) -> Result<BatchStatus, MailchimpError> {
-        #[derive(Serialize)]
-        struct Body<'a> {
-            operations: &'a [BatchOperation],
-        }
-        // Straight to JSON text: a batch of 1,000 operations is megabytes.
-        let body = serde_json::to_vec(&Body { operations })
-            .map_err(|e| MailchimpError::Decode(format!("/batches body: {e}")))?;
+    pub async fn submit_batch(&self, batch: &SpooledBatch) -> Result<BatchStatus, MailchimpError> {
         // A batch submitted twice runs twice: never repeated after an ambiguous failure.
         let bytes = self
-            .send_raw(
-                Method::POST,
-                "/batches",
-                &[],
-                Some(body.into()),
-                Repeat::UnlessAmbiguous,
-            )
+            .send_spooled("/batches", batch, Repeat::UnlessAmbiguous)
             .await?;
         serde_json::from_slice(&bytes).map_err(|e| MailchimpError::Decode(format!("/batches: {e}")))
     }

@@ -327,7 +327,29 @@ impl AccountClient {
     ) -> Result<bytes::Bytes, MailchimpError> {
         let url = self.url(path, query);
         self.retrying(repeat, || {
-            self.attempt(method.clone(), url.clone(), body.clone())
+            let body = body.clone().map(Payload::Bytes);
+            self.attempt(method.clone(), url.clone(), body)
+        })
+        .await
+    }
+
+    /// `POST` of a body spooled on disk (a batch), read from its file for each attempt.
+    pub(super) async fn send_spooled(
+        &self,
+        path: &str,
+        batch: &super::batch_body::SpooledBatch,
+        repeat: Repeat,
+    ) -> Result<bytes::Bytes, MailchimpError> {
+        let url = self.url(path, &[]);
+        self.retrying(repeat, || async {
+            match batch.body() {
+                Ok((body, len)) => {
+                    let body = Some(Payload::Stream(body, len));
+                    self.attempt(Method::POST, url.clone(), body).await
+                }
+                // The file is ours: nothing was sent, and trying again cannot help.
+                Err(e) => (Outcome::Status(400), Err(e)),
+            }
         })
         .await
     }
@@ -370,7 +392,7 @@ impl AccountClient {
         &self,
         method: Method,
         url: Url,
-        body: Option<bytes::Bytes>,
+        body: Option<Payload>,
     ) -> (Outcome, Result<bytes::Bytes, MailchimpError>) {
         let _connection = self.permits.acquire(self.priority).await;
         let _on_the_wire = self.metrics.connection();
@@ -408,7 +430,7 @@ impl AccountClient {
         &self,
         method: Method,
         url: Url,
-        body: Option<bytes::Bytes>,
+        body: Option<Payload>,
     ) -> (Outcome, Result<bytes::Bytes, MailchimpError>) {
         let mut req = self.http.request(method, url);
         req = if self.key.is_oauth() {
@@ -417,9 +439,14 @@ impl AccountClient {
             req.basic_auth("mcsync", Some(self.key.secret()))
         };
         if let Some(body) = body {
-            req = req
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(body);
+            req = req.header(reqwest::header::CONTENT_TYPE, "application/json");
+            req = match body {
+                Payload::Bytes(bytes) => req.body(bytes),
+                // Its length is known: sent with it rather than chunked.
+                Payload::Stream(body, len) => {
+                    req.header(reqwest::header::CONTENT_LENGTH, len).body(body)
+                }
+            };
         }
         let response = match req.send().await {
             Ok(r) => r,
@@ -451,6 +478,12 @@ impl AccountClient {
         }
         url
     }
+}
+
+/// A request body: in memory, or read from a file as it is sent.
+enum Payload {
+    Bytes(bytes::Bytes),
+    Stream(reqwest::Body, u64),
 }
 
 fn transport_error(e: reqwest::Error) -> (Outcome, Result<bytes::Bytes, MailchimpError>) {

@@ -3,6 +3,7 @@
 //! e-commerce API's request bodies.
 
 mod batch;
+mod batch_body;
 mod client;
 mod connected_sites;
 mod connections;
@@ -24,6 +25,7 @@ use std::time::Duration;
 use reqwest::Url;
 
 pub use batch::{BatchOperation, BatchStatus, Bodies, OperationResult};
+pub use batch_body::{BatchBody, SpooledBatch};
 pub use client::{AccountClient, MAX_PAGE};
 pub use connected_sites::{ConnectedSiteWire, SiteScriptWire};
 pub use connections::Priority;

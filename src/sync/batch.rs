@@ -17,7 +17,8 @@ use super::stop::Signals;
 use super::stop::{During, Stop};
 use crate::domain::record::RecordKind;
 use crate::mailchimp::{
-    BatchOperation, BatchStatus, Bodies, ErrorKind, MailchimpError, OperationResult, Problem, Verb,
+    BatchBody, BatchOperation, BatchStatus, Bodies, ErrorKind, MailchimpError, OperationResult,
+    Problem, SpooledBatch, Verb,
 };
 use crate::proto::v1 as pb;
 use crate::store::Store;
@@ -209,7 +210,8 @@ struct Submitted<'a> {
     ctx: &'a UploadContext,
     nonce: u64,
     sent: Vec<(String, Sent)>,
-    next: Vec<BatchOperation>,
+    /// The next batch, on disk until it is full.
+    next: Option<BatchBody>,
     pending: Vec<(BatchStatus, crate::metrics::Held)>,
 }
 
@@ -219,7 +221,7 @@ impl<'a> Submitted<'a> {
             ctx,
             nonce: fastrand::u64(..),
             sent: Vec::new(),
-            next: Vec::with_capacity(OPS_PER_BATCH),
+            next: None,
             pending: Vec::new(),
         }
     }
@@ -227,10 +229,16 @@ impl<'a> Submitted<'a> {
     /// Adds a planned request; a full batch goes to Mailchimp at once.
     async fn add(&mut self, id: String, p: &Planned) -> Result<(), Stop> {
         let op_id = op_id(self.nonce, self.sent.len());
-        self.next
-            .push(BatchOperation::new(&p.request, Some(&p.body), op_id));
+        let next = match &mut self.next {
+            Some(next) => next,
+            None => self
+                .next
+                .insert(BatchBody::new().map_err(Stop::mailchimp(During::Batch))?),
+        };
+        next.push(&BatchOperation::new(&p.request, Some(&p.body), op_id))
+            .map_err(Stop::mailchimp(During::Batch))?;
         self.sent.push((id, p.sent()));
-        if self.next.len() == OPS_PER_BATCH {
+        if next.len() == OPS_PER_BATCH as u64 {
             self.submit().await?;
         }
         Ok(())
@@ -238,16 +246,20 @@ impl<'a> Submitted<'a> {
 
     /// Submits the operations gathered so far, if any.
     async fn submit(&mut self) -> Result<(), Stop> {
-        if self.next.is_empty() {
+        let Some(next) = self.next.take().filter(|n| !n.is_empty()) else {
             return Ok(());
-        }
-        let ops = std::mem::take(&mut self.next);
+        };
+        let ops = next.finish().map_err(Stop::mailchimp(During::Batch))?;
         // Not taken (`None`): its operations get no result and go direct, updates first.
         if let Some(batch) = submit(self.ctx, &ops)
             .await
             .map_err(Stop::mailchimp(During::Batch))?
         {
-            let held = self.ctx.client.metrics().batch_pending(ops.len());
+            let held = self
+                .ctx
+                .client
+                .metrics()
+                .batch_pending(ops.operations() as usize);
             self.pending.push((batch, held));
         }
         Ok(())
@@ -320,7 +332,7 @@ impl<'a> Submitted<'a> {
 /// `None` (its operations get no result, and go direct, updates first).
 async fn submit(
     ctx: &UploadContext,
-    ops: &[BatchOperation],
+    ops: &SpooledBatch,
 ) -> Result<Option<BatchStatus>, MailchimpError> {
     let since = time::OffsetDateTime::now_utc() - CLOCK_SKEW;
     let seen = |id: &str| ctx.batches_seen.lock().expect("batches lock").contains(id);
@@ -339,7 +351,7 @@ async fn submit(
                 tracing::warn!(error = %e, "a batch submission had no clear answer; looking for it");
                 let taken = ctx.client.batches().await?.into_iter().rev().find(|b| {
                     !seen(&b.id)
-                        && b.total_operations == ops.len() as u64
+                        && b.total_operations == ops.operations()
                         && submitted_since(&b.submitted_at, since)
                 });
                 if let Some(b) = &taken {

@@ -340,7 +340,7 @@ async fn promo_rules_and_codes() {
 
 #[tokio::test]
 async fn batches_run_in_the_background_and_publish_a_gzipped_tar_of_results() {
-    use mcsync::mailchimp::{BatchOperation, Bodies, Collection, Records, Request};
+    use mcsync::mailchimp::{BatchBody, BatchOperation, Bodies, Collection, Records, Request};
     let api = Api::start().await;
     api.store("s1", "shop.example.com").await;
     let client = api.client();
@@ -360,7 +360,11 @@ async fn batches_run_in_the_background_and_publish_a_gzipped_tar_of_results() {
         op(products.delete("nope"), None, "delete nope"),
         op(products.create(), Some(json!(["not an object"])), "array"),
     ];
-    let batch = client.submit_batch(&ops).await.unwrap();
+    let mut body = BatchBody::new().unwrap();
+    for op in &ops {
+        body.push(op).unwrap();
+    }
+    let batch = client.submit_batch(&body.finish().unwrap()).await.unwrap();
     assert_eq!(batch.status, "pending", "accepted before anything ran");
     assert_eq!(batch.total_operations, 6);
     let done = loop {
