@@ -141,12 +141,6 @@ pub struct SimStats {
 }
 
 impl SimStats {
-    /// The mean time from a request's arrival to its answer.
-    pub fn mean_answer(&self) -> std::time::Duration {
-        let n = self.total().max(1);
-        std::time::Duration::from_micros(self.answer_micros / n)
-    }
-
     /// Requests served on a route, such as `POST /ecommerce/stores/{store_id}/orders`.
     pub fn count(&self, route: &str) -> u64 {
         self.requests.get(route).copied().unwrap_or(0)
