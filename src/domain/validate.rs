@@ -66,14 +66,21 @@ pub fn webhook_base_url(value: &str) -> Result<String, String> {
     Ok(v.trim_end_matches('/').to_owned())
 }
 
-/// An OAuth `redirect_uri`: what [`webhook_base_url`] takes, kept exactly as given (Mailchimp
-/// compares it with the app's registered URI, trailing slash included); required.
+/// An OAuth `redirect_uri`: absolute http(s) with a host, at most 400 characters, kept exactly
+/// as given (Mailchimp compares it with the app's registered URI, trailing slash and query
+/// included); required. A query is allowed, as RFC 6749 §3.1.2 allows it: X-Cart's admin pages
+/// are `admin.php?target=…`. Only a fragment is refused (the same section forbids one).
 pub fn redirect_uri(value: &str) -> Result<String, String> {
     let v = value.trim();
     if v.is_empty() {
         return Err("is required".into());
     }
-    base_url(v)?;
+    if v.len() > 400 {
+        return Err("must be at most 400 characters".into());
+    }
+    if http_url(v)?.fragment().is_some() {
+        return Err("must have no fragment (RFC 6749 §3.1.2)".into());
+    }
     Ok(v.to_owned())
 }
 

@@ -356,9 +356,9 @@ pub enum Patchable {
     StoreIdentity,
     /// A product: its variants keep their ids.
     Product,
-    /// An order: not its customer, nor its lines' ids.
+    /// An order: not its customer; its lines keep their ids.
     Order,
-    /// A cart: not its customer, nor its lines' ids.
+    /// A cart: not its customer; its lines keep their ids.
     Cart,
     /// A promo rule.
     PromoRule,
@@ -368,8 +368,10 @@ pub enum Patchable {
 
 /// The PATCH body of a resource, from its create body: only the fields that operation takes.
 /// No PATCH takes the `id` (it is in the path); an order's or a cart's PATCH does not change
-/// its customer and names no line ids (the spec's PATCH schemas). A product's variants keep
-/// their ids, which the spec omits but Mailchimp needs (API-NOTES.md, "Spec quirks").
+/// its customer (the spec's PATCH schemas). A product's variants and an order's or a cart's
+/// lines keep their ids: the spec's PATCH schemas omit them, but Mailchimp matches variants and
+/// lines by id on update and refuses lines without one (API-NOTES.md, "Spec quirks": its own
+/// plugins, mc-woocommerce and mc-magento2, send line ids on every order and cart update).
 pub fn patch_body(what: Patchable, create: &Value) -> Value {
     let mut body = create.clone();
     let Some(m) = body.as_object_mut() else {
@@ -384,13 +386,6 @@ pub fn patch_body(what: Patchable, create: &Value) -> Value {
     }
     if matches!(what, Patchable::Order | Patchable::Cart) {
         m.remove("customer");
-        if let Some(Value::Array(lines)) = m.get_mut("lines") {
-            for line in lines {
-                if let Some(l) = line.as_object_mut() {
-                    l.remove("id");
-                }
-            }
-        }
     }
     body
 }
@@ -586,6 +581,12 @@ mod tests {
             assert!(unknown.is_empty(), "{what:?}: {unknown:?}");
             assert!(patch.get("id").is_none(), "{what:?}");
             assert!(patch.get("customer").is_none(), "{what:?}");
+            if let Some(lines) = patch.get("lines").and_then(Value::as_array) {
+                assert!(!lines.is_empty(), "{what:?}");
+                for (i, line) in lines.iter().zip(&create["lines"].as_array().unwrap()[..]) {
+                    assert_eq!(i["id"], line["id"], "{what:?}: a line keeps its id");
+                }
+            }
         }
     }
 

@@ -305,7 +305,7 @@ fn in_store(account: &mut Account, r: Request, t: &str) -> Result<Answer, SimErr
             }
             let mut patch = patch;
             if matches!(key, "orders" | "carts") {
-                number_lines(&merged, &mut patch);
+                match_lines(&merged, &mut patch);
             }
             for (k, v) in patch {
                 if !(key == "products" && k == "variants") {
@@ -495,29 +495,21 @@ fn join_audience(account: &mut Account, store_id: &str, customer: &Map<String, V
     }
 }
 
-/// A PATCH of an order's or a cart's lines replaces them; its line items name no ids (the
-/// spec's PATCH schema has none), so each keeps the id of the line it replaces, by position.
-fn number_lines(existing: &Map<String, Value>, patch: &mut Map<String, Value>) {
-    let old: Vec<Value> = existing
-        .get("lines")
-        .and_then(Value::as_array)
-        .map(|ls| {
-            ls.iter()
-                .map(|l| l.get("id").cloned().unwrap_or_default())
-                .collect()
-        })
-        .unwrap_or_default();
-    let Some(Value::Array(lines)) = patch.get_mut("lines") else {
+/// A PATCH of an order's or a cart's lines (each with its id: [`schema::check`] refuses one
+/// without, as Mailchimp does): a line that names an existing id updates that line, whose
+/// fields the PATCH does not send are kept; the PATCH's lines become the resource's lines.
+fn match_lines(existing: &Map<String, Value>, patch: &mut Map<String, Value>) {
+    let (Some(Value::Array(old)), Some(Value::Array(lines))) =
+        (existing.get("lines"), patch.get_mut("lines"))
+    else {
         return;
     };
-    for (i, line) in lines.iter_mut().enumerate() {
-        if let Some(l) = line.as_object_mut() {
-            let id = old
-                .get(i)
-                .filter(|v| v.is_string())
-                .cloned()
-                .unwrap_or_else(|| json!(format!("line_{}", i + 1)));
-            l.entry("id").or_insert(id);
+    for line in lines.iter_mut() {
+        let before = old.iter().find(|l| l.get("id") == line.get("id"));
+        if let (Some(Value::Object(before)), Some(l)) = (before, line.as_object_mut()) {
+            for (k, v) in before {
+                l.entry(k.clone()).or_insert_with(|| v.clone());
+            }
         }
     }
 }

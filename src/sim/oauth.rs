@@ -60,6 +60,13 @@ pub(crate) async fn authorize(
             "redirect_uri is not a URL",
         );
     };
+    if back.fragment().is_some() {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "redirect_uri must not include a fragment",
+        );
+    }
     let code = format!("{:032x}", fastrand::u128(..));
     s.oauth_codes
         .lock()

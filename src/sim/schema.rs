@@ -94,16 +94,63 @@ pub fn check(method: &str, template: &str, body: &Value) -> Vec<(String, String)
             }
         }
     }
+    for (m, t, array, field) in REQUIRED_BEYOND_THE_SPEC {
+        if *m == method && *t == template {
+            let items = body.get(array).and_then(Value::as_array);
+            for (i, item) in items.into_iter().flatten().enumerate() {
+                if item
+                    .get(field)
+                    .and_then(Value::as_str)
+                    .is_none_or(str::is_empty)
+                {
+                    errors.push((
+                        format!("{array}.{i}.{field}"),
+                        "This value should not be blank.".into(),
+                    ));
+                }
+            }
+        }
+    }
     errors
 }
 
+/// Item fields Mailchimp requires that the spec's schema omits (API-NOTES.md, "Spec quirks"):
+/// it matches an order's or a cart's lines by id on update, so a PATCH line without one is
+/// refused, named as Mailchimp names it (`lines.0.id`). (method, path template, array, field.)
+const REQUIRED_BEYOND_THE_SPEC: &[(&str, &str, &str, &str)] = &[
+    (
+        "PATCH",
+        "/ecommerce/stores/{store_id}/orders/{order_id}",
+        "lines",
+        "id",
+    ),
+    (
+        "PATCH",
+        "/ecommerce/stores/{store_id}/carts/{cart_id}",
+        "lines",
+        "id",
+    ),
+];
+
 /// Fields the spec leaves out but Mailchimp needs (API-NOTES.md, "Spec quirks"): (method, path
 /// template, field path with `[]` for any array index).
-const QUIRKS: &[(&str, &str, &str)] = &[(
-    "PATCH",
-    "/ecommerce/stores/{store_id}/products/{product_id}",
-    "variants[].id",
-)];
+const QUIRKS: &[(&str, &str, &str)] = &[
+    (
+        "PATCH",
+        "/ecommerce/stores/{store_id}/products/{product_id}",
+        "variants[].id",
+    ),
+    (
+        "PATCH",
+        "/ecommerce/stores/{store_id}/orders/{order_id}",
+        "lines[].id",
+    ),
+    (
+        "PATCH",
+        "/ecommerce/stores/{store_id}/carts/{cart_id}",
+        "lines[].id",
+    ),
+];
 
 /// The fields of `body` that the operation's schema does not define (dotted paths, `[i]` for
 /// array items); Mailchimp ignores them at best, so a careful client sends none.
@@ -302,7 +349,8 @@ mod tests {
                 "/ecommerce/stores/{store_id}/orders/{order_id}",
                 &patch
             ),
-            ["id", "lines[0].id"]
+            ["id"],
+            "a line's id is the spec quirk of API-NOTES.md"
         );
         let product = json!({"title": "t", "variants": [{"id": "v", "title": "t"}]});
         assert!(
@@ -314,6 +362,26 @@ mod tests {
             .is_empty(),
             "the spec quirk of API-NOTES.md"
         );
+    }
+
+    #[test]
+    fn an_order_or_cart_patch_line_without_its_id_is_refused_by_name() {
+        for template in [
+            "/ecommerce/stores/{store_id}/orders/{order_id}",
+            "/ecommerce/stores/{store_id}/carts/{cart_id}",
+        ] {
+            let patch = json!({"lines": [
+                {"id": "l1", "product_id": "p", "product_variant_id": "v", "quantity": 1, "price": 1},
+                {"product_id": "p", "product_variant_id": "v", "quantity": 2, "price": 1},
+            ]});
+            let errors = check("PATCH", template, &patch);
+            let fields: Vec<&str> = errors.iter().map(|(f, _)| f.as_str()).collect();
+            assert_eq!(fields, ["lines.1.id"], "{template}");
+            let mut named = patch.clone();
+            named["lines"][1]["id"] = json!("l2");
+            assert!(check("PATCH", template, &named).is_empty(), "{template}");
+            assert!(check("PATCH", template, &json!({"order_total": 3})).is_empty());
+        }
     }
 
     #[test]

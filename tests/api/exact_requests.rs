@@ -264,3 +264,74 @@ async fn an_order_carries_its_attribution_and_its_shipment() {
     assert_eq!(violated_fields(&refused), ["order.tracking.tracking_code"]);
     app.stop().await;
 }
+
+/// The update-first path: an order and a cart whose create got a 500 are "maybe there", so
+/// RetryFailed sends each as a PATCH first. Mailchimp refuses PATCH lines without their ids
+/// (API-NOTES.md, "Spec quirks"); mcsync sends them, so the PATCH's 404 leads to the create
+/// and both arrive with their lines, direct and batched.
+#[tokio::test]
+async fn order_and_cart_patches_name_their_lines_so_the_update_first_path_lands() {
+    for mode in [pb::UploadMode::Direct, pb::UploadMode::Batch] {
+        let app = spawn_app().await;
+        ready(&app, true).await;
+        small_shop(&app).await;
+        app.sim.poison("100004");
+        app.sim.poison("cart2");
+        let (job, _) = upload_with(&app, mode).await;
+        assert_eq!(job.state(), pb::JobState::Succeeded, "{}", job.message);
+        assert_eq!(job.errors.len(), 4, "{mode:?}: {:?}", job.errors);
+        app.sim.cure("100004");
+        app.sim.cure("cart2");
+        retry_failed(&app).await;
+        let stores: Vec<String> = app.sim.stats().stores.keys().cloned().collect();
+        let line_ids = |s: &str, kind: &str, id: &str| -> Option<Vec<String>> {
+            let r = app.sim.resource(s, kind, id)?;
+            Some(
+                r["lines"]
+                    .as_array()?
+                    .iter()
+                    .map(|l| l["id"].as_str().unwrap_or_default().to_owned())
+                    .collect(),
+            )
+        };
+        let arrived = everywhere(&stores, |s| {
+            line_ids(s, "orders", "100004").is_some_and(|l| l == ["l0", "l1"])
+                && line_ids(s, "carts", "cart2").is_some_and(|l| l == ["l0", "l1"])
+        })
+        .await;
+        assert!(arrived, "{mode:?}: both arrived with their lines");
+        let stats = app.sim.stats();
+        for route in [
+            "PATCH /3.0/ecommerce/stores/{store_id}/orders/{order_id}",
+            "PATCH /3.0/ecommerce/stores/{store_id}/carts/{cart_id}",
+        ] {
+            assert!(stats.count(route) >= 2, "{mode:?}: update first: {route}");
+        }
+        nothing_unknown_or_invalid(&stats, &format!("{mode:?} update first"));
+        assert_eq!(stats.duplicate_creates, 0);
+        app.stop().await;
+    }
+}
+
+/// What a real Mailchimp answers a PATCH whose line lacks its id: 400 naming `lines.N.id`.
+#[tokio::test]
+async fn the_simulator_refuses_a_line_patch_without_line_ids_as_mailchimp_does() {
+    let (app, stores) = uploaded_shop(pb::UploadMode::Direct).await;
+    let order = format!("/ecommerce/stores/{}/orders/100001", stores[0]);
+    let line = serde_json::json!({"product_id": "p1", "product_variant_id": "p1-42",
+        "quantity": 5, "price": 129.9});
+    let refused = app
+        .sim_call("PATCH", &order, serde_json::json!({"lines": [line]}))
+        .await;
+    assert_eq!(refused, 400);
+    let mut named = line.clone();
+    named["id"] = "l0".into();
+    let taken = app
+        .sim_call("PATCH", &order, serde_json::json!({"lines": [named]}))
+        .await;
+    assert_eq!(taken, 200);
+    let held = app.sim.resource(&stores[0], "orders", "100001").unwrap();
+    assert_eq!(held["lines"][0]["quantity"], 5);
+    assert_eq!(held["lines"][0]["id"], "l0");
+    app.stop().await;
+}

@@ -9,6 +9,8 @@ use mcsync::mailchimp::oauth::OAuthConfig;
 use mcsync::proto::v1 as pb;
 
 const CALLBACK: &str = "http://127.0.0.1:9/admin.php";
+/// X-Cart's own admin page: a query names the target (and a percent-escape must survive).
+const XCART_CALLBACK: &str = "http://127.0.0.1:9/admin.php?target=mailchimp_options&return=a%2Fb";
 
 pub async fn with_oauth() -> TestApp {
     let mut app = spawn_app().await;
@@ -25,6 +27,10 @@ pub async fn with_oauth() -> TestApp {
 /// What the merchant's browser does at Mailchimp: follows the authorize URL, and lands back
 /// on the shop with `code` and `state`.
 async fn authorize(url: &str) -> (String, String) {
+    authorize_back_to(url, CALLBACK).await
+}
+
+async fn authorize_back_to(url: &str, callback: &str) -> (String, String) {
     mcsync::mailchimp::install_crypto_provider();
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -37,7 +43,13 @@ async fn authorize(url: &str) -> (String, String) {
         .unwrap()
         .parse()
         .unwrap();
-    assert!(back.as_str().starts_with(CALLBACK), "{back}");
+    assert!(
+        back.as_str().starts_with(&format!(
+            "{callback}{}",
+            if callback.contains('?') { '&' } else { '?' }
+        )),
+        "the shop's URL kept byte for byte, query included: {back}"
+    );
     let get = |k: &str| {
         back.query_pairs()
             .find(|(n, _)| n == k)
@@ -48,9 +60,13 @@ async fn authorize(url: &str) -> (String, String) {
 }
 
 async fn begin(app: &TestApp) -> pb::BeginOAuthResponse {
+    begin_with(app, CALLBACK).await
+}
+
+async fn begin_with(app: &TestApp, redirect_uri: &str) -> pb::BeginOAuthResponse {
     app.settings()
         .begin_o_auth(pb::BeginOAuthRequest {
-            redirect_uri: CALLBACK.into(),
+            redirect_uri: redirect_uri.into(),
         })
         .await
         .unwrap()
@@ -130,6 +146,39 @@ async fn a_merchant_connects_with_mailchimp_and_the_token_syncs_like_a_key() {
     small_shop(&app).await;
     let (job, _) = upload(&app).await;
     assert_eq!(job.state(), pb::JobState::Succeeded, "{}", job.message);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn x_carts_admin_url_with_its_query_is_a_redirect_uri_but_a_fragment_is_not() {
+    let app = with_oauth().await;
+    let begun = begin_with(&app, XCART_CALLBACK).await;
+    let (code, state) = authorize_back_to(&begun.authorize_url, XCART_CALLBACK).await;
+    // The token exchange names the same redirect_uri, byte for byte, or the simulator (like
+    // Mailchimp) answers invalid_grant.
+    let connected = app
+        .settings()
+        .complete_o_auth(pb::CompleteOAuthRequest { code, state })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(connected.connection.unwrap().via_oauth);
+
+    for with_fragment in [
+        "http://127.0.0.1:9/admin.php#settings",
+        "http://127.0.0.1:9/admin.php?target=mailchimp_options#x",
+    ] {
+        let refused = app
+            .settings()
+            .begin_o_auth(pb::BeginOAuthRequest {
+                redirect_uri: with_fragment.into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+        assert_eq!(violated_fields(&refused), ["redirect_uri"]);
+        assert!(refused.message().contains("fragment"), "{refused:?}");
+    }
     app.stop().await;
 }
 

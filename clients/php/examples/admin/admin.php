@@ -68,9 +68,11 @@ if ($_SERVER['REQUEST_METHOD'] === 'POST') {
                 mcsync()->refreshLists();
                 break;
             case 'oauth':
-                // Mailchimp sends the merchant back to this page.
+                // Mailchimp sends the merchant back to this page, addressed as X-Cart addresses
+                // its admin pages: with a query naming the target (kept byte for byte).
                 $scheme = (!empty($_SERVER['HTTPS']) && $_SERVER['HTTPS'] !== 'off') ? 'https' : 'http';
-                $here = $scheme . '://' . $_SERVER['HTTP_HOST'] . strtok($_SERVER['REQUEST_URI'], '?');
+                $here = $scheme . '://' . $_SERVER['HTTP_HOST'] . strtok($_SERVER['REQUEST_URI'], '?')
+                    . '?target=mailchimp_options';
                 $begun = mcsync()->beginOAuth($here);
                 header('Location: ' . $begun->getAuthorizeUrl(), true, 303);
                 exit;

@@ -15,7 +15,9 @@ class BeginOAuthRequest extends \Google\Protobuf\Internal\Message
 {
     /**
      * Where Mailchimp sends the merchant back (the shop's settings page); http(s), and
-     * registered with mcsync's Mailchimp app.
+     * registered with mcsync's Mailchimp app. A query is allowed (X-Cart's
+     * `admin.php?target=…`) and kept byte for byte through the token exchange; a fragment is
+     * INVALID_ARGUMENT (RFC 6749 §3.1.2).
      *
      * Generated from protobuf field <code>string redirect_uri = 1;</code>
      */
@@ -29,7 +31,9 @@ class BeginOAuthRequest extends \Google\Protobuf\Internal\Message
      *
      *     @type string $redirect_uri
      *           Where Mailchimp sends the merchant back (the shop's settings page); http(s), and
-     *           registered with mcsync's Mailchimp app.
+     *           registered with mcsync's Mailchimp app. A query is allowed (X-Cart's
+     *           `admin.php?target=…`) and kept byte for byte through the token exchange; a fragment is
+     *           INVALID_ARGUMENT (RFC 6749 §3.1.2).
      * }
      */
     public function __construct($data = NULL) {
@@ -39,7 +43,9 @@ class BeginOAuthRequest extends \Google\Protobuf\Internal\Message
 
     /**
      * Where Mailchimp sends the merchant back (the shop's settings page); http(s), and
-     * registered with mcsync's Mailchimp app.
+     * registered with mcsync's Mailchimp app. A query is allowed (X-Cart's
+     * `admin.php?target=…`) and kept byte for byte through the token exchange; a fragment is
+     * INVALID_ARGUMENT (RFC 6749 §3.1.2).
      *
      * Generated from protobuf field <code>string redirect_uri = 1;</code>
      * @return string
@@ -51,7 +57,9 @@ class BeginOAuthRequest extends \Google\Protobuf\Internal\Message
 
     /**
      * Where Mailchimp sends the merchant back (the shop's settings page); http(s), and
-     * registered with mcsync's Mailchimp app.
+     * registered with mcsync's Mailchimp app. A query is allowed (X-Cart's
+     * `admin.php?target=…`) and kept byte for byte through the token exchange; a fragment is
+     * INVALID_ARGUMENT (RFC 6749 §3.1.2).
      *
      * Generated from protobuf field <code>string redirect_uri = 1;</code>
      * @param string $var
