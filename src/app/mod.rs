@@ -3,6 +3,7 @@
 //! what can wait to the workers of [`crate::sync`], which they start and stop.
 
 mod audiences;
+mod cart_recovery;
 pub use audiences::AudienceView;
 pub mod feed;
 pub mod member_events;
@@ -76,6 +77,9 @@ pub enum Missing {
     #[error("no store {} for this account", quoted(.0))]
     /// A Mailchimp store of the connected account.
     Store(String),
+    #[error("cart {} is no longer in the shop", quoted(.0))]
+    /// The cart a recovery link names: the shop deleted it.
+    Cart(String),
 }
 
 /// What must hold before a call can run, and does not.
@@ -100,6 +104,14 @@ pub enum Unmet {
     #[error("no store has a connected site yet: upload store data first")]
     /// No upload has made a store (and its site) yet.
     NoSite,
+    #[error("cart {} was placed as order {}", quoted(.cart_id), quoted(.order_id))]
+    /// The cart a recovery link names has become an order.
+    CartPlaced {
+        /// The cart.
+        cart_id: String,
+        /// The order placed from it.
+        order_id: String,
+    },
     #[error("upload job {0} is running; retry when it ends")]
     /// Another job is running (its id).
     JobRunning(String),

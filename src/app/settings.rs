@@ -2,6 +2,7 @@
 //! Mailchimp connection", and the merchant's choices, each change one atomic write.
 
 use super::{App, AppError};
+use crate::domain::record::RecordKind;
 use crate::domain::validate::quoted;
 use crate::domain::{self, Account, ApiKey, Connection, Settings, SettingsUpdate, ValidationError};
 use crate::mailchimp::MailchimpError;
@@ -70,6 +71,12 @@ impl App {
             }
             self.store.save_settings(&settings).await?;
             tracing::info!(account_id = %old.account.id, "Mailchimp connection reset");
+            // Recovery links mailed under the old connection stop working; live carts get new
+            // ones once an account is connected again.
+            self.store.rotate_cart_link_secret().await?;
+            if !settings.cart_recovery_url.is_empty() {
+                self.store.requeue(RecordKind::Cart).await?;
+            }
         }
         Ok(settings)
     }
@@ -82,8 +89,21 @@ impl App {
             check_default_list(&settings, list_id)?;
         }
         let base_before = settings.webhook_base_url.clone();
+        let recovery_before = settings.cart_recovery_url.clone();
         settings.apply(update);
+        if !settings.cart_recovery_url.is_empty() {
+            // Made before the links are turned on, and flushed with the settings.
+            self.store.cart_link_secret()?;
+        }
         self.store.save_settings(&settings).await?;
+        if settings.cart_recovery_url != recovery_before {
+            // Every cart's checkout_url changes: live sync re-sends those Mailchimp holds.
+            let carts = self.store.requeue(RecordKind::Cart).await?;
+            tracing::info!(
+                carts,
+                "cart recovery page changed; carts queued with their new links"
+            );
+        }
         self.refresher.set_interval(settings.list_update_interval);
         if settings.webhook_base_url != base_before {
             self.hooks.request();

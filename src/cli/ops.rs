@@ -94,6 +94,10 @@ pub struct SetArgs {
     /// `serve --webhook-base-url`.
     #[arg(long)]
     webhook_base_url: Option<String>,
+    /// The shop's page that restores a cart from an abandoned-cart email's link, or "" to
+    /// clear (carts then keep the checkout URL the shop sent).
+    #[arg(long)]
+    cart_recovery_url: Option<String>,
     #[arg(long)]
     shop_url: Option<String>,
     #[arg(long)]
@@ -612,6 +616,7 @@ fn update(a: SetArgs) -> pb::UpdateSettingsRequest {
         default_automation_list_id: a.default_list,
         shop: Some(shop),
         webhook_base_url: a.webhook_base_url,
+        cart_recovery_url: a.cart_recovery_url,
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod api_key;
 mod audience;
+pub mod cart_link;
 pub mod member_event;
 pub mod money;
 pub mod record;

@@ -145,6 +145,14 @@ impl Valid {
         }
     }
 
+    /// The cart an order was placed from (its `cart_id`), if it names one.
+    pub fn placed_cart(&self) -> Option<&str> {
+        match self.record.as_ref() {
+            pb::record::Record::Order(o) if !o.cart_id.is_empty() => Some(&o.cart_id),
+            _ => None,
+        }
+    }
+
     /// The storage encoding: the normalised message.
     pub fn encode(&self) -> Vec<u8> {
         use pb::record::Record::*;

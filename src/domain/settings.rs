@@ -248,6 +248,10 @@ pub struct Settings {
     /// Where Mailchimp's webhooks reach mcsync (validated by `validate::webhook_base_url`);
     /// empty: `serve --webhook-base-url`, or webhooks off.
     pub webhook_base_url: String,
+    /// The shop's page that restores a cart from a link (validated by
+    /// `validate::cart_recovery_url`); when set, every cart goes to Mailchimp with this URL and
+    /// a signed token as its `checkout_url` (`domain::cart_link`). Empty: the shop's own URL.
+    pub cart_recovery_url: String,
 }
 
 impl Default for Settings {
@@ -264,6 +268,7 @@ impl Default for Settings {
             shop: ShopIdentity::default(),
             accounts: BTreeMap::new(),
             webhook_base_url: String::new(),
+            cart_recovery_url: String::new(),
         }
     }
 }
@@ -311,6 +316,8 @@ pub struct SettingsUpdate {
     pub shop: ShopIdentityUpdate,
     /// See [`Settings::webhook_base_url`].
     pub webhook_base_url: Option<String>,
+    /// See [`Settings::cart_recovery_url`].
+    pub cart_recovery_url: Option<String>,
 }
 
 impl ShopIdentityUpdate {
@@ -366,8 +373,10 @@ impl Settings {
             default_automation_list_id,
             shop,
             webhook_base_url,
+            cart_recovery_url,
         } = update;
         set(&mut self.webhook_base_url, webhook_base_url);
+        set(&mut self.cart_recovery_url, cart_recovery_url);
         set(&mut self.ecommerce_analytics, ecommerce_analytics);
         set(&mut self.abandoned_carts, abandoned_carts);
         set(&mut self.single_opt_in, single_opt_in);

@@ -84,6 +84,24 @@ pub fn redirect_uri(value: &str) -> Result<String, String> {
     Ok(v.to_owned())
 }
 
+/// The shop's cart-recovery page: absolute http(s) with a host, at most 400 characters, a
+/// query allowed (X-Cart's `cart.php?target=…`; the link adds its token as one more
+/// parameter), no fragment (the token would land in it, out of the server's sight); "" stays
+/// "" (the setting cleared).
+pub fn cart_recovery_url(value: &str) -> Result<String, String> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Ok(String::new());
+    }
+    if v.len() > 400 {
+        return Err("must be at most 400 characters".into());
+    }
+    if http_url(v)?.fragment().is_some() {
+        return Err("must have no fragment (the link's token goes in the query)".into());
+    }
+    Ok(v.to_owned())
+}
+
 /// At most 400 characters, http(s) with a host, no query or fragment.
 fn base_url(v: &str) -> Result<(), String> {
     if v.len() > 400 {

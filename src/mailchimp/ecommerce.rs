@@ -327,8 +327,9 @@ pub fn order_body(o: &pb::Order) -> Value {
     Value::Object(m)
 }
 
-/// `POST …/carts` (and its PATCH).
-pub fn cart_body(c: &pb::Cart) -> Value {
+/// `POST …/carts` (and its PATCH). `link`, when given, is the `checkout_url` in place of the
+/// one the shop sent (the cart's recovery link).
+pub fn cart_body(c: &pb::Cart, link: Option<&str>) -> Value {
     let mut m = Map::new();
     m.insert("id".into(), json!(c.id));
     if let Some(customer) = &c.customer {
@@ -339,7 +340,7 @@ pub fn cart_body(c: &pb::Cart) -> Value {
     if !c.tax_total.is_empty() {
         m.insert("tax_total".into(), amount(&c.tax_total));
     }
-    put(&mut m, "checkout_url", &c.checkout_url);
+    put(&mut m, "checkout_url", link.unwrap_or(&c.checkout_url));
     if let Some(t) = &c.tracking {
         put(&mut m, "campaign_id", &t.campaign_id);
     }
@@ -528,7 +529,7 @@ mod tests {
             valid(
                 "POST",
                 &format!("{s}/carts"),
-                &cart_body(&testdata::cart(i)),
+                &cart_body(&testdata::cart(i), None),
             );
             let coupon = testdata::coupon(i);
             valid(
@@ -561,7 +562,7 @@ mod tests {
             (
                 Patchable::Cart,
                 format!("{s}/carts/{{cart_id}}"),
-                cart_body(&testdata::cart(3)),
+                cart_body(&testdata::cart(3), None),
             ),
             (
                 Patchable::PromoRule,
@@ -611,7 +612,11 @@ mod tests {
                 format!("{s}/orders"),
                 order_body(&testdata::order(1)),
             ),
-            ("POST", format!("{s}/carts"), cart_body(&testdata::cart(1))),
+            (
+                "POST",
+                format!("{s}/carts"),
+                cart_body(&testdata::cart(1), None),
+            ),
             (
                 "PUT",
                 format!("{s}/products/{{product_id}}/variants/{{variant_id}}"),
@@ -648,7 +653,7 @@ mod tests {
         assert!(body.get("orders_count").is_none() && body.get("total_spent").is_none());
         let order = order_body(&testdata::order(2));
         assert_eq!(order["customer"]["opt_in_status"], json!(false));
-        let cart = cart_body(&testdata::cart(2));
+        let cart = cart_body(&testdata::cart(2), None);
         assert_eq!(cart["customer"]["opt_in_status"], json!(false));
     }
 

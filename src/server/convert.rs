@@ -43,6 +43,7 @@ pub fn settings(s: &Settings) -> pb::Settings {
         // Filled by the handler, which knows the hooks.
         webhooks: None,
         webhook_base_url: s.webhook_base_url.clone(),
+        cart_recovery_url: s.cart_recovery_url.clone(),
         site_scripts: Vec::new(),
         oauth_available: false,
     }
@@ -143,6 +144,17 @@ pub fn settings_update(
         }
         other => other.map(Result::unwrap_or_default),
     };
+    let cart_recovery_url = match r
+        .cart_recovery_url
+        .as_deref()
+        .map(domain::validate::cart_recovery_url)
+    {
+        Some(Err(reason)) => {
+            errors.push(ValidationError::new("cart_recovery_url", reason));
+            None
+        }
+        other => other.map(Result::unwrap_or_default),
+    };
     let shop = match shop.unwrap_or_default().validated() {
         Ok(s) => s,
         Err(e) => {
@@ -163,6 +175,7 @@ pub fn settings_update(
         default_automation_list_id: default_list,
         shop,
         webhook_base_url,
+        cart_recovery_url,
     })
 }
 

@@ -67,6 +67,17 @@ impl StoreDataService for Records {
         Ok(Response::new(self.0.get_record(&req.into_inner())?))
     }
 
+    async fn recover_cart(
+        &self,
+        req: Request<pb::RecoverCartRequest>,
+    ) -> Result<Response<pb::RecoverCartResponse>, Status> {
+        let (cart, store_id) = self.0.recover_cart(&req.into_inner().token)?;
+        Ok(Response::new(pb::RecoverCartResponse {
+            cart: Some(cart),
+            store_id,
+        }))
+    }
+
     async fn count_records(
         &self,
         _: Request<pb::CountRecordsRequest>,

@@ -3,7 +3,8 @@
 //! consistent. No secret goes into a backup: not the API key or OAuth token (the restored
 //! mcsync asks for a Connect, and finds the account's choices, stores and sync state as they
 //! were), not the webhooks' URL secret (a new one is made, and the hooks are registered again
-//! under it), not a begun OAuth connection.
+//! under it), not the secret of cart recovery links (a new one is made: links mailed before
+//! the move stop working), not a begun OAuth connection.
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -45,7 +46,9 @@ impl Store {
             summary.trees += 1;
             for entry in tree.iter() {
                 let (key, value) = entry?;
-                if name == b"webhooks" && key == super::member_events::SECRET_KEY {
+                if (name == b"webhooks" && key == super::member_events::SECRET_KEY)
+                    || (name == b"settings" && key == super::cart_links::SECRET_KEY)
+                {
                     continue;
                 }
                 let value = if name == b"settings" && key == SETTINGS_KEY {

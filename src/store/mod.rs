@@ -12,6 +12,8 @@
 //! - `sync_errors`: records Mailchimp refused, until they go through ([`errors`]).
 //! - `subscriptions`, `subscriptions_pending`: newsletter requests and those still to apply
 //!   ([`subscriptions`]).
+//! - `placed_carts`: `<cart id>` → the order placed from it, written with the order
+//!   ([`records`]); the cart links' secret lives in `settings` ([`cart_links`]).
 //!
 //! Every settings write is flushed before it returns: a caller that got `Ok` may acknowledge.
 //! Record writes are flushed by the caller, once per group of requests.
@@ -26,6 +28,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use crate::domain::{Audience, Settings, UnixTime};
 
 pub mod backup;
+mod cart_links;
 pub mod errors;
 pub mod jobs;
 mod live;
@@ -104,6 +107,8 @@ pub struct Store {
     member_events: member_events::Trees,
     sites: sled::Tree,
     oauth_states: sled::Tree,
+    /// `<cart id>` → the order placed from it ([`Store::placed_order`]), written with the order.
+    placed_carts: sled::Tree,
     /// Serialises record writers; holds the next outbox sequence. Also counts the handles:
     /// sled keeps its lock on the data dir until the last one is dropped.
     writer: std::sync::Arc<std::sync::Mutex<u64>>,
@@ -150,6 +155,7 @@ impl Store {
             member_events: member_events::Trees::open(&db)?,
             sites: db.open_tree("connected_sites")?,
             oauth_states: db.open_tree("oauth_states")?,
+            placed_carts: db.open_tree("placed_carts")?,
             db,
         })
     }

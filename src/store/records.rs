@@ -78,6 +78,8 @@ pub struct Prepared {
     id: String,
     /// Hash followed by the encoded record, exactly as stored; `None` for a delete.
     value: Option<Vec<u8>>,
+    /// For an order: the cart it was placed from (see [`Store::placed_order`]).
+    placed_cart: Option<String>,
 }
 
 impl Prepared {
@@ -103,6 +105,10 @@ impl Prepared {
 
 impl From<&Change> for Prepared {
     fn from(change: &Change) -> Self {
+        let placed_cart = match change {
+            Change::Upsert(v) => v.placed_cart().map(str::to_owned),
+            Change::Delete(..) => None,
+        };
         let value = match change {
             Change::Upsert(v) => {
                 let bytes = v.encode();
@@ -117,6 +123,7 @@ impl From<&Change> for Prepared {
             kind: change.kind(),
             id: change.id().to_owned(),
             value,
+            placed_cart,
         }
     }
 }
@@ -165,6 +172,8 @@ impl Store {
         let mut batch_state: std::collections::HashMap<(RecordKind, &str), Option<&[u8]>> =
             std::collections::HashMap::new();
         let mut writes: Vec<&Prepared> = Vec::with_capacity(changes.len());
+        // (cart id, order id) of orders placed from a cart the mirror holds.
+        let mut placed: Vec<(&str, &str)> = Vec::new();
         // Records each kind gains or loses, applied once the transaction is in.
         let mut added = [0i64; RecordKind::ALL.len()];
         let first_seq = *next_seq;
@@ -197,6 +206,11 @@ impl Store {
                 }
                 None => (Outcome::NotFound, None),
             };
+            if let (Some(Operation::Upsert), Some(cart)) = (op, change.placed_cart.as_deref()) {
+                if self.holds_cart(&batch_state, cart)? {
+                    placed.push((cart, id));
+                }
+            }
             if let Some(op) = op {
                 writes.push(change);
                 push_entry(&mut segment, kind, op, id);
@@ -211,9 +225,17 @@ impl Store {
         // After the entries, so segments written before the time was kept still decode.
         segment.extend_from_slice(&unix_ms().to_be_bytes());
         let r = &self.records;
-        let trees = (&r[0], &r[1], &r[2], &r[3], &r[4], &self.outbox);
+        let trees = (
+            &r[0],
+            &r[1],
+            &r[2],
+            &r[3],
+            &r[4],
+            &self.outbox,
+            &self.placed_carts,
+        );
         trees
-            .transaction(|(t0, t1, t2, t3, t4, ob)| {
+            .transaction(|(t0, t1, t2, t3, t4, ob, pc)| {
                 let trees: [&TransactionalTree; 5] = [t0, t1, t2, t3, t4];
                 for change in &writes {
                     let tree = trees[tree_index(change.kind)];
@@ -223,6 +245,9 @@ impl Store {
                     };
                 }
                 ob.insert(&first_seq.to_be_bytes(), segment.as_slice())?;
+                for (cart, order) in &placed {
+                    pc.insert(cart.as_bytes(), order.as_bytes())?;
+                }
                 Ok::<_, ConflictableTransactionError<()>>(())
             })
             .map_err(|e| match e {
@@ -234,6 +259,61 @@ impl Store {
             count.fetch_add(n, Ordering::Relaxed);
         }
         Ok(outcomes)
+    }
+
+    /// Whether the mirror holds cart `id`, this write group's own changes included.
+    fn holds_cart(
+        &self,
+        batch_state: &std::collections::HashMap<(RecordKind, &str), Option<&[u8]>>,
+        id: &str,
+    ) -> Result<bool, StoreError> {
+        Ok(match batch_state.get(&(RecordKind::Cart, id)) {
+            Some(state) => state.is_some(),
+            None => self.records[tree_index(RecordKind::Cart)].contains_key(id.as_bytes())?,
+        })
+    }
+
+    /// The order placed from cart `cart_id`, if the mirror held that cart when the order came
+    /// (kept after the cart is deleted, so an old recovery link still learns it was bought).
+    pub fn placed_order(&self, cart_id: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .placed_carts
+            .get(cart_id.as_bytes())?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// Queues every record of `kind` in the outbox as changed, as if each had been written
+    /// again: what a setting that changes their bodies (a cart's recovery link) needs, so live
+    /// sync re-sends those Mailchimp holds (it compares bodies, so nothing else is sent).
+    /// Returns how many were queued.
+    pub async fn requeue(&self, kind: RecordKind) -> Result<usize, StoreError> {
+        const PER_SEGMENT: usize = 1_000;
+        let mut queued = 0;
+        let mut ids = self.records[tree_index(kind)].iter().keys().peekable();
+        while ids.peek().is_some() {
+            let mut next_seq = self.writer.lock().expect("writer lock");
+            let first_seq = *next_seq;
+            let mut segment = Vec::with_capacity(4 + PER_SEGMENT * 16);
+            segment.extend_from_slice(&0u32.to_be_bytes());
+            let mut entries = 0u32;
+            for id in ids.by_ref().take(PER_SEGMENT) {
+                let id = id?;
+                push_entry(
+                    &mut segment,
+                    kind,
+                    Operation::Upsert,
+                    &String::from_utf8_lossy(&id),
+                );
+                entries += 1;
+            }
+            segment[..4].copy_from_slice(&entries.to_be_bytes());
+            segment.extend_from_slice(&unix_ms().to_be_bytes());
+            self.outbox.insert(first_seq.to_be_bytes(), segment)?;
+            *next_seq = first_seq + u64::from(entries);
+            queued += entries as usize;
+        }
+        self.flush().await?;
+        Ok(queued)
     }
 
     /// The sequence after the newest outbox entry: where the counter resumes after a restart.

@@ -3,6 +3,7 @@
 //! why there is nothing to sync to yet.
 
 use super::push::{Consent, Target};
+use crate::domain::cart_link::CartLinks;
 use crate::domain::{CouponUploadMode, Settings, ShopIdentity};
 use crate::mailchimp::{AccountClient, Mailchimp};
 use crate::proto::v1 as pb;
@@ -58,7 +59,16 @@ pub fn upload_context(
     if lists.is_empty() {
         return Err(NotReady::NoListSelected);
     }
+    let cart_links = if settings.cart_recovery_url.is_empty() {
+        None
+    } else {
+        Some(CartLinks::new(
+            &store.cart_link_secret()?,
+            &settings.cart_recovery_url,
+        ))
+    };
     Ok(UploadContext {
+        cart_links,
         client: mailchimp.for_key(&conn.api_key),
         account_id: conn.account.id.clone(),
         shop: settings.shop.clone(),
@@ -96,6 +106,8 @@ pub struct UploadContext {
     pub batches_seen: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
     /// Where consent is queued and Mailchimp's unsubscribes are kept.
     pub store: Store,
+    /// Carts' recovery links, when the merchant set a recovery page.
+    pub cart_links: Option<CartLinks>,
 }
 
 /// Where a record of this context goes in one of its stores.
@@ -106,6 +118,7 @@ pub fn target<'a>(ctx: &'a UploadContext, store_id: &'a str) -> Target<'a> {
         shop_url: &ctx.shop.shop_url,
         coupon_mode: ctx.coupon_mode,
         single_opt_in: ctx.single_opt_in,
+        cart_links: ctx.cart_links.as_ref(),
         consent: Some(Consent {
             account_id: &ctx.account_id,
             lists: &ctx.lists,

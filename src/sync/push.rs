@@ -3,6 +3,7 @@
 //! otherwise, and an "already exists" answer turns a create into an update. The building block
 //! of uploads and of live sync.
 
+use crate::domain::cart_link::CartLinks;
 use serde_json::Value;
 
 use crate::domain::CouponUploadMode;
@@ -32,6 +33,8 @@ pub struct Target<'a> {
     /// Where a consenting customer's pending subscription is queued under double opt-in;
     /// `None` leaves consent alone (a push outside any account's settings).
     pub consent: Option<Consent<'a>>,
+    /// A cart's `checkout_url` is its recovery link when the merchant set a recovery page.
+    pub cart_links: Option<&'a CartLinks>,
 }
 
 /// The account and its selected lists, to find the audience of a store.
@@ -269,7 +272,10 @@ fn entity_body(record: &pb::record::Record, t: &Target<'_>) -> Option<Value> {
         R::Product(p) => Some(map::product_body(p)),
         R::Customer(c) => Some(map::customer_body(c, may_subscribe(t, c))),
         R::Order(o) => Some(map::order_body(o)),
-        R::Cart(c) => Some(map::cart_body(c)),
+        R::Cart(c) => {
+            let link = t.cart_links.and_then(|l| l.link(t.store_id, &c.id));
+            Some(map::cart_body(c, link.as_deref()))
+        }
         R::Coupon(_) | R::Delete(_) => None,
     }
 }
@@ -603,6 +609,7 @@ mod tests {
             coupon_mode: CouponUploadMode::All,
             single_opt_in: false,
             consent: None,
+            cart_links: None,
         };
         let product = R::Product(testdata::product(1));
         let customer = R::Customer(testdata::customer(1));

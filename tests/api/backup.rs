@@ -46,6 +46,10 @@ async fn a_stopped_servers_data_moves_to_a_new_data_dir_without_the_api_key() {
         .settings()
         .update_settings(pb::UpdateSettingsRequest {
             webhook_base_url: Some(format!("http://{}", server.addr)),
+            // Cart recovery links on: their secret exists, and must not travel either.
+            cart_recovery_url: Some(
+                "https://shop.example.com/cart.php?target=mailchimp_cart".into(),
+            ),
             ..Default::default()
         })
         .await
@@ -90,6 +94,10 @@ async fn a_stopped_servers_data_moves_to_a_new_data_dir_without_the_api_key() {
     assert!(stopped.success());
     assert!(server.child.wait().unwrap().success());
 
+    let link_secret = mcsync::store::Store::open(&data)
+        .unwrap()
+        .cart_link_secret()
+        .unwrap();
     let (ok, text) = tokio::task::spawn_blocking(backup(&data, &file))
         .await
         .unwrap();
@@ -111,6 +119,12 @@ async fn a_stopped_servers_data_moves_to_a_new_data_dir_without_the_api_key() {
             .any(|w| w == hook_secret.as_bytes()),
         "nor the webhooks' secret"
     );
+    assert!(
+        !plain
+            .windows(link_secret.len())
+            .any(|w| w == link_secret.as_slice()),
+        "nor the secret of cart recovery links"
+    );
 
     let restore = {
         let (restored, file) = (restored.clone(), file.clone());
@@ -128,6 +142,14 @@ async fn a_stopped_servers_data_moves_to_a_new_data_dir_without_the_api_key() {
     assert!(ok, "{text}");
     let (ok, text) = tokio::task::spawn_blocking(restore).await.unwrap();
     assert!(!ok && text.contains("already holds"), "{text}");
+    let fresh = mcsync::store::Store::open(&restored)
+        .unwrap()
+        .cart_link_secret()
+        .unwrap();
+    assert_ne!(
+        fresh, link_secret,
+        "a restored mcsync signs links with a new secret"
+    );
 
     let mut server = start_binary(&restored, &sim.base_url(), "info");
     let remote = Remote::new(server.addr).await;

@@ -6,6 +6,7 @@ mod common;
 mod admin_page;
 mod backup;
 mod bounded;
+mod cart_recovery;
 mod cli;
 mod consent;
 mod contract;

@@ -62,6 +62,7 @@ impl Fixture {
             coupon_mode,
             single_opt_in: false,
             consent: None,
+            cart_links: None,
         }
     }
 

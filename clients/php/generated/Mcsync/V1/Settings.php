@@ -85,6 +85,13 @@ class Settings extends \Google\Protobuf\Internal\Message
      * Generated from protobuf field <code>bool oauth_available = 13;</code>
      */
     protected $oauth_available = false;
+    /**
+     * The shop's cart-recovery page ("" when unset: carts keep the checkout_url the shop sent).
+     * See UpdateSettingsRequest.cart_recovery_url.
+     *
+     * Generated from protobuf field <code>string cart_recovery_url = 14;</code>
+     */
+    protected $cart_recovery_url = '';
 
     /**
      * Constructor.
@@ -117,6 +124,9 @@ class Settings extends \Google\Protobuf\Internal\Message
      *           to check it is there.
      *     @type bool $oauth_available
      *           Whether "Connect with Mailchimp" (BeginOAuth) is available.
+     *     @type string $cart_recovery_url
+     *           The shop's cart-recovery page ("" when unset: carts keep the checkout_url the shop sent).
+     *           See UpdateSettingsRequest.cart_recovery_url.
      * }
      */
     public function __construct($data = NULL) {
@@ -476,6 +486,34 @@ class Settings extends \Google\Protobuf\Internal\Message
     {
         GPBUtil::checkBool($var);
         $this->oauth_available = $var;
+
+        return $this;
+    }
+
+    /**
+     * The shop's cart-recovery page ("" when unset: carts keep the checkout_url the shop sent).
+     * See UpdateSettingsRequest.cart_recovery_url.
+     *
+     * Generated from protobuf field <code>string cart_recovery_url = 14;</code>
+     * @return string
+     */
+    public function getCartRecoveryUrl()
+    {
+        return $this->cart_recovery_url;
+    }
+
+    /**
+     * The shop's cart-recovery page ("" when unset: carts keep the checkout_url the shop sent).
+     * See UpdateSettingsRequest.cart_recovery_url.
+     *
+     * Generated from protobuf field <code>string cart_recovery_url = 14;</code>
+     * @param string $var
+     * @return $this
+     */
+    public function setCartRecoveryUrl($var)
+    {
+        GPBUtil::checkString($var, True);
+        $this->cart_recovery_url = $var;
 
         return $this;
     }

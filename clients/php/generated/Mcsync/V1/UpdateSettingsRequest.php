@@ -58,6 +58,17 @@ class UpdateSettingsRequest extends \Google\Protobuf\Internal\Message
      * Generated from protobuf field <code>optional string webhook_base_url = 9;</code>
      */
     protected $webhook_base_url = null;
+    /**
+     * The shop's page that restores a cart from an abandoned-cart email, e.g.
+     * `https://shop.example.com/cart.php?target=mailchimp_cart` (http or https, a query allowed,
+     * no fragment); "" to clear. When set, every cart goes to Mailchimp with `checkout_url` = this
+     * URL plus one parameter, `mcsync_cart=<token>`: a token signed by mcsync that names the store
+     * and the cart and nothing personal. The page passes it to StoreDataService/RecoverCart. A
+     * change re-sends every live cart with its new link.
+     *
+     * Generated from protobuf field <code>optional string cart_recovery_url = 10;</code>
+     */
+    protected $cart_recovery_url = null;
 
     /**
      * Constructor.
@@ -79,6 +90,13 @@ class UpdateSettingsRequest extends \Google\Protobuf\Internal\Message
      *     @type string $webhook_base_url
      *           The public base URL for Mailchimp's webhooks (http or https, no query); "" to fall back
      *           on `serve --webhook-base-url`. Hooks are registered again under the new URL.
+     *     @type string $cart_recovery_url
+     *           The shop's page that restores a cart from an abandoned-cart email, e.g.
+     *           `https://shop.example.com/cart.php?target=mailchimp_cart` (http or https, a query allowed,
+     *           no fragment); "" to clear. When set, every cart goes to Mailchimp with `checkout_url` = this
+     *           URL plus one parameter, `mcsync_cart=<token>`: a token signed by mcsync that names the store
+     *           and the cart and nothing personal. The page passes it to StoreDataService/RecoverCart. A
+     *           change re-sends every live cart with its new link.
      * }
      */
     public function __construct($data = NULL) {
@@ -388,6 +406,52 @@ class UpdateSettingsRequest extends \Google\Protobuf\Internal\Message
     {
         GPBUtil::checkString($var, True);
         $this->webhook_base_url = $var;
+
+        return $this;
+    }
+
+    /**
+     * The shop's page that restores a cart from an abandoned-cart email, e.g.
+     * `https://shop.example.com/cart.php?target=mailchimp_cart` (http or https, a query allowed,
+     * no fragment); "" to clear. When set, every cart goes to Mailchimp with `checkout_url` = this
+     * URL plus one parameter, `mcsync_cart=<token>`: a token signed by mcsync that names the store
+     * and the cart and nothing personal. The page passes it to StoreDataService/RecoverCart. A
+     * change re-sends every live cart with its new link.
+     *
+     * Generated from protobuf field <code>optional string cart_recovery_url = 10;</code>
+     * @return string
+     */
+    public function getCartRecoveryUrl()
+    {
+        return isset($this->cart_recovery_url) ? $this->cart_recovery_url : '';
+    }
+
+    public function hasCartRecoveryUrl()
+    {
+        return isset($this->cart_recovery_url);
+    }
+
+    public function clearCartRecoveryUrl()
+    {
+        unset($this->cart_recovery_url);
+    }
+
+    /**
+     * The shop's page that restores a cart from an abandoned-cart email, e.g.
+     * `https://shop.example.com/cart.php?target=mailchimp_cart` (http or https, a query allowed,
+     * no fragment); "" to clear. When set, every cart goes to Mailchimp with `checkout_url` = this
+     * URL plus one parameter, `mcsync_cart=<token>`: a token signed by mcsync that names the store
+     * and the cart and nothing personal. The page passes it to StoreDataService/RecoverCart. A
+     * change re-sends every live cart with its new link.
+     *
+     * Generated from protobuf field <code>optional string cart_recovery_url = 10;</code>
+     * @param string $var
+     * @return $this
+     */
+    public function setCartRecoveryUrl($var)
+    {
+        GPBUtil::checkString($var, True);
+        $this->cart_recovery_url = $var;
 
         return $this;
     }
