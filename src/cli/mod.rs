@@ -2,6 +2,7 @@
 //! the server, the simulator and the demo here, the operator commands in `ops`.
 
 mod backup;
+mod cart;
 #[cfg(feature = "sim")]
 mod demo;
 mod ops;
@@ -160,6 +161,15 @@ pub(crate) enum Command {
         /// Keep waiting for new events (Ctrl-C to stop).
         #[arg(long)]
         follow: bool,
+        #[command(flatten)]
+        remote: ops::Remote,
+    },
+    /// Operator: the cart an abandoned-cart email's recovery link names (its `mcsync_cart`
+    /// token, or the whole link), as the shop's recovery page gets it.
+    Cart {
+        /// The link, or its `mcsync_cart` token alone.
+        #[arg(value_name = "LINK_OR_TOKEN")]
+        link: String,
         #[command(flatten)]
         remote: ops::Remote,
     },
@@ -345,6 +355,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Command::Retry { remote } => ops::retry(&remote).await,
         Command::RemoveStore { store_id, remote } => ops::remove_store(&remote, store_id).await,
         Command::Subscriptions { email, remote } => subscriptions::get(&remote, email).await,
+        Command::Cart { link, remote } => cart::recover(&remote, &link).await,
         Command::Events {
             after,
             follow,

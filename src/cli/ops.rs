@@ -120,7 +120,7 @@ pub(super) type Auth =
 pub(super) struct Clients {
     settings: SettingsServiceClient<InterceptedService<Channel, Auth>>,
     lists: ListServiceClient<InterceptedService<Channel, Auth>>,
-    records: StoreDataServiceClient<InterceptedService<Channel, Auth>>,
+    pub(super) records: StoreDataServiceClient<InterceptedService<Channel, Auth>>,
     sync: SyncServiceClient<InterceptedService<Channel, Auth>>,
     pub(super) subscriptions: pb::subscription_service_client::SubscriptionServiceClient<
         InterceptedService<Channel, Auth>,
@@ -671,6 +671,12 @@ fn render_settings(s: &pb::Settings) -> String {
         &s.default_automation_list_id
     };
     let _ = writeln!(o, "Default automation list:     {default}");
+    let recovery = if s.cart_recovery_url.is_empty() {
+        "none (carts keep the shop's checkout URL)"
+    } else {
+        &s.cart_recovery_url
+    };
+    let _ = writeln!(o, "Cart recovery page:          {recovery}");
     let _ = writeln!(
         o,
         "Shop:                        {} <{}> {} {} {} {} {}",

@@ -403,3 +403,95 @@ async fn a_merchant_connects_with_mailchimp_from_the_settings_page() {
     drop(browser);
     app.stop().await;
 }
+
+/// An abandoned-cart email's link opened on another device (a fresh browser profile, no
+/// session): the storefront's recovery page rebuilds the cart through RecoverCart, the order
+/// placed from it carries the campaign the link came from, and the link then says the cart
+/// was ordered.
+#[tokio::test]
+async fn a_link_from_an_abandoned_cart_email_rebuilds_the_cart_on_another_device() {
+    let app = spawn_app().await;
+    ready(&app, true).await;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/php/examples/admin");
+    let mut env = vec![
+        ("MCSYNC_URL", format!("http://{}", app.addr())),
+        ("MCSYNC_TOKEN", TOKEN.to_owned()),
+    ];
+    if let Ok(autoload) = std::env::var("MCSYNC_AUTOLOAD") {
+        env.push(("MCSYNC_AUTOLOAD", autoload));
+    }
+    let (_php, site) = php_server(&root, &env).await;
+    app.settings()
+        .update_settings(pb::UpdateSettingsRequest {
+            cart_recovery_url: Some(format!("{site}/cart.php?target=mailchimp_cart")),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    small_shop(&app).await;
+    let (job, _) = upload(&app).await;
+    assert_eq!(job.state(), pb::JobState::Succeeded, "{}", job.message);
+    // The link as Mailchimp holds it, with what its click tracking adds.
+    let store = app.sim.stats().stores.keys().next().cloned().unwrap();
+    let held = app.sim.resource(&store, "carts", "cart3").unwrap();
+    let link = format!(
+        "{}&mc_cid=5a1b2c3d4e&mc_eid=0f9e8d7c6b",
+        held["checkout_url"].as_str().unwrap()
+    );
+
+    let browser = Browser::start(1000, 800).await;
+    browser.open(&link).await;
+    assert!(
+        flash(&browser)
+            .await
+            .contains("your cart is as you left it")
+    );
+    assert_eq!(browser.count("#cart tbody tr").await, 2, "both lines");
+    let page = browser.text("#cart").await;
+    assert!(
+        page.contains("Boot model 3") && page.contains("p4-42"),
+        "{page}"
+    );
+    let email = testdata::cart(3).customer.unwrap().email;
+    assert_eq!(browser.text("#cart-email").await, email);
+    let address = browser.eval("return location.href").await;
+    assert!(
+        !address.as_str().unwrap().contains("mcsync_cart"),
+        "the token leaves the address bar: {address}"
+    );
+    snap(&browser, "storefront-3-cart-recovered.png").await;
+
+    browser.submit("#place-cart-order").await;
+    assert!(flash(&browser).await.contains("web-cart3"));
+    let order = app
+        .records()
+        .get_record(pb::RecordKey {
+            kind: pb::RecordKind::Order as i32,
+            id: "web-cart3".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(R::Order(order)) = order.record else {
+        panic!("an order")
+    };
+    assert_eq!(order.cart_id, "cart3");
+    assert_eq!(order.lines.len(), 2);
+    assert_eq!(
+        order.tracking.unwrap().campaign_id,
+        "5a1b2c3d4e",
+        "the campaign that brought the shopper back"
+    );
+
+    // The same link, once more on yet another device: the cart was ordered.
+    drop(browser);
+    let browser = Browser::start(1000, 800).await;
+    browser.open(&link).await;
+    let said = browser.text(".error").await;
+    assert!(
+        said.contains("already been ordered") && said.contains("web-cart3"),
+        "{said}"
+    );
+    drop(browser);
+    app.stop().await;
+}

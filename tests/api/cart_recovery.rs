@@ -221,3 +221,45 @@ async fn a_new_recovery_page_reaches_every_live_cart_and_a_reset_voids_old_links
     assert_eq!(violated_fields(&refused), ["cart_recovery_url"]);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_operator_sets_the_page_and_reads_a_link_from_the_terminal() {
+    let app = spawn_app().await;
+    ready(&app, true).await;
+    let set = crate::cli::mcsync(
+        &app,
+        TOKEN,
+        &["settings", "set", "--cart-recovery-url", PAGE],
+    )
+    .await;
+    assert!(set.status.success(), "{}", text_of(&set));
+    let shown = text_of(&crate::cli::mcsync(&app, TOKEN, &["settings", "get"]).await);
+    assert!(
+        shown.contains(&format!("Cart recovery page:          {PAGE}")),
+        "{shown}"
+    );
+    small_shop(&app).await;
+    let (job, _) = upload(&app).await;
+    assert_eq!(job.state(), pb::JobState::Succeeded, "{}", job.message);
+    let stores: Vec<String> = app.sim.stats().stores.keys().cloned().collect();
+    let link = link_in_mailchimp(&app, &stores[0], "cart2").unwrap();
+
+    let out = crate::cli::mcsync(&app, TOKEN, &["cart", &link]).await;
+    let shown = text_of(&out);
+    assert!(out.status.success(), "{shown}");
+    let email = testdata::cart(2).customer.unwrap().email;
+    assert!(
+        shown.contains("Cart cart2") && shown.contains(&email),
+        "{shown}"
+    );
+    assert!(shown.contains("p2 / p2-42"), "its lines: {shown}");
+
+    let out = crate::cli::mcsync(&app, TOKEN, &["cart", "made-up"]).await;
+    assert!(!out.status.success());
+    assert!(
+        text_of(&out).contains("token: is not a valid cart link"),
+        "{}",
+        text_of(&out)
+    );
+    app.stop().await;
+}

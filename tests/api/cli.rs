@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::*;
 
-async fn mcsync(app: &TestApp, token: &str, args: &[&str]) -> Output {
+pub(crate) async fn mcsync(app: &TestApp, token: &str, args: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mcsync"));
     cmd.args(args)
         .env("MCSYNC_SERVER", format!("http://{}", app.addr()))

@@ -4,6 +4,7 @@
 use crate::common;
 
 use common::*;
+use mcsync::domain::cart_link::CartLinks;
 
 fn grpcurl_dir() -> String {
     let path = std::env::var("GRPCURL")
@@ -83,6 +84,9 @@ async fn every_recipe_in_the_operators_guide_works() {
             .mc_store(&account, &list)
             .unwrap()
             .unwrap_or_default();
+        // The token of the example cart's recovery link, as its email would carry it.
+        let secret = core.store().cart_link_secret().unwrap();
+        let cart_token = CartLinks::new(&secret, "").token(&store, "cart-7");
         let (path, addr, list) = (path.clone(), addr.clone(), list.clone());
         let output = tokio::task::spawn_blocking(move || {
             let out = std::process::Command::new("bash")
@@ -95,6 +99,7 @@ async fn every_recipe_in_the_operators_guide_works() {
                 .env("LIST", &list)
                 .env("JOB", &job)
                 .env("STORE", &store)
+                .env("CART_TOKEN", &cart_token)
                 .output()
                 .unwrap();
             let text = text_of(&out);
@@ -111,7 +116,7 @@ async fn every_recipe_in_the_operators_guide_works() {
     assert!(find("SettingsService/Connect").contains("cdef-us6"));
     assert!(find("ListService/ListLists").contains("Newsletter"));
     assert!(
-        find("PushRecords").contains("\"accepted\": \"4\""),
+        find("PushRecords").contains("\"accepted\": \"5\""),
         "{}",
         find("PushRecords")
     );
@@ -137,6 +142,11 @@ async fn every_recipe_in_the_operators_guide_works() {
         find("SyncService/RemoveStore").contains("\"listId\""),
         "{}",
         find("SyncService/RemoveStore")
+    );
+    assert!(
+        find("StoreDataService/RecoverCart").contains("urist@example.com"),
+        "{}",
+        find("StoreDataService/RecoverCart")
     );
     assert!(find("describe mcsync.v1.SettingsService").contains("Reset Mailchimp connection"));
     assert!(

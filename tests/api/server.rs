@@ -162,9 +162,9 @@ async fn grpcurl_lists_describes_and_calls_every_service_through_reflection() {
     .unwrap();
     let summary: serde_json::Value =
         serde_json::from_str(&pushed).unwrap_or_else(|e| panic!("{e}: {pushed}"));
-    assert_eq!(summary["accepted"], "4", "{pushed}");
+    assert_eq!(summary["accepted"], "5", "{pushed}");
     assert_eq!(summary["rejected"], "1", "{pushed}");
-    assert_eq!(summary["rejections"][0]["index"], "4", "{pushed}");
+    assert_eq!(summary["rejections"][0]["index"], "5", "{pushed}");
     assert_eq!(
         summary["notFound"][0]["id"], "cart-that-never-was",
         "{pushed}"

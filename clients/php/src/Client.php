@@ -148,6 +148,17 @@ final class Client
         return $this->unary('/mcsync.v1.StoreDataService/GetRecord', self::key($kind, $id), V1\Record::class);
     }
 
+    /**
+     * The cart an abandoned-cart email's recovery link names: pass the link's `mcsync_cart`
+     * parameter as the page received it. Throws McsyncException: INVALID_ARGUMENT (field
+     * `token`) for a link that is not this shop's, FAILED_PRECONDITION when the cart has become
+     * an order, NOT_FOUND when the shop deleted it.
+     */
+    public function recoverCart(string $token): V1\RecoverCartResponse
+    {
+        return $this->unary('/mcsync.v1.StoreDataService/RecoverCart', (new V1\RecoverCartRequest())->setToken($token), V1\RecoverCartResponse::class);
+    }
+
     public function countRecords(): V1\CountRecordsResponse
     {
         return $this->unary('/mcsync.v1.StoreDataService/CountRecords', new V1\CountRecordsRequest(), V1\CountRecordsResponse::class);

@@ -292,6 +292,18 @@ final class AdminFlowTest extends TestCase
     }
 
     /** @dataProvider transports */
+    public function testARecoveryLinkThatIsNotTheShopsIsRefusedByItsToken(string $transport): void
+    {
+        try {
+            $this->client($transport)->recoverCart('bm90IGEgdG9rZW4gb2Ygb3Vycw');
+            $this->fail('recovered a cart from a made-up token');
+        } catch (McsyncException $e) {
+            $this->assertSame(McsyncException::INVALID_ARGUMENT, $e->getGrpcCode());
+            $this->assertSame(['token'], array_keys($e->getFieldViolations()));
+        }
+    }
+
+    /** @dataProvider transports */
     public function testALargePushIsStreamedNotBuffered(string $transport): void
     {
         $mcsync = Client::create($this->procs->serverUrl, Processes::TOKEN, $transport, ['chunk_messages' => 200]);

@@ -173,6 +173,7 @@ function settings_update(array $post): V1\UpdateSettingsRequest
         ->setListUpdateInterval((int) ($post['list_update_interval'] ?? 1))
         ->setCouponUploadMode((int) ($post['coupon_upload_mode'] ?? 1))
         ->setWebhookBaseUrl(trim((string) ($post['webhook_base_url'] ?? '')))
+        ->setCartRecoveryUrl(trim((string) ($post['cart_recovery_url'] ?? '')))
         ->setShop($shop);
 }
 
@@ -298,6 +299,10 @@ page_header('Mailchimp Integration with E-commerce support');
     <input id="webhook_base_url" name="webhook_base_url" size="45" placeholder="https://shop.example.com/mcsync" value="<?= h($typed !== null ? (string) ($typed['webhook_base_url'] ?? '') : $settings->getWebhookBaseUrl()) ?>">
     <?= field_error($fields, 'webhook_base_url') ?>
     <span class="hint" id="webhooks-state"><?php if ($hooks !== null && $hooks->getEnabled() && $hooks->getProblem() === ''): ?><?php $n = count($hooks->getAudiences()); ?>Unsubscribes in Mailchimp reach the shop (<?= $n ?> <?= $n === 1 ? 'audience' : 'audiences' ?>).<?php elseif ($hooks !== null): ?><?= h($hooks->getProblem()) ?><?php endif; ?></span></div>
+  <div class="row"><label for="cart_recovery_url">Cart recovery page (abandoned-cart emails link to it)</label>
+    <input id="cart_recovery_url" name="cart_recovery_url" size="45" placeholder="https://shop.example.com/cart.php?target=mailchimp_cart" value="<?= h($typed !== null ? (string) ($typed['cart_recovery_url'] ?? '') : $settings->getCartRecoveryUrl()) ?>">
+    <?= field_error($fields, 'cart_recovery_url') ?>
+    <span class="hint">A link restores the cart on any device; empty keeps the shop's own cart URL.</span></div>
   <div class="row"><label for="coupon_upload_mode">Type of discount coupons that should be uploaded to Mailchimp</label>
     <select id="coupon_upload_mode" name="coupon_upload_mode">
       <option value="1" <?= $settings->getCouponUploadMode() !== 2 ? 'selected' : '' ?>>All discount coupons</option>
