@@ -30,6 +30,10 @@ pub struct Metrics {
     pub live_sync_latency: Histogram,
     /// gRPC calls by method and final status code.
     pub grpc_requests: IntCounterVec,
+    /// Scheduled store audits by result (`in_sync`, `drift`, `error`).
+    pub store_audits: IntCounterVec,
+    /// What audits found, by kind of drift (`missing_in_mailchimp`, `orphans`, …).
+    pub audit_findings: IntCounterVec,
     outbox_depth: IntGauge,
     outbox_oldest_age: prometheus::Gauge,
     mirror_records: IntGaugeVec,
@@ -122,6 +126,22 @@ impl Metrics {
                 &["method", "code"],
             )
             .expect("valid metric"),
+            store_audits: IntCounterVec::new(
+                Opts::new(
+                    "store_audits_total",
+                    "Scheduled audits of a store against Mailchimp, by result",
+                ),
+                &["result"],
+            )
+            .expect("valid metric"),
+            audit_findings: IntCounterVec::new(
+                Opts::new(
+                    "audit_findings_total",
+                    "Drift scheduled audits found, by kind (each starts a repair)",
+                ),
+                &["found"],
+            )
+            .expect("valid metric"),
             outbox_depth: IntGauge::new(
                 "outbox_depth",
                 "Changes in the outbox live sync has not dealt with",
@@ -160,7 +180,9 @@ impl Metrics {
             .expect("valid metric"),
             registry,
         };
-        let collectors: [Box<dyn prometheus::core::Collector>; 13] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 15] = [
+            Box::new(m.store_audits.clone()),
+            Box::new(m.audit_findings.clone()),
             Box::new(m.mailchimp_requests.clone()),
             Box::new(m.mailchimp_retries.clone()),
             Box::new(m.mailchimp_throttled.clone()),

@@ -3,6 +3,7 @@
 //! what can wait to the workers of [`crate::sync`], which they start and stop.
 
 mod audiences;
+mod audit;
 mod cart_recovery;
 pub use audiences::AudienceView;
 pub mod feed;
@@ -23,6 +24,7 @@ use crate::domain::ValidationError;
 use crate::domain::validate::quoted;
 use crate::mailchimp::{Mailchimp, MailchimpError};
 use crate::store::{Store, StoreError};
+use crate::sync::audit::Auditor;
 use crate::sync::jobs::Jobs;
 use crate::sync::live_sync::LiveSync;
 use crate::sync::webhooks::Hooks;
@@ -175,6 +177,7 @@ pub struct App {
     /// Serialises read-modify-write of the settings document.
     settings_lock: Mutex<()>,
     refresher: Arc<Refresher>,
+    auditor: Arc<Auditor>,
     jobs: Arc<Jobs>,
     /// Wakes the live sync worker (shared with the writer thread, which rings it after each
     /// group commit that changed something).
@@ -211,10 +214,16 @@ impl App {
         let member_events = tokio::sync::watch::Sender::new(store.last_member_event()?);
         let live_wake = Arc::new(Notify::new());
         let feed = feed::Feed::start(store.clone(), live_wake.clone());
+        let jobs = Arc::new(Jobs::new(store.clone(), mailchimp.clone()));
         Ok(Arc::new(Self {
             feed,
             refresher: Arc::new(Refresher::new(store.clone(), mailchimp.clone())?),
-            jobs: Arc::new(Jobs::new(store.clone(), mailchimp.clone())),
+            auditor: Arc::new(Auditor::new(
+                store.clone(),
+                mailchimp.clone(),
+                jobs.clone(),
+            )?),
+            jobs,
             store,
             mailchimp,
             settings_lock: Mutex::new(()),
@@ -243,7 +252,13 @@ impl App {
             jobs: self.jobs.clone(),
             wake: self.live_wake.clone(),
         };
-        let workers = Workers::start(self.refresher.clone(), live, self.hooks.clone(), time_scale);
+        let workers = Workers::start(
+            self.refresher.clone(),
+            self.auditor.clone(),
+            live,
+            self.hooks.clone(),
+            time_scale,
+        );
         *self.workers.lock().await = Some(workers);
     }
 

@@ -105,6 +105,7 @@ impl App {
             );
         }
         self.refresher.set_interval(settings.list_update_interval);
+        self.auditor.set_interval(settings.audit_interval);
         if settings.webhook_base_url != base_before {
             self.hooks.request();
         }

@@ -177,6 +177,7 @@ impl App {
                 })
                 .collect();
             let last_reconciliation = self.store.last_reconciliation(&store_id)?;
+            let last_audit = self.store.last_audit(&store_id)?;
             let lost = self.store.store_lost(&store_id)?;
             stores.push(pb::StoreStatus {
                 store_id,
@@ -191,6 +192,7 @@ impl App {
                 }),
                 lost_reason: lost.map(|(_, r)| r).unwrap_or_default(),
                 detached: *detached,
+                last_audit,
             });
         }
         Ok(pb::SyncStatus {

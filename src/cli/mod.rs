@@ -1,6 +1,7 @@
 //! Command-line arguments (flags with environment fallbacks) and the subcommands they run:
 //! the server, the simulator and the demo here, the operator commands in `ops`.
 
+mod audit;
 mod backup;
 mod cart;
 #[cfg(feature = "sim")]
@@ -161,6 +162,12 @@ pub(crate) enum Command {
         /// Keep waiting for new events (Ctrl-C to stop).
         #[arg(long)]
         follow: bool,
+        #[command(flatten)]
+        remote: ops::Remote,
+    },
+    /// Operator: audit every live store against Mailchimp now, as the schedule does (drift
+    /// starts the repair job).
+    Audit {
         #[command(flatten)]
         remote: ops::Remote,
     },
@@ -356,6 +363,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Command::RemoveStore { store_id, remote } => ops::remove_store(&remote, store_id).await,
         Command::Subscriptions { email, remote } => subscriptions::get(&remote, email).await,
         Command::Cart { link, remote } => cart::recover(&remote, &link).await,
+        Command::Audit { remote } => audit::audit(&remote).await,
         Command::Events {
             after,
             follow,

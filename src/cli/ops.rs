@@ -94,6 +94,9 @@ pub struct SetArgs {
     /// `serve --webhook-base-url`.
     #[arg(long)]
     webhook_base_url: Option<String>,
+    /// How often each live store is audited against Mailchimp (as --list-update-interval).
+    #[arg(long, value_parser = interval_parser())]
+    audit_interval: Option<ListUpdateInterval>,
     /// The shop's page that restores a cart from an abandoned-cart email's link, or "" to
     /// clear (carts then keep the checkout URL the shop sent).
     #[arg(long)]
@@ -121,7 +124,7 @@ pub(super) struct Clients {
     settings: SettingsServiceClient<InterceptedService<Channel, Auth>>,
     lists: ListServiceClient<InterceptedService<Channel, Auth>>,
     pub(super) records: StoreDataServiceClient<InterceptedService<Channel, Auth>>,
-    sync: SyncServiceClient<InterceptedService<Channel, Auth>>,
+    pub(super) sync: SyncServiceClient<InterceptedService<Channel, Auth>>,
     pub(super) subscriptions: pb::subscription_service_client::SubscriptionServiceClient<
         InterceptedService<Channel, Auth>,
     >,
@@ -404,6 +407,9 @@ pub async fn status(remote: &Remote) -> Result<(), String> {
                 if let Some(r) = &s.last_reconciliation {
                     let _ = writeln!(out, "  Last check:   {}", progress::reconciliation(r));
                 }
+                if let Some(a) = &s.last_audit {
+                    let _ = writeln!(out, "  Last audit:   {}", super::audit::line(a));
+                }
             }
             if let Some(job) = &status.last_job {
                 let _ = writeln!(out, "Last job:       {}", progress::summary(job));
@@ -617,6 +623,7 @@ fn update(a: SetArgs) -> pb::UpdateSettingsRequest {
         shop: Some(shop),
         webhook_base_url: a.webhook_base_url,
         cart_recovery_url: a.cart_recovery_url,
+        audit_interval: a.audit_interval.map(ListUpdateInterval::to_pb),
     }
 }
 
@@ -677,6 +684,11 @@ fn render_settings(s: &pb::Settings) -> String {
         &s.cart_recovery_url
     };
     let _ = writeln!(o, "Cart recovery page:          {recovery}");
+    let _ = writeln!(
+        o,
+        "Audit the stores every:      {}",
+        interval_name(s.audit_interval)
+    );
     let _ = writeln!(
         o,
         "Shop:                        {} <{}> {} {} {} {} {}",

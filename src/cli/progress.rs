@@ -149,6 +149,9 @@ pub fn reconciliation(r: &pb::Reconciliation) -> String {
             r.variants_missing, r.variants_deleted
         ));
     }
+    if r.promo_codes_missing > 0 {
+        line.push_str(&format!(" codes {}", r.promo_codes_missing));
+    }
     if r.store_recreated {
         line.push_str(" rebuilt");
     }

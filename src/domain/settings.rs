@@ -252,6 +252,9 @@ pub struct Settings {
     /// `validate::cart_recovery_url`); when set, every cart goes to Mailchimp with this URL and
     /// a signed token as its `checkout_url` (`domain::cart_link`). Empty: the shop's own URL.
     pub cart_recovery_url: String,
+    /// How often each live store is audited (reconciled read-only; drift starts a repair
+    /// job); daily unless the merchant chose otherwise.
+    pub audit_interval: ListUpdateInterval,
 }
 
 impl Default for Settings {
@@ -269,6 +272,7 @@ impl Default for Settings {
             accounts: BTreeMap::new(),
             webhook_base_url: String::new(),
             cart_recovery_url: String::new(),
+            audit_interval: ListUpdateInterval::Days1,
         }
     }
 }
@@ -318,6 +322,8 @@ pub struct SettingsUpdate {
     pub webhook_base_url: Option<String>,
     /// See [`Settings::cart_recovery_url`].
     pub cart_recovery_url: Option<String>,
+    /// See [`Settings::audit_interval`].
+    pub audit_interval: Option<ListUpdateInterval>,
 }
 
 impl ShopIdentityUpdate {
@@ -374,7 +380,9 @@ impl Settings {
             shop,
             webhook_base_url,
             cart_recovery_url,
+            audit_interval,
         } = update;
+        set(&mut self.audit_interval, audit_interval);
         set(&mut self.webhook_base_url, webhook_base_url);
         set(&mut self.cart_recovery_url, cart_recovery_url);
         set(&mut self.ecommerce_analytics, ecommerce_analytics);

@@ -48,6 +48,19 @@ impl AccountClient {
             .await
     }
 
+    /// The ids of a promo rule's codes (one read per 1,000 codes; mcsync's rules have one).
+    pub async fn promo_code_ids(
+        &self,
+        store_id: &str,
+        rule_id: &str,
+    ) -> Result<Vec<String>, MailchimpError> {
+        let path = Records::promo_codes(store_id, rule_id).path();
+        let held: Vec<Held> = self
+            .get_all_fields(&path, "promo_codes", Some("promo_codes.id"))
+            .await?;
+        Ok(held.into_iter().map(|h| h.id).collect())
+    }
+
     /// The reads [`Self::held`] takes for `n` records.
     pub fn reads_for(n: usize) -> u64 {
         (n as u64).div_ceil(MAX_PAGE).max(1)

@@ -44,6 +44,7 @@ pub fn settings(s: &Settings) -> pb::Settings {
         webhooks: None,
         webhook_base_url: s.webhook_base_url.clone(),
         cart_recovery_url: s.cart_recovery_url.clone(),
+        audit_interval: s.audit_interval.to_pb(),
         site_scripts: Vec::new(),
         oauth_available: false,
     }
@@ -112,6 +113,12 @@ pub fn settings_update(
         r.list_update_interval,
         interval.is_none_or(|e| e.is_some()),
     );
+    let audit = r.audit_interval.map(ListUpdateInterval::from_pb);
+    enum_field(
+        "audit_interval",
+        r.audit_interval,
+        audit.is_none_or(|e| e.is_some()),
+    );
     let coupon = r.coupon_upload_mode.map(coupon_mode_from_pb);
     enum_field(
         "coupon_upload_mode",
@@ -176,6 +183,7 @@ pub fn settings_update(
         shop,
         webhook_base_url,
         cart_recovery_url,
+        audit_interval: audit.flatten(),
     })
 }
 

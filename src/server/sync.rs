@@ -135,6 +135,14 @@ impl SyncService for Sync {
         Ok(Response::new(self.0.sync_errors(r.page_size, r.offset)?))
     }
 
+    async fn audit_stores(
+        &self,
+        _: Request<pb::AuditStoresRequest>,
+    ) -> Result<Response<pb::AuditStoresResponse>, Status> {
+        let audits = self.0.audit_stores().await?;
+        Ok(Response::new(pb::AuditStoresResponse { audits }))
+    }
+
     async fn retry_failed(
         &self,
         _: Request<pb::RetryFailedRequest>,

@@ -56,6 +56,11 @@ pub(super) fn reconciled_key(store_id: &str) -> Vec<u8> {
     [b"reconciled\0".as_slice(), store_id.as_bytes()].concat()
 }
 
+/// In `cursors`: a store's last scheduled audit.
+fn audit_key(store_id: &str) -> Vec<u8> {
+    [b"audit\0".as_slice(), store_id.as_bytes()].concat()
+}
+
 /// In `cursors`: why and since when a store is lost.
 pub(super) fn lost_key(store_id: &str) -> Vec<u8> {
     [b"lost\0".as_slice(), store_id.as_bytes()].concat()
@@ -173,6 +178,49 @@ impl Store {
             .map(Some)
             .map_err(|e| StoreError::Corrupt {
                 key: format!("cursors/reconciled/{store_id}"),
+                reason: e.to_string(),
+            })
+    }
+
+    /// Keeps a store's last audit, for GetSyncStatus (flushed: an audit happens at most once a
+    /// minute).
+    pub async fn save_audit(&self, a: &crate::proto::v1::Audit) -> Result<(), StoreError> {
+        use prost::Message;
+        let store_id = a.found.as_ref().map_or("", |f| f.store_id.as_str());
+        self.cursors
+            .insert(audit_key(store_id), a.encode_to_vec())?;
+        self.flush().await
+    }
+
+    /// When the newest audit of any store ran.
+    pub fn newest_audit_at(&self) -> Result<Option<i64>, StoreError> {
+        use prost::Message;
+        let mut newest = None;
+        for kv in self.cursors.scan_prefix(b"audit\0") {
+            let (_, v) = kv?;
+            if let Some(at) = crate::proto::v1::Audit::decode(v.as_ref())
+                .ok()
+                .and_then(|a| a.at)
+            {
+                newest = newest.max(Some(at.seconds));
+            }
+        }
+        Ok(newest)
+    }
+
+    /// The last audit of a store.
+    pub fn last_audit(
+        &self,
+        store_id: &str,
+    ) -> Result<Option<crate::proto::v1::Audit>, StoreError> {
+        use prost::Message;
+        let Some(v) = self.cursors.get(audit_key(store_id))? else {
+            return Ok(None);
+        };
+        crate::proto::v1::Audit::decode(v.as_ref())
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt {
+                key: format!("cursors/audit/{store_id}"),
                 reason: e.to_string(),
             })
     }

@@ -15,6 +15,7 @@
 //! - [`Stop`]: why background work stopped, typed up to its last layer.
 
 mod audiences;
+pub mod audit;
 pub mod batch;
 pub mod context;
 pub mod dependencies;

@@ -12,6 +12,10 @@
 //!   there", so the phase sends it again (a PATCH upserts the variants it names); one Mailchimp
 //!   has that neither the shop nor an order line has is deleted here.
 //!
+//! - a coupon's promo code: for each rule mcsync made and Mailchimp holds, its codes are read
+//!   too (`fields=`); a rule whose code is gone makes the coupon "maybe there", so the phase
+//!   updates the rule and, on the code's 404, creates the code again.
+//!
 //! An unchanged shop against an intact store changes nothing: only the reads are added.
 
 use std::collections::{HashMap, HashSet};
@@ -136,12 +140,21 @@ async fn scan(
     let mut diff = Diff::default();
     let mut seen = Vec::new();
     let mut named = None;
+    // Promo rules mcsync made and Mailchimp holds: their codes are read next.
+    let mut rules = Vec::new();
     client
         .each_held(store_id, super::push::collection(kind), |page| {
             diff.report.reads += 1;
             for h in &page {
                 seen.push(digest(&h.id));
                 held_one(store, store_id, kind, &h.id, &mut named, &mut diff)?;
+                if kind == RecordKind::Coupon
+                    && store
+                        .synced_hash(store_id, kind, &h.id)?
+                        .is_some_and(|s| s != MAYBE)
+                {
+                    rules.push(h.id.clone());
+                }
             }
             if kind == RecordKind::Product {
                 variants(store, &page, from_lines, &mut diff)?;
@@ -150,7 +163,44 @@ async fn scan(
         })
         .await?;
     forget_unheld(store, store_id, kind, seen, &mut diff)?;
+    promo_codes(client, store_id, rules, &mut diff).await?;
     Ok(diff)
+}
+
+/// Each rule's code (a coupon's rule and code share its id): a rule Mailchimp holds without
+/// it makes the coupon "maybe there", so the phase sends the code again.
+async fn promo_codes(
+    client: &AccountClient,
+    store_id: &str,
+    rules: Vec<String>,
+    diff: &mut Diff,
+) -> Result<(), ReconcileError> {
+    let mut reads: super::fan_out::FanOut<String, Result<Vec<String>, MailchimpError>> =
+        super::fan_out::FanOut::new(super::fan_out::FAN_OUT);
+    for rule in rules {
+        let (client, store_id, id) = (client.clone(), store_id.to_owned(), rule.clone());
+        reads
+            .spawn(
+                rule,
+                async move { client.promo_code_ids(&store_id, &id).await },
+            )
+            .await;
+    }
+    for (rule, read) in reads.join_all().await {
+        let codes = match read {
+            Ok(codes) => codes?,
+            Err(panicked) => {
+                tracing::error!(%rule, %panicked, "reading a promo rule's codes");
+                continue;
+            }
+        };
+        diff.report.reads += 1;
+        if !codes.contains(&rule) {
+            diff.report.promo_codes_missing += 1;
+            diff.maybe.insert((RecordKind::Coupon, rule));
+        }
+    }
+    Ok(())
 }
 
 /// An id as a 128-bit digest: two ids of a store share one with odds of about 10^-27.
@@ -172,6 +222,7 @@ impl Diff {
         r.adopted += p.adopted;
         r.variants_missing += p.variants_missing;
         r.variants_deleted += p.variants_deleted;
+        r.promo_codes_missing += p.promo_codes_missing;
     }
 }
 

@@ -8,6 +8,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::Refresher;
+use super::audit::Auditor;
 use super::live_sync::LiveSync;
 use super::webhooks::Hooks;
 
@@ -18,10 +19,11 @@ pub struct Workers {
 }
 
 impl Workers {
-    /// Starts the audience refresher, the live sync worker and the webhooks' keeper. `time_scale` divides their
-    /// timers (tests).
+    /// Starts the audience refresher, the store auditor, the live sync worker and the
+    /// webhooks' keeper. `time_scale` divides their timers (tests).
     pub fn start(
         refresher: Arc<Refresher>,
+        auditor: Arc<Auditor>,
         live: LiveSync,
         hooks: Arc<Hooks>,
         time_scale: u32,
@@ -29,6 +31,7 @@ impl Workers {
         let shutdown = watch::Sender::new(false);
         let tasks = vec![
             tokio::spawn(refresher.run(time_scale, shutdown.subscribe())),
+            tokio::spawn(auditor.run(time_scale, shutdown.subscribe())),
             tokio::spawn(live.run(time_scale, shutdown.subscribe())),
             tokio::spawn(hooks.run(time_scale, shutdown.subscribe())),
         ];

@@ -1,7 +1,8 @@
 //! The reference admin page and storefront (clients/php/examples/admin) in a real browser, as a
 //! merchant and a shopper use them, against a real mcsync and the simulator: connect, a field
 //! error next to its field, the analytics switch, select a list, the dry run, an upload whose
-//! bars move to 100 %, sync errors and Retry failed, Update store data, and the newsletter at
+//! bars move to 100 %, sync errors and Retry failed, Update store data, a store audit that
+//! repaired what was deleted in Mailchimp, and the newsletter at
 //! checkout as checkboxes and as a select box.
 //!
 //! Screenshots go to target/screenshots; with `MCSYNC_UPDATE_DOCS=1` also to docs/screenshots,
@@ -238,6 +239,37 @@ async fn a_merchant_sets_up_and_uploads_from_the_admin_page_and_a_shopper_subscr
 
     browser.submit("#update-store-data").await;
     assert!(flash(&browser).await.contains("updated"));
+
+    // A product deleted by hand in Mailchimp: the scheduled audit (its period "come" at once
+    // here) finds it and repairs it, and the page says so; no button was pressed.
+    let store = app.sim.stats().stores.keys().next().cloned().unwrap();
+    let product = format!("/ecommerce/stores/{store}/products/p8");
+    assert_eq!(
+        app.sim_call("DELETE", &product, serde_json::json!({}))
+            .await,
+        204
+    );
+    app.server.as_ref().unwrap().app.request_audit();
+    let mut shown = String::new();
+    for _ in 0..150 {
+        browser.open(&admin).await;
+        if browser.count("#audits").await > 0 {
+            shown = browser.text("#audits").await;
+            if shown.contains("repaired") {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        shown.contains("repaired: 1 missing in Mailchimp"),
+        "{shown}"
+    );
+    assert!(app.sim.resource(&store, "products", "p8").is_some());
+    browser
+        .eval("document.getElementById('audit').scrollIntoView(); return true")
+        .await;
+    snap(&browser, "admin-6-audit-repaired.png").await;
 
     // The storefront, checkbox type: the shopper subscribes and is told to confirm by email
     // (double opt-in is the default).

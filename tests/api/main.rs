@@ -4,6 +4,7 @@
 mod common;
 
 mod admin_page;
+mod audit;
 mod backup;
 mod bounded;
 mod cart_recovery;

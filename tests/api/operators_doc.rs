@@ -144,6 +144,11 @@ async fn every_recipe_in_the_operators_guide_works() {
         find("SyncService/RemoveStore")
     );
     assert!(
+        find("SyncService/AuditStores").contains("\"inSync\": true"),
+        "{}",
+        find("SyncService/AuditStores")
+    );
+    assert!(
         find("StoreDataService/RecoverCart").contains("urist@example.com"),
         "{}",
         find("StoreDataService/RecoverCart")

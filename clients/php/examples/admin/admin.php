@@ -171,10 +171,45 @@ function settings_update(array $post): V1\UpdateSettingsRequest
         ->setSingleOptIn(isset($post['single_opt_in']))
         ->setSubscriptionElementType((int) ($post['subscription_element_type'] ?? 1))
         ->setListUpdateInterval((int) ($post['list_update_interval'] ?? 1))
+        ->setAuditInterval((int) ($post['audit_interval'] ?? V1\ListUpdateInterval::LIST_UPDATE_INTERVAL_1_DAY))
         ->setCouponUploadMode((int) ($post['coupon_upload_mode'] ?? 1))
         ->setWebhookBaseUrl(trim((string) ($post['webhook_base_url'] ?? '')))
         ->setCartRecoveryUrl(trim((string) ($post['cart_recovery_url'] ?? '')))
         ->setShop($shop);
+}
+
+/** "in sync", or what an audit found and what became of its repair, as the merchant reads it. */
+function audit_result(V1\Audit $a): string
+{
+    if ($a->getError() !== '') {
+        return 'could not check: ' . $a->getError();
+    }
+    if ($a->getInSync()) {
+        return 'in sync (' . $a->getRecordsChecked() . ' records checked)';
+    }
+    $f = $a->getFound();
+    if ($f->getStoreRecreated()) {
+        $found = ['the store was deleted in Mailchimp'];
+    } else {
+        $found = [];
+        foreach ([
+            'missing in Mailchimp' => $f->getMissingInMailchimp(),
+            'left in Mailchimp after the shop deleted them' => $f->getOrphans(),
+            'adopted' => $f->getAdopted(),
+            'variants missing' => $f->getVariantsMissing(),
+            'variants deleted' => $f->getVariantsDeleted(),
+            'promo codes missing' => $f->getPromoCodesMissing(),
+        ] as $what => $n) {
+            if ($n > 0) {
+                $found[] = "$n $what";
+            }
+        }
+    }
+    $repair = [
+        V1\JobState::JOB_STATE_SUCCEEDED => 'repaired',
+        V1\JobState::JOB_STATE_RUNNING => 'repairing',
+    ][$a->getRepairState()] ?? 'repair did not finish';
+    return $repair . ': ' . implode(', ', $found);
 }
 
 function shop_value(?V1\ShopIdentity $shop, string $path, ?array $typed, string $name): string
@@ -209,11 +244,13 @@ $connected = $connection !== null && $connection->getConnected();
 $lists = [];
 $jobs = [];
 $errors = null;
+$status = null;
 if ($connected) {
     try {
         $lists = iterator_to_array(mcsync()->listLists()->getLists());
         $jobs = iterator_to_array(mcsync()->listJobs()->getJobs());
         $errors = mcsync()->listSyncErrors(20);
+        $status = mcsync()->getSyncStatus();
     } catch (McsyncException $e) {
         $messages['errors'][] = 'Reading from mcsync: ' . $e->getGrpcMessage();
     }
@@ -294,6 +331,12 @@ page_header('Mailchimp Integration with E-commerce support');
       <option value="<?= $value ?>" <?= $settings->getListUpdateInterval() === $value ? 'selected' : '' ?>><?= h($label) ?></option>
 <?php endforeach; ?>
     </select></div>
+  <div class="row"><label for="audit_interval">Check the Mailchimp stores for changes made there every</label>
+    <select id="audit_interval" name="audit_interval">
+<?php foreach (INTERVALS as $value => $label): ?>
+      <option value="<?= $value ?>" <?= $settings->getAuditInterval() === $value ? 'selected' : '' ?>><?= h($label) ?></option>
+<?php endforeach; ?>
+    </select> <span class="hint">What was deleted or changed in Mailchimp is repaired by itself.</span></div>
 <?php $hooks = $settings->getWebhooks(); ?>
   <div class="row"><label for="webhook_base_url">Public URL of mcsync for Mailchimp's webhooks</label>
     <input id="webhook_base_url" name="webhook_base_url" size="45" placeholder="https://shop.example.com/mcsync" value="<?= h($typed !== null ? (string) ($typed['webhook_base_url'] ?? '') : $settings->getWebhookBaseUrl()) ?>">
@@ -385,6 +428,19 @@ page_header('Mailchimp Integration with E-commerce support');
 </tbody></table>
 <form method="post"><input type="hidden" name="action" value="verify_site">
   <button id="verify-site" type="submit" class="secondary">Verify the script on the storefront</button></form>
+<?php endif; ?>
+
+<h3 id="audit">Store audit <span class="hint">(each store checked against Mailchimp every <?= h(strtolower(INTERVALS[$settings->getAuditInterval()] ?? '')) ?>, no button needed)</span></h3>
+<?php $audited = $status === null ? [] : array_filter(iterator_to_array($status->getStores()), fn ($s) => $s->getLastAudit() !== null); ?>
+<?php if ($audited === []): ?>
+<p id="no-audit">Not checked yet.</p>
+<?php else: ?>
+<table id="audits"><thead><tr><th>List</th><th>Last checked</th><th>Result</th></tr></thead><tbody>
+<?php foreach ($audited as $s): $a = $s->getLastAudit(); ?>
+<tr><td><?= h($s->getListName()) ?></td><td><?= h(gmdate('Y-m-d H:i', (int) $a->getAt()->getSeconds())) ?> UTC</td>
+<td class="audit-result"><?= h(audit_result($a)) ?></td></tr>
+<?php endforeach; ?>
+</tbody></table>
 <?php endif; ?>
 
 <h3 id="sync">Sync errors <span class="hint">(records Mailchimp refused)</span></h3>

@@ -63,7 +63,7 @@ class Reconciliation extends \Google\Protobuf\Internal\Message
      */
     protected $store_recreated = false;
     /**
-     * Collection reads it took (GET with fields= and count=1000).
+     * Collection reads it took (GET with fields= and count=1000), promo-code reads included.
      *
      * Generated from protobuf field <code>int64 reads = 9;</code>
      */
@@ -72,6 +72,13 @@ class Reconciliation extends \Google\Protobuf\Internal\Message
      * Generated from protobuf field <code>.google.protobuf.Timestamp at = 10;</code>
      */
     protected $at = null;
+    /**
+     * Coupons whose promo rule Mailchimp holds but whose promo code it lacks (deleted there):
+     * the code is created again. Read only for the rules mcsync made, each with one code.
+     *
+     * Generated from protobuf field <code>int64 promo_codes_missing = 11;</code>
+     */
+    protected $promo_codes_missing = 0;
 
     /**
      * Constructor.
@@ -96,8 +103,11 @@ class Reconciliation extends \Google\Protobuf\Internal\Message
      *     @type bool $store_recreated
      *           The store itself was gone (404) and was created again: everything is sent again.
      *     @type int|string $reads
-     *           Collection reads it took (GET with fields= and count=1000).
+     *           Collection reads it took (GET with fields= and count=1000), promo-code reads included.
      *     @type \Google\Protobuf\Timestamp $at
+     *     @type int|string $promo_codes_missing
+     *           Coupons whose promo rule Mailchimp holds but whose promo code it lacks (deleted there):
+     *           the code is created again. Read only for the rules mcsync made, each with one code.
      * }
      */
     public function __construct($data = NULL) {
@@ -308,7 +318,7 @@ class Reconciliation extends \Google\Protobuf\Internal\Message
     }
 
     /**
-     * Collection reads it took (GET with fields= and count=1000).
+     * Collection reads it took (GET with fields= and count=1000), promo-code reads included.
      *
      * Generated from protobuf field <code>int64 reads = 9;</code>
      * @return int|string
@@ -319,7 +329,7 @@ class Reconciliation extends \Google\Protobuf\Internal\Message
     }
 
     /**
-     * Collection reads it took (GET with fields= and count=1000).
+     * Collection reads it took (GET with fields= and count=1000), promo-code reads included.
      *
      * Generated from protobuf field <code>int64 reads = 9;</code>
      * @param int|string $var
@@ -361,6 +371,34 @@ class Reconciliation extends \Google\Protobuf\Internal\Message
     {
         GPBUtil::checkMessage($var, \Google\Protobuf\Timestamp::class);
         $this->at = $var;
+
+        return $this;
+    }
+
+    /**
+     * Coupons whose promo rule Mailchimp holds but whose promo code it lacks (deleted there):
+     * the code is created again. Read only for the rules mcsync made, each with one code.
+     *
+     * Generated from protobuf field <code>int64 promo_codes_missing = 11;</code>
+     * @return int|string
+     */
+    public function getPromoCodesMissing()
+    {
+        return $this->promo_codes_missing;
+    }
+
+    /**
+     * Coupons whose promo rule Mailchimp holds but whose promo code it lacks (deleted there):
+     * the code is created again. Read only for the rules mcsync made, each with one code.
+     *
+     * Generated from protobuf field <code>int64 promo_codes_missing = 11;</code>
+     * @param int|string $var
+     * @return $this
+     */
+    public function setPromoCodesMissing($var)
+    {
+        GPBUtil::checkInt64($var);
+        $this->promo_codes_missing = $var;
 
         return $this;
     }

@@ -92,6 +92,13 @@ class Settings extends \Google\Protobuf\Internal\Message
      * Generated from protobuf field <code>string cart_recovery_url = 14;</code>
      */
     protected $cart_recovery_url = '';
+    /**
+     * How often mcsync audits each live store by itself (the choices of list_update_interval;
+     * daily unless set). See UpdateSettingsRequest.audit_interval.
+     *
+     * Generated from protobuf field <code>.mcsync.v1.ListUpdateInterval audit_interval = 15;</code>
+     */
+    protected $audit_interval = 0;
 
     /**
      * Constructor.
@@ -127,6 +134,9 @@ class Settings extends \Google\Protobuf\Internal\Message
      *     @type string $cart_recovery_url
      *           The shop's cart-recovery page ("" when unset: carts keep the checkout_url the shop sent).
      *           See UpdateSettingsRequest.cart_recovery_url.
+     *     @type int $audit_interval
+     *           How often mcsync audits each live store by itself (the choices of list_update_interval;
+     *           daily unless set). See UpdateSettingsRequest.audit_interval.
      * }
      */
     public function __construct($data = NULL) {
@@ -514,6 +524,34 @@ class Settings extends \Google\Protobuf\Internal\Message
     {
         GPBUtil::checkString($var, True);
         $this->cart_recovery_url = $var;
+
+        return $this;
+    }
+
+    /**
+     * How often mcsync audits each live store by itself (the choices of list_update_interval;
+     * daily unless set). See UpdateSettingsRequest.audit_interval.
+     *
+     * Generated from protobuf field <code>.mcsync.v1.ListUpdateInterval audit_interval = 15;</code>
+     * @return int
+     */
+    public function getAuditInterval()
+    {
+        return $this->audit_interval;
+    }
+
+    /**
+     * How often mcsync audits each live store by itself (the choices of list_update_interval;
+     * daily unless set). See UpdateSettingsRequest.audit_interval.
+     *
+     * Generated from protobuf field <code>.mcsync.v1.ListUpdateInterval audit_interval = 15;</code>
+     * @param int $var
+     * @return $this
+     */
+    public function setAuditInterval($var)
+    {
+        GPBUtil::checkEnum($var, \Mcsync\V1\ListUpdateInterval::class);
+        $this->audit_interval = $var;
 
         return $this;
     }

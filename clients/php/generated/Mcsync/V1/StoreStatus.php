@@ -59,6 +59,12 @@ class StoreStatus extends \Google\Protobuf\Internal\Message
      * Generated from protobuf field <code>bool detached = 9;</code>
      */
     protected $detached = false;
+    /**
+     * The last scheduled self-audit of this store; absent before the first.
+     *
+     * Generated from protobuf field <code>.mcsync.v1.Audit last_audit = 10;</code>
+     */
+    protected $last_audit = null;
 
     /**
      * Constructor.
@@ -81,6 +87,8 @@ class StoreStatus extends \Google\Protobuf\Internal\Message
      *     @type \Google\Protobuf\Timestamp $lost_at
      *     @type bool $detached
      *           Its list is no longer selected: not fed; RemoveStore removes it from Mailchimp.
+     *     @type \Mcsync\V1\Audit $last_audit
+     *           The last scheduled self-audit of this store; absent before the first.
      * }
      */
     public function __construct($data = NULL) {
@@ -322,6 +330,42 @@ class StoreStatus extends \Google\Protobuf\Internal\Message
     {
         GPBUtil::checkBool($var);
         $this->detached = $var;
+
+        return $this;
+    }
+
+    /**
+     * The last scheduled self-audit of this store; absent before the first.
+     *
+     * Generated from protobuf field <code>.mcsync.v1.Audit last_audit = 10;</code>
+     * @return \Mcsync\V1\Audit|null
+     */
+    public function getLastAudit()
+    {
+        return $this->last_audit;
+    }
+
+    public function hasLastAudit()
+    {
+        return isset($this->last_audit);
+    }
+
+    public function clearLastAudit()
+    {
+        unset($this->last_audit);
+    }
+
+    /**
+     * The last scheduled self-audit of this store; absent before the first.
+     *
+     * Generated from protobuf field <code>.mcsync.v1.Audit last_audit = 10;</code>
+     * @param \Mcsync\V1\Audit $var
+     * @return $this
+     */
+    public function setLastAudit($var)
+    {
+        GPBUtil::checkMessage($var, \Mcsync\V1\Audit::class);
+        $this->last_audit = $var;
 
         return $this;
     }

@@ -69,6 +69,18 @@ class UpdateSettingsRequest extends \Google\Protobuf\Internal\Message
      * Generated from protobuf field <code>optional string cart_recovery_url = 10;</code>
      */
     protected $cart_recovery_url = null;
+    /**
+     * How often mcsync checks each live store against Mailchimp with no button pressed: a
+     * read-only reconciliation (about 10 reads per 10,000 records, giving way to live sync and
+     * uploads on the key's connections), never while an upload runs. Drift (records deleted in
+     * Mailchimp, orphans, variants, adopted records, promo codes, a deleted store) starts the
+     * repair: a reconciled upload whose trigger starts "audit:". Daily by default;
+     * LIST_UPDATE_INTERVAL_NEVER turns it off. Each store's last audit is in
+     * SyncService/GetSyncStatus (StoreStatus.last_audit).
+     *
+     * Generated from protobuf field <code>optional .mcsync.v1.ListUpdateInterval audit_interval = 11;</code>
+     */
+    protected $audit_interval = null;
 
     /**
      * Constructor.
@@ -97,6 +109,14 @@ class UpdateSettingsRequest extends \Google\Protobuf\Internal\Message
      *           URL plus one parameter, `mcsync_cart=<token>`: a token signed by mcsync that names the store
      *           and the cart and nothing personal. The page passes it to StoreDataService/RecoverCart. A
      *           change re-sends every live cart with its new link.
+     *     @type int $audit_interval
+     *           How often mcsync checks each live store against Mailchimp with no button pressed: a
+     *           read-only reconciliation (about 10 reads per 10,000 records, giving way to live sync and
+     *           uploads on the key's connections), never while an upload runs. Drift (records deleted in
+     *           Mailchimp, orphans, variants, adopted records, promo codes, a deleted store) starts the
+     *           repair: a reconciled upload whose trigger starts "audit:". Daily by default;
+     *           LIST_UPDATE_INTERVAL_NEVER turns it off. Each store's last audit is in
+     *           SyncService/GetSyncStatus (StoreStatus.last_audit).
      * }
      */
     public function __construct($data = NULL) {
@@ -452,6 +472,54 @@ class UpdateSettingsRequest extends \Google\Protobuf\Internal\Message
     {
         GPBUtil::checkString($var, True);
         $this->cart_recovery_url = $var;
+
+        return $this;
+    }
+
+    /**
+     * How often mcsync checks each live store against Mailchimp with no button pressed: a
+     * read-only reconciliation (about 10 reads per 10,000 records, giving way to live sync and
+     * uploads on the key's connections), never while an upload runs. Drift (records deleted in
+     * Mailchimp, orphans, variants, adopted records, promo codes, a deleted store) starts the
+     * repair: a reconciled upload whose trigger starts "audit:". Daily by default;
+     * LIST_UPDATE_INTERVAL_NEVER turns it off. Each store's last audit is in
+     * SyncService/GetSyncStatus (StoreStatus.last_audit).
+     *
+     * Generated from protobuf field <code>optional .mcsync.v1.ListUpdateInterval audit_interval = 11;</code>
+     * @return int
+     */
+    public function getAuditInterval()
+    {
+        return isset($this->audit_interval) ? $this->audit_interval : 0;
+    }
+
+    public function hasAuditInterval()
+    {
+        return isset($this->audit_interval);
+    }
+
+    public function clearAuditInterval()
+    {
+        unset($this->audit_interval);
+    }
+
+    /**
+     * How often mcsync checks each live store against Mailchimp with no button pressed: a
+     * read-only reconciliation (about 10 reads per 10,000 records, giving way to live sync and
+     * uploads on the key's connections), never while an upload runs. Drift (records deleted in
+     * Mailchimp, orphans, variants, adopted records, promo codes, a deleted store) starts the
+     * repair: a reconciled upload whose trigger starts "audit:". Daily by default;
+     * LIST_UPDATE_INTERVAL_NEVER turns it off. Each store's last audit is in
+     * SyncService/GetSyncStatus (StoreStatus.last_audit).
+     *
+     * Generated from protobuf field <code>optional .mcsync.v1.ListUpdateInterval audit_interval = 11;</code>
+     * @param int $var
+     * @return $this
+     */
+    public function setAuditInterval($var)
+    {
+        GPBUtil::checkEnum($var, \Mcsync\V1\ListUpdateInterval::class);
+        $this->audit_interval = $var;
 
         return $this;
     }
