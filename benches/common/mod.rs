@@ -43,6 +43,7 @@ impl Bench {
         .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let server = server::start(ServerConfig {
+            health_listen: None,
             listen: "127.0.0.1:0".parse().unwrap(),
             data_dir: dir.path().join("data"),
             token: Some(TOKEN.into()),

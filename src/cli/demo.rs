@@ -141,6 +141,7 @@ pub(super) async fn demo(args: DemoArgs) -> Result<(), String> {
     });
     let token = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
     let config = ServerConfig {
+        health_listen: None,
         listen: args.listen,
         data_dir: data_dir.clone(),
         token: Some(token.clone()),

@@ -235,6 +235,11 @@ pub(crate) struct ServeArgs {
     /// clear): only behind a TLS-terminating proxy on a trusted network.
     #[arg(long)]
     pub insecure_plaintext: bool,
+    /// Also serve `grpc.health.v1` and `GET /metrics` alone on this address, in plaintext and
+    /// without the token, for what inside a cluster speaks neither (Kubernetes' native gRPC
+    /// probes, Prometheus); everything else stays on --listen.
+    #[arg(long, env = "MCSYNC_HEALTH_LISTEN")]
+    pub health_listen: Option<SocketAddr>,
     /// Mailchimp API base URL with its path; default `https://<dc>.api.mailchimp.com/3.0`.
     #[arg(long, env = "MCSYNC_MAILCHIMP_URL")]
     pub mailchimp_url: Option<Url>,
@@ -427,6 +432,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             _ => return Err("--tls-cert and --tls-key go together".into()),
         },
         insecure_plaintext: args.insecure_plaintext,
+        health_listen: args.health_listen,
         webhook_base_url: match args.webhook_base_url.as_deref() {
             None => String::new(),
             Some(url) => crate::domain::validate::webhook_base_url(url)

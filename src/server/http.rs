@@ -33,6 +33,8 @@ pub const PATH: &str = "/metrics";
 pub struct HttpEndpointsLayer {
     pub app: Arc<App>,
     pub auth: BearerAuth,
+    /// Whether Mailchimp's webhook deliveries are taken here (not on the health-only port).
+    pub webhooks: bool,
 }
 
 impl<S> Layer<S> for HttpEndpointsLayer {
@@ -42,6 +44,7 @@ impl<S> Layer<S> for HttpEndpointsLayer {
             inner,
             app: self.app.clone(),
             auth: self.auth.clone(),
+            webhooks: self.webhooks,
         }
     }
 }
@@ -51,6 +54,7 @@ pub struct HttpEndpoints<S> {
     inner: S,
     app: Arc<App>,
     auth: BearerAuth,
+    webhooks: bool,
 }
 
 impl<S, B> Service<Request<Body>> for HttpEndpoints<S>
@@ -73,6 +77,7 @@ where
             .uri()
             .path()
             .strip_prefix(crate::sync::webhooks::PATH)
+            .filter(|_| self.webhooks)
             .map(str::to_owned)
         {
             let app = self.app.clone();

@@ -60,6 +60,12 @@ pub struct ServerConfig {
     /// The public base URL Mailchimp's webhooks reach this server at, when the setting is
     /// empty ("" for none).
     pub webhook_base_url: String,
+    /// A second address serving only `grpc.health.v1` and `GET /metrics`, in plaintext and
+    /// without the token: for what inside a cluster speaks neither TLS nor per-shop tokens
+    /// (Kubernetes' native gRPC probes, one Prometheus job for every shop). Health says only
+    /// SERVING or NOT_SERVING and metrics hold counts, no shop data; every other service (and
+    /// Mailchimp's webhooks) stays on `listen`, with its TLS and token.
+    pub health_listen: Option<SocketAddr>,
 }
 
 /// Bounds on what one client can make the server hold; each is a `serve` flag.
@@ -136,6 +142,10 @@ pub struct ServerHandle {
     pub addr: SocketAddr,
     /// The use-cases, for in-process callers (the demo, tests).
     pub app: Arc<App>,
+    /// Where the health-only listener listens, when one was asked for.
+    pub health_addr: Option<SocketAddr>,
+    /// Stops the health-only listener.
+    health_stop: Option<oneshot::Sender<()>>,
     stop: Option<oneshot::Sender<()>>,
     grace: std::time::Duration,
     server: JoinHandle<Result<(), tonic::transport::Error>>,
@@ -155,6 +165,10 @@ impl ServerHandle {
             tracing::warn!(grace = ?self.grace, "calls still open after the grace period; stopping background work under them");
         }
         self.app.close().await;
+        // Probes see the server until its work is stopped.
+        if let Some(stop) = self.health_stop.take() {
+            let _ = stop.send(());
+        }
         // Closing ends what followed background work (job progress streams).
         if !drained && !self.drain().await {
             tracing::warn!("a client still holds a call open; it ends with the process");
@@ -226,6 +240,48 @@ async fn report_health(health: &tonic_health::server::HealthReporter, serving: b
     }
 }
 
+/// The health-only listener: `grpc.health.v1` and `GET /metrics`, plaintext, no token (see
+/// [`ServerConfig::health_listen`]). Returns where it listens and what stops it.
+async fn serve_health<S>(
+    at: SocketAddr,
+    service: S,
+    app: Arc<App>,
+) -> Result<(SocketAddr, oneshot::Sender<()>), StartError>
+where
+    S: tower_service::Service<
+            tonic::codegen::http::Request<tonic::body::Body>,
+            Response = tonic::codegen::http::Response<tonic::body::Body>,
+            Error = std::convert::Infallible,
+        > + tonic::server::NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let listener = TcpListener::bind(at)
+        .await
+        .map_err(|source| StartError::Bind { addr: at, source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartError::Setup(e.to_string()))?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    let router = Server::builder()
+        .accept_http1(true)
+        .layer(http::HttpEndpointsLayer {
+            app,
+            auth: BearerAuth::new(None),
+            webhooks: false,
+        })
+        .add_service(service);
+    tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
+        let _ = stopped.await;
+    }));
+    tracing::info!(%addr, "health listening (grpc.health.v1 and GET /metrics, plaintext, no token)");
+    Ok((addr, stop))
+}
+
 /// Binds `config.listen` and starts serving.
 pub async fn start(config: ServerConfig) -> Result<ServerHandle, StartError> {
     let public = !config.listen.ip().is_loopback();
@@ -271,6 +327,13 @@ pub async fn start_on(
 
     let (health, health_service) = tonic_health::server::health_reporter();
     report_health(&health, true).await;
+    let (health_addr, health_stop) = match config.health_listen {
+        Some(at) => {
+            let (addr, stop) = serve_health(at, health_service.clone(), app.clone()).await?;
+            (Some(addr), Some(stop))
+        }
+        None => (None, None),
+    };
     // NOT_SERVING while the store cannot write (every service writes or reads through it),
     // SERVING again once a write succeeds; ends with the app.
     let mut store_health = app.store_health();
@@ -308,6 +371,7 @@ pub async fn start_on(
         .layer(http::HttpEndpointsLayer {
             app: app.clone(),
             auth: auth.clone(),
+            webhooks: true,
         })
         .layer(tonic_web::GrpcWebLayer::new())
         .layer(http::GrpcCountLayer(metrics.grpc_requests.clone()))
@@ -367,6 +431,8 @@ pub async fn start_on(
     Ok(ServerHandle {
         addr,
         app,
+        health_addr,
+        health_stop,
         stop: Some(stop),
         grace: limits.shutdown_grace,
         server,

@@ -57,6 +57,7 @@ async fn health_answers_serving_without_a_token() {
 #[tokio::test]
 async fn the_server_refuses_a_public_address_without_a_token() {
     let config = mcsync::server::ServerConfig {
+        health_listen: None,
         listen: "0.0.0.0:0".parse().unwrap(),
         data_dir: tempfile::tempdir().unwrap().path().join("d"),
         token: None,

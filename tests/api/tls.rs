@@ -144,3 +144,88 @@ async fn a_public_address_without_tls_is_refused_unless_insecure_plaintext_is_gi
         "{text}"
     );
 }
+
+/// Kubernetes' native gRPC probes speak neither TLS nor tokens: `--health-listen` answers
+/// `grpc.health.v1` (and `GET /metrics`) alone on a plaintext port of its own, while
+/// everything else stays behind TLS and the token.
+#[tokio::test]
+async fn a_health_only_port_answers_plaintext_probes_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    certificates(dir.path());
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_mcsync"));
+    serve.env("MCSYNC_TOKEN", TOKEN);
+    let (cert, key) = (dir.path().join("server.pem"), dir.path().join("server.key"));
+    let extra = [
+        std::ffi::OsStr::new("--tls-cert"),
+        cert.as_os_str(),
+        std::ffi::OsStr::new("--tls-key"),
+        key.as_os_str(),
+        std::ffi::OsStr::new("--health-listen"),
+        std::ffi::OsStr::new("127.0.0.1:0"),
+    ];
+    let data = dir.path().join("data");
+    let mut server = start_command(serve, &extra, &data, "http://127.0.0.1:9/3.0", "info");
+    let health_addr = {
+        let lines = server.lines.lock().unwrap();
+        let line = lines
+            .iter()
+            .find(|l| l.contains("health listening"))
+            .expect("the health port is logged before the server's own line")
+            .clone();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        v["addr"].as_str().unwrap().to_owned()
+    };
+
+    let channel = tonic::transport::Channel::from_shared(format!("http://{health_addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+    let answer = HealthClient::new(channel.clone())
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .expect("no token, no TLS")
+        .into_inner();
+    assert_eq!(answer.status, 1, "SERVING");
+    let other = mcsync::proto::v1::settings_service_client::SettingsServiceClient::new(channel)
+        .get_settings(mcsync::proto::v1::GetSettingsRequest {})
+        .await
+        .unwrap_err();
+    assert_eq!(
+        other.code(),
+        tonic::Code::Unimplemented,
+        "health only: {other:?}"
+    );
+
+    // Prometheus, one job for every shop: the metrics without a token; no webhook taken here.
+    mcsync::mailchimp::install_crypto_provider();
+    let http = reqwest::Client::new();
+    let metrics = http
+        .get(format!("http://{health_addr}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 200);
+    assert!(
+        metrics
+            .text()
+            .await
+            .unwrap()
+            .contains("mcsync_outbox_depth")
+    );
+    let hook = http
+        .post(format!("http://{health_addr}/mailchimp/webhook/anything"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        hook.headers().get("grpc-status").map(|v| v.as_bytes()),
+        Some(b"12".as_slice()),
+        "webhooks only on the main port: {hook:?}"
+    );
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+}

@@ -106,6 +106,7 @@ pub async fn spawn_app_limited(
     let sim = sim::start(sim_config, TcpListener::bind("127.0.0.1:0").await.unwrap()).unwrap();
     let data_dir = tempfile::tempdir().unwrap();
     let config = ServerConfig {
+        health_listen: None,
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: data_dir.path().join("data"),
         token: Some(TOKEN.into()),
