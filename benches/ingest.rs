@@ -79,6 +79,20 @@ fn breakdown(n: u64) -> (f64, f64) {
     (validate_rate, n as f64 / start.elapsed().as_secs_f64())
 }
 
+/// Bytes of the files under `dir`.
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
 fn prefill() -> Option<u64> {
     std::env::var("INGEST_PREFILL")
         .ok()
@@ -183,6 +197,8 @@ async fn main() {
     let rss = common::rss_mib(server.id(), "VmHWM:");
     let _ = server.kill();
     let _ = server.wait();
+    // What a shop's mirror takes on disk (docs/operators.md sizes volumes by it).
+    let disk = dir_bytes(dir.path()) as f64 / (1024.0 * 1024.0);
 
     println!("raw sled baseline ...");
     let sled_rate = raw_sled(n);
@@ -197,6 +213,10 @@ async fn main() {
         100.0 * grpc_rate / sled_rate
     );
     println!("server peak RSS:    {rss:>10} MiB");
+    println!(
+        "data dir on disk:   {disk:>10.0} MiB  ({:.0} bytes a record)",
+        disk * 1024.0 * 1024.0 / n as f64
+    );
     println!(
         "breakdown: validation alone {validate_rate:.0} records/s; store write alone {store_rate:.0} records/s"
     );

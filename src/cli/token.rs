@@ -31,12 +31,14 @@ pub(crate) fn resolve(
     Ok(Some(token.to_owned()))
 }
 
+/// Readable by its group is not warned about: a Kubernetes Secret mounted for a non-root pod
+/// is group-readable by the pod's own group (fsGroup), as system secrets are by theirs.
 #[cfg(unix)]
 fn warn_if_readable_by_others(file: &Path) {
     use std::os::unix::fs::PermissionsExt;
     if let Ok(meta) = std::fs::metadata(file) {
-        if meta.permissions().mode() & 0o077 != 0 {
-            tracing::warn!(file = %file.display(), "the token file can be read by other users (chmod 600 it)");
+        if meta.permissions().mode() & 0o007 != 0 {
+            tracing::warn!(file = %file.display(), "the token file can be read by every user (chmod 600 it)");
         }
     }
 }
