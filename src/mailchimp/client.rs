@@ -105,7 +105,10 @@ impl AccountClient {
         }
     }
 
-    /// `PUT /lists/{id}/members/{hash}`: Mailchimp's upsert of a member.
+    /// `PUT /lists/{id}/members/{hash}`: Mailchimp's upsert of a member. With
+    /// `skip_merge_validation=true`: an audience's required merge fields never block a
+    /// subscription or a consent request; only the merchant's own form decides what is
+    /// required (issue 27).
     pub async fn put_member(
         &self,
         list_id: &str,
@@ -113,7 +116,8 @@ impl AccountClient {
         body: &serde_json::Value,
     ) -> Result<MemberWire, MailchimpError> {
         let path = member_path(list_id, email);
-        let bytes = self.send(Method::PUT, &path, &[], Some(body)).await?;
+        let query = [("skip_merge_validation", "true".to_owned())];
+        let bytes = self.send(Method::PUT, &path, &query, Some(body)).await?;
         serde_json::from_slice(&bytes).map_err(|e| MailchimpError::Decode(format!("{path}: {e}")))
     }
 

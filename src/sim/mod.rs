@@ -319,6 +319,15 @@ impl SimHandle {
         self.with_account(api_key, |a| a.add_list(name))
     }
 
+    /// Makes a merge field of an audience required, as a merchant would in Mailchimp's UI.
+    pub fn require_merge_field(&self, api_key: &str, list_id: &str, tag: &str) {
+        self.with_account(api_key, |a| {
+            if let Ok(list) = a.list_mut(list_id) {
+                list.required_merge_fields.push(tag.to_owned());
+            }
+        });
+    }
+
     /// Deletes an audience, as a merchant would in Mailchimp's UI.
     pub fn remove_list(&self, api_key: &str, list_id: &str) -> bool {
         self.with_account(api_key, |a| a.remove_list(list_id))

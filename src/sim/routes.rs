@@ -341,8 +341,10 @@ async fn put_member(
     State(s): Sim,
     Extension(a): Extension<AccountIdx>,
     Path((list_id, hash)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Answer {
+    let skip_merge_validation = q.get("skip_merge_validation").is_some_and(|v| v == "true");
     let body: Value = serde_json::from_slice(&body).map_err(|_| SimError::json_parse())?;
     let shared = s.clone();
     with_account(&s, a, |acc| {
@@ -351,7 +353,7 @@ async fn put_member(
             .members
             .get(&hash.to_lowercase())
             .map(|m| m.status.clone());
-        let answer = list.upsert_member(&hash, &body)?;
+        let answer = list.upsert_member_with(&hash, &body, skip_merge_validation)?;
         let new = answer["status"].as_str().unwrap_or_default();
         let email = answer["email_address"].as_str().unwrap_or_default();
         let no_merges = serde_json::Map::new();

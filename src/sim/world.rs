@@ -75,6 +75,9 @@ pub struct List {
     pub confirmation_mails: u64,
     /// The audience's webhooks.
     pub webhooks: Vec<super::webhooks::Hook>,
+    /// Merge tags the merchant made required: a member write without a value for one is
+    /// refused ("Your merge fields were invalid."), unless it says `skip_merge_validation`.
+    pub required_merge_fields: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -268,6 +271,7 @@ impl Account {
             seeded_members,
             confirmation_mails: 0,
             webhooks: Vec::new(),
+            required_merge_fields: Vec::new(),
         });
         id
     }
@@ -438,7 +442,19 @@ impl List {
     /// `PUT /lists/{id}/members/{hash}`: the add-or-update rules. `status_if_new` applies only
     /// to a new member; `status` changes an existing one; an existing member keeps its status
     /// otherwise.
+    #[cfg(test)]
     pub fn upsert_member(&mut self, hash: &str, body: &Value) -> Result<Value, SimError> {
+        self.upsert_member_with(hash, body, false)
+    }
+
+    /// [`Self::upsert_member`], with the request's `skip_merge_validation`: when false, the
+    /// member the write would leave must have a value for every required merge field.
+    pub fn upsert_member_with(
+        &mut self,
+        hash: &str,
+        body: &Value,
+        skip_merge_validation: bool,
+    ) -> Result<Value, SimError> {
         let obj = body.as_object().ok_or_else(|| {
             SimError::schema("", "Schema describes object, other type found instead")
         })?;
@@ -564,6 +580,25 @@ impl List {
         if let (Some(current), Some(wanted)) = (&before, &status) {
             check_transition(&email, current, wanted)?;
         }
+        if !skip_merge_validation {
+            let held = self.members.get(&hash).map(|m| &m.merge_fields);
+            let missing: Vec<(&str, String)> = self
+                .required_merge_fields
+                .iter()
+                .filter(|tag| {
+                    let value = merge_fields
+                        .get(tag.as_str())
+                        .or_else(|| held.and_then(|h| h.get(tag.as_str())));
+                    value.is_none_or(|v| v.as_str().is_some_and(|s| s.trim().is_empty()))
+                })
+                .map(|tag| (tag.as_str(), "Please enter a value".to_owned()))
+                .collect();
+            if !missing.is_empty() {
+                let mut e = SimError::invalid_resource(missing);
+                e.problem.detail = "Your merge fields were invalid.".into();
+                return Err(e);
+            }
+        }
         let now = now_iso();
         let member = self.members.entry(hash.clone()).or_insert_with(|| Member {
             email: email.clone(),
@@ -664,6 +699,31 @@ mod tests {
         assert_eq!(a.lists[0].categories.len(), 2);
         assert_eq!(a.lists[0].categories[0].interests.len(), 3);
         assert_eq!(a.lists[0].segments.len(), 2);
+    }
+
+    #[test]
+    fn a_required_merge_field_is_refused_unless_validation_is_skipped() {
+        let mut a = account();
+        let list = &mut a.lists[0];
+        list.required_merge_fields.push("PHONE".into());
+        let email = "p@example.com";
+        let hash = subscriber_hash(email);
+        let body = json!({"email_address": email, "status_if_new": "pending"});
+        let err = list.upsert_member_with(&hash, &body, false).unwrap_err();
+        assert_eq!(err.problem.status, 400);
+        assert_eq!(err.problem.detail, "Your merge fields were invalid.");
+        assert_eq!(err.problem.errors[0].field, "PHONE");
+        assert!(list.members.is_empty(), "nothing written");
+        list.upsert_member_with(&hash, &body, true).unwrap();
+        // A member with a phone passes, and keeps passing without sending it again; the one
+        // written without it still does not.
+        let other = subscriber_hash("q@example.com");
+        let phone = json!({"email_address": "q@example.com", "status_if_new": "pending",
+            "merge_fields": {"PHONE": "555-0100"}});
+        list.upsert_member_with(&other, &phone, false).unwrap();
+        let again = json!({"email_address": "q@example.com", "status_if_new": "pending"});
+        assert!(list.upsert_member_with(&other, &again, false).is_ok());
+        assert!(list.upsert_member_with(&hash, &body, false).is_err());
     }
 
     #[test]

@@ -385,3 +385,39 @@ async fn uploads_and_live_sync_never_change_a_members_status() {
     );
     app.stop().await;
 }
+
+/// An audience whose merchant made PHONE required: Mailchimp refuses a member write without it
+/// ("Your merge fields were invalid."), unless the write says `skip_merge_validation`. The
+/// shop's form does not ask for a phone, and mcsync's member writes never let an audience's
+/// required fields block a subscription or a consent request.
+#[tokio::test]
+async fn a_required_merge_field_never_blocks_a_subscription() {
+    for single in [true, false] {
+        let (app, lists) = shop(single, pb::SubscriptionElementType::Checkbox).await;
+        app.sim.require_merge_field(KEY_A, &lists[0], "PHONE");
+        let email = "phoneless@example.com";
+        let hash = format!("{:x}", md5::compute(email));
+        let path = format!("/lists/{}/members/{hash}", lists[0]);
+        let bare = serde_json::json!({"email_address": email, "status_if_new": "pending"});
+        assert_eq!(
+            app.sim_call("PUT", &path, bare.clone()).await,
+            400,
+            "what Mailchimp refuses"
+        );
+
+        app.subscriptions()
+            .subscribe(request(email, &[&lists[0]]))
+            .await
+            .unwrap();
+        let now = settled(&app, email).await;
+        let l0 = now.iter().find(|l| l.list_id == lists[0]).unwrap();
+        let wanted = if single { "subscribed" } else { "pending" };
+        assert_eq!(
+            (l0.state(), l0.status.as_str(), l0.error.as_str()),
+            (pb::SubscriptionState::Applied, wanted, ""),
+            "single opt-in {single}"
+        );
+        assert_eq!(status(&app, &lists[0], email).as_deref(), Some(wanted));
+        app.stop().await;
+    }
+}
