@@ -99,11 +99,22 @@ impl Auditor {
                 metrics.audit_findings.with_label_values(&[found]).inc_by(n);
             }
         }
+        let repair = if audits.iter().any(|a| !a.in_sync && a.error.is_empty()) {
+            self.repair(&mut audits).await?
+        } else {
+            None
+        };
+        // Saved once each, the repair job named, before anything can note its end.
         for a in &audits {
             self.store.save_audit(a).await?;
         }
-        if audits.iter().any(|a| !a.in_sync && a.error.is_empty()) {
-            self.repair(&mut audits).await?;
+        if let Some(progress) = repair {
+            let repaired: Vec<pb::Audit> = audits
+                .iter()
+                .filter(|a| !a.repair_job_id.is_empty())
+                .cloned()
+                .collect();
+            tokio::spawn(note_the_end(self.store.clone(), progress, repaired));
         }
         Ok(audits)
     }
@@ -175,8 +186,11 @@ impl Auditor {
     }
 
     /// Starts the reconciled upload that repairs what the audits found, in the mode of the
-    /// last job; a task notes its end in the saved audits.
-    async fn repair(&self, audits: &mut [pb::Audit]) -> Result<(), StoreError> {
+    /// last job, and names it in the audits that found drift; its progress, when it started.
+    async fn repair(
+        &self,
+        audits: &mut [pb::Audit],
+    ) -> Result<Option<watch::Receiver<pb::JobProgress>>, StoreError> {
         let mode = self
             .store
             .jobs(1)?
@@ -188,42 +202,22 @@ impl Auditor {
             .map(|a| describe(a.found.as_ref()))
             .collect();
         let trigger = format!("audit: {}", what.join("; "));
-        let mut progress = match self.jobs.start(mode, false, trigger).await {
+        let progress = match self.jobs.start(mode, false, trigger).await {
             Ok(rx) => rx,
             Err(e) => {
                 tracing::warn!(error = %e, "could not start the audit's repair job");
-                return Ok(());
+                return Ok(None);
             }
         };
         let job_id = progress.borrow().job_id.clone();
-        let mut repaired = Vec::new();
         for a in audits
             .iter_mut()
             .filter(|a| !a.in_sync && a.error.is_empty())
         {
             a.repair_job_id.clone_from(&job_id);
             a.repair_state = pb::JobState::Running as i32;
-            self.store.save_audit(a).await?;
-            repaired.push(a.clone());
         }
-        let store = self.store.clone();
-        tokio::spawn(async move {
-            // Ends with the job, or with the server (which halts the job where it stands).
-            let end = match progress
-                .wait_for(|p| p.state != pb::JobState::Running as i32)
-                .await
-            {
-                Ok(p) => p.state,
-                Err(_) => return,
-            };
-            for mut a in repaired {
-                a.repair_state = end;
-                if let Err(e) = store.save_audit(&a).await {
-                    tracing::warn!(error = %e, "could not note the repair's end");
-                }
-            }
-        });
-        Ok(())
+        Ok(Some(progress))
     }
 
     /// The auditor task of a running server, until `shutdown` is set.
@@ -261,6 +255,28 @@ impl Auditor {
         let due = last.saturating_add(i64::try_from(period.as_secs()).unwrap_or(i64::MAX));
         let left = due.saturating_sub(crate::domain::now()).max(0);
         Some(std::time::Duration::from_secs(left.unsigned_abs()))
+    }
+}
+
+/// Notes how the repair job ended in the audits that started it (or gives up with the server,
+/// which halts the job where it stands).
+async fn note_the_end(
+    store: Store,
+    mut progress: watch::Receiver<pb::JobProgress>,
+    repaired: Vec<pb::Audit>,
+) {
+    let end = match progress
+        .wait_for(|p| p.state != pb::JobState::Running as i32)
+        .await
+    {
+        Ok(p) => p.state,
+        Err(_) => return,
+    };
+    for mut a in repaired {
+        a.repair_state = end;
+        if let Err(e) = store.save_audit(&a).await {
+            tracing::warn!(error = %e, "could not note the repair's end");
+        }
     }
 }
 
