@@ -158,11 +158,25 @@ pub fn reconciliation(r: &pb::Reconciliation) -> String {
     line
 }
 
+/// "list1234 would get 10 new contacts: 4 subscribed, 0 pending, 6 transactional".
+pub fn new_contacts(c: &pb::NewContacts) -> String {
+    let n = c.subscribed + c.pending + c.transactional;
+    let bound = if c.exact { "" } else { "at most " };
+    format!(
+        "{:<10.10} would get {bound}{n} new contacts: {} subscribed, {} pending, {} transactional",
+        c.list_id, c.subscribed, c.pending, c.transactional
+    )
+}
+
 /// A dry run's plan: what each store found, then a row per store and kind (fits 80 columns).
 pub fn plan_table(p: &pb::JobProgress) -> String {
     let mut out = String::from("Dry run: nothing was sent to Mailchimp.\n");
     for r in &p.reconciliations {
         out.push_str(&reconciliation(r));
+        out.push('\n');
+    }
+    for c in &p.new_contacts {
+        out.push_str(&new_contacts(c));
         out.push('\n');
     }
     out.push_str(&format!(

@@ -105,6 +105,38 @@ impl AccountClient {
         }
     }
 
+    /// The lower-cased emails of an audience's members of any status (`fields=`, one read per
+    /// 1,000), when it has at most `max` of them; `None` when it has more (its first page says
+    /// so, and nothing more is read). The reads taken come with the answer.
+    pub async fn member_emails(
+        &self,
+        list_id: &str,
+        max: u64,
+    ) -> Result<(Option<std::collections::HashSet<String>>, u64), MailchimpError> {
+        #[derive(serde::Deserialize)]
+        struct Email {
+            email_address: String,
+        }
+        let path = format!("/lists/{}/members", seg(list_id));
+        let fields = "members.email_address";
+        let (first, total): (Vec<Email>, u64) =
+            self.page(&path, "members", Some(fields), 0).await?;
+        if total > max {
+            return Ok((None, 1));
+        }
+        let mut emails: std::collections::HashSet<String> = first
+            .into_iter()
+            .map(|e| e.email_address.to_lowercase())
+            .collect();
+        let mut reads = 1;
+        if total > MAX_PAGE {
+            let all: Vec<Email> = self.get_all_fields(&path, "members", Some(fields)).await?;
+            reads += total.div_ceil(MAX_PAGE);
+            emails.extend(all.into_iter().map(|e| e.email_address.to_lowercase()));
+        }
+        Ok((Some(emails), reads))
+    }
+
     /// `PUT /lists/{id}/members/{hash}`: Mailchimp's upsert of a member. With
     /// `skip_merge_validation=true`: an audience's required merge fields never block a
     /// subscription or a consent request; only the merchant's own form decides what is

@@ -319,6 +319,40 @@ impl SimHandle {
         self.with_account(api_key, |a| a.add_list(name))
     }
 
+    /// An audience's members counted by status (`subscribed`, `pending`, `transactional`, …).
+    pub fn member_statuses(
+        &self,
+        api_key: &str,
+        list_id: &str,
+    ) -> std::collections::BTreeMap<String, u64> {
+        let world = self.shared.world.lock().expect("world lock");
+        let mut out = std::collections::BTreeMap::new();
+        if let Some(list) = world
+            .accounts
+            .iter()
+            .filter(|a| a.api_key == api_key)
+            .flat_map(|a| &a.lists)
+            .find(|l| l.id == list_id)
+        {
+            for m in list.members.values() {
+                *out.entry(m.status.clone()).or_default() += 1;
+            }
+        }
+        out
+    }
+
+    /// Adds `n` transactional contacts to an audience (`contact<i>@example.net`), as a large
+    /// audience's history would have them.
+    pub fn add_contacts(&self, api_key: &str, list_id: &str, n: usize) {
+        self.with_account(api_key, |a| {
+            if let Ok(list) = a.list_mut(list_id) {
+                for i in 0..n {
+                    list.join_as_customer(&format!("contact{i}@example.net"), false);
+                }
+            }
+        });
+    }
+
     /// Makes a merge field of an audience required, as a merchant would in Mailchimp's UI.
     pub fn require_merge_field(&self, api_key: &str, list_id: &str, tag: &str) {
         self.with_account(api_key, |a| {

@@ -49,6 +49,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
             get(interests),
         )
         .route("/3.0/lists/{list_id}/segments", get(segments))
+        .route("/3.0/lists/{list_id}/members", get(list_members))
         .route(
             "/3.0/lists/{list_id}/members/{subscriber_hash}",
             get(get_member).put(put_member),
@@ -321,6 +322,27 @@ async fn segments(
         Ok(Json(
             json!({"segments": items, "list_id": list.id, "total_items": list.segments.len(), "_links": []}),
         ))
+    })
+}
+
+/// `GET /lists/{id}/members`: every member of any status, in a stable order (by hash), paged.
+async fn list_members(
+    State(s): Sim,
+    Extension(a): Extension<AccountIdx>,
+    Path(list_id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Answer {
+    with_account(&s, a, |acc| {
+        let list = acc.list(&list_id)?;
+        let mut hashes: Vec<&String> = list.members.keys().collect();
+        hashes.sort();
+        let items: Vec<Value> = page(&hashes, &q)?
+            .iter()
+            .map(|h| list.member_json(h, &list.members[*h]))
+            .collect();
+        Ok(Json(json!({
+            "members": items, "list_id": list.id, "total_items": hashes.len(), "_links": []
+        })))
     })
 }
 

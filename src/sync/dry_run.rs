@@ -3,6 +3,8 @@
 //! reconciliation would correct it: create, update, delete or unchanged. Nothing is written,
 //! to Mailchimp or to the memory.
 
+use std::collections::{HashMap, HashSet};
+
 use super::context::{UploadContext, target};
 use super::push::body_hash;
 use super::reconcile::{self, Diff, ReconcileError};
@@ -32,6 +34,7 @@ pub async fn dry_run(
         }),
         ..Default::default()
     };
+    let emails = shop_emails(store, ctx.abandoned_carts)?;
     for (list_id, _) in &ctx.lists {
         let known = store.mc_store(&ctx.account_id, list_id)?;
         let (store_id, memory) = match known {
@@ -63,12 +66,102 @@ pub async fn dry_run(
             job.plan
                 .push(plan_kind(store, ctx, (&store_id, list_id), &memory, kind)?);
         }
+        job.new_contacts
+            .push(new_contacts(store, ctx, list_id, &store_id, &emails).await?);
     }
     job.finished_at = Some(prost_types::Timestamp {
         seconds: crate::domain::now(),
         nanos: 0,
     });
     Ok(job)
+}
+
+/// Audiences larger than this are not read for a preview (100 reads); the figure is then an
+/// upper bound.
+const EXACT_UP_TO: u64 = 100_000;
+
+/// Every email an upload makes a contact of (customers, and the customers of orders and, when
+/// sent, carts), lower-cased, with whether a customer record of it gave marketing consent.
+fn shop_emails(
+    store: &Store,
+    carts: bool,
+) -> Result<HashMap<String, bool>, crate::store::StoreError> {
+    let mut emails: HashMap<String, bool> = HashMap::new();
+    let mut kinds = vec![RecordKind::Customer, RecordKind::Order];
+    if carts {
+        kinds.push(RecordKind::Cart);
+    }
+    for kind in kinds {
+        store.each_record(kind, |_, record| {
+            let (email, consents) = match record {
+                pb::record::Record::Customer(c) => (c.email, c.accepts_marketing),
+                pb::record::Record::Order(o) => {
+                    (o.customer.map(|c| c.email).unwrap_or_default(), false)
+                }
+                pb::record::Record::Cart(c) if !c.lines.is_empty() => {
+                    (c.customer.map(|c| c.email).unwrap_or_default(), false)
+                }
+                _ => return Ok(()),
+            };
+            if !email.is_empty() {
+                *emails.entry(email.to_lowercase()).or_default() |= consents;
+            }
+            Ok(())
+        })?;
+    }
+    Ok(emails)
+}
+
+/// The contacts an upload would add to `list_id`: exact against its members when it has at
+/// most [`EXACT_UP_TO`], else an upper bound (every email not already sent to the store as a
+/// customer). A consenting customer becomes subscribed under single opt-in, pending under
+/// double; everyone else a transactional contact.
+async fn new_contacts(
+    store: &Store,
+    ctx: &UploadContext,
+    list_id: &str,
+    store_id: &str,
+    emails: &HashMap<String, bool>,
+) -> Result<pb::NewContacts, ReconcileError> {
+    let (members, reads) = ctx.client.member_emails(list_id, EXACT_UP_TO).await?;
+    let mut out = pb::NewContacts {
+        list_id: list_id.to_owned(),
+        exact: members.is_some(),
+        reads: reads as i64,
+        ..Default::default()
+    };
+    let known: HashSet<String> = match &members {
+        Some(_) => HashSet::new(),
+        None => {
+            let mut sent = HashSet::new();
+            store.each_record(RecordKind::Customer, |id, record| {
+                if let pb::record::Record::Customer(c) = record {
+                    if store
+                        .synced_hash(store_id, RecordKind::Customer, id)?
+                        .is_some()
+                    {
+                        sent.insert(c.email.to_lowercase());
+                    }
+                }
+                Ok(())
+            })?;
+            sent
+        }
+    };
+    for (email, consents) in emails {
+        let held = members
+            .as_ref()
+            .map_or(known.contains(email), |m| m.contains(email));
+        if held {
+            continue;
+        }
+        match (consents, ctx.single_opt_in) {
+            (true, true) => out.subscribed += 1,
+            (true, false) => out.pending += 1,
+            (false, _) => out.transactional += 1,
+        }
+    }
+    Ok(out)
 }
 
 /// mcsync's memory of a store, as the upload would see it after reconciling.

@@ -145,6 +145,13 @@ async fn a_merchant_sets_up_and_uploads_from_the_admin_page_and_a_shopper_subscr
     // The dry run: a plan, nothing sent.
     browser.submit("#plan").await;
     assert!(browser.count("#plan-result tbody tr").await >= 4);
+    // What the upload adds to the merchant's Mailchimp bill, before Upload is pressed.
+    let contacts = browser.text(".new-contacts").await;
+    assert!(
+        contacts.contains("Newsletter would get 11 new contacts")
+            && contacts.contains("0 subscribed, 5 pending confirmation, 6 non-subscribed"),
+        "{contacts}"
+    );
     snap(&browser, "admin-3-dry-run.png").await;
     assert_eq!(
         entity_requests(&app.sim.stats()),

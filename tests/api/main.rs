@@ -10,6 +10,7 @@ mod bounded;
 mod cart_recovery;
 mod cli;
 mod consent;
+mod contacts;
 mod contract;
 mod durability;
 mod exact_requests;

@@ -405,6 +405,12 @@ page_header('Mailchimp Integration with E-commerce support');
 <?php if ($plan !== null): ?>
 <div id="plan-result">
 <h3>What the upload would do</h3>
+<?php foreach ($plan->getNewContacts() as $c): $n = $c->getSubscribed() + $c->getPending() + $c->getTransactional(); ?>
+<p class="new-contacts"><b><?= h($listNames[$c->getListId()] ?? $c->getListId()) ?></b> would get
+  <b><?= $c->getExact() ? '' : 'at most ' ?><?= $n ?> new <?= $n === 1 ? 'contact' : 'contacts' ?></b>
+  (<?= (int) $c->getSubscribed() ?> subscribed, <?= (int) $c->getPending() ?> pending confirmation,
+  <?= (int) $c->getTransactional() ?> non-subscribed). Mailchimp bills by contacts, these included.</p>
+<?php endforeach; ?>
 <?php if (count($plan->getPlan()) === 0): ?><p>Nothing to send.</p><?php endif; ?>
 <table><thead><tr><th>List</th><th>Kind</th><th>Create</th><th>Update</th><th>Delete</th><th>Unchanged</th></tr></thead><tbody>
 <?php foreach ($plan->getPlan() as $p): ?>

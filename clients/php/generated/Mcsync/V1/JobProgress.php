@@ -101,6 +101,13 @@ class JobProgress extends \Google\Protobuf\Internal\Message
      * Generated from protobuf field <code>repeated .mcsync.v1.PlannedPhase plan = 16;</code>
      */
     private $plan;
+    /**
+     * Dry run only: per selected audience, the contacts the upload would add to it (the figure
+     * that decides the merchant's Mailchimp bill).
+     *
+     * Generated from protobuf field <code>repeated .mcsync.v1.NewContacts new_contacts = 17;</code>
+     */
+    private $new_contacts;
 
     /**
      * Constructor.
@@ -137,6 +144,9 @@ class JobProgress extends \Google\Protobuf\Internal\Message
      *           The answer to a dry run (UploadRequest.dry_run): not a job, nothing was sent.
      *     @type array<\Mcsync\V1\PlannedPhase>|\Google\Protobuf\Internal\RepeatedField $plan
      *           What the upload would do, per store and kind (dry runs only).
+     *     @type array<\Mcsync\V1\NewContacts>|\Google\Protobuf\Internal\RepeatedField $new_contacts
+     *           Dry run only: per selected audience, the contacts the upload would add to it (the figure
+     *           that decides the merchant's Mailchimp bill).
      * }
      */
     public function __construct($data = NULL) {
@@ -560,6 +570,34 @@ class JobProgress extends \Google\Protobuf\Internal\Message
     {
         $arr = GPBUtil::checkRepeatedField($var, \Google\Protobuf\Internal\GPBType::MESSAGE, \Mcsync\V1\PlannedPhase::class);
         $this->plan = $arr;
+
+        return $this;
+    }
+
+    /**
+     * Dry run only: per selected audience, the contacts the upload would add to it (the figure
+     * that decides the merchant's Mailchimp bill).
+     *
+     * Generated from protobuf field <code>repeated .mcsync.v1.NewContacts new_contacts = 17;</code>
+     * @return \Google\Protobuf\Internal\RepeatedField
+     */
+    public function getNewContacts()
+    {
+        return $this->new_contacts;
+    }
+
+    /**
+     * Dry run only: per selected audience, the contacts the upload would add to it (the figure
+     * that decides the merchant's Mailchimp bill).
+     *
+     * Generated from protobuf field <code>repeated .mcsync.v1.NewContacts new_contacts = 17;</code>
+     * @param array<\Mcsync\V1\NewContacts>|\Google\Protobuf\Internal\RepeatedField $var
+     * @return $this
+     */
+    public function setNewContacts($var)
+    {
+        $arr = GPBUtil::checkRepeatedField($var, \Google\Protobuf\Internal\GPBType::MESSAGE, \Mcsync\V1\NewContacts::class);
+        $this->new_contacts = $arr;
 
         return $this;
     }
