@@ -36,6 +36,24 @@ fi
 
 cargo test --locked "$@"
 
+# Nothing the tests started outlives them: the browser tests' Chromium (started by ChromeDriver
+# with a temporary profile) and the PHP built-in server's workers run in process groups the
+# tests kill whole. Zombies, already dead and waiting to be reaped, do not count.
+leftovers() {
+  sleep 1
+  ps -eo stat=,pid=,args= | awk -v admin="$PWD/clients/php/examples/admin" '
+    $1 ~ /^Z/ { next }
+    $3 ~ /chromium$/ && index($0, "--user-data-dir=/tmp/.tmp") { print; next }
+    $3 == "php" && $4 == "-S" && index($0, admin) { print }'
+}
+left=$(leftovers)
+if [ -n "$left" ]; then
+  echo "processes the tests started are still running:" >&2
+  echo "$left" | cut -c1-160 >&2
+  exit 1
+fi
+echo "== no test process left running"
+
 echo "== PHP client (PHPUnit, against target/debug/mcsync)"
 cargo build --locked --quiet
 phpunit -c clients/php/phpunit.xml

@@ -344,7 +344,7 @@ async fn a_merchant_sets_up_and_uploads_from_the_admin_page_and_a_shopper_subscr
 async fn the_demo_prints_how_to_open_the_admin_page_and_that_works() {
     use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
-    let mut demo = common::browser::Killed(
+    let mut demo = common::browser::Killed::spawn(
         std::process::Command::new(env!("CARGO_BIN_EXE_mcsync"))
             .args([
                 "demo",
@@ -356,10 +356,9 @@ async fn the_demo_prints_how_to_open_the_admin_page_and_that_works() {
             ])
             .arg(dir.path().join("data"))
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+            .stderr(std::process::Stdio::null()),
+    )
+    .unwrap();
     let stdout = demo.0.stdout.take().unwrap();
     let printed = tokio::task::spawn_blocking(move || {
         let mut lines = Vec::new();

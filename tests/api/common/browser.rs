@@ -19,11 +19,28 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// A child process killed when dropped.
+/// A child process killed when dropped, with every process it started: it runs in a process
+/// group of its own ([`Killed::spawn`]), and the whole group is killed. Chromium's processes
+/// (started by ChromeDriver) and the workers `php -S` forks would otherwise outlive their
+/// parent, orphaned to init, a browser's worth of memory per test.
 pub struct Killed(pub Child);
+
+impl Killed {
+    /// Starts `cmd` as the leader of a new process group.
+    pub fn spawn(cmd: &mut Command) -> std::io::Result<Self> {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0).spawn().map(Killed)
+    }
+}
 
 impl Drop for Killed {
     fn drop(&mut self) {
+        // The group's id is the leader's pid; a child not spawned as a leader has no such
+        // group, and only it is killed.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.0.id())])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -55,10 +72,7 @@ pub async fn php_server(root: &std::path::Path, env: &[(&str, String)]) -> (Kill
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let child = cmd
-        .spawn()
-        .expect("php runs (scripts/test.sh installs php-cli)");
-    let child = Killed(child);
+    let child = Killed::spawn(&mut cmd).expect("php runs (scripts/test.sh installs php-cli)");
     listening(port, "php -S").await;
     (child, format!("http://127.0.0.1:{port}"))
 }
@@ -75,13 +89,13 @@ impl Browser {
     /// Starts ChromeDriver and a headless Chromium with a fresh profile, `width`×`height`.
     pub async fn start(width: u32, height: u32) -> Self {
         let port = free_port();
-        let driver = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver runs (scripts/test.sh installs chromium-driver)");
-        let driver = Killed(driver);
+        let driver = Killed::spawn(
+            Command::new("chromedriver")
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        )
+        .expect("chromedriver runs (scripts/test.sh installs chromium-driver)");
         listening(port, "chromedriver").await;
         let profile = tempfile::tempdir().unwrap();
         mcsync::mailchimp::install_crypto_provider();
