@@ -37,4 +37,5 @@ pub mod sim;
 pub mod store;
 pub mod sync;
 pub mod telemetry;
+#[cfg(any(test, feature = "sim"))]
 pub mod testdata;

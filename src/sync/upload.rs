@@ -253,6 +253,19 @@ struct Phase<'a> {
     before: i64,
 }
 
+/// Phase `i`'s kind, as the job was stored: a job read back from disk whose phase names no
+/// kind is a damaged record, an error that stops the job, not a panic.
+pub(super) fn phase_kind(
+    job: &pb::JobProgress,
+    i: usize,
+) -> Result<RecordKind, crate::store::StoreError> {
+    let kind = job.phases[i].kind;
+    record::kind_from_pb(kind).ok_or_else(|| crate::store::StoreError::Corrupt {
+        key: format!("jobs/{}", job.job_id),
+        reason: format!("phase {i} names no record kind ({kind})"),
+    })
+}
+
 impl Phase<'_> {
     /// Runs batched phase `i` from its cursor. `may_exist`: the first records it sends may
     /// already be in Mailchimp (see [`push_as`]); returns whether that still holds for the
@@ -265,7 +278,7 @@ impl Phase<'_> {
     ) -> Result<bool, Stop> {
         let store = self.store;
         let store_id = job.phases[i].store_id.clone();
-        let kind = record::kind_from_pb(job.phases[i].kind).expect("phases have kinds");
+        let kind = phase_kind(job, i)?;
         let mut cursor = store.cursor(&job.job_id, &store_id, kind)?;
         if cursor.as_deref() == Some(PHASE_DONE) {
             return Ok(may_exist);
@@ -445,4 +458,31 @@ async fn report(
 /// A phase's kind, by name, for its span.
 fn progress_kind(kind: i32) -> &'static str {
     record::kind_from_pb(kind).map_or("unknown", RecordKind::name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_phase_without_a_kind_is_a_damaged_job_not_a_panic() {
+        let mut job = pb::JobProgress {
+            job_id: "job-1".into(),
+            ..Default::default()
+        };
+        job.phases.push(pb::PhaseProgress {
+            kind: kind_to_pb(RecordKind::Order) as i32,
+            ..Default::default()
+        });
+        job.phases.push(pb::PhaseProgress {
+            kind: 99,
+            ..Default::default()
+        });
+        assert_eq!(phase_kind(&job, 0).unwrap(), RecordKind::Order);
+        let damaged = phase_kind(&job, 1).unwrap_err().to_string();
+        assert!(
+            damaged.contains("jobs/job-1") && damaged.contains("99"),
+            "{damaged}"
+        );
+    }
 }

@@ -18,7 +18,7 @@ use super::super::fan_out::{FAN_OUT, FanOut};
 use super::super::push::{PushError, Pushed};
 use super::super::window::Window;
 use super::{CHUNK, Phase, RESUME_MAY_EXIST, WINDOW_OPEN, count};
-use crate::domain::record::{self, RecordKind};
+use crate::domain::record::RecordKind;
 use crate::proto::v1 as pb;
 use crate::store::jobs::PHASE_DONE;
 use crate::store::records::decode_stored;
@@ -93,7 +93,7 @@ impl Phase<'_> {
     ) -> Result<bool, super::Stop> {
         let mut lanes = Vec::new();
         for i in range {
-            let kind = record::kind_from_pb(job.phases[i].kind).expect("phases have kinds");
+            let kind = super::phase_kind(job, i)?;
             let store_id = job.phases[i].store_id.clone();
             let cursor = self.store.cursor(&job.job_id, &store_id, kind)?;
             let finished = cursor.as_deref() == Some(PHASE_DONE);
