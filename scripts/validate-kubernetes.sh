@@ -69,7 +69,7 @@ echo "a broken manifest and an incomplete values file are refused: ok"
 # token, and SIGTERM stops it within the pod's grace period.
 if [ -x target/debug/mcsync ] && command -v openssl >/dev/null && [ -x .venv/bin/grpcurl ]; then
   .venv/bin/python - "$out/acme-boots.yaml" <<'PY'
-import os, re, signal, socket, subprocess, sys, tempfile, time, yaml
+import atexit, os, re, signal, socket, subprocess, sys, tempfile, time, yaml
 
 sts = next(d for d in yaml.safe_load_all(open(sys.argv[1])) if d["kind"] == "StatefulSet")
 pod = sts["spec"]["template"]["spec"]
@@ -100,6 +100,8 @@ for e in c["env"]:
     env[e["name"]] = v
 os.makedirs(root + "/data")
 proc = subprocess.Popen(c["command"] + c["args"], env=env, stderr=subprocess.PIPE, text=True)
+# Whatever fails below, the server does not outlive the check.
+atexit.register(lambda: proc.poll() is None and proc.kill())
 serving = False
 for _ in range(100):
     r = subprocess.run([".venv/bin/grpcurl", "-plaintext", "-import-path", root,

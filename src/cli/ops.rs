@@ -408,7 +408,7 @@ pub async fn status(remote: &Remote) -> Result<(), String> {
                     let _ = writeln!(out, "  Last check:   {}", progress::reconciliation(r));
                 }
                 if let Some(a) = &s.last_audit {
-                    let _ = writeln!(out, "  Last audit:   {}", super::audit::line(a));
+                    let _ = writeln!(out, "  Last audit:   {}", progress::audit(a));
                 }
             }
             if let Some(job) = &status.last_job {

@@ -5,38 +5,14 @@
 use std::io::{Read, Seek, Write};
 
 use reqwest::Method;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
+pub use super::batch_body::BatchOperation;
 use super::batch_body::SpooledBatch;
 use super::client::AccountClient;
 use super::client::Repeat;
-use super::endpoint::Request;
 use super::error::MailchimpError;
 use super::retry::Outcome;
-
-/// One operation of a batch, as the spec's `Operations` says it.
-#[derive(Debug, Clone, Serialize)]
-pub struct BatchOperation {
-    method: &'static str,
-    /// Relative to the API root, without `/3.0`.
-    path: String,
-    /// The JSON body, as a string.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    body: Option<String>,
-    operation_id: String,
-}
-
-impl BatchOperation {
-    /// The batch form of a request the direct client would send.
-    pub fn new(request: &Request, body: Option<&serde_json::Value>, operation_id: String) -> Self {
-        Self {
-            method: request.verb.name(),
-            path: request.path.clone(),
-            body: body.map(|b| b.to_string()),
-            operation_id,
-        }
-    }
-}
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 /// A batch as Mailchimp reports it (`GET /batches/{id}`).

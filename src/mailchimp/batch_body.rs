@@ -4,7 +4,34 @@
 
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 
-use super::batch::BatchOperation;
+use serde::Serialize;
+
+use super::endpoint::Request;
+
+/// One operation of a batch, as the spec's `Operations` says it.
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchOperation {
+    method: &'static str,
+    /// Relative to the API root, without `/3.0`.
+    path: String,
+    /// The JSON body, as a string.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body: Option<String>,
+    operation_id: String,
+}
+
+impl BatchOperation {
+    /// The batch form of a request the direct client would send.
+    pub fn new(request: &Request, body: Option<&serde_json::Value>, operation_id: String) -> Self {
+        Self {
+            method: request.verb.name(),
+            path: request.path.clone(),
+            body: body.map(|b| b.to_string()),
+            operation_id,
+        }
+    }
+}
+
 use super::error::MailchimpError;
 
 /// Operations being gathered into one batch.

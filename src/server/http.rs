@@ -20,6 +20,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::auth::BearerAuth;
+use super::plain::plain;
 use crate::app::App;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -127,16 +128,6 @@ async fn scrape(app: &App, method: &Method, admitted: Result<(), &'static str>) 
             )
         }
     }
-}
-
-pub(super) fn plain(status: StatusCode, text: String) -> Response<Body> {
-    let mut response = Response::new(Body::new(http_body_util::Full::new(Bytes::from(text))));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
 }
 
 /// Counts every gRPC call once, by method and final status code.

@@ -7,6 +7,7 @@ mod http;
 mod incoming;
 mod lists;
 mod member_events;
+mod plain;
 mod records;
 mod settings;
 pub mod status;

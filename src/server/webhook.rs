@@ -8,7 +8,7 @@ use http_body_util::BodyExt;
 use tonic::body::Body;
 use tonic::codegen::http::{Method, Request, Response, StatusCode};
 
-use super::http::plain;
+use super::plain::plain;
 use crate::app::App;
 use crate::app::member_events::Received;
 

@@ -12,9 +12,9 @@ use tokio::sync::{Mutex, Notify, watch};
 
 use super::context::{UploadContext, upload_context};
 use super::jobs::Jobs;
+use super::phases::phase_kinds;
 use super::reconcile::{self, ReconcileError};
 use super::store_setup::store_gone;
-use super::upload::phase_kinds;
 use crate::domain::ListUpdateInterval;
 use crate::mailchimp::Mailchimp;
 use crate::proto::v1 as pb;

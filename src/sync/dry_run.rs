@@ -6,10 +6,10 @@
 use std::collections::{HashMap, HashSet};
 
 use super::context::{UploadContext, target};
+use super::phases::phase_kinds;
 use super::push::body_hash;
 use super::reconcile::{self, Diff, ReconcileError};
 use super::store_setup::store_gone;
-use super::upload::phase_kinds;
 use crate::domain::record::{RecordKind, kind_to_pb};
 use crate::mailchimp::ecommerce;
 use crate::proto::v1 as pb;

@@ -26,6 +26,7 @@ mod list_refresh;
 pub mod live;
 pub mod live_sync;
 pub mod outcome;
+pub mod phases;
 pub mod push;
 pub mod reconcile;
 pub mod sites;

@@ -70,7 +70,7 @@ pub async fn reconcile(
             report: report(store_id, list_id),
             ..Default::default()
         };
-        for kind in super::upload::phase_kinds(carts) {
+        for kind in super::phases::phase_kinds(carts) {
             forget_unheld(store, store_id, kind, Vec::new(), &mut diff)?;
         }
         diff

@@ -13,6 +13,7 @@ use tracing::Instrument;
 use super::context::{UploadContext, target};
 use super::fan_out::{FAN_OUT, FanOut};
 use super::outcome::{Refusal, outcome};
+use super::phases::phase_kinds;
 use super::push::{PushError, Pushed, push};
 use super::reconcile::reconcile;
 use super::stop::{During, Signals, Stop};
@@ -197,20 +198,6 @@ fn processed(job: &pb::JobProgress) -> i64 {
         .iter()
         .map(|p| p.done + p.skipped + p.failed)
         .sum()
-}
-
-/// The kinds an upload sends, in order: what orders and carts name goes first.
-pub fn phase_kinds(carts: bool) -> Vec<RecordKind> {
-    let mut kinds = vec![
-        RecordKind::Coupon,
-        RecordKind::Product,
-        RecordKind::Customer,
-        RecordKind::Order,
-    ];
-    if carts {
-        kinds.push(RecordKind::Cart);
-    }
-    kinds
 }
 
 /// The phases in upload order, with their totals.
