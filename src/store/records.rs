@@ -177,9 +177,7 @@ impl Store {
         // Records each kind gains or loses, applied once the transaction is in.
         let mut added = [0i64; RecordKind::ALL.len()];
         let first_seq = *next_seq;
-        let mut segment = Vec::with_capacity(4 + changes.len() * 16);
-        segment.extend_from_slice(&0u32.to_be_bytes());
-        let mut entries = 0u32;
+        let mut segment = Segment::with_capacity(changes.len());
         for change in changes {
             let (kind, id) = (change.kind, change.id.as_str());
             let stored;
@@ -213,17 +211,15 @@ impl Store {
             }
             if let Some(op) = op {
                 writes.push(change);
-                push_entry(&mut segment, kind, op, id);
-                entries += 1;
+                segment.push(kind, op, id);
             }
             outcomes.push(outcome);
         }
         if writes.is_empty() {
             return Ok(outcomes);
         }
-        segment[..4].copy_from_slice(&entries.to_be_bytes());
-        // After the entries, so segments written before the time was kept still decode.
-        segment.extend_from_slice(&unix_ms().to_be_bytes());
+        let entries = segment.entries;
+        let segment = segment.finish();
         let r = &self.records;
         let trees = (
             &r[0],
@@ -293,22 +289,13 @@ impl Store {
         while ids.peek().is_some() {
             let mut next_seq = self.writer.lock().expect("writer lock");
             let first_seq = *next_seq;
-            let mut segment = Vec::with_capacity(4 + PER_SEGMENT * 16);
-            segment.extend_from_slice(&0u32.to_be_bytes());
-            let mut entries = 0u32;
+            let mut segment = Segment::with_capacity(PER_SEGMENT);
             for id in ids.by_ref().take(PER_SEGMENT) {
-                let id = id?;
-                push_entry(
-                    &mut segment,
-                    kind,
-                    Operation::Upsert,
-                    &String::from_utf8_lossy(&id),
-                );
-                entries += 1;
+                segment.push(kind, Operation::Upsert, &String::from_utf8_lossy(&id?));
             }
-            segment[..4].copy_from_slice(&entries.to_be_bytes());
-            segment.extend_from_slice(&unix_ms().to_be_bytes());
-            self.outbox.insert(first_seq.to_be_bytes(), segment)?;
+            let entries = segment.entries;
+            self.outbox
+                .insert(first_seq.to_be_bytes(), segment.finish())?;
             *next_seq = first_seq + u64::from(entries);
             queued += entries as usize;
         }
@@ -405,12 +392,36 @@ pub fn decode_stored(
     })
 }
 
-/// Appends one entry: kind, operation, id length (ids are at most 50 bytes), id.
-fn push_entry(segment: &mut Vec<u8>, kind: RecordKind, op: Operation, id: &str) {
-    segment.push(kind.to_byte());
-    segment.push(op as u8);
-    segment.push(u8::try_from(id.len()).expect("ids are at most 50 characters"));
-    segment.extend_from_slice(id.as_bytes());
+/// One outbox segment as it is written: the count of entries, the entries (kind, operation, id
+/// length: ids are at most 50 bytes, id), then the time.
+struct Segment {
+    bytes: Vec<u8>,
+    entries: u32,
+}
+
+impl Segment {
+    fn with_capacity(entries: usize) -> Self {
+        let mut bytes = Vec::with_capacity(4 + entries * 16 + 8);
+        bytes.extend_from_slice(&0u32.to_be_bytes());
+        Self { bytes, entries: 0 }
+    }
+
+    fn push(&mut self, kind: RecordKind, op: Operation, id: &str) {
+        self.bytes.push(kind.to_byte());
+        self.bytes.push(op as u8);
+        self.bytes
+            .push(u8::try_from(id.len()).expect("ids are at most 50 characters"));
+        self.bytes.extend_from_slice(id.as_bytes());
+        self.entries += 1;
+    }
+
+    /// The segment's bytes: its count filled in, and the time after the entries (so segments
+    /// written before the time was kept still decode).
+    fn finish(mut self) -> Vec<u8> {
+        self.bytes[..4].copy_from_slice(&self.entries.to_be_bytes());
+        self.bytes.extend_from_slice(&unix_ms().to_be_bytes());
+        self.bytes
+    }
 }
 
 pub(super) fn decode_segment(k: &[u8], v: &[u8]) -> Result<Vec<OutboxEntry>, StoreError> {
