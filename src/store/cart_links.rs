@@ -19,7 +19,7 @@ impl Store {
         let _ = self.settings.compare_and_swap(
             SECRET_KEY,
             None as Option<&[u8]>,
-            Some(new_secret().as_slice()),
+            Some(super::random_bytes::<32>().as_slice()),
         )?;
         Ok(self
             .settings
@@ -30,16 +30,8 @@ impl Store {
 
     /// A new secret: every link signed with the old one is refused from now on.
     pub async fn rotate_cart_link_secret(&self) -> Result<(), StoreError> {
-        self.settings.insert(SECRET_KEY, new_secret().as_slice())?;
+        self.settings
+            .insert(SECRET_KEY, super::random_bytes::<32>().as_slice())?;
         self.flush().await
     }
-}
-
-fn new_secret() -> [u8; 32] {
-    let mut bytes = [0u8; 32];
-    rustls::crypto::ring::default_provider()
-        .secure_random
-        .fill(&mut bytes)
-        .expect("the operating system gives randomness");
-    bytes
 }

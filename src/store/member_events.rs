@@ -277,10 +277,8 @@ fn u64_key(k: &[u8]) -> u64 {
 /// 128 random bits from the operating system, as hex: the hook URL's only protection
 /// (Mailchimp signs nothing), and OAuth's `state`.
 pub fn new_secret() -> String {
-    let mut bytes = [0u8; 16];
-    rustls::crypto::ring::default_provider()
-        .secure_random
-        .fill(&mut bytes)
-        .expect("the operating system gives randomness");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    super::random_bytes::<16>()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

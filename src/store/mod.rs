@@ -321,6 +321,16 @@ fn prepare_dir(dir: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// `N` bytes from the operating system's secure randomness, for the secrets the store keeps.
+pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    rustls::crypto::ring::default_provider()
+        .secure_random
+        .fill(&mut bytes)
+        .expect("the operating system gives randomness");
+    bytes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
