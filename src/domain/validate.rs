@@ -75,12 +75,7 @@ pub fn redirect_uri(value: &str) -> Result<String, String> {
     if v.is_empty() {
         return Err("is required".into());
     }
-    if v.len() > 400 {
-        return Err("must be at most 400 characters".into());
-    }
-    if http_url(v)?.fragment().is_some() {
-        return Err("must have no fragment (RFC 6749 §3.1.2)".into());
-    }
+    url_with_query(v, "RFC 6749 §3.1.2")?;
     Ok(v.to_owned())
 }
 
@@ -93,13 +88,20 @@ pub fn cart_recovery_url(value: &str) -> Result<String, String> {
     if v.is_empty() {
         return Ok(String::new());
     }
+    url_with_query(v, "the link's token goes in the query")?;
+    Ok(v.to_owned())
+}
+
+/// At most 400 characters, http(s) with a host, a query allowed, no fragment (`why` says why
+/// not, in the refusal).
+fn url_with_query(v: &str, why: &str) -> Result<(), String> {
     if v.len() > 400 {
         return Err("must be at most 400 characters".into());
     }
     if http_url(v)?.fragment().is_some() {
-        return Err("must have no fragment (the link's token goes in the query)".into());
+        return Err(format!("must have no fragment ({why})"));
     }
-    Ok(v.to_owned())
+    Ok(())
 }
 
 /// At most 400 characters, http(s) with a host, no query or fragment.

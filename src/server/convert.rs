@@ -88,6 +88,22 @@ fn address_from_pb(a: pb::Address) -> domain::Address {
     }
 }
 
+/// An optional URL setting, checked by `check` ("" clears it); a refusal goes to `errors`.
+fn url_field(
+    name: &str,
+    value: Option<String>,
+    check: fn(&str) -> Result<String, String>,
+    errors: &mut Vec<ValidationError>,
+) -> Option<String> {
+    match check(&value?) {
+        Ok(url) => Some(url),
+        Err(reason) => {
+            errors.push(ValidationError::new(name, reason));
+            None
+        }
+    }
+}
+
 /// Parses a partial update; every invalid field is reported at once.
 pub fn settings_update(
     r: pb::UpdateSettingsRequest,
@@ -140,28 +156,18 @@ pub fn settings_update(
         locale: s.locale,
         timezone: s.timezone,
     });
-    let webhook_base_url = match r
-        .webhook_base_url
-        .as_deref()
-        .map(domain::validate::webhook_base_url)
-    {
-        Some(Err(reason)) => {
-            errors.push(ValidationError::new("webhook_base_url", reason));
-            None
-        }
-        other => other.map(Result::unwrap_or_default),
-    };
-    let cart_recovery_url = match r
-        .cart_recovery_url
-        .as_deref()
-        .map(domain::validate::cart_recovery_url)
-    {
-        Some(Err(reason)) => {
-            errors.push(ValidationError::new("cart_recovery_url", reason));
-            None
-        }
-        other => other.map(Result::unwrap_or_default),
-    };
+    let webhook_base_url = url_field(
+        "webhook_base_url",
+        r.webhook_base_url,
+        domain::validate::webhook_base_url,
+        &mut errors,
+    );
+    let cart_recovery_url = url_field(
+        "cart_recovery_url",
+        r.cart_recovery_url,
+        domain::validate::cart_recovery_url,
+        &mut errors,
+    );
     let shop = match shop.unwrap_or_default().validated() {
         Ok(s) => s,
         Err(e) => {
