@@ -118,23 +118,22 @@ impl AccountClient {
             email_address: String,
         }
         let path = format!("/lists/{}/members", seg(list_id));
-        let fields = "members.email_address";
-        let (first, total): (Vec<Email>, u64) =
-            self.page(&path, "members", Some(fields), 0).await?;
-        if total > max {
-            return Ok((None, 1));
-        }
-        let mut emails: std::collections::HashSet<String> = first
-            .into_iter()
-            .map(|e| e.email_address.to_lowercase())
-            .collect();
-        let mut reads = 1;
-        if total > MAX_PAGE {
-            let all: Vec<Email> = self.get_all_fields(&path, "members", Some(fields)).await?;
-            reads += total.div_ceil(MAX_PAGE);
-            emails.extend(all.into_iter().map(|e| e.email_address.to_lowercase()));
-        }
-        Ok((Some(emails), reads))
+        let mut emails = std::collections::HashSet::new();
+        let mut reads = 0;
+        let whole = self
+            .each_page_within(
+                &path,
+                "members",
+                Some("members.email_address"),
+                max,
+                |_, page: Vec<Email>| {
+                    reads += 1;
+                    emails.extend(page.into_iter().map(|e| e.email_address.to_lowercase()));
+                    Ok::<_, MailchimpError>(())
+                },
+            )
+            .await?;
+        Ok((whole.then_some(emails), reads))
     }
 
     /// `PUT /lists/{id}/members/{hash}`: Mailchimp's upsert of a member. With
@@ -216,8 +215,28 @@ impl AccountClient {
         path: &str,
         field: &str,
         fields: Option<&str>,
-        mut on_page: impl FnMut(usize, Vec<T>) -> Result<(), E>,
+        on_page: impl FnMut(usize, Vec<T>) -> Result<(), E>,
     ) -> Result<(), E>
+    where
+        T: DeserializeOwned + Send + 'static,
+        E: From<MailchimpError>,
+    {
+        self.each_page_within(path, field, fields, u64::MAX, on_page)
+            .await
+            .map(|_| ())
+    }
+
+    /// [`Self::each_page`] for a collection of at most `max` items: when the first page says
+    /// there are more, no other page is read, and the answer is `false` (only the first page
+    /// was handed over); `true` once every page was.
+    pub(super) async fn each_page_within<T, E>(
+        &self,
+        path: &str,
+        field: &str,
+        fields: Option<&str>,
+        max: u64,
+        mut on_page: impl FnMut(usize, Vec<T>) -> Result<(), E>,
+    ) -> Result<bool, E>
     where
         T: DeserializeOwned + Send + 'static,
         E: From<MailchimpError>,
@@ -225,10 +244,13 @@ impl AccountClient {
         let (first, total) = self.page(path, field, fields, 0).await?;
         let n = first.len() as u64;
         on_page(0, first)?;
+        if total > max {
+            return Ok(false);
+        }
         // An empty page ends the walk even if total_items promised more (a list deleted
         // while paging shrinks the collection under us).
         if n == 0 || n >= total {
-            return Ok(());
+            return Ok(true);
         }
         // `total_items` is Mailchimp's word, not a bound: pages are asked ten at a time, and
         // none past a short one (the end of the collection, whatever the total said).
@@ -255,7 +277,7 @@ impl AccountClient {
             ended |= (page.len() as u64) < MAX_PAGE;
             on_page(k, page)?;
         }
-        Ok(())
+        Ok(true)
     }
 
     /// One page of a collection from `offset`: its items and the collection's `total_items`.
