@@ -34,17 +34,10 @@ impl Store {
 
     /// One job as saved.
     pub fn job(&self, id: &str) -> Result<Option<pb::JobProgress>, StoreError> {
-        match self.jobs.get(id.as_bytes())? {
-            Some(v) => {
-                pb::JobProgress::decode(v.as_ref())
-                    .map(Some)
-                    .map_err(|e| StoreError::Corrupt {
-                        key: format!("jobs/{id}"),
-                        reason: e.to_string(),
-                    })
-            }
-            None => Ok(None),
-        }
+        self.jobs
+            .get(id.as_bytes())?
+            .map(|v| super::decode_message(format_args!("jobs/{id}"), &v))
+            .transpose()
     }
 
     /// Newest first.
@@ -55,10 +48,7 @@ impl Store {
             .take(limit)
             .map(|kv| {
                 let (k, v) = kv?;
-                pb::JobProgress::decode(v.as_ref()).map_err(|e| StoreError::Corrupt {
-                    key: format!("jobs/{}", String::from_utf8_lossy(&k)),
-                    reason: e.to_string(),
-                })
+                super::decode_message(format_args!("jobs/{}", String::from_utf8_lossy(&k)), &v)
             })
             .collect()
     }

@@ -173,12 +173,10 @@ impl Store {
             .take(limit)
         {
             let (k, v) = kv?;
-            out.push(
-                pb::MemberEvent::decode(v.as_ref()).map_err(|e| StoreError::Corrupt {
-                    key: format!("member_events/{}", u64_key(&k)),
-                    reason: e.to_string(),
-                })?,
-            );
+            out.push(super::decode_message(
+                format_args!("member_events/{}", u64_key(&k)),
+                &v,
+            )?);
         }
         Ok(out)
     }

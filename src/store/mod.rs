@@ -293,6 +293,18 @@ fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError
     })
 }
 
+/// A protobuf message stored under `key` (printable, for the error): bytes that do not
+/// decode are `Corrupt`.
+fn decode_message<M: prost::Message + Default>(
+    key: impl std::fmt::Display,
+    bytes: &[u8],
+) -> Result<M, StoreError> {
+    M::decode(bytes).map_err(|e| StoreError::Corrupt {
+        key: key.to_string(),
+        reason: e.to_string(),
+    })
+}
+
 /// sled reports a data dir another process holds only in its I/O error's text ("could not
 /// acquire lock"); this is the one place that reads it.
 fn in_use(dir: &Path, e: sled::Error) -> StoreError {

@@ -170,16 +170,10 @@ impl Store {
         &self,
         store_id: &str,
     ) -> Result<Option<crate::proto::v1::Reconciliation>, StoreError> {
-        use prost::Message;
-        let Some(v) = self.cursors.get(reconciled_key(store_id))? else {
-            return Ok(None);
-        };
-        crate::proto::v1::Reconciliation::decode(v.as_ref())
-            .map(Some)
-            .map_err(|e| StoreError::Corrupt {
-                key: format!("cursors/reconciled/{store_id}"),
-                reason: e.to_string(),
-            })
+        self.cursors
+            .get(reconciled_key(store_id))?
+            .map(|v| super::decode_message(format_args!("cursors/reconciled/{store_id}"), &v))
+            .transpose()
     }
 
     /// Keeps a store's last audit, for GetSyncStatus (flushed: an audit happens at most once a
@@ -194,16 +188,12 @@ impl Store {
 
     /// When the newest audit of any store ran.
     pub fn newest_audit_at(&self) -> Result<Option<i64>, StoreError> {
-        use prost::Message;
         let mut newest = None;
-        for kv in self.cursors.scan_prefix(b"audit\0") {
+        for kv in self.cursors.scan_prefix(audit_key("")) {
             let (_, v) = kv?;
-            if let Some(at) = crate::proto::v1::Audit::decode(v.as_ref())
-                .ok()
-                .and_then(|a| a.at)
-            {
-                newest = newest.max(Some(at.seconds));
-            }
+            // An audit that does not decode says nothing of when the last one ran.
+            let audit: Result<crate::proto::v1::Audit, _> = super::decode_message("", &v);
+            newest = newest.max(audit.ok().and_then(|a| a.at).map(|at| at.seconds));
         }
         Ok(newest)
     }
@@ -213,16 +203,10 @@ impl Store {
         &self,
         store_id: &str,
     ) -> Result<Option<crate::proto::v1::Audit>, StoreError> {
-        use prost::Message;
-        let Some(v) = self.cursors.get(audit_key(store_id))? else {
-            return Ok(None);
-        };
-        crate::proto::v1::Audit::decode(v.as_ref())
-            .map(Some)
-            .map_err(|e| StoreError::Corrupt {
-                key: format!("cursors/audit/{store_id}"),
-                reason: e.to_string(),
-            })
+        self.cursors
+            .get(audit_key(store_id))?
+            .map(|v| super::decode_message(format_args!("cursors/audit/{store_id}"), &v))
+            .transpose()
     }
 
     /// Notes that mcsync made a line's variant in a store, so that it is made once.

@@ -99,7 +99,7 @@ impl Auditor {
                 metrics.audit_findings.with_label_values(&[found]).inc_by(n);
             }
         }
-        let repair = if audits.iter().any(|a| !a.in_sync && a.error.is_empty()) {
+        let repair = if audits.iter().any(drifted) {
             self.repair(&mut audits).await?
         } else {
             None
@@ -198,7 +198,7 @@ impl Auditor {
             .map_or(pb::UploadMode::Auto, pb::JobProgress::mode);
         let what: Vec<String> = audits
             .iter()
-            .filter(|a| !a.in_sync && a.error.is_empty())
+            .filter(|a| drifted(a))
             .map(|a| describe(a.found.as_ref()))
             .collect();
         let trigger = format!("audit: {}", what.join("; "));
@@ -210,10 +210,7 @@ impl Auditor {
             }
         };
         let job_id = progress.borrow().job_id.clone();
-        for a in audits
-            .iter_mut()
-            .filter(|a| !a.in_sync && a.error.is_empty())
-        {
+        for a in audits.iter_mut().filter(|a| drifted(a)) {
             a.repair_job_id.clone_from(&job_id);
             a.repair_state = pb::JobState::Running as i32;
         }
@@ -278,6 +275,11 @@ async fn note_the_end(
             tracing::warn!(error = %e, "could not note the repair's end");
         }
     }
+}
+
+/// An audit that read the store and found drift: what the repair is for.
+fn drifted(a: &pb::Audit) -> bool {
+    !a.in_sync && a.error.is_empty()
 }
 
 /// What a reconciliation found, by kind of drift, leaving out what is zero.
