@@ -325,20 +325,18 @@ impl SimHandle {
         api_key: &str,
         list_id: &str,
     ) -> std::collections::BTreeMap<String, u64> {
-        let world = self.shared.world.lock().expect("world lock");
-        let mut out = std::collections::BTreeMap::new();
-        if let Some(list) = world
-            .accounts
-            .iter()
-            .filter(|a| a.api_key == api_key)
-            .flat_map(|a| &a.lists)
-            .find(|l| l.id == list_id)
-        {
-            for m in list.members.values() {
+        self.with_account(api_key, |a| {
+            let mut out = std::collections::BTreeMap::new();
+            for m in a
+                .list(list_id)
+                .map(|l| l.members.values())
+                .into_iter()
+                .flatten()
+            {
                 *out.entry(m.status.clone()).or_default() += 1;
             }
-        }
-        out
+            out
+        })
     }
 
     /// Adds `n` transactional contacts to an audience (`contact<i>@example.net`), as a large

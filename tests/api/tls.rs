@@ -42,6 +42,28 @@ fn certificates(dir: &Path) {
     );
 }
 
+/// `mcsync serve` over TLS with certificates made in `dir`, the token set, and `more` flags.
+fn serve_tls(dir: &Path, more: &[&str]) -> ServerProcess {
+    certificates(dir);
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_mcsync"));
+    serve.env("MCSYNC_TOKEN", TOKEN);
+    let (cert, key) = (dir.join("server.pem"), dir.join("server.key"));
+    let mut extra = vec![
+        std::ffi::OsStr::new("--tls-cert"),
+        cert.as_os_str(),
+        std::ffi::OsStr::new("--tls-key"),
+        key.as_os_str(),
+    ];
+    extra.extend(more.iter().map(std::ffi::OsStr::new));
+    start_command(
+        serve,
+        &extra,
+        &dir.join("data"),
+        "http://127.0.0.1:9/3.0",
+        "info",
+    )
+}
+
 fn output(mut cmd: Command) -> (bool, String) {
     let out = cmd.output().unwrap();
     (out.status.success(), text_of(&out))
@@ -50,18 +72,7 @@ fn output(mut cmd: Command) -> (bool, String) {
 #[tokio::test]
 async fn grpcurl_and_the_operator_commands_speak_tls_with_the_servers_ca() {
     let dir = tempfile::tempdir().unwrap();
-    certificates(dir.path());
-    let mut serve = Command::new(env!("CARGO_BIN_EXE_mcsync"));
-    serve.env("MCSYNC_TOKEN", TOKEN);
-    let (cert, key) = (dir.path().join("server.pem"), dir.path().join("server.key"));
-    let extra = [
-        std::ffi::OsStr::new("--tls-cert"),
-        cert.as_os_str(),
-        std::ffi::OsStr::new("--tls-key"),
-        key.as_os_str(),
-    ];
-    let data = dir.path().join("data");
-    let mut server = start_command(serve, &extra, &data, "http://127.0.0.1:9/3.0", "info");
+    let mut server = serve_tls(dir.path(), &[]);
     let addr = server.addr.to_string();
     let ca = dir.path().join("ca.pem");
 
@@ -151,20 +162,7 @@ async fn a_public_address_without_tls_is_refused_unless_insecure_plaintext_is_gi
 #[tokio::test]
 async fn a_health_only_port_answers_plaintext_probes_and_nothing_else() {
     let dir = tempfile::tempdir().unwrap();
-    certificates(dir.path());
-    let mut serve = Command::new(env!("CARGO_BIN_EXE_mcsync"));
-    serve.env("MCSYNC_TOKEN", TOKEN);
-    let (cert, key) = (dir.path().join("server.pem"), dir.path().join("server.key"));
-    let extra = [
-        std::ffi::OsStr::new("--tls-cert"),
-        cert.as_os_str(),
-        std::ffi::OsStr::new("--tls-key"),
-        key.as_os_str(),
-        std::ffi::OsStr::new("--health-listen"),
-        std::ffi::OsStr::new("127.0.0.1:0"),
-    ];
-    let data = dir.path().join("data");
-    let mut server = start_command(serve, &extra, &data, "http://127.0.0.1:9/3.0", "info");
+    let mut server = serve_tls(dir.path(), &["--health-listen", "127.0.0.1:0"]);
     let health_addr = {
         let lines = server.lines.lock().unwrap();
         let line = lines
