@@ -33,6 +33,20 @@ async fn snap(browser: &Browser, name: &str) {
     }
 }
 
+/// The reference admin page and storefront, served by `php -S` against `app` (through the
+/// Composer package's autoloader when `MCSYNC_AUTOLOAD` says where it is).
+async fn admin_site(app: &TestApp) -> (common::browser::Killed, String) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/php/examples/admin");
+    let mut env = vec![
+        ("MCSYNC_URL", format!("http://{}", app.addr())),
+        ("MCSYNC_TOKEN", TOKEN.to_owned()),
+    ];
+    if let Ok(autoload) = std::env::var("MCSYNC_AUTOLOAD") {
+        env.push(("MCSYNC_AUTOLOAD", autoload));
+    }
+    php_server(&root, &env).await
+}
+
 async fn flash(browser: &Browser) -> String {
     if browser.count(".flash").await == 0 {
         let errors = if browser.count(".error").await > 0 {
@@ -69,15 +83,7 @@ async fn a_merchant_sets_up_and_uploads_from_the_admin_page_and_a_shopper_subscr
     // Mailchimp fails one product until told otherwise: it becomes a sync error.
     app.sim.poison("p20");
 
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/php/examples/admin");
-    let mut env = vec![
-        ("MCSYNC_URL", format!("http://{}", app.addr())),
-        ("MCSYNC_TOKEN", TOKEN.to_owned()),
-    ];
-    if let Ok(autoload) = std::env::var("MCSYNC_AUTOLOAD") {
-        env.push(("MCSYNC_AUTOLOAD", autoload));
-    }
-    let (_php, site) = php_server(&root, &env).await;
+    let (_php, site) = admin_site(&app).await;
     let browser = Browser::start(1200, 1400).await;
     let admin = format!("{site}/admin.php");
 
@@ -415,12 +421,7 @@ async fn the_demo_prints_how_to_open_the_admin_page_and_that_works() {
 #[tokio::test]
 async fn a_merchant_connects_with_mailchimp_from_the_settings_page() {
     let app = crate::oauth::with_oauth().await;
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/php/examples/admin");
-    let env = [
-        ("MCSYNC_URL", format!("http://{}", app.addr())),
-        ("MCSYNC_TOKEN", TOKEN.to_owned()),
-    ];
-    let (_php, site) = php_server(&root, &env).await;
+    let (_php, site) = admin_site(&app).await;
     let browser = Browser::start(1200, 900).await;
     browser.open(&format!("{site}/admin.php")).await;
     snap(&browser, "admin-0-connect-with-mailchimp.png").await;
@@ -450,15 +451,7 @@ async fn a_merchant_connects_with_mailchimp_from_the_settings_page() {
 async fn a_link_from_an_abandoned_cart_email_rebuilds_the_cart_on_another_device() {
     let app = spawn_app().await;
     ready(&app, true).await;
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/php/examples/admin");
-    let mut env = vec![
-        ("MCSYNC_URL", format!("http://{}", app.addr())),
-        ("MCSYNC_TOKEN", TOKEN.to_owned()),
-    ];
-    if let Ok(autoload) = std::env::var("MCSYNC_AUTOLOAD") {
-        env.push(("MCSYNC_AUTOLOAD", autoload));
-    }
-    let (_php, site) = php_server(&root, &env).await;
+    let (_php, site) = admin_site(&app).await;
     app.settings()
         .update_settings(pb::UpdateSettingsRequest {
             cart_recovery_url: Some(format!("{site}/cart.php?target=mailchimp_cart")),
