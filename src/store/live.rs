@@ -159,7 +159,17 @@ mod tests {
             assert!(store.outbox_after(3, 10).unwrap().is_empty());
         }
         // Every segment is gone: the next change still gets a sequence after live sync's place.
-        let store = Store::open(dir.path()).unwrap();
+        // sled's flusher may hold the closed database for a moment (once seen under a loaded
+        // CI run: InUse), so the reopen waits for it, a second at most.
+        let mut reopened = Store::open(dir.path());
+        for _ in 0..100 {
+            if !matches!(reopened, Err(StoreError::InUse { .. })) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            reopened = Store::open(dir.path());
+        }
+        let store = reopened.unwrap();
         store.apply_changes(&[upsert(4)]).unwrap();
         let entries = store
             .outbox_after(store.live_cursor().unwrap(), 10)
