@@ -9,7 +9,9 @@ use super::{App, AppError};
 use crate::domain::validate::quoted;
 use crate::domain::{self, Audience, SubscriptionElementType, ValidationError};
 
-use crate::store::subscriptions::{Subscription, SubscriptionState, Wanted};
+use crate::store::subscriptions::{
+    ConsentRecord, PermissionChoice, Subscription, SubscriptionState, Wanted,
+};
 
 const MAX_NAME: usize = 255;
 
@@ -25,6 +27,8 @@ pub struct SubscribeRequest {
     pub last_name: String,
     /// Interest groups of those audiences to join.
     pub interest_ids: Vec<String>,
+    /// The shopper's GDPR answers: (marketing permission id, agreed).
+    pub marketing_permissions: Vec<(String, bool)>,
 }
 
 /// Where an email stands on one selected list.
@@ -57,6 +61,8 @@ impl Lists {
             first_name: String::new(),
             last_name: String::new(),
             interests: Vec::new(),
+            permissions: Vec::new(),
+            consent: None,
             state: SubscriptionState::Queued,
             status: String::new(),
             error: String::new(),
@@ -126,9 +132,22 @@ impl App {
                 ));
             }
         }
+        let answers = checked_permissions(&chosen, &r.marketing_permissions, &mut errors);
         if !errors.is_empty() {
             return Err(AppError::Invalid(errors));
         }
+        let given_at = domain::now();
+        let consent = |list: &Audience| {
+            let permissions: Vec<PermissionChoice> = answers
+                .iter()
+                .filter(|(l, _)| l.id == list.id)
+                .map(|(_, p)| p.clone())
+                .collect();
+            (!permissions.is_empty()).then_some(ConsentRecord {
+                permissions,
+                given_at,
+            })
+        };
         let request = |list: &Audience, wanted: Wanted| Subscription {
             first_name: r.first_name.trim().to_owned(),
             last_name: r.last_name.trim().to_owned(),
@@ -138,6 +157,15 @@ impl App {
                 .filter(|id| interest_list(id).is_some_and(|a| a.id == list.id))
                 .cloned()
                 .collect(),
+            // Answers belong to the lists joined; a select box's other lists keep their record.
+            permissions: match wanted {
+                Wanted::Subscribed => consent(list).map(|c| c.permissions).unwrap_or_default(),
+                _ => Vec::new(),
+            },
+            consent: match wanted {
+                Wanted::Subscribed => consent(list),
+                _ => None,
+            },
             ..lists.request(list, &email, wanted)
         };
         let mut subs: Vec<Subscription> = chosen
@@ -259,6 +287,53 @@ fn checked_email(email: &str, errors: &mut Vec<ValidationError>) -> String {
             String::new()
         }
     }
+}
+
+/// The GDPR answers, each naming a permission of one of the lists joined, once: each with its
+/// list and the text the shopper was shown.
+fn checked_permissions<'a>(
+    chosen: &[&'a Audience],
+    answers: &[(String, bool)],
+    errors: &mut Vec<ValidationError>,
+) -> Vec<(&'a Audience, PermissionChoice)> {
+    let mut out: Vec<(&Audience, PermissionChoice)> = Vec::new();
+    let any_gdpr = chosen.iter().any(|a| a.marketing_permissions_enabled);
+    for (i, (id, enabled)) in answers.iter().enumerate() {
+        let field = format!("marketing_permissions[{i}].marketing_permission_id");
+        let found = chosen.iter().find_map(|a| {
+            a.marketing_permissions
+                .iter()
+                .find(|p| &p.id == id)
+                .map(|p| (*a, p))
+        });
+        match found {
+            _ if out.iter().any(|(_, p)| &p.id == id) => errors.push(ValidationError::new(
+                field,
+                format!("{} is answered twice", quoted(id)),
+            )),
+            Some((list, p)) => out.push((
+                list,
+                PermissionChoice {
+                    id: p.id.clone(),
+                    text: p.text.clone(),
+                    enabled: *enabled,
+                },
+            )),
+            None if !any_gdpr => errors.push(ValidationError::new(
+                field,
+                "the lists subscribed to have no GDPR marketing permissions in Mailchimp \
+                 (send none, or turn on GDPR fields for the audience and refresh the lists)",
+            )),
+            None => errors.push(ValidationError::new(
+                field,
+                format!(
+                    "{} is not a marketing permission of the lists subscribed to",
+                    quoted(id)
+                ),
+            )),
+        }
+    }
+    out
 }
 
 /// The requested lists, each selected and not removed; duplicates once.

@@ -28,6 +28,9 @@ pub struct SimArgs {
     /// Audiences seeded in each account.
     #[arg(long, default_value_t = 3)]
     pub lists: usize,
+    /// How many of them (the first ones) have GDPR fields (marketing permissions).
+    #[arg(long, default_value_t = 0)]
+    pub gdpr_lists: usize,
     /// How long each answer takes, the simulator's own work included (on average: its timer
     /// is corrected for running late).
     #[arg(long, default_value_t = 0)]
@@ -96,6 +99,7 @@ impl SimArgs {
             api_keys: self.api_keys.clone(),
             disabled_keys: self.disabled_keys.clone(),
             lists: self.lists,
+            gdpr_lists: self.gdpr_lists,
             latency: Duration::from_millis(self.latency_ms),
             max_connections: self.max_connections,
             fail_rate: self.fail_rate,

@@ -198,6 +198,9 @@ pub(crate) enum Command {
         /// An interest (group) id; repeat for several.
         #[arg(long = "interest")]
         interest_ids: Vec<String>,
+        /// A GDPR answer, `<marketing permission id>=yes` or `=no`; repeat for several.
+        #[arg(long = "permission", value_parser = subscriptions::permission_answer)]
+        permissions: Vec<crate::proto::v1::MarketingPermissionChoice>,
         #[command(flatten)]
         remote: ops::Remote,
     },
@@ -380,6 +383,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             first_name,
             last_name,
             interest_ids,
+            permissions,
             remote,
         } => {
             let request = crate::proto::v1::SubscribeRequest {
@@ -388,6 +392,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 first_name,
                 last_name,
                 interest_ids,
+                marketing_permissions: permissions,
             };
             subscriptions::subscribe(&remote, request).await
         }

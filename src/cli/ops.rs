@@ -708,15 +708,7 @@ fn render_lists(r: &pb::ListListsResponse) -> String {
     let refreshed = r
         .last_refreshed_at
         .as_ref()
-        .map_or("never".to_string(), |t| {
-            time::OffsetDateTime::from_unix_timestamp(t.seconds)
-                .ok()
-                .and_then(|d| {
-                    d.format(&time::format_description::well_known::Rfc3339)
-                        .ok()
-                })
-                .unwrap_or_else(|| t.seconds.to_string())
-        });
+        .map_or("never".to_string(), super::progress::rfc3339);
     let _ = writeln!(
         o,
         "{} audiences of account {} (refreshed {refreshed})",
@@ -732,6 +724,8 @@ fn render_lists(r: &pb::ListListsResponse) -> String {
         let mark = if l.selected { "[x]" } else { "[ ]" };
         let note = if l.removed {
             "removed from Mailchimp"
+        } else if l.marketing_permissions_enabled {
+            "GDPR fields"
         } else {
             ""
         };
@@ -740,6 +734,9 @@ fn render_lists(r: &pb::ListListsResponse) -> String {
             "{mark:<3} {:<12} {:<32} {:>9}  {note}",
             l.id, l.name, l.member_count
         );
+        for p in &l.marketing_permissions {
+            let _ = writeln!(o, "{:<16} permission {}: {}", "", p.id, p.text);
+        }
     }
     o
 }

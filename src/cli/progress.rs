@@ -218,16 +218,20 @@ pub fn errors(p: &pb::JobProgress) -> String {
     out
 }
 
+/// A timestamp as RFC 3339 ("2026-12-04T10:00:00Z"), or its seconds if out of range.
+pub fn rfc3339(t: &prost_types::Timestamp) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t.seconds)
+        .ok()
+        .and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| t.seconds.to_string())
+}
+
 /// "2026-12-04T10:00:00Z, 1200 records checked: in sync", or what was found and the repair.
 pub fn audit(a: &pb::Audit) -> String {
-    let when =
-        a.at.as_ref()
-            .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t.seconds).ok())
-            .and_then(|d| {
-                d.format(&time::format_description::well_known::Rfc3339)
-                    .ok()
-            })
-            .unwrap_or_default();
+    let when = a.at.as_ref().map(rfc3339).unwrap_or_default();
     let head = format!("{when}, {} records checked", a.records_checked);
     if !a.error.is_empty() {
         return format!("{head}: could not check ({})", a.error);

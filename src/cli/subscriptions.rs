@@ -30,7 +30,38 @@ fn show(r: pb::SubscriptionsResponse) {
         if !l.error.is_empty() {
             println!("    {}", l.error);
         }
+        if let Some(consent) = &l.consent {
+            let when = consent
+                .given_at
+                .as_ref()
+                .map(super::progress::rfc3339)
+                .unwrap_or_default();
+            println!("    consent given {when}:");
+            for p in &consent.permissions {
+                let answer = if p.enabled { "yes" } else { "no" };
+                println!(
+                    "      {answer:<3} {} ({})",
+                    p.text, p.marketing_permission_id
+                );
+            }
+        }
     }
+}
+
+/// `--permission <id>=yes|no`.
+pub fn permission_answer(arg: &str) -> Result<pb::MarketingPermissionChoice, String> {
+    let (id, answer) = arg
+        .split_once('=')
+        .ok_or("expected <marketing permission id>=yes or =no")?;
+    let enabled = match answer {
+        "yes" | "true" => true,
+        "no" | "false" => false,
+        other => return Err(format!("{other:?}: expected yes or no")),
+    };
+    Ok(pb::MarketingPermissionChoice {
+        marketing_permission_id: id.to_owned(),
+        enabled,
+    })
 }
 
 pub async fn get(remote: &Remote, email: String) -> Result<(), String> {

@@ -66,6 +66,15 @@ pub struct Segment {
     pub member_count: i64,
 }
 
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// A GDPR marketing permission of an audience, such as "Email" or "Direct mail".
+pub struct MarketingPermission {
+    /// Mailchimp's id, which a subscription's choice names.
+    pub id: String,
+    /// What the shopper is asked to agree to, as Mailchimp has it.
+    pub text: String,
+}
+
 /// What Mailchimp said about an audience at the last refresh that saw it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Audience {
@@ -83,4 +92,10 @@ pub struct Audience {
     pub segments: Vec<Segment>,
     /// Set by the first refresh that no longer found the audience.
     pub removed_at: Option<UnixTime>,
+    /// Whether the audience has GDPR fields (Mailchimp's `marketing_permissions` flag).
+    #[serde(default)]
+    pub marketing_permissions_enabled: bool,
+    /// Its marketing permissions; empty while a GDPR audience has no member to read them from.
+    #[serde(default)]
+    pub marketing_permissions: Vec<MarketingPermission>,
 }

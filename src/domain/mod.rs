@@ -10,7 +10,9 @@ mod settings;
 pub mod validate;
 
 pub use api_key::ApiKey;
-pub use audience::{Audience, AudienceStats, Interest, InterestCategory, Segment};
+pub use audience::{
+    Audience, AudienceStats, Interest, InterestCategory, MarketingPermission, Segment,
+};
 pub use settings::{
     Account, AccountChoices, Address, Connection, CouponUploadMode, ListUpdateInterval, Settings,
     SettingsUpdate, ShopIdentity, ShopIdentityUpdate, SubscriptionElementType,

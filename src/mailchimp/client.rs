@@ -92,6 +92,37 @@ impl AccountClient {
             .await
     }
 
+    /// An audience's GDPR marketing permissions. API-NOTES: they are not on the list, so read
+    /// them from one member (`fields=members.marketing_permissions&count=1`), as Mailchimp's
+    /// own integrations do; empty while the audience has no member.
+    pub async fn marketing_permissions(
+        &self,
+        list_id: &str,
+    ) -> Result<Vec<MarketingPermissionWire>, MailchimpError> {
+        #[derive(serde::Deserialize, Default)]
+        #[serde(default)]
+        struct Member {
+            marketing_permissions: Vec<MarketingPermissionWire>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Page {
+            #[serde(default)]
+            members: Vec<Member>,
+        }
+        let path = format!("/lists/{}/members", seg(list_id));
+        let query = [
+            ("fields", "members.marketing_permissions".to_owned()),
+            ("count", "1".to_owned()),
+        ];
+        let page: Page = self.get(&path, &query).await?;
+        Ok(page
+            .members
+            .into_iter()
+            .next()
+            .map(|m| m.marketing_permissions)
+            .unwrap_or_default())
+    }
+
     /// `GET /lists/{id}/members/{md5(lower-case email)}`; `None` when not a member.
     pub async fn member(
         &self,

@@ -53,6 +53,19 @@ pub struct ListWire {
     pub name: String,
     /// Its numbers.
     pub stats: ListStatsWire,
+    /// Whether the audience has GDPR fields; their ids are not on the list (see
+    /// [`AccountClient::marketing_permissions`](super::AccountClient::marketing_permissions)).
+    pub marketing_permissions: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default)]
+/// A GDPR marketing permission as a member of the audience carries it.
+pub struct MarketingPermissionWire {
+    /// The permission's id, which a member write names.
+    pub marketing_permission_id: String,
+    /// What the shopper is asked to agree to.
+    pub text: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -47,6 +47,7 @@ pub fn settings(s: &Settings) -> pb::Settings {
         audit_interval: s.audit_interval.to_pb(),
         site_scripts: Vec::new(),
         oauth_available: false,
+        marketing_permissions: Vec::new(),
     }
 }
 
@@ -240,6 +241,19 @@ pub fn audiences(view: AudienceView) -> pb::ListListsResponse {
     }
 }
 
+/// An audience's GDPR permissions, for ListLists and GetSettings.
+pub fn marketing_permissions(
+    permissions: Vec<crate::domain::MarketingPermission>,
+) -> Vec<pb::MarketingPermission> {
+    permissions
+        .into_iter()
+        .map(|p| pb::MarketingPermission {
+            id: p.id,
+            text: p.text,
+        })
+        .collect()
+}
+
 fn audience(a: Audience, selected: bool) -> pb::Audience {
     let s = a.stats;
     pb::Audience {
@@ -258,6 +272,8 @@ fn audience(a: Audience, selected: bool) -> pb::Audience {
         }),
         selected,
         removed: a.removed_at.is_some(),
+        marketing_permissions_enabled: a.marketing_permissions_enabled,
+        marketing_permissions: marketing_permissions(a.marketing_permissions),
         interest_categories: a
             .interest_categories
             .into_iter()

@@ -30,6 +30,20 @@ impl Settings {
                     .collect(),
             }),
             oauth_available: self.0.oauth_available(),
+            marketing_permissions: self
+                .0
+                .audiences()
+                .map(|view| view.lists)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|(a, selected)| *selected && a.removed_at.is_none())
+                .map(|(a, _)| pb::AudiencePermissions {
+                    list_id: a.id,
+                    list_name: a.name,
+                    enabled: a.marketing_permissions_enabled,
+                    permissions: convert::marketing_permissions(a.marketing_permissions),
+                })
+                .collect(),
             site_scripts: self
                 .0
                 .site_scripts()

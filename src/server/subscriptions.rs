@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
+use super::convert::timestamp;
 use crate::app::App;
 use crate::app::subscriptions::{ListSubscription, SubscribeRequest};
 use crate::proto::v1 as pb;
@@ -37,9 +38,18 @@ fn response(email: &str, lists: Vec<ListSubscription>) -> pb::SubscriptionsRespo
                     } as i32;
                     out.status = s.status;
                     out.error = s.error;
-                    out.updated_at = Some(prost_types::Timestamp {
-                        seconds: s.updated_at,
-                        nanos: 0,
+                    out.updated_at = Some(timestamp(s.updated_at));
+                    out.consent = s.consent.map(|c| pb::ConsentRecord {
+                        permissions: c
+                            .permissions
+                            .into_iter()
+                            .map(|p| pb::GivenPermission {
+                                marketing_permission_id: p.id,
+                                text: p.text,
+                                enabled: p.enabled,
+                            })
+                            .collect(),
+                        given_at: Some(timestamp(c.given_at)),
                     });
                 }
                 out
@@ -63,6 +73,11 @@ impl SubscriptionService for Subscriptions {
                 first_name: r.first_name,
                 last_name: r.last_name,
                 interest_ids: r.interest_ids,
+                marketing_permissions: r
+                    .marketing_permissions
+                    .into_iter()
+                    .map(|p| (p.marketing_permission_id, p.enabled))
+                    .collect(),
             })
             .await?;
         Ok(Response::new(response(&r.email, lists)))

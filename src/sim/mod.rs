@@ -6,6 +6,7 @@ mod batches;
 mod ecommerce;
 mod faults;
 mod fields;
+mod gdpr;
 mod latency;
 mod model;
 pub mod oauth;
@@ -54,6 +55,9 @@ pub struct SimConfig {
     pub disabled_keys: Vec<String>,
     /// Audiences seeded in each account.
     pub lists: usize,
+    /// How many of those (the first ones) have GDPR fields, each with one contact to read
+    /// the permission ids from.
+    pub gdpr_lists: usize,
     /// How long each answer takes, the simulator's own work included (see `latency.rs`).
     pub latency: Duration,
     /// Requests in flight per key beyond which it answers 429.
@@ -77,6 +81,7 @@ impl Default for SimConfig {
             api_keys: vec![DEMO_KEY.to_owned()],
             disabled_keys: Vec::new(),
             lists: 3,
+            gdpr_lists: 0,
             latency: Duration::ZERO,
             max_connections: 10,
             fail_rate: 0.0,
@@ -351,6 +356,34 @@ impl SimHandle {
         });
     }
 
+    /// Turns on an audience's GDPR fields with Mailchimp's three default permissions, as a
+    /// merchant would in Mailchimp's UI; returns their (id, text).
+    pub fn enable_marketing_permissions(
+        &self,
+        api_key: &str,
+        list_id: &str,
+    ) -> Vec<(String, String)> {
+        self.with_account(api_key, |a| {
+            a.list_mut(list_id)
+                .map(|l| l.enable_marketing_permissions())
+                .unwrap_or_default()
+        })
+    }
+
+    /// A member's GDPR choices (permission id → enabled), read without a request.
+    pub fn member_permissions(
+        &self,
+        api_key: &str,
+        list_id: &str,
+        email: &str,
+    ) -> Option<std::collections::HashMap<String, bool>> {
+        self.with_account(api_key, |a| {
+            let list = a.list(list_id).ok()?;
+            let m = list.members.get(&subscriber_hash(email))?;
+            Some(m.marketing_permissions.clone())
+        })
+    }
+
     /// Makes a merge field of an audience required, as a merchant would in Mailchimp's UI.
     pub fn require_merge_field(&self, api_key: &str, list_id: &str, tag: &str) {
         self.with_account(api_key, |a| {
@@ -532,6 +565,13 @@ pub fn start(config: SimConfig, listener: TcpListener) -> std::io::Result<SimHan
         .enumerate()
         .map(|(i, k)| Account::new(k, i, config.lists, false))
         .collect();
+    for list in accounts
+        .iter_mut()
+        .flat_map(|a| a.lists.iter_mut().take(config.gdpr_lists))
+    {
+        list.enable_marketing_permissions();
+        list.join_as_customer("gdpr.sample@example.net", false);
+    }
     let n = accounts.len();
     accounts.extend(
         config

@@ -56,6 +56,8 @@ pub struct Member {
     pub status: String,
     pub merge_fields: Map<String, Value>,
     pub interests: HashMap<String, bool>,
+    /// GDPR choices by permission id.
+    pub marketing_permissions: HashMap<String, bool>,
     pub last_changed: String,
 }
 
@@ -78,6 +80,8 @@ pub struct List {
     /// Merge tags the merchant made required: a member write without a value for one is
     /// refused ("Your merge fields were invalid."), unless it says `skip_merge_validation`.
     pub required_merge_fields: Vec<String>,
+    /// GDPR fields: none unless the merchant turned them on.
+    pub marketing_permissions: Vec<super::gdpr::Permission>,
 }
 
 #[derive(Debug, Clone)]
@@ -272,6 +276,7 @@ impl Account {
             confirmation_mails: 0,
             webhooks: Vec::new(),
             required_merge_fields: Vec::new(),
+            marketing_permissions: Vec::new(),
         });
         id
     }
@@ -350,7 +355,7 @@ impl List {
             "visibility": "pub",
             "double_optin": false,
             "has_welcome": false,
-            "marketing_permissions": false,
+            "marketing_permissions": !self.marketing_permissions.is_empty(),
             "modules": [],
             "stats": {
                 "member_count": members,
@@ -430,13 +435,35 @@ impl List {
                 )
             })
             .collect();
-        json!({
+        let mut member = json!({
             "id": hash, "email_address": m.email, "unique_email_id": &hash[..10],
             "contact_id": hash, "full_name": format!("{} {}", str_of(&merge, "FNAME"), str_of(&merge, "LNAME")).trim(),
             "web_id": 1, "email_type": "html", "status": m.status, "merge_fields": merge,
             "interests": interests, "list_id": self.id, "last_changed": m.last_changed,
             "language": "", "vip": false, "source": "API - Generic", "tags_count": 0, "tags": [], "_links": []
-        })
+        });
+        if !self.marketing_permissions.is_empty() {
+            member["marketing_permissions"] =
+                super::gdpr::member_json(&self.marketing_permissions, &m.marketing_permissions);
+        }
+        member
+    }
+
+    /// GDPR fields on, with Mailchimp's default permissions; their (id, text).
+    pub fn enable_marketing_permissions(&mut self) -> Vec<(String, String)> {
+        if self.marketing_permissions.is_empty() {
+            self.marketing_permissions = super::gdpr::DEFAULT_TEXTS
+                .iter()
+                .map(|text| super::gdpr::Permission {
+                    id: hex_id(&format!("permission:{}:{text}", self.id), 10),
+                    text: (*text).to_owned(),
+                })
+                .collect();
+        }
+        self.marketing_permissions
+            .iter()
+            .map(|p| (p.id.clone(), p.text.clone()))
+            .collect()
     }
 
     /// `PUT /lists/{id}/members/{hash}`: the add-or-update rules. `status_if_new` applies only
@@ -530,6 +557,8 @@ impl List {
                 HashMap::new()
             }
         };
+        let permissions =
+            super::gdpr::parse_choices(obj, &self.marketing_permissions, &mut errors)?;
         if !errors.is_empty() {
             return Err(SimError::invalid_resource(errors));
         }
@@ -605,6 +634,7 @@ impl List {
             status: status_if_new.clone().unwrap_or_else(|| "subscribed".into()),
             merge_fields: Map::new(),
             interests: HashMap::new(),
+            marketing_permissions: HashMap::new(),
             last_changed: now.clone(),
         });
         if let Some(s) = status {
@@ -612,6 +642,7 @@ impl List {
         }
         member.merge_fields.extend(merge_fields);
         member.interests.extend(interests);
+        member.marketing_permissions.extend(permissions);
         member.last_changed = now;
         let member = member.clone();
         if member.status == "pending" && before.as_deref() != Some("pending") {
@@ -635,6 +666,7 @@ impl List {
                 status: status.into(),
                 merge_fields: Map::new(),
                 interests: HashMap::new(),
+                marketing_permissions: HashMap::new(),
                 last_changed: now_iso(),
             });
     }

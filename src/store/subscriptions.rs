@@ -35,6 +35,27 @@ pub enum SubscriptionState {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A GDPR marketing permission as the shopper answered it.
+pub struct PermissionChoice {
+    /// Mailchimp's id of the permission.
+    pub id: String,
+    /// The text the shopper was shown (Mailchimp's, as mcsync had it then).
+    pub text: String,
+    /// Whether they agreed.
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// What a shopper agreed to on a list, and when: kept through later requests (an unsubscribe
+/// included) until they answer the permissions again.
+pub struct ConsentRecord {
+    /// Each permission shown, with the answer.
+    pub permissions: Vec<PermissionChoice>,
+    /// When they answered.
+    pub given_at: UnixTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 /// The last newsletter request for one email on one list, durable until applied.
 pub struct Subscription {
     /// The account it was asked under.
@@ -53,6 +74,13 @@ pub struct Subscription {
     pub last_name: String,
     /// Interest ids of this list.
     pub interests: Vec<String>,
+    /// The GDPR answers this request carries, sent as the member's `marketing_permissions`.
+    #[serde(default)]
+    pub permissions: Vec<PermissionChoice>,
+    /// The consent record of this email on this list: this request's answers, or else the
+    /// record of an earlier request, carried over.
+    #[serde(default)]
+    pub consent: Option<ConsentRecord>,
     /// Where it stands.
     pub state: SubscriptionState,
     /// The member's status in Mailchimp as last seen, or what it will be.
@@ -103,6 +131,12 @@ impl Store {
         let mut subs = subs;
         for s in &mut subs {
             let previous = self.subscription(&s.account_id, &s.list_id, &s.email)?;
+            if let Some(p) = &previous
+                && s.consent.is_none()
+            {
+                // What was agreed stays on record, whatever is asked next.
+                s.consent = p.consent.clone();
+            }
             s.version = previous.map_or(1, |p| p.version + 1);
             s.state = SubscriptionState::Queued;
         }
@@ -142,6 +176,8 @@ impl Store {
             first_name: c.first_name.clone(),
             last_name: c.last_name.clone(),
             interests: Vec::new(),
+            permissions: Vec::new(),
+            consent: None,
             state: SubscriptionState::Queued,
             status: "pending".into(),
             error: String::new(),

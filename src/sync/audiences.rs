@@ -2,7 +2,9 @@
 
 use super::fan_out::{FAN_OUT, FanOut};
 
-use crate::domain::{Audience, AudienceStats, Interest, InterestCategory, Segment};
+use crate::domain::{
+    Audience, AudienceStats, Interest, InterestCategory, MarketingPermission, Segment,
+};
 use crate::mailchimp::{AccountClient, ErrorKind, ListWire, MailchimpError, lenient_count};
 
 /// Every audience, all pages, with details. The client's per-key limit bounds the fan-out; an
@@ -62,6 +64,20 @@ async fn details(client: &AccountClient, list: ListWire) -> Result<Audience, Mai
             member_count: s.member_count,
         })
         .collect();
+    // One read more, only for audiences with GDPR fields.
+    let marketing_permissions = if list.marketing_permissions {
+        client
+            .marketing_permissions(&list.id)
+            .await?
+            .into_iter()
+            .map(|p| MarketingPermission {
+                id: p.marketing_permission_id,
+                text: p.text,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let s = list.stats;
     Ok(Audience {
         id: list.id,
@@ -80,5 +96,7 @@ async fn details(client: &AccountClient, list: ListWire) -> Result<Audience, Mai
         interest_categories: categories,
         segments,
         removed_at: None,
+        marketing_permissions_enabled: list.marketing_permissions,
+        marketing_permissions,
     })
 }

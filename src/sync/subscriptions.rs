@@ -128,6 +128,14 @@ async fn apply_status(
             if let Some(merge) = merge_fields(sub) {
                 body.insert("merge_fields".into(), merge);
             }
+            if !sub.permissions.is_empty() {
+                let answers: Vec<Value> = sub
+                    .permissions
+                    .iter()
+                    .map(|p| json!({"marketing_permission_id": p.id, "enabled": p.enabled}))
+                    .collect();
+                body.insert("marketing_permissions".into(), Value::Array(answers));
+            }
             if !sub.interests.is_empty() {
                 let interests: Map<String, Value> = sub
                     .interests

@@ -526,3 +526,78 @@ async fn a_link_from_an_abandoned_cart_email_rebuilds_the_cart_on_another_device
     drop(browser);
     app.stop().await;
 }
+
+/// An audience with GDPR fields: the storefront shows its permissions under the newsletter
+/// choice, and the shopper's ticks become the consent record (unticked ones declined).
+#[tokio::test]
+async fn a_shopper_answers_the_gdpr_permissions_at_checkout() {
+    let app = spawn_app().await;
+    let lists = ready(&app, false).await;
+    app.sim.enable_marketing_permissions(KEY_A, &lists[0]);
+    app.sim.add_contacts(KEY_A, &lists[0], 1);
+    app.lists()
+        .refresh_lists(pb::RefreshListsRequest {})
+        .await
+        .unwrap();
+    let (_php, site) = admin_site(&app).await;
+
+    let browser = Browser::start(1000, 900).await;
+    browser.open(&format!("{site}/index.php")).await;
+    assert_eq!(browser.count("fieldset.gdpr").await, 1, "one GDPR audience");
+    assert_eq!(
+        browser
+            .count(&format!("#gdpr-{} input.gdpr-permission", lists[0]))
+            .await,
+        3
+    );
+    let legend = browser.text("fieldset.gdpr legend").await;
+    assert!(legend.contains("Newsletter"), "{legend}");
+    browser.fill("#email", "eu.shopper@example.com").await;
+    browser.click(&format!("#newsletter-{}", lists[0])).await;
+    let ids: Vec<String> = browser
+        .eval("return [...document.querySelectorAll('input.gdpr-permission')].map(e => e.id)")
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    browser.click(&format!("#{}", ids[0])).await;
+    browser.click(&format!("#{}", ids[2])).await;
+    snap(&browser, "storefront-4-gdpr-permissions.png").await;
+    browser.submit("#place-order").await;
+    let notice = browser.text("#double-opt-in").await;
+    assert!(notice.contains("confirm your subscription"), "{notice}");
+
+    let subscriptions = app
+        .subscriptions()
+        .get_subscriptions(pb::GetSubscriptionsRequest {
+            email: "eu.shopper@example.com".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let l0 = subscriptions
+        .lists
+        .iter()
+        .find(|l| l.list_id == lists[0])
+        .unwrap();
+    let answers: Vec<(&str, bool)> = l0
+        .consent
+        .as_ref()
+        .expect("a consent record")
+        .permissions
+        .iter()
+        .map(|p| (p.text.as_str(), p.enabled))
+        .collect();
+    assert_eq!(
+        answers,
+        [
+            ("Email", true),
+            ("Direct Mail", false),
+            ("Customized Online Advertising", true)
+        ]
+    );
+    drop(browser);
+    app.stop().await;
+}

@@ -310,6 +310,68 @@ async fn subscribe_look_up_and_unsubscribe_an_email() {
     app.stop().await;
 }
 
+/// An operator sees an audience's GDPR permissions, records a shopper's answers, and finds the
+/// consent record after the shopper left.
+#[tokio::test]
+async fn gdpr_permissions_are_listed_answered_and_kept_on_record() {
+    let app = spawn_app().await;
+    app.connect(KEY_A).await;
+    let ids = app.sim.list_ids(KEY_A);
+    let permissions = app.sim.enable_marketing_permissions(KEY_A, &ids[0]);
+    app.sim.add_contacts(KEY_A, &ids[0], 1);
+    let lists = text(&mcsync(&app, TOKEN, &["lists", "--refresh"]).await);
+    assert!(lists.contains("GDPR fields"), "{lists}");
+    assert!(
+        lists.contains(&format!("permission {}: Direct Mail", permissions[1].0)),
+        "{lists}"
+    );
+    mcsync(&app, TOKEN, &["select", &ids[0]]).await;
+    let (yes, no) = (
+        format!("{}=yes", permissions[0].0),
+        format!("{}=no", permissions[1].0),
+    );
+    let email = "eu.reader@example.com";
+    let args = [
+        "subscribe",
+        email,
+        &ids[0],
+        "--permission",
+        &yes,
+        "--permission",
+        &no,
+    ];
+    let out = mcsync(&app, TOKEN, &args).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let applied = eventually(Duration::from_secs(15), || async {
+        text(&mcsync(&app, TOKEN, &["subscriptions", email]).await)
+            .contains("pending [applied, asked: subscribed]")
+    })
+    .await;
+    assert!(applied);
+    mcsync(&app, TOKEN, &["unsubscribe", email]).await;
+    let kept = eventually(Duration::from_secs(15), || async {
+        let now = text(&mcsync(&app, TOKEN, &["subscriptions", email]).await);
+        now.contains("unsubscribed [applied, asked: unsubscribed]")
+            && now.contains("yes Email")
+            && now.contains("no  Direct Mail")
+    })
+    .await;
+    assert!(
+        kept,
+        "{}",
+        text(&mcsync(&app, TOKEN, &["subscriptions", email]).await)
+    );
+    let out = mcsync(
+        &app,
+        TOKEN,
+        &["subscribe", email, &ids[0], "--permission", "x=maybe"],
+    )
+    .await;
+    assert!(!out.status.success());
+    assert!(text(&out).contains("expected yes or no"), "{}", text(&out));
+    app.stop().await;
+}
+
 /// `--token-file` on both sides: the token is never in a process list, and a trailing newline
 /// in either file is not part of it.
 #[tokio::test]

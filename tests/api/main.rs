@@ -16,6 +16,7 @@ mod durability;
 mod exact_requests;
 mod faults;
 mod feed_memory;
+mod gdpr;
 mod health;
 mod lists;
 mod live;

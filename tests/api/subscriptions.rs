@@ -14,7 +14,10 @@ use tonic::Code;
 const SOON: Duration = Duration::from_secs(15);
 
 /// Connected, two lists selected, the given opt-in rules.
-async fn shop(single_opt_in: bool, element: pb::SubscriptionElementType) -> (TestApp, Vec<String>) {
+pub(crate) async fn shop(
+    single_opt_in: bool,
+    element: pb::SubscriptionElementType,
+) -> (TestApp, Vec<String>) {
     let app = spawn_app().await;
     let lists = ready(&app, false).await;
     app.settings()
@@ -28,18 +31,18 @@ async fn shop(single_opt_in: bool, element: pb::SubscriptionElementType) -> (Tes
     (app, lists)
 }
 
-fn request(email: &str, lists: &[&String]) -> pb::SubscribeRequest {
+pub(crate) fn request(email: &str, lists: &[&String]) -> pb::SubscribeRequest {
     pb::SubscribeRequest {
         email: email.into(),
         list_ids: lists.iter().map(|l| l.to_string()).collect(),
         first_name: "Urist".into(),
         last_name: "McVankab".into(),
-        interest_ids: Vec::new(),
+        ..Default::default()
     }
 }
 
 /// Waits until every list of the email is settled (applied or refused) and returns them.
-async fn settled(app: &TestApp, email: &str) -> Vec<pb::ListSubscription> {
+pub(crate) async fn settled(app: &TestApp, email: &str) -> Vec<pb::ListSubscription> {
     let deadline = tokio::time::Instant::now() + SOON;
     loop {
         let lists = app

@@ -286,17 +286,29 @@ final class Client
      * merchant's opt-in rules. Answers once the request is stored; mcsync applies it to
      * Mailchimp in the background (getSubscriptions() shows when it has).
      *
+     * $marketingPermissions: the shopper's GDPR answers, marketing permission id => agreed
+     * (true) or declined (false), for the permissions of those lists shown to them
+     * (getSettings()->getMarketingPermissions()). They are kept as each list's consent record.
+     *
      * @param string[] $listIds
      * @param string[] $interestIds
+     * @param array<string, bool> $marketingPermissions
      */
-    public function subscribe(string $email, array $listIds, string $firstName = '', string $lastName = '', array $interestIds = []): V1\SubscriptionsResponse
+    public function subscribe(string $email, array $listIds, string $firstName = '', string $lastName = '', array $interestIds = [], array $marketingPermissions = []): V1\SubscriptionsResponse
     {
+        $answers = [];
+        foreach ($marketingPermissions as $id => $enabled) {
+            $answers[] = (new V1\MarketingPermissionChoice())
+                ->setMarketingPermissionId((string) $id)
+                ->setEnabled((bool) $enabled);
+        }
         $request = (new V1\SubscribeRequest())
             ->setEmail($email)
             ->setListIds($listIds)
             ->setFirstName($firstName)
             ->setLastName($lastName)
-            ->setInterestIds($interestIds);
+            ->setInterestIds($interestIds)
+            ->setMarketingPermissions($answers);
         return $this->unary('/mcsync.v1.SubscriptionService/Subscribe', $request, V1\SubscriptionsResponse::class);
     }
 

@@ -38,15 +38,16 @@ final class Processes
     /**
      * @param bool $tls serve over TLS, with a certificate from a CA made for the test
      * @param int $latencyMs the simulator's latency per request
+     * @param int $gdprLists how many of the simulator's audiences have GDPR fields
      */
-    public function __construct(bool $tls = false, int $latencyMs = 0)
+    public function __construct(bool $tls = false, int $latencyMs = 0, int $gdprLists = 0)
     {
         $this->dir = sys_get_temp_dir() . '/mcsync-php-' . bin2hex(random_bytes(6));
         mkdir($this->dir, 0700, true);
         $tlsFlags = $tls ? $this->certificates() : '';
         $bin = escapeshellarg(self::binary());
         $keys = sprintf('--api-key %s --api-key %s --disabled-key %s', self::KEY_A, self::KEY_B, self::KEY_DISABLED);
-        $this->start("$bin sim --listen 127.0.0.1:0 $keys --lists 3 --latency-ms $latencyMs", 'sim');
+        $this->start("$bin sim --listen 127.0.0.1:0 $keys --lists 3 --gdpr-lists $gdprLists --latency-ms $latencyMs", 'sim');
         $line = $this->waitFor('sim.out', 'Mailchimp simulator: ');
         preg_match('#(http://\S+/3\.0)#', $line, $m);
         $this->simUrl = $m[1];

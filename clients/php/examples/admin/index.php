@@ -5,7 +5,9 @@
  * newsletter part: the selected lists offered as checkboxes (any
  * number) or as a select box (one), as the merchant set "Subscription select element type".
  * Subscribe is stored by mcsync at once and applied to Mailchimp in the background; under
- * double opt-in the shopper is told to confirm by email.
+ * double opt-in the shopper is told to confirm by email. An audience with GDPR fields shows its
+ * marketing permissions under its choice; every permission shown is answered (ticked: agreed),
+ * and mcsync keeps the answers as the consent record.
  */
 declare(strict_types=1);
 
@@ -19,11 +21,22 @@ if ($_SERVER['REQUEST_METHOD'] === 'POST') {
     $chosen = $_POST['list_ids'] ?? [];
     $chosen = array_values(array_filter(array_map('strval', is_array($chosen) ? $chosen : [$chosen])));
     $_SESSION['checkout'] = ['email' => $email, 'first_name' => (string) ($_POST['first_name'] ?? ''), 'last_name' => (string) ($_POST['last_name'] ?? '')];
+    $ticked = $_POST['gdpr'] ?? [];
+    $ticked = is_array($ticked) ? $ticked : [];
     if ($chosen === []) {
         flash('Thank you for your order.');
     } else {
         try {
-            $answer = mcsync()->subscribe($email, $chosen, $_SESSION['checkout']['first_name'], $_SESSION['checkout']['last_name']);
+            // Each permission shown for a list joined gets an answer: ticked or not.
+            $answers = [];
+            foreach (mcsync()->getSettings()->getMarketingPermissions() as $audience) {
+                if (in_array($audience->getListId(), $chosen, true)) {
+                    foreach ($audience->getPermissions() as $p) {
+                        $answers[$p->getId()] = isset($ticked[$p->getId()]);
+                    }
+                }
+            }
+            $answer = mcsync()->subscribe($email, $chosen, $_SESSION['checkout']['first_name'], $_SESSION['checkout']['last_name'], [], $answers);
             $pending = [];
             $subscribed = [];
             foreach ($answer->getLists() as $l) {
@@ -61,8 +74,14 @@ $form = $_SESSION['checkout'] ?? ['email' => '', 'first_name' => '', 'last_name'
 $lists = [];
 $select = false;
 $siteScript = '';
+$permissions = [];
 try {
     $settings = mcsync()->getSettings();
+    foreach ($settings->getMarketingPermissions() as $audience) {
+        if (count($audience->getPermissions()) > 0) {
+            $permissions[$audience->getListId()] = $audience;
+        }
+    }
     $select = $settings->getSubscriptionElementType() === V1\SubscriptionElementType::SUBSCRIPTION_ELEMENT_TYPE_SELECT;
     foreach ($settings->getSiteScripts() as $site) {
         if ($siteScript === '' || $site->getListId() === $settings->getDefaultAutomationListId()) {
@@ -112,6 +131,17 @@ page_header('Checkout', $siteScript);
 <?php endforeach; ?>
 <?php endif; ?>
   <?= field_error($fields, 'list_ids') ?>
+<?php foreach ($permissions as $listId => $audience): ?>
+  <fieldset class="gdpr" id="gdpr-<?= h($listId) ?>">
+    <legend>Marketing permissions for <?= h($audience->getListName()) ?></legend>
+    <p class="hint">If you subscribe, tick each way you would like to hear from us. You can change your mind at any time with the link in our emails.</p>
+<?php foreach ($audience->getPermissions() as $p): ?>
+    <div class="row"><label for="gdpr-<?= h($p->getId()) ?>"><?= h($p->getText()) ?></label>
+      <input type="checkbox" class="gdpr-permission" id="gdpr-<?= h($p->getId()) ?>" name="gdpr[<?= h($p->getId()) ?>]" value="1"></div>
+<?php endforeach; ?>
+  </fieldset>
+<?php endforeach; ?>
+  <?= field_error($fields, 'marketing_permissions') ?>
 <?php endif; ?>
   <div class="row"><label></label><button id="place-order" type="submit">Place order</button></div>
 </form>

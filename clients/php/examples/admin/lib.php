@@ -76,7 +76,9 @@ function field_error(array $fields, string $field): string
 {
     $reasons = [];
     foreach ($fields as $path => $reason) {
-        if ($path === $field || strncmp($path, "$field.", strlen($field) + 1) === 0) {
+        // The field itself, or a part of it: "shop.email", "list_ids[1]".
+        $part = substr((string) $path, strlen($field), 1);
+        if (strncmp((string) $path, $field, strlen($field)) === 0 && in_array($part, ['', '.', '['], true)) {
             $reasons[] = $reason;
         }
     }

@@ -63,6 +63,21 @@ class Audience extends \Google\Protobuf\Internal\Message
      * Generated from protobuf field <code>.google.protobuf.Timestamp removed_at = 10;</code>
      */
     protected $removed_at = null;
+    /**
+     * The audience has GDPR fields: the shop's sign-up form shows marketing_permissions and
+     * passes the shopper's answers to SubscriptionService/Subscribe.
+     *
+     * Generated from protobuf field <code>bool marketing_permissions_enabled = 11;</code>
+     */
+    protected $marketing_permissions_enabled = false;
+    /**
+     * Its GDPR marketing permissions, as of the last refresh. Mailchimp shows them only on
+     * members, so an audience with GDPR fields but no member yet has none listed until a
+     * refresh after its first member.
+     *
+     * Generated from protobuf field <code>repeated .mcsync.v1.MarketingPermission marketing_permissions = 12;</code>
+     */
+    private $marketing_permissions;
 
     /**
      * Constructor.
@@ -84,6 +99,13 @@ class Audience extends \Google\Protobuf\Internal\Message
      *           The id used in Mailchimp's web UI.
      *     @type \Google\Protobuf\Timestamp $removed_at
      *           Marked `removed` at this refresh; absent while present in Mailchimp.
+     *     @type bool $marketing_permissions_enabled
+     *           The audience has GDPR fields: the shop's sign-up form shows marketing_permissions and
+     *           passes the shopper's answers to SubscriptionService/Subscribe.
+     *     @type array<\Mcsync\V1\MarketingPermission>|\Google\Protobuf\Internal\RepeatedField $marketing_permissions
+     *           Its GDPR marketing permissions, as of the last refresh. Mailchimp shows them only on
+     *           members, so an audience with GDPR fields but no member yet has none listed until a
+     *           refresh after its first member.
      * }
      */
     public function __construct($data = NULL) {
@@ -343,6 +365,64 @@ class Audience extends \Google\Protobuf\Internal\Message
     {
         GPBUtil::checkMessage($var, \Google\Protobuf\Timestamp::class);
         $this->removed_at = $var;
+
+        return $this;
+    }
+
+    /**
+     * The audience has GDPR fields: the shop's sign-up form shows marketing_permissions and
+     * passes the shopper's answers to SubscriptionService/Subscribe.
+     *
+     * Generated from protobuf field <code>bool marketing_permissions_enabled = 11;</code>
+     * @return bool
+     */
+    public function getMarketingPermissionsEnabled()
+    {
+        return $this->marketing_permissions_enabled;
+    }
+
+    /**
+     * The audience has GDPR fields: the shop's sign-up form shows marketing_permissions and
+     * passes the shopper's answers to SubscriptionService/Subscribe.
+     *
+     * Generated from protobuf field <code>bool marketing_permissions_enabled = 11;</code>
+     * @param bool $var
+     * @return $this
+     */
+    public function setMarketingPermissionsEnabled($var)
+    {
+        GPBUtil::checkBool($var);
+        $this->marketing_permissions_enabled = $var;
+
+        return $this;
+    }
+
+    /**
+     * Its GDPR marketing permissions, as of the last refresh. Mailchimp shows them only on
+     * members, so an audience with GDPR fields but no member yet has none listed until a
+     * refresh after its first member.
+     *
+     * Generated from protobuf field <code>repeated .mcsync.v1.MarketingPermission marketing_permissions = 12;</code>
+     * @return \Google\Protobuf\Internal\RepeatedField
+     */
+    public function getMarketingPermissions()
+    {
+        return $this->marketing_permissions;
+    }
+
+    /**
+     * Its GDPR marketing permissions, as of the last refresh. Mailchimp shows them only on
+     * members, so an audience with GDPR fields but no member yet has none listed until a
+     * refresh after its first member.
+     *
+     * Generated from protobuf field <code>repeated .mcsync.v1.MarketingPermission marketing_permissions = 12;</code>
+     * @param array<\Mcsync\V1\MarketingPermission>|\Google\Protobuf\Internal\RepeatedField $var
+     * @return $this
+     */
+    public function setMarketingPermissions($var)
+    {
+        $arr = GPBUtil::checkRepeatedField($var, \Google\Protobuf\Internal\GPBType::MESSAGE, \Mcsync\V1\MarketingPermission::class);
+        $this->marketing_permissions = $arr;
 
         return $this;
     }

@@ -48,6 +48,13 @@ class ListSubscription extends \Google\Protobuf\Internal\Message
      * Generated from protobuf field <code>.google.protobuf.Timestamp updated_at = 7;</code>
      */
     protected $updated_at = null;
+    /**
+     * What the shopper agreed to on this list, from the last Subscribe that carried GDPR
+     * answers; absent if none ever did. Later requests, an Unsubscribe included, keep it.
+     *
+     * Generated from protobuf field <code>.mcsync.v1.ConsentRecord consent = 8;</code>
+     */
+    protected $consent = null;
 
     /**
      * Constructor.
@@ -67,6 +74,9 @@ class ListSubscription extends \Google\Protobuf\Internal\Message
      *           transactional, cleaned), or what it will be once applied; empty when not a member.
      *     @type string $error
      *     @type \Google\Protobuf\Timestamp $updated_at
+     *     @type \Mcsync\V1\ConsentRecord $consent
+     *           What the shopper agreed to on this list, from the last Subscribe that carried GDPR
+     *           answers; absent if none ever did. Later requests, an Unsubscribe included, keep it.
      * }
      */
     public function __construct($data = NULL) {
@@ -248,6 +258,44 @@ class ListSubscription extends \Google\Protobuf\Internal\Message
     {
         GPBUtil::checkMessage($var, \Google\Protobuf\Timestamp::class);
         $this->updated_at = $var;
+
+        return $this;
+    }
+
+    /**
+     * What the shopper agreed to on this list, from the last Subscribe that carried GDPR
+     * answers; absent if none ever did. Later requests, an Unsubscribe included, keep it.
+     *
+     * Generated from protobuf field <code>.mcsync.v1.ConsentRecord consent = 8;</code>
+     * @return \Mcsync\V1\ConsentRecord|null
+     */
+    public function getConsent()
+    {
+        return $this->consent;
+    }
+
+    public function hasConsent()
+    {
+        return isset($this->consent);
+    }
+
+    public function clearConsent()
+    {
+        unset($this->consent);
+    }
+
+    /**
+     * What the shopper agreed to on this list, from the last Subscribe that carried GDPR
+     * answers; absent if none ever did. Later requests, an Unsubscribe included, keep it.
+     *
+     * Generated from protobuf field <code>.mcsync.v1.ConsentRecord consent = 8;</code>
+     * @param \Mcsync\V1\ConsentRecord $var
+     * @return $this
+     */
+    public function setConsent($var)
+    {
+        GPBUtil::checkMessage($var, \Mcsync\V1\ConsentRecord::class);
+        $this->consent = $var;
 
         return $this;
     }

@@ -99,6 +99,13 @@ class Settings extends \Google\Protobuf\Internal\Message
      * Generated from protobuf field <code>.mcsync.v1.ListUpdateInterval audit_interval = 15;</code>
      */
     protected $audit_interval = 0;
+    /**
+     * GDPR marketing permissions of each selected audience (as ListLists has them), for the
+     * shop's sign-up forms.
+     *
+     * Generated from protobuf field <code>repeated .mcsync.v1.AudiencePermissions marketing_permissions = 16;</code>
+     */
+    private $marketing_permissions;
 
     /**
      * Constructor.
@@ -137,6 +144,9 @@ class Settings extends \Google\Protobuf\Internal\Message
      *     @type int $audit_interval
      *           How often mcsync audits each live store by itself (the choices of list_update_interval;
      *           daily unless set). See UpdateSettingsRequest.audit_interval.
+     *     @type array<\Mcsync\V1\AudiencePermissions>|\Google\Protobuf\Internal\RepeatedField $marketing_permissions
+     *           GDPR marketing permissions of each selected audience (as ListLists has them), for the
+     *           shop's sign-up forms.
      * }
      */
     public function __construct($data = NULL) {
@@ -552,6 +562,34 @@ class Settings extends \Google\Protobuf\Internal\Message
     {
         GPBUtil::checkEnum($var, \Mcsync\V1\ListUpdateInterval::class);
         $this->audit_interval = $var;
+
+        return $this;
+    }
+
+    /**
+     * GDPR marketing permissions of each selected audience (as ListLists has them), for the
+     * shop's sign-up forms.
+     *
+     * Generated from protobuf field <code>repeated .mcsync.v1.AudiencePermissions marketing_permissions = 16;</code>
+     * @return \Google\Protobuf\Internal\RepeatedField
+     */
+    public function getMarketingPermissions()
+    {
+        return $this->marketing_permissions;
+    }
+
+    /**
+     * GDPR marketing permissions of each selected audience (as ListLists has them), for the
+     * shop's sign-up forms.
+     *
+     * Generated from protobuf field <code>repeated .mcsync.v1.AudiencePermissions marketing_permissions = 16;</code>
+     * @param array<\Mcsync\V1\AudiencePermissions>|\Google\Protobuf\Internal\RepeatedField $var
+     * @return $this
+     */
+    public function setMarketingPermissions($var)
+    {
+        $arr = GPBUtil::checkRepeatedField($var, \Google\Protobuf\Internal\GPBType::MESSAGE, \Mcsync\V1\AudiencePermissions::class);
+        $this->marketing_permissions = $arr;
 
         return $this;
     }

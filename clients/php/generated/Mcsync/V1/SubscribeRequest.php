@@ -37,6 +37,15 @@ class SubscribeRequest extends \Google\Protobuf\Internal\Message
      * Generated from protobuf field <code>repeated string interest_ids = 5;</code>
      */
     private $interest_ids;
+    /**
+     * The shopper's answer to each GDPR marketing permission shown (Audience.marketing_permissions
+     * of list_ids); each must be a permission of one of list_ids, once. Lists without GDPR fields
+     * take none (INVALID_ARGUMENT naming marketing_permissions[i]). The answers are sent to
+     * Mailchimp and kept as each list's consent record (ListSubscription.consent).
+     *
+     * Generated from protobuf field <code>repeated .mcsync.v1.MarketingPermissionChoice marketing_permissions = 6;</code>
+     */
+    private $marketing_permissions;
 
     /**
      * Constructor.
@@ -51,6 +60,11 @@ class SubscribeRequest extends \Google\Protobuf\Internal\Message
      *     @type string $last_name
      *     @type array<string>|\Google\Protobuf\Internal\RepeatedField $interest_ids
      *           Interest (group) ids; each must belong to one of list_ids.
+     *     @type array<\Mcsync\V1\MarketingPermissionChoice>|\Google\Protobuf\Internal\RepeatedField $marketing_permissions
+     *           The shopper's answer to each GDPR marketing permission shown (Audience.marketing_permissions
+     *           of list_ids); each must be a permission of one of list_ids, once. Lists without GDPR fields
+     *           take none (INVALID_ARGUMENT naming marketing_permissions[i]). The answers are sent to
+     *           Mailchimp and kept as each list's consent record (ListSubscription.consent).
      * }
      */
     public function __construct($data = NULL) {
@@ -172,6 +186,38 @@ class SubscribeRequest extends \Google\Protobuf\Internal\Message
     {
         $arr = GPBUtil::checkRepeatedField($var, \Google\Protobuf\Internal\GPBType::STRING);
         $this->interest_ids = $arr;
+
+        return $this;
+    }
+
+    /**
+     * The shopper's answer to each GDPR marketing permission shown (Audience.marketing_permissions
+     * of list_ids); each must be a permission of one of list_ids, once. Lists without GDPR fields
+     * take none (INVALID_ARGUMENT naming marketing_permissions[i]). The answers are sent to
+     * Mailchimp and kept as each list's consent record (ListSubscription.consent).
+     *
+     * Generated from protobuf field <code>repeated .mcsync.v1.MarketingPermissionChoice marketing_permissions = 6;</code>
+     * @return \Google\Protobuf\Internal\RepeatedField
+     */
+    public function getMarketingPermissions()
+    {
+        return $this->marketing_permissions;
+    }
+
+    /**
+     * The shopper's answer to each GDPR marketing permission shown (Audience.marketing_permissions
+     * of list_ids); each must be a permission of one of list_ids, once. Lists without GDPR fields
+     * take none (INVALID_ARGUMENT naming marketing_permissions[i]). The answers are sent to
+     * Mailchimp and kept as each list's consent record (ListSubscription.consent).
+     *
+     * Generated from protobuf field <code>repeated .mcsync.v1.MarketingPermissionChoice marketing_permissions = 6;</code>
+     * @param array<\Mcsync\V1\MarketingPermissionChoice>|\Google\Protobuf\Internal\RepeatedField $var
+     * @return $this
+     */
+    public function setMarketingPermissions($var)
+    {
+        $arr = GPBUtil::checkRepeatedField($var, \Google\Protobuf\Internal\GPBType::MESSAGE, \Mcsync\V1\MarketingPermissionChoice::class);
+        $this->marketing_permissions = $arr;
 
         return $this;
     }

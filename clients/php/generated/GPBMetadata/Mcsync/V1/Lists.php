@@ -17,8 +17,7 @@ class Lists
         \GPBMetadata\Google\Protobuf\Timestamp::initOnce();
         $pool->internalAddGeneratedFile(
             '
-æ
-
+ý
 mcsync/v1/lists.proto	mcsync.v1"
 ListListsRequest"
 RefreshListsRequest"&
@@ -32,7 +31,7 @@ account_id (	"
 detached_stores (2.mcsync.v1.DetachedStore"2
 DetachedStore
 store_id (	
-list_id (	"¦
+list_id (	"Œ
 Audience
 
 id (	
@@ -46,7 +45,13 @@ account_id (	"
 web_id	 (.
 
 removed_at
- (2.google.protobuf.Timestamp"Ã
+ (2.google.protobuf.Timestamp%
+marketing_permissions_enabled (=
+marketing_permissions (2.mcsync.v1.MarketingPermission"/
+MarketingPermission
+
+id (	
+text (	"Ã
 AudienceStats
 member_count (
 unsubscribe_count (
