@@ -15,6 +15,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // Clients are built on a Channel: a generated `connect` constructor would clash with
         // SettingsService/Connect.
         .build_transport(false)
+        // Maps encode in key order, so that equal records encode (and hash) alike.
+        .btree_map(".")
         .file_descriptor_set_path(out.join("mcsync_descriptor.bin"))
         .compile_protos(&protos, &[std::path::PathBuf::from("proto")])?;
     println!("cargo:rerun-if-changed=proto");

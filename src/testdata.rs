@@ -92,6 +92,7 @@ pub fn customer(i: u64) -> pb::Customer {
         company: "Freddie's Jokes".into(),
         address: Some(address(i)),
         accepts_marketing: i % 2 == 0,
+        ..Default::default()
     }
 }
 

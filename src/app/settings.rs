@@ -1,7 +1,10 @@
 //! Connection and settings: the API key checked with Mailchimp before it is stored, "Reset
 //! Mailchimp connection", and the merchant's choices, each change one atomic write.
 
+use std::collections::BTreeMap;
+
 use super::{App, AppError};
+use crate::domain::merge_map::{self, MergeMapping};
 use crate::domain::record::RecordKind;
 use crate::domain::validate::quoted;
 use crate::domain::{self, Account, ApiKey, Connection, Settings, SettingsUpdate, ValidationError};
@@ -82,15 +85,23 @@ impl App {
     }
 
     /// Applies the fields present in `update`, checked against the connection and the selection.
-    pub async fn update_settings(&self, update: SettingsUpdate) -> Result<Settings, AppError> {
+    pub async fn update_settings(&self, mut update: SettingsUpdate) -> Result<Settings, AppError> {
         let _guard = self.settings_lock.lock().await;
         let mut settings = self.store.settings()?;
         if let Some(Some(list_id)) = &update.default_automation_list_id {
             check_default_list(&settings, list_id)?;
         }
+        let maps = match update.merge_fields.take() {
+            Some(asked) => Some(self.checked_merge_maps(&settings, asked)?),
+            None => None,
+        };
         let base_before = settings.webhook_base_url.clone();
         let recovery_before = settings.cart_recovery_url.clone();
+        let maps_before = settings.choices().merge_fields;
         settings.apply(update);
+        if let Some(maps) = maps {
+            settings.set_merge_fields(maps);
+        }
         if !settings.cart_recovery_url.is_empty() {
             // Made before the links are turned on, and flushed with the settings.
             self.store.cart_link_secret()?;
@@ -104,12 +115,69 @@ impl App {
                 "cart recovery page changed; carts queued with their new links"
             );
         }
+        if settings.choices().merge_fields != maps_before {
+            // Mapped values change: live sync pushes every customer again, which brings the
+            // members' merge fields up to date (a customer's own body is unchanged).
+            let customers = self.store.requeue(RecordKind::Customer).await?;
+            tracing::info!(customers, "merge-field map changed; customers queued");
+        }
         self.refresher.set_interval(settings.list_update_interval);
         self.auditor.set_interval(settings.audit_interval);
         if settings.webhook_base_url != base_before {
             self.hooks.request();
         }
         Ok(settings)
+    }
+}
+
+impl App {
+    /// The maps asked for, each of a selected audience, once, checked against its merge fields.
+    fn checked_merge_maps(
+        &self,
+        settings: &Settings,
+        asked: domain::AskedMergeMaps,
+    ) -> Result<BTreeMap<String, Vec<MergeMapping>>, AppError> {
+        let Some(account) = settings.account_id() else {
+            return Err(
+                ValidationError::new("merge_fields", "no Mailchimp account is connected").into(),
+            );
+        };
+        let selected = settings.choices().selected_lists;
+        let audiences = self.store.audiences(account)?;
+        let mut errors = Vec::new();
+        let mut maps = BTreeMap::new();
+        for (i, (list_id, pairs)) in asked.into_iter().enumerate() {
+            let prefix = format!("merge_fields.audiences[{i}]");
+            let audience = audiences
+                .iter()
+                .find(|a| a.id == list_id && a.removed_at.is_none() && selected.contains(&a.id));
+            let Some(audience) = audience else {
+                errors.push(ValidationError::new(
+                    format!("{prefix}.list_id"),
+                    format!("{} is not a selected list", quoted(&list_id)),
+                ));
+                continue;
+            };
+            if maps.contains_key(&list_id) {
+                errors.push(ValidationError::new(
+                    format!("{prefix}.list_id"),
+                    format!("{} has two maps", quoted(&list_id)),
+                ));
+                continue;
+            }
+            match merge_map::checked(&prefix, pairs, audience) {
+                Ok(mappings) if mappings.is_empty() => {}
+                Ok(mappings) => {
+                    maps.insert(list_id, mappings);
+                }
+                Err(e) => errors.extend(e),
+            }
+        }
+        if errors.is_empty() {
+            Ok(maps)
+        } else {
+            Err(AppError::Invalid(errors))
+        }
     }
 }
 

@@ -101,6 +101,11 @@ pub struct SetArgs {
     /// clear (carts then keep the checkout URL the shop sent).
     #[arg(long)]
     cart_recovery_url: Option<String>,
+    /// A merge-field mapping, `<list id>:<source>=<TAG>` (sources: first_name, last_name,
+    /// company, phone, birthday, address, attributes.<key>); repeat for several. Replaces
+    /// every map; `--merge-field none` clears them all.
+    #[arg(long = "merge-field")]
+    merge_fields: Vec<String>,
     #[arg(long)]
     shop_url: Option<String>,
     #[arg(long)]
@@ -624,7 +629,34 @@ fn update(a: SetArgs) -> pb::UpdateSettingsRequest {
         webhook_base_url: a.webhook_base_url,
         cart_recovery_url: a.cart_recovery_url,
         audit_interval: a.audit_interval.map(ListUpdateInterval::to_pb),
+        merge_fields: merge_maps(&a.merge_fields),
     }
+}
+
+/// `--merge-field <list>:<source>=<TAG>` lines as one replacement of every map; `None` when
+/// the flag was not given. A malformed line is passed on whole as a source, so that the
+/// server's refusal names it.
+fn merge_maps(lines: &[String]) -> Option<pb::MergeFieldMaps> {
+    if lines.is_empty() {
+        return None;
+    }
+    let mut maps: Vec<pb::MergeFieldMap> = Vec::new();
+    for line in lines.iter().filter(|l| l.as_str() != "none") {
+        let (list, rest) = line.split_once(':').unwrap_or(("", line));
+        let (source, tag) = rest.split_once('=').unwrap_or((rest, ""));
+        let mapping = pb::MergeFieldMapping {
+            source: source.to_owned(),
+            tag: tag.to_owned(),
+        };
+        match maps.iter_mut().find(|m| m.list_id == list) {
+            Some(m) => m.mappings.push(mapping),
+            None => maps.push(pb::MergeFieldMap {
+                list_id: list.to_owned(),
+                mappings: vec![mapping],
+            }),
+        }
+    }
+    Some(pb::MergeFieldMaps { audiences: maps })
 }
 
 fn on(b: bool) -> &'static str {
@@ -689,6 +721,14 @@ fn render_settings(s: &pb::Settings) -> String {
         "Audit the stores every:      {}",
         interval_name(s.audit_interval)
     );
+    for m in &s.merge_fields {
+        let pairs: Vec<String> = m
+            .mappings
+            .iter()
+            .map(|p| format!("{} → {}", p.source, p.tag))
+            .collect();
+        let _ = writeln!(o, "Merge fields of {}: {}", m.list_id, pairs.join(", "));
+    }
     let _ = writeln!(
         o,
         "Shop:                        {} <{}> {} {} {} {} {}",

@@ -67,6 +67,23 @@ pub struct Segment {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// A merge field of an audience: where a member's data goes (FNAME, ADDRESS, BIRTHDAY, …).
+pub struct MergeField {
+    /// The merge tag, which member writes name.
+    pub tag: String,
+    /// Its label in Mailchimp.
+    pub name: String,
+    /// Mailchimp's type: text, number, address, phone, date, birthday, url, dropdown, radio, …
+    pub kind: String,
+    /// Required on Mailchimp's forms (mcsync's writes skip that check).
+    pub required: bool,
+    /// A date or birthday field's format (`MM/DD/YYYY`, `DD/MM/YYYY`, `MM/DD`, `DD/MM`).
+    pub date_format: String,
+    /// A dropdown or radio field's choices.
+    pub choices: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 /// A GDPR marketing permission of an audience, such as "Email" or "Direct mail".
 pub struct MarketingPermission {
     /// Mailchimp's id, which a subscription's choice names.
@@ -98,4 +115,7 @@ pub struct Audience {
     /// Its marketing permissions; empty while a GDPR audience has no member to read them from.
     #[serde(default)]
     pub marketing_permissions: Vec<MarketingPermission>,
+    /// Its merge fields, as of the last refresh.
+    #[serde(default)]
+    pub merge_fields: Vec<MergeField>,
 }

@@ -69,7 +69,7 @@ pub fn parse(fields: &[(String, String)]) -> Result<Delivery, BadDelivery> {
     if email.is_empty() || list_id.is_empty() {
         return Err(BadDelivery("no data[email] or data[list_id]".into()));
     }
-    let mut merges = std::collections::HashMap::new();
+    let mut merges = std::collections::BTreeMap::new();
     for (k, v) in fields {
         if merges.len() >= MAX_MERGES {
             break;

@@ -4,6 +4,7 @@ mod api_key;
 mod audience;
 pub mod cart_link;
 pub mod member_event;
+pub mod merge_map;
 pub mod money;
 pub mod record;
 mod settings;
@@ -11,11 +12,12 @@ pub mod validate;
 
 pub use api_key::ApiKey;
 pub use audience::{
-    Audience, AudienceStats, Interest, InterestCategory, MarketingPermission, Segment,
+    Audience, AudienceStats, Interest, InterestCategory, MarketingPermission, MergeField, Segment,
 };
 pub use settings::{
-    Account, AccountChoices, Address, Connection, CouponUploadMode, ListUpdateInterval, Settings,
-    SettingsUpdate, ShopIdentity, ShopIdentityUpdate, SubscriptionElementType,
+    Account, AccountChoices, Address, AskedMergeMaps, Connection, CouponUploadMode,
+    ListUpdateInterval, Settings, SettingsUpdate, ShopIdentity, ShopIdentityUpdate,
+    SubscriptionElementType,
 };
 
 /// One rejected field: the field's path as the client named it, and why.

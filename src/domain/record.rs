@@ -639,6 +639,66 @@ fn customer(c: &mut Check, x: &mut pb::Customer) {
     c.text(("customer", "last_name"), &mut x.last_name, MAX_TEXT);
     c.text(("customer", "company"), &mut x.company, MAX_TEXT);
     c.address(("customer", "address"), &mut x.address);
+    c.text(("customer", "phone"), &mut x.phone, MAX_PHONE);
+    c.apply(("customer", "birthday"), &mut x.birthday, birthday);
+    if c.within(
+        ("customer", "attributes"),
+        x.attributes.len(),
+        MAX_ATTRIBUTES,
+    ) {
+        let mut bad = Vec::new();
+        for (key, value) in x.attributes.iter_mut() {
+            if let Err(reason) = attribute_key(key) {
+                bad.push((
+                    format!("customer.attributes[{}]", validate::quoted(key)),
+                    reason,
+                ));
+            } else if let Err(reason) = validate::text_in_place(value, MAX_TEXT) {
+                bad.push((format!("customer.attributes.{key}"), reason));
+            }
+        }
+        for (field, reason) in bad {
+            c.fail(field, reason);
+        }
+    }
+}
+
+const MAX_PHONE: usize = 50;
+const MAX_ATTRIBUTES: usize = 50;
+const MAX_ATTRIBUTE_KEY: usize = 64;
+
+/// A key of `Customer.attributes`: 1 to 64 characters from a-z, 0-9 and `_`.
+pub fn attribute_key(key: &str) -> Result<(), String> {
+    let ok = (1..=MAX_ATTRIBUTE_KEY).contains(&key.len())
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "keys are 1 to {MAX_ATTRIBUTE_KEY} characters from a-z, 0-9 and _"
+        ))
+    }
+}
+
+/// A birthday as the shop has it: `YYYY-MM-DD`, or `MM-DD` without a year; empty for none.
+fn birthday(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(String::new());
+    }
+    let parts: Vec<&str> = s.split('-').collect();
+    let (month, day) = match parts.as_slice() {
+        [y, m, d] if y.len() == 4 => (*m, *d),
+        [m, d] => (*m, *d),
+        _ => return Err("must be YYYY-MM-DD or MM-DD".into()),
+    };
+    let number = |p: &str| (p.len() == 2).then(|| p.parse::<u32>().ok()).flatten();
+    match (number(month), number(day)) {
+        (Some(m), Some(d)) if (1..=12).contains(&m) && (1..=31).contains(&d) => Ok(s.to_owned()),
+        _ => Err("must be YYYY-MM-DD or MM-DD".into()),
+    }
 }
 
 /// A shipment's number and carrier.

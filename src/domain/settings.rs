@@ -221,6 +221,9 @@ pub struct AccountChoices {
     pub selected_lists: BTreeSet<String>,
     /// "Default list for automatic campaigns": one of `selected_lists`.
     pub default_automation_list: Option<String>,
+    /// Merge-field maps by list id (`domain::merge_map`); a list without one gets FNAME and
+    /// LNAME only.
+    pub merge_fields: BTreeMap<String, Vec<super::merge_map::MergeMapping>>,
 }
 
 /// Everything the merchant set, in one document so that every change is one atomic write.
@@ -324,7 +327,14 @@ pub struct SettingsUpdate {
     pub cart_recovery_url: Option<String>,
     /// See [`Settings::audit_interval`].
     pub audit_interval: Option<ListUpdateInterval>,
+    /// Every audience's merge-field map as asked, (list id, [(source, tag)]), replacing the
+    /// maps when present; checked against the audiences by the caller, which knows them, and
+    /// set with [`Settings::set_merge_fields`].
+    pub merge_fields: Option<AskedMergeMaps>,
 }
+
+/// Merge-field maps as asked: (list id, [(source, tag)]) per audience.
+pub type AskedMergeMaps = Vec<(String, Vec<(String, String)>)>;
 
 impl ShopIdentityUpdate {
     /// Normalises and checks every present field; all problems are reported, not just the first.
@@ -381,6 +391,7 @@ impl Settings {
             webhook_base_url,
             cart_recovery_url,
             audit_interval,
+            merge_fields: _,
         } = update;
         set(&mut self.audit_interval, audit_interval);
         set(&mut self.webhook_base_url, webhook_base_url);
@@ -421,6 +432,16 @@ impl Settings {
             .and_then(|id| self.accounts.get(id))
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// Replaces the connected account's merge-field maps (checked against its audiences).
+    pub fn set_merge_fields(
+        &mut self,
+        maps: BTreeMap<String, Vec<super::merge_map::MergeMapping>>,
+    ) {
+        if let Some(choices) = self.choices_mut() {
+            choices.merge_fields = maps;
+        }
     }
 
     fn choices_mut(&mut self) -> Option<&mut AccountChoices> {

@@ -86,6 +86,15 @@ impl AccountClient {
         self.get_all(&path, "interests").await
     }
 
+    /// An audience's merge fields, all pages.
+    pub async fn merge_fields(&self, list_id: &str) -> Result<Vec<MergeFieldWire>, MailchimpError> {
+        self.get_all(
+            &format!("/lists/{}/merge-fields", seg(list_id)),
+            "merge_fields",
+        )
+        .await
+    }
+
     /// An audience's segments and tags, all pages.
     pub async fn segments(&self, list_id: &str) -> Result<Vec<SegmentWire>, MailchimpError> {
         self.get_all(&format!("/lists/{}/segments", seg(list_id)), "segments")
@@ -181,6 +190,21 @@ impl AccountClient {
         let query = [("skip_merge_validation", "true".to_owned())];
         let bytes = self.send(Method::PUT, &path, &query, Some(body)).await?;
         serde_json::from_slice(&bytes).map_err(|e| MailchimpError::Decode(format!("{path}: {e}")))
+    }
+
+    /// `PATCH /lists/{id}/members/{hash}`: changes what `body` names of an existing member
+    /// (404 when the email is not a member: a PATCH never makes one). With
+    /// `skip_merge_validation=true`, like every member write of mcsync's.
+    pub async fn patch_member(
+        &self,
+        list_id: &str,
+        email: &str,
+        body: &serde_json::Value,
+    ) -> Result<(), MailchimpError> {
+        let path = member_path(list_id, email);
+        let query = [("skip_merge_validation", "true".to_owned())];
+        self.send(Method::PATCH, &path, &query, Some(body)).await?;
+        Ok(())
     }
 
     /// `PUT` of a product's variant: Mailchimp's upsert of one variant (`body` names its id).

@@ -12,6 +12,7 @@ mod endpoint;
 mod error;
 mod health;
 pub mod ids;
+pub mod merge_values;
 pub mod oauth;
 pub mod retry;
 mod stores;

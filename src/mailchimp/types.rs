@@ -70,6 +70,33 @@ pub struct MarketingPermissionWire {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
+/// A merge field as `GET /lists/{id}/merge-fields` gives it.
+pub struct MergeFieldWire {
+    /// The merge tag (`FNAME`), which member writes name.
+    pub tag: String,
+    /// Its label.
+    pub name: String,
+    #[serde(rename = "type")]
+    /// text, number, address, phone, date, birthday, url, imageurl, radio, dropdown or zip.
+    pub kind: String,
+    /// Required on Mailchimp's own forms (mcsync's writes skip that check).
+    pub required: bool,
+    /// Type options.
+    pub options: MergeFieldOptionsWire,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+/// A merge field's type options.
+pub struct MergeFieldOptionsWire {
+    /// A date or birthday field's format (`MM/DD/YYYY`, `DD/MM/YYYY`, `MM/DD`, `DD/MM`).
+    pub date_format: String,
+    /// A dropdown or radio field's choices.
+    pub choices: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 /// An interest category as Mailchimp gives it.
 pub struct InterestCategoryWire {
     /// Its id.

@@ -48,6 +48,7 @@ pub fn settings(s: &Settings) -> pb::Settings {
         site_scripts: Vec::new(),
         oauth_available: false,
         marketing_permissions: Vec::new(),
+        merge_fields: merge_maps(s),
     }
 }
 
@@ -191,7 +192,34 @@ pub fn settings_update(
         webhook_base_url,
         cart_recovery_url,
         audit_interval: audit.flatten(),
+        merge_fields: r.merge_fields.map(|m| {
+            m.audiences
+                .into_iter()
+                .map(|a| {
+                    let pairs = a.mappings.into_iter().map(|p| (p.source, p.tag));
+                    (a.list_id, pairs.collect())
+                })
+                .collect()
+        }),
     })
+}
+
+/// The connected account's merge-field maps, for GetSettings.
+fn merge_maps(s: &Settings) -> Vec<pb::MergeFieldMap> {
+    s.choices()
+        .merge_fields
+        .into_iter()
+        .map(|(list_id, mappings)| pb::MergeFieldMap {
+            list_id,
+            mappings: mappings
+                .into_iter()
+                .map(|m| pb::MergeFieldMapping {
+                    source: m.source.to_string(),
+                    tag: m.tag,
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 fn element_type_to_pb(t: SubscriptionElementType) -> pb::SubscriptionElementType {
@@ -274,6 +302,18 @@ fn audience(a: Audience, selected: bool) -> pb::Audience {
         removed: a.removed_at.is_some(),
         marketing_permissions_enabled: a.marketing_permissions_enabled,
         marketing_permissions: marketing_permissions(a.marketing_permissions),
+        merge_fields: a
+            .merge_fields
+            .into_iter()
+            .map(|f| pb::MergeField {
+                tag: f.tag,
+                name: f.name,
+                r#type: f.kind,
+                required: f.required,
+                date_format: f.date_format,
+                choices: f.choices,
+            })
+            .collect(),
         interest_categories: a
             .interest_categories
             .into_iter()

@@ -490,8 +490,15 @@ fn join_audience(account: &mut Account, store_id: &str, customer: &Map<String, V
         .and_then(Value::as_str)
         .unwrap_or_default();
     let opt_in = customer.get("opt_in_status") == Some(&json!(true));
+    // A new member gets the customer's names as FNAME and LNAME.
+    let mut names = Map::new();
+    for (field, tag) in [("first_name", "FNAME"), ("last_name", "LNAME")] {
+        if let Some(Value::String(v)) = customer.get(field) {
+            names.insert(tag.into(), json!(v));
+        }
+    }
     if let (Ok(list), false) = (account.list_mut(&list_id), email.is_empty()) {
-        list.join_as_customer(email, opt_in);
+        list.join_as_customer_named(email, opt_in, names);
     }
 }
 

@@ -8,6 +8,7 @@ mod faults;
 mod fields;
 mod gdpr;
 mod latency;
+mod merge_fields;
 mod model;
 pub mod oauth;
 mod problem;
@@ -387,8 +388,31 @@ impl SimHandle {
     /// Makes a merge field of an audience required, as a merchant would in Mailchimp's UI.
     pub fn require_merge_field(&self, api_key: &str, list_id: &str, tag: &str) {
         self.with_account(api_key, |a| {
+            if let Ok(list) = a.list_mut(list_id)
+                && let Some(f) = list.merge_fields.iter_mut().find(|f| f.tag == tag)
+            {
+                f.required = true;
+            }
+        });
+    }
+
+    /// Adds a merge field to an audience, as a merchant would in Mailchimp's UI: `kind` is
+    /// Mailchimp's type (text, number, date, birthday, dropdown, …), `choices` those of a
+    /// dropdown or radio field.
+    pub fn add_merge_field(
+        &self,
+        api_key: &str,
+        list_id: &str,
+        tag: &str,
+        kind: &str,
+        choices: &[&str],
+    ) {
+        self.with_account(api_key, |a| {
             if let Ok(list) = a.list_mut(list_id) {
-                list.required_merge_fields.push(tag.to_owned());
+                let id = list.merge_fields.len() as i64 + 1;
+                let mut field = merge_fields::MergeField::new(id, tag, tag, kind);
+                field.choices = choices.iter().map(|c| (*c).to_owned()).collect();
+                list.merge_fields.push(field);
             }
         });
     }

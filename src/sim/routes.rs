@@ -52,8 +52,9 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/3.0/lists/{list_id}/members", get(list_members))
         .route(
             "/3.0/lists/{list_id}/members/{subscriber_hash}",
-            get(get_member).put(put_member),
+            get(get_member).put(put_member).patch(patch_member),
         )
+        .route("/3.0/lists/{list_id}/merge-fields", get(merge_fields))
         .route("/3.0/connected-sites", get(list_sites).post(create_site))
         .route(
             "/3.0/connected-sites/{connected_site_id}",
@@ -277,14 +278,24 @@ async fn categories(
 ) -> Answer {
     with_account(&s, a, |acc| {
         let list = acc.list(&list_id)?;
-        let items: Vec<Value> = page(&list.categories, &q)?
-            .iter()
-            .map(|c| list.category_json(c))
-            .collect();
-        Ok(Json(
-            json!({"list_id": list.id, "categories": items, "total_items": list.categories.len(), "_links": []}),
-        ))
+        list_page(list, "categories", &list.categories, &q, |c| {
+            list.category_json(c)
+        })
     })
+}
+
+/// A page of one of an audience's collections, as Mailchimp answers it.
+fn list_page<T>(
+    list: &super::world::List,
+    key: &str,
+    all: &[T],
+    q: &HashMap<String, String>,
+    item: impl Fn(&T) -> Value,
+) -> Answer {
+    let items: Vec<Value> = page(all, q)?.iter().map(item).collect();
+    Ok(Json(json!({
+        key: items, "list_id": list.id, "total_items": all.len(), "_links": []
+    })))
 }
 
 async fn interests(
@@ -315,13 +326,9 @@ async fn segments(
 ) -> Answer {
     with_account(&s, a, |acc| {
         let list = acc.list(&list_id)?;
-        let items: Vec<Value> = page(&list.segments, &q)?
-            .iter()
-            .map(|x| list.segment_json(x))
-            .collect();
-        Ok(Json(
-            json!({"segments": items, "list_id": list.id, "total_items": list.segments.len(), "_links": []}),
-        ))
+        list_page(list, "segments", &list.segments, &q, |x| {
+            list.segment_json(x)
+        })
     })
 }
 
@@ -356,6 +363,36 @@ async fn get_member(
         let hash = hash.to_lowercase();
         let m = list.members.get(&hash).ok_or_else(SimError::not_found)?;
         Ok(Json(list.member_json(&hash, m)))
+    })
+}
+
+async fn merge_fields(
+    State(s): Sim,
+    Extension(a): Extension<AccountIdx>,
+    Path(list_id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Answer {
+    with_account(&s, a, |acc| {
+        let list = acc.list(&list_id)?;
+        list_page(list, "merge_fields", &list.merge_fields, &q, |f| {
+            f.json(&list.id)
+        })
+    })
+}
+
+/// `PATCH /lists/{id}/members/{hash}`: an existing member's merge fields (the query's
+/// `skip_merge_validation` is accepted; PATCH checks no required field anyway, since it leaves
+/// the others as they are).
+async fn patch_member(
+    State(s): Sim,
+    Extension(a): Extension<AccountIdx>,
+    Path((list_id, hash)): Path<(String, String)>,
+    body: Bytes,
+) -> Answer {
+    let body: Value = serde_json::from_slice(&body).map_err(|_| SimError::json_parse())?;
+    with_account(&s, a, |acc| {
+        let list = acc.list_mut(&list_id)?;
+        Ok(Json(list.patch_member(&hash, &body)?))
     })
 }
 

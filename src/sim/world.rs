@@ -8,8 +8,6 @@ use serde_json::{Map, Value, json};
 use super::model::now_iso;
 use super::problem::SimError;
 
-/// Merge fields every seeded audience has, as Mailchimp creates them for a new audience.
-const MERGE_TAGS: [&str; 4] = ["FNAME", "LNAME", "ADDRESS", "PHONE"];
 const STATUSES: [&str; 5] = [
     "subscribed",
     "unsubscribed",
@@ -77,9 +75,9 @@ pub struct List {
     pub confirmation_mails: u64,
     /// The audience's webhooks.
     pub webhooks: Vec<super::webhooks::Hook>,
-    /// Merge tags the merchant made required: a member write without a value for one is
-    /// refused ("Your merge fields were invalid."), unless it says `skip_merge_validation`.
-    pub required_merge_fields: Vec<String>,
+    /// Its merge fields. A member write without a value for a required one is refused ("Your
+    /// merge fields were invalid."), unless it says `skip_merge_validation`.
+    pub merge_fields: Vec<super::merge_fields::MergeField>,
     /// GDPR fields: none unless the merchant turned them on.
     pub marketing_permissions: Vec<super::gdpr::Permission>,
 }
@@ -275,7 +273,7 @@ impl Account {
             seeded_members,
             confirmation_mails: 0,
             webhooks: Vec::new(),
-            required_merge_fields: Vec::new(),
+            merge_fields: super::merge_fields::defaults(),
             marketing_permissions: Vec::new(),
         });
         id
@@ -366,7 +364,7 @@ impl List {
                 "cleaned_count_since_send": 0,
                 "campaign_count": self.campaign_count,
                 "campaign_last_sent": "",
-                "merge_field_count": MERGE_TAGS.len(),
+                "merge_field_count": self.merge_fields.len(),
                 "avg_sub_rate": (members % 13) as f64,
                 "avg_unsub_rate": 0.5,
                 "target_sub_rate": 3.0,
@@ -423,13 +421,14 @@ impl List {
                 )
             })
             .collect();
-        let merge: Map<String, Value> = MERGE_TAGS
+        let merge: Map<String, Value> = self
+            .merge_fields
             .iter()
-            .map(|t| {
+            .map(|f| {
                 (
-                    t.to_string(),
+                    f.tag.clone(),
                     m.merge_fields
-                        .get(*t)
+                        .get(&f.tag)
                         .cloned()
                         .unwrap_or(Value::String(String::new())),
                 )
@@ -574,24 +573,7 @@ impl List {
                 "The subscriber hash in the URL does not match the email address in the body.",
             ));
         }
-        for (tag, value) in &merge_fields {
-            if !MERGE_TAGS.contains(&tag.as_str()) {
-                return Err(SimError::bad_request(
-                    "Invalid Resource",
-                    &format!(
-                        "Your merge fields were invalid. Merge field '{tag}' does not exist on this audience."
-                    ),
-                ));
-            }
-            if !(value.is_string() || value.is_number()) {
-                return Err(SimError::bad_request(
-                    "Invalid Resource",
-                    &format!(
-                        "Your merge fields were invalid. Please enter a value for {tag} as text."
-                    ),
-                ));
-            }
-        }
+        super::merge_fields::check(&self.merge_fields, &merge_fields)?;
         let known: Vec<&str> = self
             .categories
             .iter()
@@ -612,15 +594,17 @@ impl List {
         if !skip_merge_validation {
             let held = self.members.get(&hash).map(|m| &m.merge_fields);
             let missing: Vec<(&str, String)> = self
-                .required_merge_fields
+                .merge_fields
                 .iter()
+                .filter(|f| f.required)
+                .map(|f| f.tag.as_str())
                 .filter(|tag| {
                     let value = merge_fields
-                        .get(tag.as_str())
-                        .or_else(|| held.and_then(|h| h.get(tag.as_str())));
+                        .get(*tag)
+                        .or_else(|| held.and_then(|h| h.get(*tag)));
                     value.is_none_or(|v| v.as_str().is_some_and(|s| s.trim().is_empty()))
                 })
-                .map(|tag| (tag.as_str(), "Please enter a value".to_owned()))
+                .map(|tag| (tag, "Please enter a value".to_owned()))
                 .collect();
             if !missing.is_empty() {
                 let mut e = SimError::invalid_resource(missing);
@@ -651,9 +635,61 @@ impl List {
         Ok(self.member_json(&hash, &member))
     }
 
+    /// `PATCH /lists/{id}/members/{hash}`: changes an existing member's merge fields (and its
+    /// status, if the body names one); never makes a member.
+    pub fn patch_member(&mut self, hash: &str, body: &Value) -> Result<Value, SimError> {
+        let hash = hash.to_lowercase();
+        let obj = body.as_object().ok_or_else(|| {
+            SimError::schema("", "Schema describes object, other type found instead")
+        })?;
+        let merge = match obj.get("merge_fields") {
+            None => Map::new(),
+            Some(Value::Object(m)) => m.clone(),
+            Some(_) => {
+                return Err(SimError::schema(
+                    "merge_fields",
+                    "Schema describes object, other type found instead",
+                ));
+            }
+        };
+        let member = self
+            .members
+            .get(&hash)
+            .ok_or_else(SimError::not_found)?
+            .clone();
+        super::merge_fields::check(&self.merge_fields, &merge)?;
+        let status = match obj.get("status") {
+            None => None,
+            Some(Value::String(s)) if STATUSES.contains(&s.as_str()) => Some(s.clone()),
+            Some(_) => {
+                return Err(SimError::schema(
+                    "status",
+                    &format!("Value must be one of: {}", STATUSES.join(", ")),
+                ));
+            }
+        };
+        if let Some(wanted) = &status {
+            check_transition(&member.email, &member.status, wanted)?;
+        }
+        let m = self.members.get_mut(&hash).expect("read above");
+        m.merge_fields.extend(merge);
+        if let Some(s) = status {
+            m.status = s;
+        }
+        m.last_changed = now_iso();
+        let m = m.clone();
+        Ok(self.member_json(&hash, &m))
+    }
+
     /// A customer new to the audience joins it (`opt_in_status` true: subscribed, else
     /// transactional); an existing member is never changed by e-commerce data.
     pub fn join_as_customer(&mut self, email: &str, opt_in: bool) {
+        self.join_as_customer_named(email, opt_in, Map::new());
+    }
+
+    /// [`Self::join_as_customer`], with the merge fields a new member gets (the customer's
+    /// names).
+    pub fn join_as_customer_named(&mut self, email: &str, opt_in: bool, merge: Map<String, Value>) {
         let status = if opt_in {
             "subscribed"
         } else {
@@ -664,7 +700,7 @@ impl List {
             .or_insert_with(|| Member {
                 email: email.to_owned(),
                 status: status.into(),
-                merge_fields: Map::new(),
+                merge_fields: merge,
                 interests: HashMap::new(),
                 marketing_permissions: HashMap::new(),
                 last_changed: now_iso(),
@@ -737,7 +773,7 @@ mod tests {
     fn a_required_merge_field_is_refused_unless_validation_is_skipped() {
         let mut a = account();
         let list = &mut a.lists[0];
-        list.required_merge_fields.push("PHONE".into());
+        list.merge_fields[3].required = true;
         let email = "p@example.com";
         let hash = subscriber_hash(email);
         let body = json!({"email_address": email, "status_if_new": "pending"});

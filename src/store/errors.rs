@@ -47,14 +47,24 @@ impl Store {
         Ok(())
     }
 
-    /// Forgets a record's failure once Mailchimp took it.
-    pub fn clear_sync_error(
+    /// Forgets a record's failure if its title is (`is` true) or is not (`is` false) `title`:
+    /// one kind of failure, such as the member's merge fields of a customer, has its own
+    /// clearing, apart from the record's own push.
+    pub fn clear_sync_error_titled(
         &self,
         store_id: &str,
         kind: RecordKind,
         id: &str,
+        title: &str,
+        is: bool,
     ) -> Result<(), StoreError> {
-        self.sync_errors.remove(key(store_id, kind, id))?;
+        let k = key(store_id, kind, id);
+        if let Some(old) = self.sync_errors.get(&k)?
+            && serde_json::from_slice::<SyncErrorRecord>(&old)
+                .is_ok_and(|e| (e.title == title) == is)
+        {
+            self.sync_errors.remove(k)?;
+        }
         Ok(())
     }
 

@@ -12,6 +12,8 @@
 //! - `sync_errors`: records Mailchimp refused, until they go through ([`errors`]).
 //! - `subscriptions`, `subscriptions_pending`: newsletter requests and those still to apply
 //!   ([`subscriptions`]).
+//! - `member_fields`, `member_fields_pending`: mapped merge fields owed to audience members
+//!   ([`member_fields`]).
 //! - `placed_carts`: `<cart id>` → the order placed from it, written with the order
 //!   ([`records`]); the cart links' secret lives in `settings` ([`cart_links`]).
 //!
@@ -33,7 +35,9 @@ pub mod errors;
 pub mod jobs;
 mod live;
 pub mod member_events;
+pub mod member_fields;
 pub mod oauth;
+mod queued;
 pub mod records;
 pub mod sites;
 pub mod subscriptions;
@@ -104,6 +108,8 @@ pub struct Store {
     sync_errors: sled::Tree,
     subscriptions: sled::Tree,
     subscriptions_pending: sled::Tree,
+    member_fields: sled::Tree,
+    member_fields_pending: sled::Tree,
     member_events: member_events::Trees,
     sites: sled::Tree,
     oauth_states: sled::Tree,
@@ -152,6 +158,8 @@ impl Store {
             sync_errors: db.open_tree("sync_errors")?,
             subscriptions: db.open_tree("subscriptions")?,
             subscriptions_pending: db.open_tree("subscriptions_pending")?,
+            member_fields: db.open_tree("member_fields")?,
+            member_fields_pending: db.open_tree("member_fields_pending")?,
             member_events: member_events::Trees::open(&db)?,
             sites: db.open_tree("connected_sites")?,
             oauth_states: db.open_tree("oauth_states")?,

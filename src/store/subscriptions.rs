@@ -5,8 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::transaction::ConflictableTransactionError;
 
+use super::queued::{Queue, storage};
 use super::{Store, StoreError, decode, encode};
 use crate::domain::UnixTime;
 
@@ -104,14 +105,14 @@ pub(super) fn key(account: &str, list: &str, email: &str) -> Vec<u8> {
     format!("{account}\0{list}\0{}", email.to_lowercase()).into_bytes()
 }
 
-fn storage(e: TransactionError<()>) -> StoreError {
-    match e {
-        TransactionError::Storage(e) => StoreError::Sled(e),
-        TransactionError::Abort(()) => unreachable!("these transactions never abort"),
-    }
-}
-
 impl Store {
+    fn subscriptions_queue(&self) -> Queue<'_> {
+        Queue {
+            all: &self.subscriptions,
+            pending: &self.subscriptions_pending,
+        }
+    }
+
     /// The request for an email on a list, if the shop made one.
     pub fn subscription(
         &self,
@@ -140,15 +141,8 @@ impl Store {
             s.version = previous.map_or(1, |p| p.version + 1);
             s.state = SubscriptionState::Queued;
         }
-        (&self.subscriptions, &self.subscriptions_pending)
-            .transaction(|(all, pending)| {
-                for s in &subs {
-                    all.insert(s.key(), encode(s))?;
-                    pending.insert(s.key(), &s.version.to_be_bytes())?;
-                }
-                Ok::<_, ConflictableTransactionError<()>>(())
-            })
-            .map_err(storage)?;
+        let items: Vec<_> = subs.iter().map(|s| (s.key(), s, s.version)).collect();
+        self.subscriptions_queue().put(&items)?;
         self.flush().await
     }
 
@@ -199,30 +193,14 @@ impl Store {
 
     /// Requests Mailchimp has yet to confirm, oldest keys first.
     pub fn pending_subscriptions(&self, limit: usize) -> Result<Vec<Subscription>, StoreError> {
-        let mut out = Vec::new();
-        for kv in self.subscriptions_pending.iter().take(limit) {
-            let (k, _) = kv?;
-            if let Some(v) = self.subscriptions.get(&k)? {
-                out.push(decode(&k, &v)?);
-            }
-        }
-        Ok(out)
+        self.subscriptions_queue().pending(limit)
     }
 
     /// Records what Mailchimp made of a request, unless a newer request replaced it meanwhile
     /// (that one stays queued).
     pub async fn settle_subscription(&self, settled: &Subscription) -> Result<(), StoreError> {
-        let k = settled.key();
-        let version = settled.version.to_be_bytes();
-        (&self.subscriptions, &self.subscriptions_pending)
-            .transaction(|(all, pending)| {
-                if pending.get(&k)?.as_deref() == Some(version.as_slice()) {
-                    all.insert(k.as_slice(), encode(settled))?;
-                    pending.remove(k.as_slice())?;
-                }
-                Ok::<_, ConflictableTransactionError<()>>(())
-            })
-            .map_err(storage)?;
+        self.subscriptions_queue()
+            .settle(&settled.key(), settled, settled.version)?;
         self.flush().await
     }
 }

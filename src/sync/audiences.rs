@@ -3,7 +3,7 @@
 use super::fan_out::{FAN_OUT, FanOut};
 
 use crate::domain::{
-    Audience, AudienceStats, Interest, InterestCategory, MarketingPermission, Segment,
+    Audience, AudienceStats, Interest, InterestCategory, MarketingPermission, MergeField, Segment,
 };
 use crate::mailchimp::{AccountClient, ErrorKind, ListWire, MailchimpError, lenient_count};
 
@@ -78,6 +78,19 @@ async fn details(client: &AccountClient, list: ListWire) -> Result<Audience, Mai
     } else {
         Vec::new()
     };
+    let merge_fields = client
+        .merge_fields(&list.id)
+        .await?
+        .into_iter()
+        .map(|f| MergeField {
+            tag: f.tag,
+            name: f.name,
+            kind: f.kind,
+            required: f.required,
+            date_format: f.options.date_format,
+            choices: f.options.choices,
+        })
+        .collect();
     let s = list.stats;
     Ok(Audience {
         id: list.id,
@@ -98,5 +111,6 @@ async fn details(client: &AccountClient, list: ListWire) -> Result<Audience, Mai
         removed_at: None,
         marketing_permissions_enabled: list.marketing_permissions,
         marketing_permissions,
+        merge_fields,
     })
 }

@@ -49,13 +49,28 @@ pub fn upload_context(
     if settings.shop.shop_url.is_empty() || settings.shop.company_name.is_empty() {
         return Err(NotReady::ShopIdentity);
     }
-    let selected = settings.choices().selected_lists;
-    let lists: Vec<(String, String)> = store
+    let choices = settings.choices();
+    let audiences: Vec<_> = store
         .audiences(&conn.account.id)?
         .into_iter()
-        .filter(|a| selected.contains(&a.id) && a.removed_at.is_none())
-        .map(|a| (a.id, a.name))
+        .filter(|a| choices.selected_lists.contains(&a.id) && a.removed_at.is_none())
         .collect();
+    let merge_maps = audiences
+        .iter()
+        .filter_map(|a| {
+            let map = choices.merge_fields.get(&a.id)?;
+            // A field gone from the audience since the map was set is left out.
+            let fields = map
+                .iter()
+                .filter_map(|m| {
+                    let field = a.merge_fields.iter().find(|f| f.tag == m.tag)?;
+                    Some((m.source.clone(), field.clone()))
+                })
+                .collect();
+            Some((a.id.clone(), fields))
+        })
+        .collect();
+    let lists: Vec<(String, String)> = audiences.into_iter().map(|a| (a.id, a.name)).collect();
     if lists.is_empty() {
         return Err(NotReady::NoListSelected);
     }
@@ -79,6 +94,7 @@ pub fn upload_context(
         mode,
         batches_seen: Default::default(),
         store: store.clone(),
+        merge_maps: std::sync::Arc::new(merge_maps),
     })
 }
 
@@ -108,6 +124,8 @@ pub struct UploadContext {
     pub store: Store,
     /// Carts' recovery links, when the merchant set a recovery page.
     pub cart_links: Option<CartLinks>,
+    /// The merchant's merge-field maps of the selected audiences.
+    pub merge_maps: std::sync::Arc<super::member_fields::MergeMaps>,
 }
 
 /// Where a record of this context goes in one of its stores.
@@ -123,6 +141,7 @@ pub fn target<'a>(ctx: &'a UploadContext, store_id: &'a str) -> Target<'a> {
             account_id: &ctx.account_id,
             lists: &ctx.lists,
             store: &ctx.store,
+            merge_maps: &ctx.merge_maps,
         }),
     }
 }

@@ -103,7 +103,12 @@ impl LiveSync {
 
     async fn live_step(&self) -> Result<Step, Stop> {
         let subscribed = super::subscriptions::apply_queued(&self.store, &self.mailchimp).await?;
-        let idle = if subscribed { Step::Worked } else { Step::Idle };
+        let fields = super::member_fields::apply_queued(&self.store, &self.mailchimp).await?;
+        let idle = if subscribed || fields {
+            Step::Worked
+        } else {
+            Step::Idle
+        };
         self.pay_owed_syncing().await;
         match self.sync_outbox().await? {
             Step::Idle => Ok(idle),

@@ -7,7 +7,8 @@
 //!   [`reconcile`]: what a store really holds, before a job sends anything; [`dry_run`]: what
 //!   an upload would do; [`jobs`]: the runner (one job at a time, resumed after a restart).
 //! - [`live_sync`]: the outbox worker, with [`live`]'s building blocks; [`subscriptions`]: the
-//!   subscription worker's step.
+//!   subscription worker's step; [`member_fields`]: the merge-field map's (queued as customers
+//!   are pushed, sent by the same worker).
 //! - [`Refresher`]: the audiences, read on demand and on "Update Mailchimp lists every".
 //! - [`webhooks`]: Mailchimp's webhooks into mcsync, one per selected audience; [`sites`]: each
 //!   store's storefront script (connected site); [`window`]: a direct phase's sliding window.
@@ -25,6 +26,7 @@ pub mod jobs;
 mod list_refresh;
 pub mod live;
 pub mod live_sync;
+pub mod member_fields;
 pub mod outcome;
 pub mod phases;
 pub mod push;

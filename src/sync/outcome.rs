@@ -24,7 +24,10 @@ pub fn outcome(
 ) -> Result<Result<Pushed, Refusal>, Stop> {
     match result {
         Ok(pushed) => {
-            store.clear_sync_error(store_id, kind, id)?;
+            // A customer's left-out merge fields stay listed until the member-fields worker
+            // sends them (it may have listed them before this push is settled).
+            let fields = super::member_fields::REFUSED;
+            store.clear_sync_error_titled(store_id, kind, id, fields, false)?;
             Ok(Ok(pushed))
         }
         Err(PushError::Mailchimp(MailchimpError::Api(p))) if p.kind().is_refusal() => {

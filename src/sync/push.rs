@@ -46,11 +46,13 @@ pub struct Consent<'a> {
     pub lists: &'a [(String, String)],
     /// Where Mailchimp's unsubscribes are kept (`Store::suppression`).
     pub store: &'a Store,
+    /// The merchant's merge-field maps (`sync::member_fields`).
+    pub merge_maps: &'a super::member_fields::MergeMaps,
 }
 
 impl Consent<'_> {
     /// The audiences of a store (one, unless two selections ever shared it).
-    fn lists_of(&self, store_id: &str) -> impl Iterator<Item = &str> {
+    pub fn lists_of(&self, store_id: &str) -> impl Iterator<Item = &str> {
         self.lists
             .iter()
             .map(|(l, _)| l.as_str())
@@ -174,7 +176,7 @@ async fn push_once(
         _ => {}
     }
     if let pb::record::Record::Customer(c) = record {
-        consent(store, t, c)?;
+        member_side(store, t, c)?;
     }
     let p = match decide(t, kind, id, record, synced, may_exist) {
         Plan::Unchanged => return Ok(Pushed::Unchanged),
@@ -201,6 +203,15 @@ async fn push_once(
         placed_cart(store, t, &o.cart_id).await?;
     }
     Ok(outcome)
+}
+
+/// What a customer's push owes its audiences' members: consent, and mapped merge fields.
+fn member_side(store: &Store, t: &Target<'_>, c: &pb::Customer) -> Result<(), PushError> {
+    consent(store, t, c)?;
+    if let Some(consent) = &t.consent {
+        super::member_fields::queue(store, consent, t.store_id, c)?;
+    }
+    Ok(())
 }
 
 /// Under double opt-in, a customer who accepted marketing is never subscribed by the
@@ -370,7 +381,7 @@ pub fn plan(
         return Ok(Plan::Direct);
     }
     if let R::Customer(c) = record {
-        consent(store, t, c)?;
+        member_side(store, t, c)?;
     }
     let synced = store.synced_hash(t.store_id, kind, id)?;
     Ok(decide(t, kind, id, record, synced, may_exist))

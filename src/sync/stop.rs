@@ -56,6 +56,8 @@ pub enum During {
     Batch,
     /// Applying newsletter requests.
     Subscriptions,
+    /// Sending mapped merge fields to members.
+    MemberFields,
 }
 
 impl fmt::Display for During {
@@ -66,6 +68,7 @@ impl fmt::Display for During {
             During::BatchWait => f.write_str("waiting for earlier batches"),
             During::Batch => f.write_str("batch upload"),
             During::Subscriptions => f.write_str("subscriptions"),
+            During::MemberFields => f.write_str("members' merge fields"),
         }
     }
 }

@@ -6,6 +6,7 @@ use serde_json::{Map, Value, json};
 
 use super::fan_out::{FAN_OUT, FanOut};
 use super::{During, Stop};
+use crate::domain::merge_map::{MergeMapping, MergeSource};
 use crate::mailchimp::{AccountClient, Mailchimp, MailchimpError};
 use crate::store::Store;
 use crate::store::subscriptions::{Subscription, SubscriptionState, Wanted};
@@ -28,14 +29,16 @@ pub async fn apply_queued(store: &Store, mailchimp: &Mailchimp) -> Result<bool, 
         let client = mailchimp.for_key(&c.api_key).background();
         (c.account.id.clone(), client)
     });
+    let maps = settings.choices().merge_fields;
     let mut tasks = FanOut::new(FAN_OUT);
     for sub in pending {
         match &client {
             Some((account, client)) if *account == sub.account_id => {
                 let client = client.clone();
                 let key = sub.clone();
+                let names = name_tags(maps.get(&sub.list_id));
                 tasks
-                    .spawn(key, async move { apply(&client, sub).await })
+                    .spawn(key, async move { apply(&client, sub, names).await })
                     .await;
             }
             _ => {
@@ -70,8 +73,9 @@ pub async fn apply_queued(store: &Store, mailchimp: &Mailchimp) -> Result<bool, 
 async fn apply(
     client: &AccountClient,
     mut sub: Subscription,
+    names: NameTags,
 ) -> Result<Subscription, MailchimpError> {
-    match apply_status(client, &sub).await {
+    match apply_status(client, &sub, &names).await {
         Ok(status) => {
             sub.state = SubscriptionState::Applied;
             sub.status = status;
@@ -86,10 +90,24 @@ async fn apply(
     Ok(sub)
 }
 
-/// FNAME and LNAME, when the request has them.
-fn merge_fields(sub: &Subscription) -> Option<Value> {
+/// The merge tags of the first and last name: the merchant's map's, else FNAME and LNAME.
+type NameTags = (String, String);
+
+fn name_tags(map: Option<&Vec<MergeMapping>>) -> NameTags {
+    let tag = |source: MergeSource, default: &str| {
+        map.and_then(|m| m.iter().find(|m| m.source == source))
+            .map_or_else(|| default.to_owned(), |m| m.tag.clone())
+    };
+    (
+        tag(MergeSource::FirstName, "FNAME"),
+        tag(MergeSource::LastName, "LNAME"),
+    )
+}
+
+/// The first and last name, when the request has them.
+fn merge_fields(sub: &Subscription, (first, last): &NameTags) -> Option<Value> {
     let mut merge = Map::new();
-    for (tag, value) in [("FNAME", &sub.first_name), ("LNAME", &sub.last_name)] {
+    for (tag, value) in [(first, &sub.first_name), (last, &sub.last_name)] {
         if !value.is_empty() {
             merge.insert(tag.into(), json!(value));
         }
@@ -100,6 +118,7 @@ fn merge_fields(sub: &Subscription) -> Option<Value> {
 async fn apply_status(
     client: &AccountClient,
     sub: &Subscription,
+    names: &NameTags,
 ) -> Result<String, MailchimpError> {
     let existing = client.member(&sub.list_id, &sub.email).await?;
     let current = existing.as_ref().map(|m| m.status.as_str());
@@ -125,7 +144,7 @@ async fn apply_status(
             if let Some(s) = status {
                 body.insert("status".into(), json!(s));
             }
-            if let Some(merge) = merge_fields(sub) {
+            if let Some(merge) = merge_fields(sub, names) {
                 body.insert("merge_fields".into(), merge);
             }
             if !sub.permissions.is_empty() {
@@ -154,7 +173,7 @@ async fn apply_status(
             }
             body.insert("status_if_new".into(), json!("pending"));
             body.insert("status".into(), json!("pending"));
-            if let Some(merge) = merge_fields(sub) {
+            if let Some(merge) = merge_fields(sub, names) {
                 body.insert("merge_fields".into(), merge);
             }
         }

@@ -372,6 +372,51 @@ async fn gdpr_permissions_are_listed_answered_and_kept_on_record() {
     app.stop().await;
 }
 
+/// An operator maps shop fields to an audience's merge fields, sees the map, and a tag the
+/// audience lacks is refused by name.
+#[tokio::test]
+async fn merge_fields_are_mapped_from_the_terminal() {
+    let app = spawn_app().await;
+    app.connect(KEY_A).await;
+    let ids = app.sim.list_ids(KEY_A);
+    mcsync(&app, TOKEN, &["lists", "--refresh"]).await;
+    mcsync(&app, TOKEN, &["select", &ids[0]]).await;
+    let (phone, birthday) = (
+        format!("{}:phone=PHONE", ids[0]),
+        format!("{}:birthday=BIRTHDAY", ids[0]),
+    );
+    let args = [
+        "settings",
+        "set",
+        "--merge-field",
+        &phone,
+        "--merge-field",
+        &birthday,
+    ];
+    let out = mcsync(&app, TOKEN, &args).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let shown = text(&mcsync(&app, TOKEN, &["settings", "get"]).await);
+    assert!(
+        shown.contains(&format!(
+            "Merge fields of {}: phone → PHONE, birthday → BIRTHDAY",
+            ids[0]
+        )),
+        "{shown}"
+    );
+    let bad = format!("{}:phone=NOPE", ids[0]);
+    let out = mcsync(&app, TOKEN, &["settings", "set", "--merge-field", &bad]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("merge_fields.audiences[0].mappings[0].tag"),
+        "{}",
+        text(&out)
+    );
+    let out = mcsync(&app, TOKEN, &["settings", "set", "--merge-field", "none"]).await;
+    assert!(out.status.success());
+    assert!(!text(&mcsync(&app, TOKEN, &["settings", "get"]).await).contains("Merge fields of"));
+    app.stop().await;
+}
+
 /// `--token-file` on both sides: the token is never in a process list, and a trailing newline
 /// in either file is not part of it.
 #[tokio::test]

@@ -21,6 +21,7 @@ mod health;
 mod lists;
 mod live;
 mod member_events;
+mod merge_fields;
 mod metrics;
 mod oauth;
 mod operators_doc;

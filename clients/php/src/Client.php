@@ -86,6 +86,27 @@ final class Client
     }
 
     /**
+     * The merge-field maps, replacing every one: list id => [source => merge tag], sources
+     * being first_name, last_name, company, phone, birthday, address or attributes.<key>
+     * (Customer::setAttributes). An audience left out has none; [] clears them all.
+     *
+     * @param array<string, array<string, string>> $maps
+     */
+    public function setMergeFields(array $maps): V1\Settings
+    {
+        $audiences = [];
+        foreach ($maps as $listId => $pairs) {
+            $mappings = [];
+            foreach ($pairs as $source => $tag) {
+                $mappings[] = (new V1\MergeFieldMapping())->setSource((string) $source)->setTag($tag);
+            }
+            $audiences[] = (new V1\MergeFieldMap())->setListId((string) $listId)->setMappings($mappings);
+        }
+        $maps = (new V1\MergeFieldMaps())->setAudiences($audiences);
+        return $this->updateSettings((new V1\UpdateSettingsRequest())->setMergeFields($maps));
+    }
+
+    /**
      * "Connect with Mailchimp", step 1: where to send the merchant ($redirectUri is the page
      * Mailchimp sends them back to, with `code` and `state` in its query).
      */

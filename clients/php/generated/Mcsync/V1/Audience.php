@@ -78,6 +78,13 @@ class Audience extends \Google\Protobuf\Internal\Message
      * Generated from protobuf field <code>repeated .mcsync.v1.MarketingPermission marketing_permissions = 12;</code>
      */
     private $marketing_permissions;
+    /**
+     * Its merge fields, as of the last refresh: where SettingsService's merge-field map can send
+     * shop data.
+     *
+     * Generated from protobuf field <code>repeated .mcsync.v1.MergeField merge_fields = 13;</code>
+     */
+    private $merge_fields;
 
     /**
      * Constructor.
@@ -106,6 +113,9 @@ class Audience extends \Google\Protobuf\Internal\Message
      *           Its GDPR marketing permissions, as of the last refresh. Mailchimp shows them only on
      *           members, so an audience with GDPR fields but no member yet has none listed until a
      *           refresh after its first member.
+     *     @type array<\Mcsync\V1\MergeField>|\Google\Protobuf\Internal\RepeatedField $merge_fields
+     *           Its merge fields, as of the last refresh: where SettingsService's merge-field map can send
+     *           shop data.
      * }
      */
     public function __construct($data = NULL) {
@@ -423,6 +433,34 @@ class Audience extends \Google\Protobuf\Internal\Message
     {
         $arr = GPBUtil::checkRepeatedField($var, \Google\Protobuf\Internal\GPBType::MESSAGE, \Mcsync\V1\MarketingPermission::class);
         $this->marketing_permissions = $arr;
+
+        return $this;
+    }
+
+    /**
+     * Its merge fields, as of the last refresh: where SettingsService's merge-field map can send
+     * shop data.
+     *
+     * Generated from protobuf field <code>repeated .mcsync.v1.MergeField merge_fields = 13;</code>
+     * @return \Google\Protobuf\Internal\RepeatedField
+     */
+    public function getMergeFields()
+    {
+        return $this->merge_fields;
+    }
+
+    /**
+     * Its merge fields, as of the last refresh: where SettingsService's merge-field map can send
+     * shop data.
+     *
+     * Generated from protobuf field <code>repeated .mcsync.v1.MergeField merge_fields = 13;</code>
+     * @param array<\Mcsync\V1\MergeField>|\Google\Protobuf\Internal\RepeatedField $var
+     * @return $this
+     */
+    public function setMergeFields($var)
+    {
+        $arr = GPBUtil::checkRepeatedField($var, \Google\Protobuf\Internal\GPBType::MESSAGE, \Mcsync\V1\MergeField::class);
+        $this->merge_fields = $arr;
 
         return $this;
     }

@@ -58,6 +58,27 @@ class Customer extends \Google\Protobuf\Internal\Message
      * Generated from protobuf field <code>bool accepts_marketing = 9;</code>
      */
     protected $accepts_marketing = false;
+    /**
+     * The next three go to Mailchimp only through the merchant's merge-field map
+     * (SettingsService: UpdateSettingsRequest.merge_fields), never in the e-commerce customer.
+     * At most 50 characters.
+     *
+     * Generated from protobuf field <code>string phone = 10;</code>
+     */
+    protected $phone = '';
+    /**
+     * YYYY-MM-DD, or MM-DD when the shop has no year.
+     *
+     * Generated from protobuf field <code>string birthday = 11;</code>
+     */
+    protected $birthday = '';
+    /**
+     * The shop's own customer fields (membership, loyalty tier, points, …): at most 50, keys
+     * of 1 to 64 characters from a-z, 0-9 and _, values of at most 255 characters.
+     *
+     * Generated from protobuf field <code>map<string, string> attributes = 12;</code>
+     */
+    private $attributes;
 
     /**
      * Constructor.
@@ -84,6 +105,15 @@ class Customer extends \Google\Protobuf\Internal\Message
      *             visible in GetSubscriptions, retried through outages like any subscription, made once
      *             per email and audience, and never made for an email that is already a member or that
      *             has any subscription request of its own.
+     *     @type string $phone
+     *           The next three go to Mailchimp only through the merchant's merge-field map
+     *           (SettingsService: UpdateSettingsRequest.merge_fields), never in the e-commerce customer.
+     *           At most 50 characters.
+     *     @type string $birthday
+     *           YYYY-MM-DD, or MM-DD when the shop has no year.
+     *     @type array|\Google\Protobuf\Internal\MapField $attributes
+     *           The shop's own customer fields (membership, loyalty tier, points, …): at most 50, keys
+     *           of 1 to 64 characters from a-z, 0-9 and _, values of at most 255 characters.
      * }
      */
     public function __construct($data = NULL) {
@@ -281,6 +311,90 @@ class Customer extends \Google\Protobuf\Internal\Message
     {
         GPBUtil::checkBool($var);
         $this->accepts_marketing = $var;
+
+        return $this;
+    }
+
+    /**
+     * The next three go to Mailchimp only through the merchant's merge-field map
+     * (SettingsService: UpdateSettingsRequest.merge_fields), never in the e-commerce customer.
+     * At most 50 characters.
+     *
+     * Generated from protobuf field <code>string phone = 10;</code>
+     * @return string
+     */
+    public function getPhone()
+    {
+        return $this->phone;
+    }
+
+    /**
+     * The next three go to Mailchimp only through the merchant's merge-field map
+     * (SettingsService: UpdateSettingsRequest.merge_fields), never in the e-commerce customer.
+     * At most 50 characters.
+     *
+     * Generated from protobuf field <code>string phone = 10;</code>
+     * @param string $var
+     * @return $this
+     */
+    public function setPhone($var)
+    {
+        GPBUtil::checkString($var, True);
+        $this->phone = $var;
+
+        return $this;
+    }
+
+    /**
+     * YYYY-MM-DD, or MM-DD when the shop has no year.
+     *
+     * Generated from protobuf field <code>string birthday = 11;</code>
+     * @return string
+     */
+    public function getBirthday()
+    {
+        return $this->birthday;
+    }
+
+    /**
+     * YYYY-MM-DD, or MM-DD when the shop has no year.
+     *
+     * Generated from protobuf field <code>string birthday = 11;</code>
+     * @param string $var
+     * @return $this
+     */
+    public function setBirthday($var)
+    {
+        GPBUtil::checkString($var, True);
+        $this->birthday = $var;
+
+        return $this;
+    }
+
+    /**
+     * The shop's own customer fields (membership, loyalty tier, points, …): at most 50, keys
+     * of 1 to 64 characters from a-z, 0-9 and _, values of at most 255 characters.
+     *
+     * Generated from protobuf field <code>map<string, string> attributes = 12;</code>
+     * @return \Google\Protobuf\Internal\MapField
+     */
+    public function getAttributes()
+    {
+        return $this->attributes;
+    }
+
+    /**
+     * The shop's own customer fields (membership, loyalty tier, points, …): at most 50, keys
+     * of 1 to 64 characters from a-z, 0-9 and _, values of at most 255 characters.
+     *
+     * Generated from protobuf field <code>map<string, string> attributes = 12;</code>
+     * @param array|\Google\Protobuf\Internal\MapField $var
+     * @return $this
+     */
+    public function setAttributes($var)
+    {
+        $arr = GPBUtil::checkMapField($var, \Google\Protobuf\Internal\GPBType::STRING, \Google\Protobuf\Internal\GPBType::STRING);
+        $this->attributes = $arr;
 
         return $this;
     }

@@ -106,6 +106,12 @@ class Settings extends \Google\Protobuf\Internal\Message
      * Generated from protobuf field <code>repeated .mcsync.v1.AudiencePermissions marketing_permissions = 16;</code>
      */
     private $marketing_permissions;
+    /**
+     * The merge-field map of each audience that has one (UpdateSettingsRequest.merge_fields).
+     *
+     * Generated from protobuf field <code>repeated .mcsync.v1.MergeFieldMap merge_fields = 17;</code>
+     */
+    private $merge_fields;
 
     /**
      * Constructor.
@@ -147,6 +153,8 @@ class Settings extends \Google\Protobuf\Internal\Message
      *     @type array<\Mcsync\V1\AudiencePermissions>|\Google\Protobuf\Internal\RepeatedField $marketing_permissions
      *           GDPR marketing permissions of each selected audience (as ListLists has them), for the
      *           shop's sign-up forms.
+     *     @type array<\Mcsync\V1\MergeFieldMap>|\Google\Protobuf\Internal\RepeatedField $merge_fields
+     *           The merge-field map of each audience that has one (UpdateSettingsRequest.merge_fields).
      * }
      */
     public function __construct($data = NULL) {
@@ -590,6 +598,32 @@ class Settings extends \Google\Protobuf\Internal\Message
     {
         $arr = GPBUtil::checkRepeatedField($var, \Google\Protobuf\Internal\GPBType::MESSAGE, \Mcsync\V1\AudiencePermissions::class);
         $this->marketing_permissions = $arr;
+
+        return $this;
+    }
+
+    /**
+     * The merge-field map of each audience that has one (UpdateSettingsRequest.merge_fields).
+     *
+     * Generated from protobuf field <code>repeated .mcsync.v1.MergeFieldMap merge_fields = 17;</code>
+     * @return \Google\Protobuf\Internal\RepeatedField
+     */
+    public function getMergeFields()
+    {
+        return $this->merge_fields;
+    }
+
+    /**
+     * The merge-field map of each audience that has one (UpdateSettingsRequest.merge_fields).
+     *
+     * Generated from protobuf field <code>repeated .mcsync.v1.MergeFieldMap merge_fields = 17;</code>
+     * @param array<\Mcsync\V1\MergeFieldMap>|\Google\Protobuf\Internal\RepeatedField $var
+     * @return $this
+     */
+    public function setMergeFields($var)
+    {
+        $arr = GPBUtil::checkRepeatedField($var, \Google\Protobuf\Internal\GPBType::MESSAGE, \Mcsync\V1\MergeFieldMap::class);
+        $this->merge_fields = $arr;
 
         return $this;
     }

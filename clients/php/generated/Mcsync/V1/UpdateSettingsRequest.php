@@ -81,6 +81,13 @@ class UpdateSettingsRequest extends \Google\Protobuf\Internal\Message
      * Generated from protobuf field <code>optional .mcsync.v1.ListUpdateInterval audit_interval = 11;</code>
      */
     protected $audit_interval = null;
+    /**
+     * When present, replaces every audience's merge-field map (see MergeFieldMap); an audience
+     * left out has none.
+     *
+     * Generated from protobuf field <code>.mcsync.v1.MergeFieldMaps merge_fields = 12;</code>
+     */
+    protected $merge_fields = null;
 
     /**
      * Constructor.
@@ -117,6 +124,9 @@ class UpdateSettingsRequest extends \Google\Protobuf\Internal\Message
      *           repair: a reconciled upload whose trigger starts "audit:". Daily by default;
      *           LIST_UPDATE_INTERVAL_NEVER turns it off. Each store's last audit is in
      *           SyncService/GetSyncStatus (StoreStatus.last_audit).
+     *     @type \Mcsync\V1\MergeFieldMaps $merge_fields
+     *           When present, replaces every audience's merge-field map (see MergeFieldMap); an audience
+     *           left out has none.
      * }
      */
     public function __construct($data = NULL) {
@@ -520,6 +530,44 @@ class UpdateSettingsRequest extends \Google\Protobuf\Internal\Message
     {
         GPBUtil::checkEnum($var, \Mcsync\V1\ListUpdateInterval::class);
         $this->audit_interval = $var;
+
+        return $this;
+    }
+
+    /**
+     * When present, replaces every audience's merge-field map (see MergeFieldMap); an audience
+     * left out has none.
+     *
+     * Generated from protobuf field <code>.mcsync.v1.MergeFieldMaps merge_fields = 12;</code>
+     * @return \Mcsync\V1\MergeFieldMaps|null
+     */
+    public function getMergeFields()
+    {
+        return $this->merge_fields;
+    }
+
+    public function hasMergeFields()
+    {
+        return isset($this->merge_fields);
+    }
+
+    public function clearMergeFields()
+    {
+        unset($this->merge_fields);
+    }
+
+    /**
+     * When present, replaces every audience's merge-field map (see MergeFieldMap); an audience
+     * left out has none.
+     *
+     * Generated from protobuf field <code>.mcsync.v1.MergeFieldMaps merge_fields = 12;</code>
+     * @param \Mcsync\V1\MergeFieldMaps $var
+     * @return $this
+     */
+    public function setMergeFields($var)
+    {
+        GPBUtil::checkMessage($var, \Mcsync\V1\MergeFieldMaps::class);
+        $this->merge_fields = $var;
 
         return $this;
     }

@@ -17,7 +17,7 @@ class Lists
         \GPBMetadata\Google\Protobuf\Timestamp::initOnce();
         $pool->internalAddGeneratedFile(
             '
-ý
+™
 mcsync/v1/lists.proto	mcsync.v1"
 ListListsRequest"
 RefreshListsRequest"&
@@ -31,7 +31,7 @@ account_id (	"
 detached_stores (2.mcsync.v1.DetachedStore"2
 DetachedStore
 store_id (	
-list_id (	"Œ
+list_id (	"¹
 Audience
 
 id (	
@@ -47,7 +47,16 @@ account_id (	"
 removed_at
  (2.google.protobuf.Timestamp%
 marketing_permissions_enabled (=
-marketing_permissions (2.mcsync.v1.MarketingPermission"/
+marketing_permissions (2.mcsync.v1.MarketingPermission+
+merge_fields (2.mcsync.v1.MergeField"m
+
+MergeField
+tag (	
+name (	
+type (	
+required (
+date_format (	
+choices (	"/
 MarketingPermission
 
 id (	
