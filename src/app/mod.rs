@@ -251,6 +251,7 @@ impl App {
             mailchimp: self.mailchimp.clone(),
             jobs: self.jobs.clone(),
             wake: self.live_wake.clone(),
+            tags: Default::default(),
         };
         let workers = Workers::start(
             self.refresher.clone(),

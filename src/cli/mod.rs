@@ -9,6 +9,7 @@ mod demo;
 mod ops;
 mod progress;
 mod subscriptions;
+mod tag_rule;
 mod token;
 
 use std::net::SocketAddr;

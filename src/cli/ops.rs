@@ -106,6 +106,11 @@ pub struct SetArgs {
     /// every map; `--merge-field none` clears them all.
     #[arg(long = "merge-field")]
     merge_fields: Vec<String>,
+    /// A tag rule, `<tag>:<condition>`: spent>=<amount>, orders>=<n>, last_order><days>d,
+    /// group=<name>, bought=<product ids>, bought_variant=<variant ids>, or several joined by
+    /// " & " (all) or " | " (any). Repeat for several; replaces every rule; `none` clears them.
+    #[arg(long = "tag-rule", value_parser = tag_rule_arg)]
+    tag_rules: Vec<Option<pb::TagRule>>,
     #[arg(long)]
     shop_url: Option<String>,
     #[arg(long)]
@@ -630,7 +635,18 @@ fn update(a: SetArgs) -> pb::UpdateSettingsRequest {
         cart_recovery_url: a.cart_recovery_url,
         audit_interval: a.audit_interval.map(ListUpdateInterval::to_pb),
         merge_fields: merge_maps(&a.merge_fields),
+        tag_rules: (!a.tag_rules.is_empty()).then(|| pb::TagRules {
+            rules: a.tag_rules.into_iter().flatten().collect(),
+        }),
     }
+}
+
+/// `--tag-rule`: a rule, or `none` (no rules).
+fn tag_rule_arg(arg: &str) -> Result<Option<pb::TagRule>, String> {
+    if arg == "none" {
+        return Ok(None);
+    }
+    super::tag_rule::parse(arg).map(Some)
 }
 
 /// `--merge-field <list>:<source>=<TAG>` lines as one replacement of every map; `None` when
@@ -728,6 +744,13 @@ fn render_settings(s: &pb::Settings) -> String {
             .map(|p| format!("{} → {}", p.source, p.tag))
             .collect();
         let _ = writeln!(o, "Merge fields of {}: {}", m.list_id, pairs.join(", "));
+    }
+    for r in &s.tag_rules {
+        let _ = writeln!(
+            o,
+            "Tag rule:                    {}",
+            super::tag_rule::render(r)
+        );
     }
     let _ = writeln!(
         o,

@@ -179,6 +179,12 @@ pub fn plan_table(p: &pb::JobProgress) -> String {
         out.push_str(&new_contacts(c));
         out.push('\n');
     }
+    for t in &p.tag_rules {
+        out.push_str(&format!(
+            "{:<10.10} tag {:?}: {} would gain it, {} would lose it\n",
+            t.list_id, t.tag, t.gain, t.lose
+        ));
+    }
     out.push_str(&format!(
         "{:<10} {:<9} {:>9} {:>9} {:>9} {:>10}\n",
         "list", "kind", "create", "update", "delete", "unchanged"

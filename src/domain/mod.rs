@@ -8,6 +8,7 @@ pub mod merge_map;
 pub mod money;
 pub mod record;
 mod settings;
+pub mod tag_rules;
 pub mod validate;
 
 pub use api_key::ApiKey;

@@ -661,7 +661,16 @@ fn customer(c: &mut Check, x: &mut pb::Customer) {
             c.fail(field, reason);
         }
     }
+    if c.within(("customer", "groups"), x.groups.len(), MAX_GROUPS) {
+        for (i, g) in x.groups.iter_mut().enumerate() {
+            if let Err(reason) = validate::text_in_place(g, MAX_TEXT.min(100)) {
+                c.fail(format!("customer.groups[{i}]"), reason);
+            }
+        }
+    }
 }
+
+const MAX_GROUPS: usize = 20;
 
 const MAX_PHONE: usize = 50;
 const MAX_ATTRIBUTES: usize = 50;

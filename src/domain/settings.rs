@@ -224,6 +224,8 @@ pub struct AccountChoices {
     /// Merge-field maps by list id (`domain::merge_map`); a list without one gets FNAME and
     /// LNAME only.
     pub merge_fields: BTreeMap<String, Vec<super::merge_map::MergeMapping>>,
+    /// Tag rules, applied to every selected audience (`sync::tags`).
+    pub tag_rules: Vec<super::tag_rules::TagRule>,
 }
 
 /// Everything the merchant set, in one document so that every change is one atomic write.
@@ -331,6 +333,8 @@ pub struct SettingsUpdate {
     /// maps when present; checked against the audiences by the caller, which knows them, and
     /// set with [`Settings::set_merge_fields`].
     pub merge_fields: Option<AskedMergeMaps>,
+    /// Every tag rule, checked, replacing the rules when present.
+    pub tag_rules: Option<Vec<super::tag_rules::TagRule>>,
 }
 
 /// Merge-field maps as asked: (list id, [(source, tag)]) per audience.
@@ -392,7 +396,11 @@ impl Settings {
             cart_recovery_url,
             audit_interval,
             merge_fields: _,
+            tag_rules,
         } = update;
+        if let (Some(rules), Some(choices)) = (tag_rules, self.choices_mut()) {
+            choices.tag_rules = rules;
+        }
         set(&mut self.audit_interval, audit_interval);
         set(&mut self.webhook_base_url, webhook_base_url);
         set(&mut self.cart_recovery_url, cart_recovery_url);

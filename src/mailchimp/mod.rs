@@ -16,6 +16,7 @@ pub mod merge_values;
 pub mod oauth;
 pub mod retry;
 mod stores;
+pub mod tags;
 mod types;
 mod webhooks;
 

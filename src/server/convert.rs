@@ -2,6 +2,7 @@
 //! from domain values, with the API key masked.
 
 use crate::app::AudienceView;
+use crate::domain::tag_rules::{AskedCondition, TagCondition};
 use crate::domain::{
     self, Audience, CouponUploadMode, ListUpdateInterval, Settings, SettingsUpdate,
     ShopIdentityUpdate, SubscriptionElementType, ValidationError,
@@ -49,6 +50,15 @@ pub fn settings(s: &Settings) -> pb::Settings {
         oauth_available: false,
         marketing_permissions: Vec::new(),
         merge_fields: merge_maps(s),
+        tag_rules: s
+            .choices()
+            .tag_rules
+            .iter()
+            .map(|r| pb::TagRule {
+                tag: r.tag.clone(),
+                condition: Some(tag_condition(&r.condition)),
+            })
+            .collect(),
     }
 }
 
@@ -177,6 +187,20 @@ pub fn settings_update(
             ShopIdentityUpdate::default()
         }
     };
+    let tag_rules = match r.tag_rules.map(|t| {
+        let asked = t
+            .rules
+            .into_iter()
+            .map(|r| (r.tag, r.condition.map(asked_condition)));
+        domain::tag_rules::checked(asked.collect())
+    }) {
+        Some(Ok(rules)) => Some(rules),
+        Some(Err(e)) => {
+            errors.extend(e);
+            None
+        }
+        None => None,
+    };
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -192,6 +216,7 @@ pub fn settings_update(
         webhook_base_url,
         cart_recovery_url,
         audit_interval: audit.flatten(),
+        tag_rules,
         merge_fields: r.merge_fields.map(|m| {
             m.audiences
                 .into_iter()
@@ -202,6 +227,48 @@ pub fn settings_update(
                 .collect()
         }),
     })
+}
+
+fn asked_condition(c: pb::TagCondition) -> AskedCondition {
+    use pb::tag_condition::Kind;
+    let all = |list: pb::TagConditions| {
+        list.conditions
+            .into_iter()
+            .map(|c| Some(asked_condition(c)))
+            .collect()
+    };
+    match c.kind {
+        Some(Kind::Bought(b)) => AskedCondition::Bought(b.product_ids, b.variant_ids),
+        Some(Kind::TotalSpentAtLeast(a)) => AskedCondition::SpentAtLeast(a),
+        Some(Kind::OrdersAtLeast(n)) => AskedCondition::OrdersAtLeast(n),
+        Some(Kind::LastOrderOlderThanDays(d)) => AskedCondition::LastOrderOlderThanDays(d),
+        Some(Kind::InGroup(g)) => AskedCondition::InGroup(g),
+        Some(Kind::AllOf(list)) => AskedCondition::AllOf(all(list)),
+        Some(Kind::AnyOf(list)) => AskedCondition::AnyOf(all(list)),
+        // An empty condition: the checker names it.
+        None => AskedCondition::AnyOf(Vec::new()),
+    }
+}
+
+/// A tag rule's condition, for GetSettings.
+pub fn tag_condition(c: &TagCondition) -> pb::TagCondition {
+    use pb::tag_condition::Kind;
+    let all = |list: &[TagCondition]| pb::TagConditions {
+        conditions: list.iter().map(tag_condition).collect(),
+    };
+    let kind = match c {
+        TagCondition::Bought { products, variants } => Kind::Bought(pb::ProductsBought {
+            product_ids: products.clone(),
+            variant_ids: variants.clone(),
+        }),
+        TagCondition::SpentAtLeast(units) => Kind::TotalSpentAtLeast(domain::money::format(*units)),
+        TagCondition::OrdersAtLeast(n) => Kind::OrdersAtLeast(*n),
+        TagCondition::LastOrderOlderThanDays(d) => Kind::LastOrderOlderThanDays(*d),
+        TagCondition::InGroup(g) => Kind::InGroup(g.clone()),
+        TagCondition::AllOf(list) => Kind::AllOf(all(list)),
+        TagCondition::AnyOf(list) => Kind::AnyOf(all(list)),
+    };
+    pb::TagCondition { kind: Some(kind) }
 }
 
 /// The connected account's merge-field maps, for GetSettings.

@@ -14,6 +14,7 @@ pub mod oauth;
 mod problem;
 mod routes;
 mod schema;
+mod segments;
 mod sites;
 mod webhooks;
 mod world;
@@ -415,6 +416,15 @@ impl SimHandle {
                 list.merge_fields.push(field);
             }
         });
+    }
+
+    /// The names of a member's tags, read without a request.
+    pub fn member_tags(&self, api_key: &str, list_id: &str, email: &str) -> Vec<String> {
+        self.with_account(api_key, |a| {
+            a.list(list_id)
+                .map(|l| l.member_tags(email))
+                .unwrap_or_default()
+        })
     }
 
     /// Deletes an audience, as a merchant would in Mailchimp's UI.

@@ -48,7 +48,18 @@ pub fn router(shared: Arc<Shared>) -> Router {
             "/3.0/lists/{list_id}/interest-categories/{interest_category_id}/interests",
             get(interests),
         )
-        .route("/3.0/lists/{list_id}/segments", get(segments))
+        .route(
+            "/3.0/lists/{list_id}/segments",
+            get(segments).post(create_segment),
+        )
+        .route(
+            "/3.0/lists/{list_id}/segments/{segment_id}",
+            axum::routing::post(batch_segment),
+        )
+        .route(
+            "/3.0/lists/{list_id}/members/{subscriber_hash}/tags",
+            axum::routing::post(tag_member),
+        )
         .route("/3.0/lists/{list_id}/members", get(list_members))
         .route(
             "/3.0/lists/{list_id}/members/{subscriber_hash}",
@@ -326,10 +337,54 @@ async fn segments(
 ) -> Answer {
     with_account(&s, a, |acc| {
         let list = acc.list(&list_id)?;
-        list_page(list, "segments", &list.segments, &q, |x| {
-            list.segment_json(x)
-        })
+        let kept = super::segments::of_type(&list.segments, &q);
+        list_page(list, "segments", &kept, &q, |x| list.segment_json(x))
     })
+}
+
+async fn create_segment(
+    State(s): Sim,
+    Extension(a): Extension<AccountIdx>,
+    Path(list_id): Path<String>,
+    body: Bytes,
+) -> Answer {
+    let body: Value = serde_json::from_slice(&body).map_err(|_| SimError::json_parse())?;
+    s.judge_body("POST", "/lists/{list_id}/segments", &body);
+    with_account(&s, a, |acc| {
+        Ok(Json(acc.list_mut(&list_id)?.create_segment(&body)?))
+    })
+}
+
+async fn batch_segment(
+    State(s): Sim,
+    Extension(a): Extension<AccountIdx>,
+    Path((list_id, segment_id)): Path<(String, String)>,
+    body: Bytes,
+) -> Answer {
+    let body: Value = serde_json::from_slice(&body).map_err(|_| SimError::json_parse())?;
+    s.judge_body("POST", "/lists/{list_id}/segments/{segment_id}", &body);
+    let id: i64 = segment_id.parse().map_err(|_| SimError::not_found())?;
+    with_account(&s, a, |acc| {
+        Ok(Json(acc.list_mut(&list_id)?.batch_segment(id, &body)?))
+    })
+}
+
+async fn tag_member(
+    State(s): Sim,
+    Extension(a): Extension<AccountIdx>,
+    Path((list_id, hash)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<StatusCode, SimError> {
+    let body: Value = serde_json::from_slice(&body).map_err(|_| SimError::json_parse())?;
+    s.judge_body(
+        "POST",
+        "/lists/{list_id}/members/{subscriber_hash}/tags",
+        &body,
+    );
+    with_account(&s, a, |acc| {
+        acc.list_mut(&list_id)?.tag_member(&hash, &body)
+    })?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `GET /lists/{id}/members`: every member of any status, in a stable order (by hash), paged.

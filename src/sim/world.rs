@@ -45,7 +45,10 @@ pub struct Segment {
     pub id: i64,
     pub name: String,
     pub kind: &'static str,
+    /// Members counted before the simulator started (seeded history).
     pub member_count: i64,
+    /// A static segment's (a tag's) members, by subscriber hash.
+    pub members: std::collections::HashSet<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -251,12 +254,14 @@ impl Account {
                 name: "Recent buyers".into(),
                 kind: "saved",
                 member_count: seeded_members / 3,
+                members: Default::default(),
             },
             Segment {
                 id: self.next_segment_id + 1,
                 name: "Imported".into(),
                 kind: "static",
                 member_count: seeded_members / 2,
+                members: Default::default(),
             },
         ];
         self.next_segment_id += 2;
@@ -405,7 +410,8 @@ impl List {
     }
 
     pub fn segment_json(&self, s: &Segment) -> Value {
-        json!({"id": s.id, "name": s.name, "member_count": s.member_count, "type": s.kind,
+        let count = s.member_count + s.members.len() as i64;
+        json!({"id": s.id, "name": s.name, "member_count": count, "type": s.kind,
                "created_at": self.date_created, "updated_at": self.date_created, "list_id": self.id, "_links": []})
     }
 
@@ -439,8 +445,16 @@ impl List {
             "contact_id": hash, "full_name": format!("{} {}", str_of(&merge, "FNAME"), str_of(&merge, "LNAME")).trim(),
             "web_id": 1, "email_type": "html", "status": m.status, "merge_fields": merge,
             "interests": interests, "list_id": self.id, "last_changed": m.last_changed,
-            "language": "", "vip": false, "source": "API - Generic", "tags_count": 0, "tags": [], "_links": []
+            "language": "", "vip": false, "source": "API - Generic", "_links": []
         });
+        let tags: Vec<Value> = self
+            .segments
+            .iter()
+            .filter(|s| s.kind == "static" && s.members.contains(hash))
+            .map(|s| json!({"id": s.id, "name": s.name}))
+            .collect();
+        member["tags_count"] = json!(tags.len());
+        member["tags"] = Value::Array(tags);
         if !self.marketing_permissions.is_empty() {
             member["marketing_permissions"] =
                 super::gdpr::member_json(&self.marketing_permissions, &m.marketing_permissions);

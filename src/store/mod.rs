@@ -14,6 +14,8 @@
 //!   ([`subscriptions`]).
 //! - `member_fields`, `member_fields_pending`: mapped merge fields owed to audience members
 //!   ([`member_fields`]).
+//! - `tagged`, `tag_segments`: what mcsync's tag rules tagged, and each tag's segment
+//!   ([`tags`]).
 //! - `placed_carts`: `<cart id>` → the order placed from it, written with the order
 //!   ([`records`]); the cart links' secret lives in `settings` ([`cart_links`]).
 //!
@@ -42,6 +44,7 @@ pub mod records;
 pub mod sites;
 pub mod subscriptions;
 pub mod synced;
+pub mod tags;
 
 #[derive(Debug, thiserror::Error)]
 /// Why sled could not do what was asked.
@@ -110,6 +113,8 @@ pub struct Store {
     subscriptions_pending: sled::Tree,
     member_fields: sled::Tree,
     member_fields_pending: sled::Tree,
+    tagged: sled::Tree,
+    tag_segments: sled::Tree,
     member_events: member_events::Trees,
     sites: sled::Tree,
     oauth_states: sled::Tree,
@@ -160,6 +165,8 @@ impl Store {
             subscriptions_pending: db.open_tree("subscriptions_pending")?,
             member_fields: db.open_tree("member_fields")?,
             member_fields_pending: db.open_tree("member_fields_pending")?,
+            tagged: db.open_tree("tagged")?,
+            tag_segments: db.open_tree("tag_segments")?,
             member_events: member_events::Trees::open(&db)?,
             sites: db.open_tree("connected_sites")?,
             oauth_states: db.open_tree("oauth_states")?,

@@ -69,6 +69,8 @@ pub async fn dry_run(
         job.new_contacts
             .push(new_contacts(store, ctx, list_id, &store_id, &emails).await?);
     }
+    let rules = store.settings()?.choices().tag_rules;
+    job.tag_rules = super::tags::plan(store, ctx, &rules)?;
     job.finished_at = Some(prost_types::Timestamp {
         seconds: crate::domain::now(),
         nanos: 0,

@@ -58,6 +58,8 @@ pub struct LiveSync {
     pub jobs: Arc<Jobs>,
     /// Rung when the writer stored changes or a subscription was queued.
     pub wake: Arc<Notify>,
+    /// When tag rules are next applied.
+    pub tags: super::tags::Timer,
 }
 
 impl LiveSync {
@@ -66,6 +68,9 @@ impl LiveSync {
     /// `time_scale` divides its sleeps (tests).
     pub async fn run(self, time_scale: u32, mut shutdown: tokio::sync::watch::Receiver<bool>) {
         let scale = time_scale.max(1);
+        self.tags
+            .scale
+            .store(scale, std::sync::atomic::Ordering::Relaxed);
         let mut backoff: Option<Duration> = None;
         loop {
             if *shutdown.borrow() {
@@ -111,9 +116,34 @@ impl LiveSync {
         };
         self.pay_owed_syncing().await;
         match self.sync_outbox().await? {
-            Step::Idle => Ok(idle),
+            Step::Idle => Ok(if self.tag_pass().await? {
+                Step::Worked
+            } else {
+                idle
+            }),
             other => Ok(other),
         }
+    }
+
+    /// Tag rules, when a pass is due, between live sync's windows and never during a job.
+    async fn tag_pass(&self) -> Result<bool, Stop> {
+        let Some(_gate) = self.jobs.live_window().await else {
+            return Ok(false);
+        };
+        let Ok(ctx) = upload_context(&self.store, &self.mailchimp, pb::UploadMode::Direct) else {
+            return Ok(false);
+        };
+        // Only audiences with a live store: tags wait for the first upload.
+        let mut ctx = ctx;
+        ctx.lists.retain(|(l, _)| {
+            self.store
+                .mc_store(&ctx.account_id, l)
+                .is_ok_and(|s| s.is_some())
+        });
+        if ctx.lists.is_empty() {
+            return Ok(false);
+        }
+        super::tags::pass_if_due(&self.store, &ctx, &self.tags).await
     }
 
     async fn sync_outbox(&self) -> Result<Step, Stop> {

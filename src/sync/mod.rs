@@ -35,6 +35,7 @@ pub mod sites;
 pub mod stop;
 mod store_setup;
 pub mod subscriptions;
+pub mod tags;
 pub mod upload;
 pub mod webhooks;
 pub mod window;

@@ -58,6 +58,8 @@ pub enum During {
     Subscriptions,
     /// Sending mapped merge fields to members.
     MemberFields,
+    /// Bringing tag rules' tags up to date.
+    Tags,
 }
 
 impl fmt::Display for During {
@@ -69,6 +71,7 @@ impl fmt::Display for During {
             During::Batch => f.write_str("batch upload"),
             During::Subscriptions => f.write_str("subscriptions"),
             During::MemberFields => f.write_str("members' merge fields"),
+            During::Tags => f.write_str("tag rules"),
         }
     }
 }

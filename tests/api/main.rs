@@ -35,6 +35,7 @@ mod sim;
 mod sim_ecommerce;
 mod site_script;
 mod subscriptions;
+mod tags;
 mod tls;
 mod upload;
 mod upload_robust;

@@ -79,6 +79,13 @@ class Customer extends \Google\Protobuf\Internal\Message
      * Generated from protobuf field <code>map<string, string> attributes = 12;</code>
      */
     private $attributes;
+    /**
+     * The shop's customer groups (membership levels), for tag rules: at most 20, each at most
+     * 100 characters.
+     *
+     * Generated from protobuf field <code>repeated string groups = 13;</code>
+     */
+    private $groups;
 
     /**
      * Constructor.
@@ -114,6 +121,9 @@ class Customer extends \Google\Protobuf\Internal\Message
      *     @type array|\Google\Protobuf\Internal\MapField $attributes
      *           The shop's own customer fields (membership, loyalty tier, points, …): at most 50, keys
      *           of 1 to 64 characters from a-z, 0-9 and _, values of at most 255 characters.
+     *     @type array<string>|\Google\Protobuf\Internal\RepeatedField $groups
+     *           The shop's customer groups (membership levels), for tag rules: at most 20, each at most
+     *           100 characters.
      * }
      */
     public function __construct($data = NULL) {
@@ -395,6 +405,34 @@ class Customer extends \Google\Protobuf\Internal\Message
     {
         $arr = GPBUtil::checkMapField($var, \Google\Protobuf\Internal\GPBType::STRING, \Google\Protobuf\Internal\GPBType::STRING);
         $this->attributes = $arr;
+
+        return $this;
+    }
+
+    /**
+     * The shop's customer groups (membership levels), for tag rules: at most 20, each at most
+     * 100 characters.
+     *
+     * Generated from protobuf field <code>repeated string groups = 13;</code>
+     * @return \Google\Protobuf\Internal\RepeatedField
+     */
+    public function getGroups()
+    {
+        return $this->groups;
+    }
+
+    /**
+     * The shop's customer groups (membership levels), for tag rules: at most 20, each at most
+     * 100 characters.
+     *
+     * Generated from protobuf field <code>repeated string groups = 13;</code>
+     * @param array<string>|\Google\Protobuf\Internal\RepeatedField $var
+     * @return $this
+     */
+    public function setGroups($var)
+    {
+        $arr = GPBUtil::checkRepeatedField($var, \Google\Protobuf\Internal\GPBType::STRING);
+        $this->groups = $arr;
 
         return $this;
     }

@@ -108,6 +108,13 @@ class JobProgress extends \Google\Protobuf\Internal\Message
      * Generated from protobuf field <code>repeated .mcsync.v1.NewContacts new_contacts = 17;</code>
      */
     private $new_contacts;
+    /**
+     * Dry run only: per selected audience and tag rule, how many members would gain or lose the
+     * rule's tag at the next tag pass (SettingsService tag rules).
+     *
+     * Generated from protobuf field <code>repeated .mcsync.v1.TagRulePlan tag_rules = 18;</code>
+     */
+    private $tag_rules;
 
     /**
      * Constructor.
@@ -147,6 +154,9 @@ class JobProgress extends \Google\Protobuf\Internal\Message
      *     @type array<\Mcsync\V1\NewContacts>|\Google\Protobuf\Internal\RepeatedField $new_contacts
      *           Dry run only: per selected audience, the contacts the upload would add to it (the figure
      *           that decides the merchant's Mailchimp bill).
+     *     @type array<\Mcsync\V1\TagRulePlan>|\Google\Protobuf\Internal\RepeatedField $tag_rules
+     *           Dry run only: per selected audience and tag rule, how many members would gain or lose the
+     *           rule's tag at the next tag pass (SettingsService tag rules).
      * }
      */
     public function __construct($data = NULL) {
@@ -598,6 +608,34 @@ class JobProgress extends \Google\Protobuf\Internal\Message
     {
         $arr = GPBUtil::checkRepeatedField($var, \Google\Protobuf\Internal\GPBType::MESSAGE, \Mcsync\V1\NewContacts::class);
         $this->new_contacts = $arr;
+
+        return $this;
+    }
+
+    /**
+     * Dry run only: per selected audience and tag rule, how many members would gain or lose the
+     * rule's tag at the next tag pass (SettingsService tag rules).
+     *
+     * Generated from protobuf field <code>repeated .mcsync.v1.TagRulePlan tag_rules = 18;</code>
+     * @return \Google\Protobuf\Internal\RepeatedField
+     */
+    public function getTagRules()
+    {
+        return $this->tag_rules;
+    }
+
+    /**
+     * Dry run only: per selected audience and tag rule, how many members would gain or lose the
+     * rule's tag at the next tag pass (SettingsService tag rules).
+     *
+     * Generated from protobuf field <code>repeated .mcsync.v1.TagRulePlan tag_rules = 18;</code>
+     * @param array<\Mcsync\V1\TagRulePlan>|\Google\Protobuf\Internal\RepeatedField $var
+     * @return $this
+     */
+    public function setTagRules($var)
+    {
+        $arr = GPBUtil::checkRepeatedField($var, \Google\Protobuf\Internal\GPBType::MESSAGE, \Mcsync\V1\TagRulePlan::class);
+        $this->tag_rules = $arr;
 
         return $this;
     }

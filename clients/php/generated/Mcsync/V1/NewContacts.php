@@ -9,10 +9,6 @@ use Google\Protobuf\Internal\RepeatedField;
 use Google\Protobuf\Internal\GPBUtil;
 
 /**
- * The contacts an upload would add to an audience: the emails of the shop's customers, and of
- * its orders' and carts' customers, that the audience does not hold yet, by what each would
- * become.
- *
  * Generated from protobuf message <code>mcsync.v1.NewContacts</code>
  */
 class NewContacts extends \Google\Protobuf\Internal\Message

@@ -112,6 +112,12 @@ class Settings extends \Google\Protobuf\Internal\Message
      * Generated from protobuf field <code>repeated .mcsync.v1.MergeFieldMap merge_fields = 17;</code>
      */
     private $merge_fields;
+    /**
+     * The tag rules (UpdateSettingsRequest.tag_rules).
+     *
+     * Generated from protobuf field <code>repeated .mcsync.v1.TagRule tag_rules = 18;</code>
+     */
+    private $tag_rules;
 
     /**
      * Constructor.
@@ -155,6 +161,8 @@ class Settings extends \Google\Protobuf\Internal\Message
      *           shop's sign-up forms.
      *     @type array<\Mcsync\V1\MergeFieldMap>|\Google\Protobuf\Internal\RepeatedField $merge_fields
      *           The merge-field map of each audience that has one (UpdateSettingsRequest.merge_fields).
+     *     @type array<\Mcsync\V1\TagRule>|\Google\Protobuf\Internal\RepeatedField $tag_rules
+     *           The tag rules (UpdateSettingsRequest.tag_rules).
      * }
      */
     public function __construct($data = NULL) {
@@ -624,6 +632,32 @@ class Settings extends \Google\Protobuf\Internal\Message
     {
         $arr = GPBUtil::checkRepeatedField($var, \Google\Protobuf\Internal\GPBType::MESSAGE, \Mcsync\V1\MergeFieldMap::class);
         $this->merge_fields = $arr;
+
+        return $this;
+    }
+
+    /**
+     * The tag rules (UpdateSettingsRequest.tag_rules).
+     *
+     * Generated from protobuf field <code>repeated .mcsync.v1.TagRule tag_rules = 18;</code>
+     * @return \Google\Protobuf\Internal\RepeatedField
+     */
+    public function getTagRules()
+    {
+        return $this->tag_rules;
+    }
+
+    /**
+     * The tag rules (UpdateSettingsRequest.tag_rules).
+     *
+     * Generated from protobuf field <code>repeated .mcsync.v1.TagRule tag_rules = 18;</code>
+     * @param array<\Mcsync\V1\TagRule>|\Google\Protobuf\Internal\RepeatedField $var
+     * @return $this
+     */
+    public function setTagRules($var)
+    {
+        $arr = GPBUtil::checkRepeatedField($var, \Google\Protobuf\Internal\GPBType::MESSAGE, \Mcsync\V1\TagRule::class);
+        $this->tag_rules = $arr;
 
         return $this;
     }

@@ -88,6 +88,12 @@ class UpdateSettingsRequest extends \Google\Protobuf\Internal\Message
      * Generated from protobuf field <code>.mcsync.v1.MergeFieldMaps merge_fields = 12;</code>
      */
     protected $merge_fields = null;
+    /**
+     * When present, replaces every tag rule (see TagRule).
+     *
+     * Generated from protobuf field <code>.mcsync.v1.TagRules tag_rules = 13;</code>
+     */
+    protected $tag_rules = null;
 
     /**
      * Constructor.
@@ -127,6 +133,8 @@ class UpdateSettingsRequest extends \Google\Protobuf\Internal\Message
      *     @type \Mcsync\V1\MergeFieldMaps $merge_fields
      *           When present, replaces every audience's merge-field map (see MergeFieldMap); an audience
      *           left out has none.
+     *     @type \Mcsync\V1\TagRules $tag_rules
+     *           When present, replaces every tag rule (see TagRule).
      * }
      */
     public function __construct($data = NULL) {
@@ -568,6 +576,42 @@ class UpdateSettingsRequest extends \Google\Protobuf\Internal\Message
     {
         GPBUtil::checkMessage($var, \Mcsync\V1\MergeFieldMaps::class);
         $this->merge_fields = $var;
+
+        return $this;
+    }
+
+    /**
+     * When present, replaces every tag rule (see TagRule).
+     *
+     * Generated from protobuf field <code>.mcsync.v1.TagRules tag_rules = 13;</code>
+     * @return \Mcsync\V1\TagRules|null
+     */
+    public function getTagRules()
+    {
+        return $this->tag_rules;
+    }
+
+    public function hasTagRules()
+    {
+        return isset($this->tag_rules);
+    }
+
+    public function clearTagRules()
+    {
+        unset($this->tag_rules);
+    }
+
+    /**
+     * When present, replaces every tag rule (see TagRule).
+     *
+     * Generated from protobuf field <code>.mcsync.v1.TagRules tag_rules = 13;</code>
+     * @param \Mcsync\V1\TagRules $var
+     * @return $this
+     */
+    public function setTagRules($var)
+    {
+        GPBUtil::checkMessage($var, \Mcsync\V1\TagRules::class);
+        $this->tag_rules = $var;
 
         return $this;
     }
