@@ -8,8 +8,10 @@
 //!     MILLION_BATCH_OP_MS=5 cargo bench --bench million # each batch operation takes 5 ms
 //!
 //! Prints the feed and the upload's wall time, batch operations per second, the most batches
-//! unfinished at once, mcsync's and the simulator's peak RSS (`VmHWM`), and the unchanged
-//! re-upload with mcsync's peak in it alone (the peak is reset before it).
+//! unfinished at once, mcsync's and the simulator's peak RSS (`VmHWM`), the unchanged
+//! re-upload with mcsync's peak in it alone (the peak is reset before it), and then a tag rule
+//! that holds for every customer ("ordered at least once"): the requests and the time its first
+//! pass takes to tag them all, with mcsync's peak in it.
 
 mod common;
 
@@ -184,6 +186,55 @@ async fn main() {
     let (_, again) = upload_on(&channel, pb::UploadMode::Auto).await;
     println!(
         "unchanged: {again:>8.1} s (a second upload)   mcsync peak RSS {peak} {} MiB",
+        rss_mib(pid, "VmHWM:")
+    );
+    tag_everyone(&channel, &sim_addr, pid, sizes.customers).await;
+}
+
+/// Sets a rule that holds for every customer and waits until the simulator has them all
+/// tagged: the requests and the time it took.
+async fn tag_everyone(channel: &Channel, sim_addr: &str, pid: u32, customers: u64) {
+    const BULK: &str = "POST /3.0/lists/{list_id}/segments/{segment_id}";
+    let _ = reset_peak_rss(pid);
+    let before = sim_stats(sim_addr).await;
+    let rule = pb::TagRule {
+        tag: "Customers".into(),
+        condition: Some(pb::TagCondition {
+            kind: Some(pb::tag_condition::Kind::OrdersAtLeast(1)),
+        }),
+    };
+    let start = Instant::now();
+    pb::settings_service_client::SettingsServiceClient::new(channel.clone())
+        .update_settings(with_token(tonic::Request::new(pb::UpdateSettingsRequest {
+            tag_rules: Some(pb::TagRules { rules: vec![rule] }),
+            ..Default::default()
+        })))
+        .await
+        .unwrap();
+    // 500 emails a request: done when that many bulk requests have come.
+    let needed = customers.div_ceil(500);
+    let after = loop {
+        let now = sim_stats(sim_addr).await;
+        if now.count(BULK) - before.count(BULK) >= needed {
+            break now;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(1800),
+            "the tag pass did not finish"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let secs = start.elapsed().as_secs_f64();
+    for (route, n) in &after.requests {
+        let more = n - before.requests.get(route).copied().unwrap_or(0);
+        if more > 0 && route != BULK {
+            println!("           {more} × {route}");
+        }
+    }
+    println!(
+        "tag rule:  {secs:>8.1} s  {customers} customers tagged in {} bulk requests ({} requests in all)   mcsync peak RSS in it {} MiB",
+        after.count(BULK) - before.count(BULK),
+        after.total() - before.total(),
         rss_mib(pid, "VmHWM:")
     );
 }

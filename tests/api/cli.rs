@@ -417,6 +417,52 @@ async fn merge_fields_are_mapped_from_the_terminal() {
     app.stop().await;
 }
 
+/// An operator sets tag rules in the terminal's own syntax and reads them back.
+#[tokio::test]
+async fn tag_rules_are_set_from_the_terminal() {
+    let app = spawn_app().await;
+    app.connect(KEY_A).await;
+    let args = [
+        "settings",
+        "set",
+        "--tag-rule",
+        "VIP:spent>=500 & orders>=3",
+        "--tag-rule",
+        "Boots:bought=p1,p2",
+        "--tag-rule",
+        "Lapsed:last_order>90d",
+    ];
+    let out = mcsync(&app, TOKEN, &args).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let shown = text(&mcsync(&app, TOKEN, &["settings", "get"]).await);
+    for line in [
+        "Tag rule:                    VIP: (spent>=500.00 & orders>=3)",
+        "Tag rule:                    Boots: bought=p1,p2",
+        "Tag rule:                    Lapsed: last_order>90d",
+    ] {
+        assert!(shown.contains(line), "{shown}");
+    }
+    let out = mcsync(&app, TOKEN, &["settings", "set", "--tag-rule", "VIP:rich"]).await;
+    assert!(!out.status.success());
+    assert!(text(&out).contains("expected spent>="), "{}", text(&out));
+    let out = mcsync(
+        &app,
+        TOKEN,
+        &["settings", "set", "--tag-rule", "VIP:orders>=0"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("tag_rules.rules[0].condition"),
+        "{}",
+        text(&out)
+    );
+    let out = mcsync(&app, TOKEN, &["settings", "set", "--tag-rule", "none"]).await;
+    assert!(out.status.success());
+    assert!(!text(&mcsync(&app, TOKEN, &["settings", "get"]).await).contains("Tag rule:"));
+    app.stop().await;
+}
+
 /// `--token-file` on both sides: the token is never in a process list, and a trailing newline
 /// in either file is not part of it.
 #[tokio::test]

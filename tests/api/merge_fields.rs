@@ -289,3 +289,44 @@ async fn a_map_set_later_reaches_the_members_already_synced() {
     );
     app.stop().await;
 }
+
+/// A subscription's names go to the tags the map gives them.
+#[tokio::test]
+async fn a_subscription_sends_the_names_to_the_mapped_tags() {
+    let (app, lists) = shop().await;
+    app.sim
+        .add_merge_field(KEY_A, &lists[0], "FIRST", "text", &[]);
+    app.lists()
+        .refresh_lists(pb::RefreshListsRequest {})
+        .await
+        .unwrap();
+    app.settings()
+        .update_settings(map(&lists[0], &[("first_name", "FIRST")]))
+        .await
+        .unwrap();
+    let email = "named@example.com";
+    app.subscriptions()
+        .subscribe(pb::SubscribeRequest {
+            email: email.into(),
+            list_ids: vec![lists[0].clone()],
+            first_name: "Ada".into(),
+            last_name: "Lovelace".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let arrived = eventually(SOON, || async {
+        app.sim
+            .member(KEY_A, &lists[0], email)
+            .is_some_and(|m| m["merge_fields"]["FIRST"] == "Ada")
+    })
+    .await;
+    assert!(arrived);
+    let m = app.sim.member(KEY_A, &lists[0], email).unwrap();
+    assert_eq!(m["merge_fields"]["FNAME"], "", "the map moved it");
+    assert_eq!(
+        m["merge_fields"]["LNAME"], "Lovelace",
+        "unmapped: as before"
+    );
+    app.stop().await;
+}
