@@ -445,6 +445,7 @@ async fn patch_member(
     body: Bytes,
 ) -> Answer {
     let body: Value = serde_json::from_slice(&body).map_err(|_| SimError::json_parse())?;
+    s.judge_body("PATCH", "/lists/{list_id}/members/{subscriber_hash}", &body);
     with_account(&s, a, |acc| {
         let list = acc.list_mut(&list_id)?;
         Ok(Json(list.patch_member(&hash, &body)?))
@@ -460,6 +461,7 @@ async fn put_member(
 ) -> Answer {
     let skip_merge_validation = q.get("skip_merge_validation").is_some_and(|v| v == "true");
     let body: Value = serde_json::from_slice(&body).map_err(|_| SimError::json_parse())?;
+    s.judge_body("PUT", "/lists/{list_id}/members/{subscriber_hash}", &body);
     let shared = s.clone();
     with_account(&s, a, |acc| {
         let list = acc.list_mut(&list_id)?;

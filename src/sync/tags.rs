@@ -239,6 +239,8 @@ pub struct PassReport {
     pub removed: u64,
     /// Requests sent to Mailchimp.
     pub requests: u64,
+    /// Rules whose tag Mailchimp refused in an audience.
+    pub refused: u64,
 }
 
 /// One pass of every rule over every selected audience, and the removal of the tags of rules
@@ -258,7 +260,7 @@ pub async fn pass(
     for (list, _) in &ctx.lists {
         for rule in rules {
             let wanted = judge.emails(rule, &facts);
-            apply(
+            let applied = apply(
                 store,
                 &ctx.client,
                 list,
@@ -267,8 +269,16 @@ pub async fn pass(
                 retry_not_members,
                 &mut report,
             )
-            .await
-            .map_err(lift)?;
+            .await;
+            match applied {
+                // Mailchimp refused this rule's tag (a name a saved segment holds, say): the
+                // other rules, and live sync, go on; it is tried again at the next pass.
+                Err(ApplyError::Mailchimp(MailchimpError::Api(p))) if p.kind().is_refusal() => {
+                    tracing::warn!(list, tag = %rule.tag, status = p.status, detail = %p.detail, "Mailchimp refused a tag rule's tag");
+                    report.refused += 1;
+                }
+                other => other.map_err(lift)?,
+            }
         }
         // Rules removed since: their tags come off what mcsync tagged.
         for tag in store.tags_of(list)? {

@@ -140,6 +140,7 @@ async fn a_gdpr_subscription_sends_the_answers_and_keeps_its_consent_record_afte
             ("unsubscribed", "unsubscribed")
         );
         assert_eq!(l0.consent.as_ref(), Some(consent));
+        nothing_unknown_or_invalid(&app.sim.stats(), "GDPR member writes");
         app.stop().await;
     }
 }

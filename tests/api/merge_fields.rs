@@ -254,6 +254,7 @@ async fn mapped_fields_reach_members_and_follow_the_customer_without_touching_a_
         })
         .await;
         assert!(fixed, "{mode:?}: {:?}", errors(&app).await);
+        nothing_unknown_or_invalid(&app.sim.stats(), "member PATCHes");
         app.stop().await;
     }
 }

@@ -263,3 +263,34 @@ async fn rules_are_checked_where_they_are_wrong() {
     );
     app.stop().await;
 }
+
+/// A rule whose tag Mailchimp refuses (the name of a saved segment) stays out; the other rules
+/// and live sync go on.
+#[tokio::test]
+async fn a_refused_tag_holds_up_neither_the_other_rules_nor_live_sync() {
+    let app = spawn_app_with(sim_config(3), 5).await;
+    let lists = ready(&app, false).await;
+    shop_records(&app).await;
+    let rules = pb::UpdateSettingsRequest {
+        tag_rules: Some(pb::TagRules {
+            rules: vec![
+                rule("Recent buyers", Kind::OrdersAtLeast(1)),
+                rule("Buyers", Kind::OrdersAtLeast(1)),
+            ],
+        }),
+        ..Default::default()
+    };
+    app.settings().update_settings(rules).await.unwrap();
+    let (job, _) = upload(&app).await;
+    assert_eq!(job.state(), pb::JobState::Succeeded, "{}", job.message);
+    until(&app, &lists[0], "Buyers", &[0, 1, 2, 3, 4]).await;
+    assert!(tagged(&app, &lists[0], "Recent buyers").is_empty());
+    app.records()
+        .upsert(testdata::record(R::Order(testdata::order(8))))
+        .await
+        .unwrap();
+    until(&app, &lists[0], "Buyers", &[0, 1, 2, 3, 4, 8]).await;
+    let store = app.sim.stats().stores.keys().next().cloned().unwrap();
+    assert!(app.sim.resource(&store, "orders", "100008").is_some());
+    app.stop().await;
+}
