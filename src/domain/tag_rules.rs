@@ -86,10 +86,10 @@ pub fn checked(asked: Vec<AskedRule>) -> Result<Vec<TagRule>, Vec<ValidationErro
     for (i, (tag, condition)) in asked.into_iter().enumerate() {
         let at = format!("tag_rules.rules[{i}]");
         let tag = tag.trim().to_owned();
-        if tag.is_empty() || tag.chars().count() > MAX_TAG {
+        if tag.is_empty() || tag.chars().count() > MAX_TAG || tag.chars().any(char::is_control) {
             errors.push(ValidationError::new(
                 format!("{at}.tag"),
-                format!("a tag name has 1 to {MAX_TAG} characters"),
+                format!("a tag name has 1 to {MAX_TAG} characters, none a control character"),
             ));
         } else if seen.iter().any(|t| t.eq_ignore_ascii_case(&tag)) {
             errors.push(ValidationError::new(

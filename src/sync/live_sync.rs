@@ -125,11 +125,13 @@ impl LiveSync {
         }
     }
 
-    /// Tag rules, when a pass is due, between live sync's windows and never during a job.
+    /// Tag rules, when a pass is due, between live sync's windows; not while a job runs. It
+    /// sends no records, so it does not hold the gate: an upload asked for meanwhile starts at
+    /// once (emails not yet members are noted and tried again after it).
     async fn tag_pass(&self) -> Result<bool, Stop> {
-        let Some(_gate) = self.jobs.live_window().await else {
+        if self.jobs.is_running().await {
             return Ok(false);
-        };
+        }
         let Ok(ctx) = upload_context(&self.store, &self.mailchimp, pb::UploadMode::Direct) else {
             return Ok(false);
         };
