@@ -8,6 +8,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::context::UploadContext;
+use super::fan_out::FanOut;
 use super::{During, Stop};
 use crate::domain::money;
 use crate::domain::record::RecordKind;
@@ -176,6 +177,13 @@ impl Judge {
             .collect()
     }
 }
+
+fn refs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// Bulk requests of one tag in flight at once: Mailchimp's connections per key.
+const AT_ONCE: usize = 10;
 
 /// What a pass would change for one rule in one audience: (to add, to remove).
 fn changes<'a>(
@@ -356,46 +364,68 @@ async fn apply(
             id
         }
     };
+    // Over the key's connections at once: each request stands alone (adding or removing a
+    // tag twice changes nothing), and the states are noted as their answers come.
     let rounds = add
         .len()
         .div_ceil(MAX_BULK)
         .max(remove.len().div_ceil(MAX_BULK));
+    let part = |v: &[&str], i: usize| -> Vec<String> {
+        v.iter()
+            .skip(i * MAX_BULK)
+            .take(MAX_BULK)
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let mut tasks = FanOut::new(AT_ONCE);
     for i in 0..rounds {
-        let part = |v: &[&'_ str]| -> Vec<String> {
-            v.iter()
-                .skip(i * MAX_BULK)
-                .take(MAX_BULK)
-                .map(|s| s.to_string())
-                .collect()
-        };
-        let (a, r) = (part(&add), part(&remove));
-        let (a_ref, r_ref): (Vec<&str>, Vec<&str>) = (
-            a.iter().map(String::as_str).collect(),
-            r.iter().map(String::as_str).collect(),
-        );
-        let done = match client.bulk_tag(list, segment, &a_ref, &r_ref).await {
-            // The merchant deleted the tag in Mailchimp: found or made again next pass.
-            Err(e) if e.kind() == crate::mailchimp::ErrorKind::NotFound => {
-                store.set_tag_segment(list, tag, None)?;
-                return Err(e.into());
+        let (a, r) = (part(&add, i), part(&remove, i));
+        let (client, list) = (client.clone(), list.to_owned());
+        tasks
+            .spawn(i, async move {
+                let done = client.bulk_tag(&list, segment, &refs(&a), &refs(&r)).await;
+                (a, r, done)
+            })
+            .await;
+    }
+    let mut failed = None;
+    for (_, result) in tasks.join_all().await {
+        let (a, r, done) = match result {
+            Ok(answer) => answer,
+            Err(panicked) => {
+                failed.get_or_insert(MailchimpError::Decode(panicked.to_string()));
+                continue;
             }
-            other => other?,
+        };
+        let done = match done {
+            Ok(done) => done,
+            Err(e) => {
+                // The merchant deleted the tag in Mailchimp: found or made again next pass.
+                if e.kind() == crate::mailchimp::ErrorKind::NotFound {
+                    store.set_tag_segment(list, tag, None)?;
+                }
+                failed.get_or_insert(e);
+                continue;
+            }
         };
         report.requests += 1;
         let mut states: Vec<(&str, Option<TagState>)> = Vec::new();
-        for e in &a_ref {
-            if done.not_members.contains(*e) {
+        for e in &a {
+            if done.not_members.contains(e) {
                 states.push((e, Some(TagState::NotMember)));
             } else {
                 states.push((e, Some(TagState::Tagged)));
                 report.added += 1;
             }
         }
-        for e in &r_ref {
+        for e in &r {
             states.push((e, None));
             report.removed += 1;
         }
         store.set_tag_states(list, tag, &states).await?;
+    }
+    if let Some(e) = failed {
+        return Err(e.into());
     }
     Ok(())
 }
