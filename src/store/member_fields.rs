@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::queued::Queue;
-use super::{Store, StoreError, decode};
+use super::{Store, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 /// Where a member's merge fields stand.
@@ -80,29 +80,11 @@ impl Store {
         }
     }
 
-    /// A member's mapped merge fields, if mcsync ever computed them.
-    pub fn member_fields(
-        &self,
-        account: &str,
-        list: &str,
-        email: &str,
-    ) -> Result<Option<MemberFields>, StoreError> {
-        let k = key(account, list, email);
-        self.member_fields
-            .get(&k)?
-            .map(|v| decode(&k, &v))
-            .transpose()
-    }
-
     /// Notes the values a customer's map gives the member now; queues them when they differ
     /// from the last ones (or the email was not a member then). Whether it queued.
     pub fn queue_member_fields(&self, mut fields: MemberFields) -> Result<bool, StoreError> {
         let k = key(&fields.account_id, &fields.list_id, &fields.email);
-        let before: Option<MemberFields> = self
-            .member_fields
-            .get(&k)?
-            .map(|v| decode(&k, &v))
-            .transpose()?;
+        let before: Option<MemberFields> = self.member_fields_queue().get(&k)?;
         if let Some(b) = &before {
             let same = b.wanted == fields.wanted
                 && b.refused == fields.refused
@@ -125,11 +107,6 @@ impl Store {
     /// Members with merge fields to send, oldest keys first.
     pub fn pending_member_fields(&self, limit: usize) -> Result<Vec<MemberFields>, StoreError> {
         self.member_fields_queue().pending(limit)
-    }
-
-    /// Members with merge fields still to send.
-    pub fn count_pending_member_fields(&self) -> usize {
-        self.member_fields_pending.len()
     }
 
     /// Records what Mailchimp made of a member's values, unless newer ones replaced them

@@ -26,6 +26,11 @@ pub(super) fn storage(e: TransactionError<()>) -> StoreError {
 }
 
 impl Queue<'_> {
+    /// The item under `k`, if any.
+    pub fn get<T: DeserializeOwned>(&self, k: &[u8]) -> Result<Option<T>, StoreError> {
+        self.all.get(k)?.map(|v| decode(k, &v)).transpose()
+    }
+
     /// Stores `items` (key, item, version), each queued, in one transaction.
     pub fn put<T: Serialize>(&self, items: &[(Vec<u8>, &T, u64)]) -> Result<(), StoreError> {
         (self.all, self.pending)

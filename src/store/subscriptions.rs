@@ -8,7 +8,7 @@ use sled::Transactional;
 use sled::transaction::ConflictableTransactionError;
 
 use super::queued::{Queue, storage};
-use super::{Store, StoreError, decode, encode};
+use super::{Store, StoreError, encode};
 use crate::domain::UnixTime;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,11 +120,7 @@ impl Store {
         list: &str,
         email: &str,
     ) -> Result<Option<Subscription>, StoreError> {
-        let k = key(account, list, email);
-        self.subscriptions
-            .get(&k)?
-            .map(|v| decode(&k, &v))
-            .transpose()
+        self.subscriptions_queue().get(&key(account, list, email))
     }
 
     /// Stores new requests (their versions set here), queued for the worker; durable on return.

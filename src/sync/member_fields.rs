@@ -87,6 +87,10 @@ pub fn queue(
     store_id: &str,
     c: &pb::Customer,
 ) -> Result<(), StoreError> {
+    // Every customer push passes here: without a map, not even the store's lists are looked up.
+    if consent.merge_maps.is_empty() {
+        return Ok(());
+    }
     for list_id in consent.lists_of(store_id) {
         let Some(map) = consent.merge_maps.get(list_id) else {
             continue;

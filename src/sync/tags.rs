@@ -120,13 +120,7 @@ pub fn facts(
         }
         Ok(())
     })?;
-    Ok((
-        out,
-        Judge {
-            universe,
-            now: crate::domain::now(),
-        },
-    ))
+    Ok((out, Judge::with(universe)))
 }
 
 /// Judges conditions against facts, at one moment.
@@ -136,6 +130,16 @@ pub struct Judge {
 }
 
 impl Judge {
+    fn of(rules: &[TagRule]) -> Self {
+        Self::with(Universe::of(rules))
+    }
+
+    fn with(universe: Universe) -> Self {
+        Self {
+            universe,
+            now: crate::domain::now(),
+        }
+    }
     /// Whether `c` holds for `f`.
     pub fn holds(&self, c: &TagCondition, f: &Facts) -> bool {
         match c {
@@ -260,8 +264,9 @@ pub async fn pass(
     retry_not_members: bool,
 ) -> Result<PassReport, Stop> {
     let mut report = PassReport::default();
+    // No rules left: only removals, and nothing of the mirror to read.
     let (facts, judge) = if rules.is_empty() {
-        (HashMap::new(), facts(store, &[])?.1)
+        (HashMap::new(), Judge::of(rules))
     } else {
         facts(store, rules)?
     };
