@@ -143,6 +143,18 @@ impl App {
             );
         };
         let selected = settings.choices().selected_lists;
+        // Each map names a selected list once: more maps than those cannot all be right.
+        if asked.len() > selected.len().max(1) {
+            return Err(ValidationError::new(
+                "merge_fields.audiences",
+                format!(
+                    "has {} maps; at most one per selected list ({}) is accepted",
+                    asked.len(),
+                    selected.len()
+                ),
+            )
+            .into());
+        }
         let audiences = self.store.audiences(account)?;
         let mut errors = Vec::new();
         let mut maps = BTreeMap::new();

@@ -14,6 +14,8 @@ use crate::store::subscriptions::{
 };
 
 const MAX_NAME: usize = 255;
+/// GDPR answers in one request: far more than any audience's permissions.
+const MAX_ANSWERS: usize = 50;
 
 /// A shop's newsletter request, as SubscriptionService/Subscribe takes it.
 pub struct SubscribeRequest {
@@ -297,6 +299,16 @@ fn checked_permissions<'a>(
     errors: &mut Vec<ValidationError>,
 ) -> Vec<(&'a Audience, PermissionChoice)> {
     let mut out: Vec<(&Audience, PermissionChoice)> = Vec::new();
+    if answers.len() > MAX_ANSWERS {
+        errors.push(ValidationError::new(
+            "marketing_permissions",
+            format!(
+                "has {} items; at most {MAX_ANSWERS} are accepted",
+                answers.len()
+            ),
+        ));
+        return out;
+    }
     let any_gdpr = chosen.iter().any(|a| a.marketing_permissions_enabled);
     for (i, (id, enabled)) in answers.iter().enumerate() {
         let field = format!("marketing_permissions[{i}].marketing_permission_id");

@@ -100,6 +100,9 @@ impl MergeSource {
     }
 }
 
+/// Mappings of one audience at most (Mailchimp allows 80 merge fields; the sources are fewer).
+pub const MAX_MAPPINGS: usize = 50;
+
 /// One line of a map: a source and the merge tag it goes to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MergeMapping {
@@ -116,6 +119,15 @@ pub fn checked(
     asked: Vec<(String, String)>,
     audience: &Audience,
 ) -> Result<Vec<MergeMapping>, Vec<ValidationError>> {
+    if asked.len() > MAX_MAPPINGS {
+        return Err(vec![ValidationError::new(
+            format!("{prefix}.mappings"),
+            format!(
+                "has {} items; at most {MAX_MAPPINGS} are accepted",
+                asked.len()
+            ),
+        )]);
+    }
     let mut errors = Vec::new();
     let mut out: Vec<MergeMapping> = Vec::new();
     for (j, (source, tag)) in asked.into_iter().enumerate() {
@@ -222,6 +234,9 @@ mod tests {
             &audience(),
         )
         .unwrap_err();
+        let too_many = vec![("first_name".to_owned(), "FNAME".to_owned()); MAX_MAPPINGS + 1];
+        let capped = checked("m", too_many, &audience()).unwrap_err();
+        assert_eq!(capped[0].field, "m.mappings");
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,

@@ -12,6 +12,7 @@ pub const MAX_RULES: usize = 20;
 const MAX_TAG: usize = 100;
 const MAX_DEPTH: usize = 4;
 const MAX_IDS: usize = 500;
+const MAX_COMBINED: usize = 20;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 /// A tag and when a member carries it.
@@ -147,8 +148,10 @@ fn check(
             fail("a group name is required".into())
         }
         AskedCondition::InGroup(g) => Some(TagCondition::InGroup(g.trim().to_owned())),
-        AskedCondition::AllOf(list) | AskedCondition::AnyOf(list) if list.is_empty() => {
-            fail("combines at least one condition".into())
+        AskedCondition::AllOf(list) | AskedCondition::AnyOf(list)
+            if list.is_empty() || list.len() > MAX_COMBINED =>
+        {
+            fail(format!("combines 1 to {MAX_COMBINED} conditions"))
         }
         AskedCondition::AllOf(list) => {
             let all = nested(at, "all_of", list, depth, errors)?;
@@ -211,6 +214,15 @@ mod tests {
                 "Old".into(),
                 Some(AskedCondition::Bought(Vec::new(), Vec::new())),
             ),
+            (
+                "Many".into(),
+                Some(AskedCondition::AnyOf(vec![
+                    Some(
+                        AskedCondition::OrdersAtLeast(1)
+                    );
+                    MAX_COMBINED + 1
+                ])),
+            ),
         ])
         .unwrap_err();
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
@@ -222,7 +234,8 @@ mod tests {
                 "tag_rules.rules[1].condition.any_of[0]",
                 "tag_rules.rules[2].tag",
                 "tag_rules.rules[2].condition",
-                "tag_rules.rules[3].condition"
+                "tag_rules.rules[3].condition",
+                "tag_rules.rules[4].condition"
             ]
         );
     }

@@ -179,6 +179,12 @@ async fn answers_are_checked_against_the_audiences_and_nothing_is_queued_when_on
     assert_eq!(fields, ["marketing_permissions[1].marketing_permission_id"]);
     assert!(message.contains("twice"), "{message}");
 
+    let mut flood = request(email, &[&lists[0]]);
+    flood.marketing_permissions = vec![answer(&permissions[0], true); 51];
+    let (fields, message) = refused(flood).await;
+    assert_eq!(fields, ["marketing_permissions"]);
+    assert!(message.contains("at most 50"), "{message}");
+
     // The permissions of an audience not subscribed to, or answers to a plain audience.
     let mut plain = request(email, &[&lists[1]]);
     plain.marketing_permissions = vec![answer(&permissions[0], true)];

@@ -141,6 +141,15 @@ async fn a_map_is_checked_against_the_audiences_fields_when_it_is_set() {
         .await
         .unwrap_err();
     assert_eq!(violated_fields(&e), ["merge_fields.audiences[0].list_id"]);
+    let mut three = map(&lists[0], &[("phone", "PHONE")]);
+    let maps = three.merge_fields.as_mut().unwrap();
+    maps.audiences = vec![maps.audiences[0].clone(); 3];
+    let e = app.settings().update_settings(three).await.unwrap_err();
+    assert_eq!(
+        violated_fields(&e),
+        ["merge_fields.audiences"],
+        "two lists are selected"
+    );
     let unchanged = app
         .settings()
         .get_settings(pb::GetSettingsRequest {})
