@@ -26,6 +26,8 @@ class MergeFieldMap extends \Google\Protobuf\Internal\Message
      */
     protected $list_id = '';
     /**
+     * At most 50.
+     *
      * Generated from protobuf field <code>repeated .mcsync.v1.MergeFieldMapping mappings = 2;</code>
      */
     private $mappings;
@@ -39,6 +41,7 @@ class MergeFieldMap extends \Google\Protobuf\Internal\Message
      *     @type string $list_id
      *           A selected audience of the connected account.
      *     @type array<\Mcsync\V1\MergeFieldMapping>|\Google\Protobuf\Internal\RepeatedField $mappings
+     *           At most 50.
      * }
      */
     public function __construct($data = NULL) {
@@ -73,6 +76,8 @@ class MergeFieldMap extends \Google\Protobuf\Internal\Message
     }
 
     /**
+     * At most 50.
+     *
      * Generated from protobuf field <code>repeated .mcsync.v1.MergeFieldMapping mappings = 2;</code>
      * @return \Google\Protobuf\Internal\RepeatedField
      */
@@ -82,6 +87,8 @@ class MergeFieldMap extends \Google\Protobuf\Internal\Message
     }
 
     /**
+     * At most 50.
+     *
      * Generated from protobuf field <code>repeated .mcsync.v1.MergeFieldMapping mappings = 2;</code>
      * @param array<\Mcsync\V1\MergeFieldMapping>|\Google\Protobuf\Internal\RepeatedField $var
      * @return $this

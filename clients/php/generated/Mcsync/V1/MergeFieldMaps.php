@@ -14,6 +14,8 @@ use Google\Protobuf\Internal\GPBUtil;
 class MergeFieldMaps extends \Google\Protobuf\Internal\Message
 {
     /**
+     * At most one per selected list.
+     *
      * Generated from protobuf field <code>repeated .mcsync.v1.MergeFieldMap audiences = 1;</code>
      */
     private $audiences;
@@ -25,6 +27,7 @@ class MergeFieldMaps extends \Google\Protobuf\Internal\Message
      *     Optional. Data for populating the Message object.
      *
      *     @type array<\Mcsync\V1\MergeFieldMap>|\Google\Protobuf\Internal\RepeatedField $audiences
+     *           At most one per selected list.
      * }
      */
     public function __construct($data = NULL) {
@@ -33,6 +36,8 @@ class MergeFieldMaps extends \Google\Protobuf\Internal\Message
     }
 
     /**
+     * At most one per selected list.
+     *
      * Generated from protobuf field <code>repeated .mcsync.v1.MergeFieldMap audiences = 1;</code>
      * @return \Google\Protobuf\Internal\RepeatedField
      */
@@ -42,6 +47,8 @@ class MergeFieldMaps extends \Google\Protobuf\Internal\Message
     }
 
     /**
+     * At most one per selected list.
+     *
      * Generated from protobuf field <code>repeated .mcsync.v1.MergeFieldMap audiences = 1;</code>
      * @param array<\Mcsync\V1\MergeFieldMap>|\Google\Protobuf\Internal\RepeatedField $var
      * @return $this

@@ -39,7 +39,7 @@ class SubscribeRequest extends \Google\Protobuf\Internal\Message
     private $interest_ids;
     /**
      * The shopper's answer to each GDPR marketing permission shown (Audience.marketing_permissions
-     * of list_ids); each must be a permission of one of list_ids, once. Lists without GDPR fields
+     * of list_ids), at most 50; each must be a permission of one of list_ids, once. Lists without GDPR fields
      * take none (INVALID_ARGUMENT naming marketing_permissions[i]). The answers are sent to
      * Mailchimp and kept as each list's consent record (ListSubscription.consent).
      *
@@ -62,7 +62,7 @@ class SubscribeRequest extends \Google\Protobuf\Internal\Message
      *           Interest (group) ids; each must belong to one of list_ids.
      *     @type array<\Mcsync\V1\MarketingPermissionChoice>|\Google\Protobuf\Internal\RepeatedField $marketing_permissions
      *           The shopper's answer to each GDPR marketing permission shown (Audience.marketing_permissions
-     *           of list_ids); each must be a permission of one of list_ids, once. Lists without GDPR fields
+     *           of list_ids), at most 50; each must be a permission of one of list_ids, once. Lists without GDPR fields
      *           take none (INVALID_ARGUMENT naming marketing_permissions[i]). The answers are sent to
      *           Mailchimp and kept as each list's consent record (ListSubscription.consent).
      * }
@@ -192,7 +192,7 @@ class SubscribeRequest extends \Google\Protobuf\Internal\Message
 
     /**
      * The shopper's answer to each GDPR marketing permission shown (Audience.marketing_permissions
-     * of list_ids); each must be a permission of one of list_ids, once. Lists without GDPR fields
+     * of list_ids), at most 50; each must be a permission of one of list_ids, once. Lists without GDPR fields
      * take none (INVALID_ARGUMENT naming marketing_permissions[i]). The answers are sent to
      * Mailchimp and kept as each list's consent record (ListSubscription.consent).
      *
@@ -206,7 +206,7 @@ class SubscribeRequest extends \Google\Protobuf\Internal\Message
 
     /**
      * The shopper's answer to each GDPR marketing permission shown (Audience.marketing_permissions
-     * of list_ids); each must be a permission of one of list_ids, once. Lists without GDPR fields
+     * of list_ids), at most 50; each must be a permission of one of list_ids, once. Lists without GDPR fields
      * take none (INVALID_ARGUMENT naming marketing_permissions[i]). The answers are sent to
      * Mailchimp and kept as each list's consent record (ListSubscription.consent).
      *

@@ -14,6 +14,8 @@ use Google\Protobuf\Internal\GPBUtil;
 class TagConditions extends \Google\Protobuf\Internal\Message
 {
     /**
+     * 1 to 20.
+     *
      * Generated from protobuf field <code>repeated .mcsync.v1.TagCondition conditions = 1;</code>
      */
     private $conditions;
@@ -25,6 +27,7 @@ class TagConditions extends \Google\Protobuf\Internal\Message
      *     Optional. Data for populating the Message object.
      *
      *     @type array<\Mcsync\V1\TagCondition>|\Google\Protobuf\Internal\RepeatedField $conditions
+     *           1 to 20.
      * }
      */
     public function __construct($data = NULL) {
@@ -33,6 +36,8 @@ class TagConditions extends \Google\Protobuf\Internal\Message
     }
 
     /**
+     * 1 to 20.
+     *
      * Generated from protobuf field <code>repeated .mcsync.v1.TagCondition conditions = 1;</code>
      * @return \Google\Protobuf\Internal\RepeatedField
      */
@@ -42,6 +47,8 @@ class TagConditions extends \Google\Protobuf\Internal\Message
     }
 
     /**
+     * 1 to 20.
+     *
      * Generated from protobuf field <code>repeated .mcsync.v1.TagCondition conditions = 1;</code>
      * @param array<\Mcsync\V1\TagCondition>|\Google\Protobuf\Internal\RepeatedField $var
      * @return $this
