@@ -10,22 +10,6 @@ use common::shop::*;
 use common::*;
 use mcsync::proto::v1 as pb;
 
-async fn dry_run(app: &TestApp, mode: pb::UploadMode) -> pb::JobProgress {
-    app.sync()
-        .upload_store_data(pb::UploadRequest {
-            mode: mode as i32,
-            dry_run: true,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .message()
-        .await
-        .unwrap()
-        .expect("the plan")
-}
-
 fn delta(after: &BTreeMap<String, u64>, before: &BTreeMap<String, u64>, status: &str) -> i64 {
     *after.get(status).unwrap_or(&0) as i64 - *before.get(status).unwrap_or(&0) as i64
 }

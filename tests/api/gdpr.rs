@@ -5,6 +5,7 @@
 use crate::common;
 use crate::subscriptions::{request, settled, shop};
 
+use common::shop::*;
 use common::*;
 use mcsync::proto::v1 as pb;
 use tonic::Code;
@@ -38,18 +39,6 @@ async fn gdpr_shop(single_opt_in: bool) -> (TestApp, Vec<String>, Vec<pb::Market
     let plain = audience(&app, &lists[1]).await;
     assert!(!plain.marketing_permissions_enabled && plain.marketing_permissions.is_empty());
     (app, lists, gdpr.marketing_permissions)
-}
-
-async fn audience(app: &TestApp, id: &str) -> pb::Audience {
-    app.lists()
-        .list_lists(pb::ListListsRequest {})
-        .await
-        .unwrap()
-        .into_inner()
-        .lists
-        .into_iter()
-        .find(|a| a.id == id)
-        .unwrap()
 }
 
 fn answer(p: &pb::MarketingPermission, enabled: bool) -> pb::MarketingPermissionChoice {

@@ -97,16 +97,7 @@ async fn errors(app: &TestApp) -> Vec<pb::SyncError> {
 #[tokio::test]
 async fn a_map_is_checked_against_the_audiences_fields_when_it_is_set() {
     let (app, lists) = shop().await;
-    let audience = app
-        .lists()
-        .list_lists(pb::ListListsRequest {})
-        .await
-        .unwrap()
-        .into_inner()
-        .lists
-        .into_iter()
-        .find(|a| a.id == lists[0])
-        .unwrap();
+    let audience = audience(&app, &lists[0]).await;
     let tier = audience
         .merge_fields
         .iter()

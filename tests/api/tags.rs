@@ -71,13 +71,7 @@ async fn shop_records(app: &TestApp) {
         .collect();
     records.extend((0..10).map(|i| testdata::record(R::Customer(customer(i, i < 2)))));
     records.extend((0..5).map(|i| testdata::record(R::Order(testdata::order(i)))));
-    let s = app
-        .records()
-        .push_records(tokio_stream::iter(records))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(s.rejected, 0, "{s:?}");
+    push_all(app, records).await;
 }
 
 fn tags(app: &TestApp, list: &str, i: u64) -> Vec<String> {
@@ -109,19 +103,7 @@ async fn tag_rules_follow_the_shop_and_leave_hand_made_tags_alone() {
         app.settings().update_settings(rules(true)).await.unwrap();
 
         // The dry run says who would gain each tag, before anything is sent.
-        let plan = app
-            .sync()
-            .upload_store_data(pb::UploadRequest {
-                dry_run: true,
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .message()
-            .await
-            .unwrap()
-            .unwrap();
+        let plan = dry_run(&app, pb::UploadMode::Auto).await;
         let gains: Vec<(String, i64, i64)> = plan
             .tag_rules
             .iter()

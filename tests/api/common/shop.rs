@@ -52,6 +52,11 @@ pub async fn small_shop(app: &impl Clients) {
     records.push(testdata::record(R::Order(testdata::order(500))));
     records.extend((0..5).map(|i| testdata::record(R::Cart(testdata::cart(i)))));
     records.extend((0..3).map(|i| testdata::record(R::Coupon(testdata::coupon(i)))));
+    push_all(app, records).await;
+}
+
+/// Feeds `records` through PushRecords; every one must be taken.
+pub async fn push_all(app: &impl Clients, records: Vec<pb::Record>) {
     let s = app
         .records()
         .push_records(tokio_stream::iter(records))
@@ -59,6 +64,36 @@ pub async fn small_shop(app: &impl Clients) {
         .unwrap()
         .into_inner();
     assert_eq!(s.rejected, 0, "{s:?}");
+}
+
+/// An audience as ListLists shows it.
+pub async fn audience(app: &impl Clients, id: &str) -> pb::Audience {
+    app.lists()
+        .list_lists(pb::ListListsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .lists
+        .into_iter()
+        .find(|a| a.id == id)
+        .unwrap()
+}
+
+/// A dry run's answer (UploadRequest.dry_run) in `mode`.
+pub async fn dry_run(app: &impl Clients, mode: pb::UploadMode) -> pb::JobProgress {
+    app.sync()
+        .upload_store_data(pb::UploadRequest {
+            mode: mode as i32,
+            dry_run: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .message()
+        .await
+        .unwrap()
+        .expect("the plan")
 }
 
 /// Runs an upload in mode AUTO to its end: (the final message, messages received).
