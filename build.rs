@@ -19,6 +19,34 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .btree_map(".")
         .file_descriptor_set_path(out.join("mcsync_descriptor.bin"))
         .compile_protos(&protos, &[std::path::PathBuf::from("proto")])?;
+    // serde for the records only: the JSON feed (`server::json_feed`) reads and writes them in
+    // the proto3 JSON mapping, with the proto's own field names on output.
+    let descriptors = std::fs::read(out.join("mcsync_descriptor.bin"))?;
+    pbjson_build::Builder::new()
+        .register_descriptors(&descriptors)?
+        .btree_map(["."])
+        .preserve_proto_field_names()
+        .build(&[
+            ".mcsync.v1.Record",
+            ".mcsync.v1.RecordKey",
+            ".mcsync.v1.RecordKind",
+            ".mcsync.v1.Product",
+            ".mcsync.v1.ProductImage",
+            ".mcsync.v1.ProductVariant",
+            ".mcsync.v1.Customer",
+            ".mcsync.v1.Order",
+            ".mcsync.v1.OrderCustomer",
+            ".mcsync.v1.LineItem",
+            ".mcsync.v1.CampaignTracking",
+            ".mcsync.v1.Shipment",
+            ".mcsync.v1.PaymentStatus",
+            ".mcsync.v1.ShippingStatus",
+            ".mcsync.v1.PromoUse",
+            ".mcsync.v1.Cart",
+            ".mcsync.v1.Coupon",
+            ".mcsync.v1.CouponType",
+            ".mcsync.v1.Address",
+        ])?;
     println!("cargo:rerun-if-changed=proto");
     Ok(())
 }

@@ -4,6 +4,7 @@
 
 pub mod v1 {
     tonic::include_proto!("mcsync.v1");
+    include!(concat!(env!("OUT_DIR"), "/mcsync.v1.serde.rs"));
 }
 
 /// The encoded `FileDescriptorSet` of the mcsync.v1 package, for server reflection.

@@ -236,6 +236,12 @@ impl Push {
         }
     }
 
+    /// Counts a place in the stream that holds no record (a blank NDJSON line), so that
+    /// rejections' indexes stay the places the client knows.
+    pub fn skip(&mut self) {
+        self.index += 1;
+    }
+
     /// Takes the next record of the stream: parsed, batched, and handed to the writer when a batch is full.
     pub async fn offer(&mut self, record: pb::Record) -> Result<(), AppError> {
         let index = self.index;

@@ -50,6 +50,29 @@ impl App {
         })
     }
 
+    /// Up to `limit` records of a kind after the id `after`, in id order, as the mirror holds
+    /// them: a page of an export. An empty page is the end.
+    pub fn records_page(
+        &self,
+        kind: RecordKind,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, pb::Record)>, AppError> {
+        let page = self.store.records_after(kind, after, limit)?;
+        let mut out = Vec::with_capacity(page.len());
+        for (id, bytes) in page {
+            let decoded =
+                crate::store::records::decode_stored(kind, &String::from_utf8_lossy(&id), &bytes)?;
+            out.push((
+                id,
+                pb::Record {
+                    record: Some(decoded),
+                },
+            ));
+        }
+        Ok(out)
+    }
+
     /// Records per kind in the mirror, and the outbox's length.
     pub fn count_records(&self) -> Result<(Vec<(RecordKind, usize)>, usize), AppError> {
         let counts = RecordKind::ALL

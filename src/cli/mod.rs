@@ -6,6 +6,7 @@ mod backup;
 mod cart;
 #[cfg(feature = "sim")]
 mod demo;
+mod feed;
 mod ops;
 mod progress;
 mod subscriptions;
@@ -129,6 +130,21 @@ pub(crate) enum Command {
         page_size: i32,
         #[arg(long, default_value_t = 0)]
         offset: i32,
+        #[command(flatten)]
+        remote: ops::Remote,
+    },
+    /// Operator: feed NDJSON records (a file, or stdin) to the server, as PushRecords does;
+    /// prints the summary.
+    Push {
+        #[command(flatten)]
+        args: feed::PushArgs,
+        #[command(flatten)]
+        remote: ops::Remote,
+    },
+    /// Operator: write the server's mirror of shop records as NDJSON that `push` takes back.
+    Export {
+        #[command(flatten)]
+        args: feed::ExportArgs,
         #[command(flatten)]
         remote: ops::Remote,
     },
@@ -369,6 +385,8 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             remote,
         } => ops::errors(&remote, page_size, offset).await,
         Command::Retry { remote } => ops::retry(&remote).await,
+        Command::Push { args, remote } => feed::push(&remote, args).await,
+        Command::Export { args, remote } => feed::export(&remote, args).await,
         Command::RemoveStore { store_id, remote } => ops::remove_store(&remote, store_id).await,
         Command::Subscriptions { email, remote } => subscriptions::get(&remote, email).await,
         Command::Cart { link, remote } => cart::recover(&remote, &link).await,

@@ -1,6 +1,6 @@
-//! Plain HTTP on the gRPC port: `GET /metrics` behind the same token, Mailchimp's webhook
-//! deliveries at `/mailchimp/webhook/<secret>` ([`super::webhook`]), and the count of gRPC
-//! calls by method and status code.
+//! Plain HTTP on the gRPC port: `GET /metrics` and the JSON feed ([`super::json_feed`])
+//! behind the same token, Mailchimp's webhook deliveries at `/mailchimp/webhook/<secret>`
+//! ([`super::webhook`]), and the count of gRPC calls by method and status code.
 //!
 //! Two layers, because they sit on either side of gRPC-Web: the endpoints must see a plain
 //! HTTP/1.1 request before the gRPC-Web layer refuses it, and the counter must see the gRPC
@@ -36,6 +36,8 @@ pub struct HttpEndpointsLayer {
     pub auth: BearerAuth,
     /// Whether Mailchimp's webhook deliveries are taken here (not on the health-only port).
     pub webhooks: bool,
+    /// The JSON feed's bounds, where it is served (not on the health-only port).
+    pub json_feed: Option<super::json_feed::Limits>,
 }
 
 impl<S> Layer<S> for HttpEndpointsLayer {
@@ -46,6 +48,7 @@ impl<S> Layer<S> for HttpEndpointsLayer {
             app: self.app.clone(),
             auth: self.auth.clone(),
             webhooks: self.webhooks,
+            json_feed: self.json_feed,
         }
     }
 }
@@ -56,6 +59,7 @@ pub struct HttpEndpoints<S> {
     app: Arc<App>,
     auth: BearerAuth,
     webhooks: bool,
+    json_feed: Option<super::json_feed::Limits>,
 }
 
 impl<S, B> Service<Request<Body>> for HttpEndpoints<S>
@@ -83,6 +87,20 @@ where
         {
             let app = self.app.clone();
             return Box::pin(async move { Ok(super::webhook::receive(&app, &secret, req).await) });
+        }
+        let feed = self
+            .json_feed
+            .and_then(|limits| Some((limits, super::json_feed::route(req.uri().path())?)));
+        if let Some((limits, route)) = feed {
+            let admitted = self.auth.admits(
+                req.headers()
+                    .get(header::AUTHORIZATION)
+                    .map(|v| v.as_bytes()),
+            );
+            let app = self.app.clone();
+            return Box::pin(async move {
+                Ok(super::json_feed::handle(app, limits, route, admitted, req).await)
+            });
         }
         if req.uri().path() != PATH {
             let call = self.inner.call(req);

@@ -5,6 +5,8 @@ mod auth;
 mod convert;
 mod http;
 mod incoming;
+pub mod json_feed;
+mod lines;
 mod lists;
 mod member_events;
 mod plain;
@@ -274,6 +276,7 @@ where
             app,
             auth: BearerAuth::new(None),
             webhooks: false,
+            json_feed: None,
         })
         .add_service(service);
     tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
@@ -373,6 +376,10 @@ pub async fn start_on(
             app: app.clone(),
             auth: auth.clone(),
             webhooks: true,
+            json_feed: Some(json_feed::Limits {
+                max_line: limits.max_message_bytes,
+                idle: limits.stream_idle,
+            }),
         })
         .layer(tonic_web::GrpcWebLayer::new())
         .layer(http::GrpcCountLayer(metrics.grpc_requests.clone()))

@@ -18,6 +18,7 @@ mod faults;
 mod feed_memory;
 mod gdpr;
 mod health;
+mod json_feed;
 mod lists;
 mod live;
 mod member_events;
