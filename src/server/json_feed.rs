@@ -36,9 +36,10 @@ pub const EXPORT_PATH: &str = "/v1/records";
 const EXPORT_PAGE: usize = 1_000;
 /// Bytes of NDJSON an export gathers before it sends them.
 const EXPORT_CHUNK: usize = 64 * 1024;
-/// How long the rest of a refused push is read and dropped, so that the client, still
-/// sending, reads the answer instead of a reset connection.
+/// How long, and how much of, the rest of a refused request is read and dropped, so that the
+/// client, still sending, reads the answer instead of a reset connection or stream.
 const DRAIN_FOR: Duration = Duration::from_secs(30);
+const DRAIN_BYTES: usize = 64 * 1024 * 1024;
 
 /// The bounds PushRecords has, applied to the JSON feed.
 #[derive(Debug, Clone, Copy)]
@@ -74,35 +75,11 @@ pub(super) async fn handle(
     admitted: Result<(), &'static str>,
     req: Request<Body>,
 ) -> Response<Body> {
-    if let Err(why) = admitted {
-        let mut response = error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", why, json!({}));
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            header::HeaderValue::from_static("Bearer"),
-        );
-        return response;
-    }
-    let (method, json_body) = match route {
-        Route::Push | Route::Upsert => (Method::POST, true),
-        Route::Export => (Method::GET, false),
-    };
-    if req.method() != method {
-        let why = format!("use {method}");
-        return error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "UNIMPLEMENTED",
-            &why,
-            json!({}),
-        );
-    }
-    if json_body && !is_json(req.headers().get(header::CONTENT_TYPE)) {
-        let why = "send the records as content-type application/x-ndjson (or application/json)";
-        return error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "INVALID_ARGUMENT",
-            why,
-            json!({}),
-        );
+    if let Some(refusal) = refusal(route, admitted, &req) {
+        // Answered before the body is read: read it anyway, or an HTTP/2 client still
+        // sending gets the stream reset and may lose the answer (curl 7 does).
+        tokio::spawn(drain(req.into_body()));
+        return refusal;
     }
     match route {
         Route::Push => push(app.push(), limits, req.into_body()).await,
@@ -117,6 +94,45 @@ pub(super) async fn handle(
             ),
         },
     }
+}
+
+/// The answer to a request refused before its body is read.
+fn refusal(
+    route: Route,
+    admitted: Result<(), &'static str>,
+    req: &Request<Body>,
+) -> Option<Response<Body>> {
+    if let Err(why) = admitted {
+        let mut response = error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", why, json!({}));
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer"),
+        );
+        return Some(response);
+    }
+    let (method, json_body) = match route {
+        Route::Push | Route::Upsert => (Method::POST, true),
+        Route::Export => (Method::GET, false),
+    };
+    if req.method() != method {
+        let why = format!("use {method}");
+        return Some(error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "UNIMPLEMENTED",
+            &why,
+            json!({}),
+        ));
+    }
+    if json_body && !is_json(req.headers().get(header::CONTENT_TYPE)) {
+        let why = "send the records as content-type application/x-ndjson (or application/json)";
+        return Some(error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "INVALID_ARGUMENT",
+            why,
+            json!({}),
+        ));
+    }
+    None
 }
 
 fn is_json(content_type: Option<&header::HeaderValue>) -> bool {
@@ -275,14 +291,21 @@ async fn offer(push: &mut Push, line: u64, text: &[u8]) -> Result<(), Stop> {
 /// Reads what a client still sends after its push was refused, for a while, and drops it.
 async fn drain(mut body: Body) {
     let until = tokio::time::Instant::now() + DRAIN_FOR;
-    while let Ok(Some(Ok(_))) = tokio::time::timeout_at(until, body.frame()).await {}
+    let mut drained = 0;
+    while drained < DRAIN_BYTES {
+        match tokio::time::timeout_at(until, body.frame()).await {
+            Ok(Some(Ok(frame))) => drained += frame.data_ref().map_or(0, Bytes::len),
+            _ => return,
+        }
+    }
 }
 
-async fn upsert(app: &App, limits: Limits, body: Body) -> Response<Body> {
-    let read = http_body_util::Limited::new(body, limits.max_line).collect();
+async fn upsert(app: &App, limits: Limits, mut body: Body) -> Response<Body> {
+    let read = http_body_util::Limited::new(&mut body, limits.max_line).collect();
     let bytes = match tokio::time::timeout(limits.idle, read).await {
         Ok(Ok(collected)) => collected.to_bytes(),
         Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+            tokio::spawn(drain(body));
             let message = format!(
                 "the record is longer than {} bytes (serve --max-message-bytes)",
                 limits.max_line
@@ -347,8 +370,9 @@ pub fn parse_record(text: &[u8]) -> Result<pb::Record, Malformed> {
         return Ok(record);
     }
     // The slow way, for the lines the fast one refused: in the mapping a null means "not
-    // set" (PHP sends a NULL column as null, which pbjson takes only for messages), and the
-    // error should name its field.
+    // set" (PHP sends a NULL column as null, which pbjson takes only for messages); PHP's
+    // empty array is `[]` whether it meant a list, a map or a message, and each of those is
+    // "not set" when empty; and the error should name its field.
     let value: Value = serde_json::from_slice(text).map_err(|e| {
         // serde_json says "at line 1 column N": the line is the request's, not the record's.
         let full = e.to_string();
@@ -369,10 +393,11 @@ pub fn parse_record(text: &[u8]) -> Result<pb::Record, Malformed> {
 }
 
 fn without_nulls(value: Value) -> Value {
+    let unset = |v: &Value| v.is_null() || v.as_array().is_some_and(Vec::is_empty);
     match value {
         Value::Object(map) => Value::Object(
             map.into_iter()
-                .filter(|(_, v)| !v.is_null())
+                .filter(|(_, v)| !unset(v))
                 .map(|(k, v)| (k, without_nulls(v)))
                 .collect(),
         ),
@@ -566,14 +591,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_record_parses_in_either_field_style_with_nulls_as_unset() {
+    fn a_record_parses_in_either_field_style_with_nulls_and_empty_arrays_as_unset() {
         let snake = br#"{"product":{"id":"p1","title":"Mug","image_url":null,"variants":[{"id":"v1","inventory_quantity":"3"}]}}"#;
-        let camel = br#"{"product":{"id":"p1","title":"Mug","variants":[{"id":"v1","inventoryQuantity":3}]}}"#;
+        let camel = br#"{"product":{"id":"p1","title":"Mug","images":[],"variants":[{"id":"v1","inventoryQuantity":3}]}}"#;
         assert_eq!(parse_record(snake), parse_record(camel));
         let Some(pb::record::Record::Product(p)) = parse_record(camel).unwrap().record else {
             panic!("a product");
         };
         assert_eq!(p.variants[0].inventory_quantity, 3);
+        // PHP's [] for an empty map or message.
+        let php =
+            br#"{"customer":{"id":"c1","email":"a@example.com","attributes":[],"address":[]}}"#;
+        let Some(pb::record::Record::Customer(c)) = parse_record(php).unwrap().record else {
+            panic!("a customer");
+        };
+        assert!(c.attributes.is_empty() && c.address.is_none());
     }
 
     #[test]

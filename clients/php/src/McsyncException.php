@@ -31,14 +31,33 @@ final class McsyncException extends \RuntimeException
     private $grpcMessage;
     /** @var array<string, string> field path => reason */
     private $fieldViolations;
+    /** @var array<string, mixed> */
+    private $details;
 
-    /** @param array<string, string> $fieldViolations */
-    public function __construct(int $grpcCode, string $grpcMessage, array $fieldViolations = [])
+    /**
+     * @param array<string, string> $fieldViolations
+     * @param array<string, mixed> $details what else the JSON feed's answer said
+     */
+    public function __construct(int $grpcCode, string $grpcMessage, array $fieldViolations = [], array $details = [])
     {
         parent::__construct(sprintf('mcsync: %s (gRPC code %d)', $grpcMessage, $grpcCode), $grpcCode);
         $this->grpcCode = $grpcCode;
         $this->grpcMessage = $grpcMessage;
         $this->fieldViolations = $fieldViolations;
+        $this->details = $details;
+    }
+
+    /** The code gRPC names so (the JSON feed's `code`), UNKNOWN for any other name. */
+    public static function codeNamed(string $name): int
+    {
+        $codes = [
+            'OK' => self::OK, 'CANCELLED' => self::CANCELLED, 'UNKNOWN' => self::UNKNOWN,
+            'INVALID_ARGUMENT' => self::INVALID_ARGUMENT, 'DEADLINE_EXCEEDED' => self::DEADLINE_EXCEEDED,
+            'NOT_FOUND' => self::NOT_FOUND, 'PERMISSION_DENIED' => self::PERMISSION_DENIED,
+            'RESOURCE_EXHAUSTED' => self::RESOURCE_EXHAUSTED, 'FAILED_PRECONDITION' => self::FAILED_PRECONDITION,
+            'INTERNAL' => self::INTERNAL, 'UNAVAILABLE' => self::UNAVAILABLE, 'UNAUTHENTICATED' => self::UNAUTHENTICATED,
+        ];
+        return $codes[$name] ?? self::UNKNOWN;
     }
 
     /**
@@ -85,5 +104,16 @@ final class McsyncException extends \RuntimeException
     public function getFieldViolations(): array
     {
         return $this->fieldViolations;
+    }
+
+    /**
+     * What else a refusal of the JSON feed said: for a push, `line` (from 1), `field`,
+     * `reason`, and the `summary` of the records stored before that line.
+     *
+     * @return array<string, mixed>
+     */
+    public function getDetails(): array
+    {
+        return $this->details;
     }
 }
