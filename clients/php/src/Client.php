@@ -56,9 +56,9 @@ final class Client
         }
         switch ($transport) {
             case 'grpc-web':
-                return new self(new GrpcWebTransport($baseUrl, $token, $options), new JsonFeed($baseUrl, $token, $options, false));
+                return new self(new GrpcWebTransport($baseUrl, $token, $options), new JsonFeed($baseUrl, $token, $options));
             case 'h2c':
-                return new self(new H2cTransport($baseUrl, $token, $options), new JsonFeed($baseUrl, $token, $options, true));
+                return new self(new H2cTransport($baseUrl, $token, $options), new JsonFeed($baseUrl, $token, $options));
             default:
                 throw new \InvalidArgumentException("unknown transport '$transport' (grpc-web, h2c or auto)");
         }

@@ -9,7 +9,8 @@ use PHPUnit\Framework\TestCase;
 
 /**
  * The JSON feed from PHP: records as the arrays X-Cart builds from its rows, pushed from a
- * generator and upserted one by one, over HTTP/1.1 (the gRPC-Web client) and h2c.
+ * generator and upserted one by one, from a client of either transport (the JSON feed itself
+ * is HTTP/1.1 for both), read back through gRPC.
  */
 final class JsonFeedTest extends TestCase
 {
