@@ -124,7 +124,10 @@ async fn feed_ndjson(addr: &str, sizes: &Sizes) -> u64 {
     });
     mcsync::mailchimp::install_crypto_provider();
     let answer: serde_json::Value = reqwest::Client::new()
-        .post(format!("http://{addr}{}", mcsync::server::json_feed::PUSH_PATH))
+        .post(format!(
+            "http://{addr}{}",
+            mcsync::server::json_feed::PUSH_PATH
+        ))
         .bearer_auth(common::TOKEN)
         .header("content-type", "application/x-ndjson")
         .body(reqwest::Body::wrap_stream(
@@ -207,7 +210,11 @@ async fn main() {
     println!(
         "feed:      {feed:>8.1} s  {:>8.0} records/s   through {}   mcsync peak RSS {} MiB",
         sizes.total() as f64 / feed,
-        if json { "the NDJSON feed" } else { "PushRecords" },
+        if json {
+            "the NDJSON feed"
+        } else {
+            "PushRecords"
+        },
         rss_mib(pid, "VmHWM:")
     );
 

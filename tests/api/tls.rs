@@ -104,9 +104,9 @@ async fn grpcurl_and_the_operator_commands_speak_tls_with_the_servers_ca() {
     .unwrap();
     assert!(!ok, "plaintext is not served: {text}");
 
-    let operator = |ca: Option<&Path>| {
+    let operator = |command: &str, ca: Option<&Path>| {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_mcsync"));
-        cmd.args(["status", "--server", &format!("https://{addr}")])
+        cmd.args([command, "--server", &format!("https://{addr}")])
             .env("MCSYNC_TOKEN", TOKEN)
             .env_remove("MCSYNC_CA_FILE");
         if let Some(ca) = ca {
@@ -114,12 +114,12 @@ async fn grpcurl_and_the_operator_commands_speak_tls_with_the_servers_ca() {
         }
         cmd
     };
-    let with_ca = operator(Some(&ca));
+    let with_ca = operator("status", Some(&ca));
     let (ok, text) = tokio::task::spawn_blocking(move || output(with_ca))
         .await
         .unwrap();
     assert!(ok && text.contains("not connected"), "{text}");
-    let without = operator(None);
+    let without = operator("status", None);
     let (ok, text) = tokio::task::spawn_blocking(move || output(without))
         .await
         .unwrap();
@@ -127,6 +127,20 @@ async fn grpcurl_and_the_operator_commands_speak_tls_with_the_servers_ca() {
         !ok,
         "a certificate the system does not trust is refused: {text}"
     );
+    // The JSON feed's commands speak plain HTTP over the same TLS, with the same CA.
+    let export = operator("export", Some(&ca));
+    let (ok, text) = tokio::task::spawn_blocking(move || output(export))
+        .await
+        .unwrap();
+    assert!(
+        ok && text.is_empty(),
+        "an empty mirror exports nothing: {text}"
+    );
+    let export = operator("export", None);
+    let (ok, text) = tokio::task::spawn_blocking(move || output(export))
+        .await
+        .unwrap();
+    assert!(!ok, "{text}");
 
     server.child.kill().unwrap();
     server.child.wait().unwrap();
