@@ -159,7 +159,21 @@ impl TestApp {
 
     pub async fn restart(&mut self) {
         self.server.take().unwrap().shutdown().await;
-        let server = server::start(self.config.clone()).await.unwrap();
+        // sled's flusher thread lets go of the data dir's lock a moment after the last handle
+        // is dropped (InUse under a loaded CI run): a new process never meets it, a restart in
+        // the same process may.
+        let mut tries = 0;
+        let server = loop {
+            match server::start(self.config.clone()).await {
+                Err(server::StartError::Store(mcsync::store::StoreError::InUse { .. }))
+                    if tries < 50 =>
+                {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                started => break started.unwrap(),
+            }
+        };
         self.channel = channel(server.addr).await;
         self.server = Some(server);
     }
