@@ -145,9 +145,12 @@ pub async fn export(remote: &Remote, args: ExportArgs) -> Result<(), String> {
             .await
             .map_err(|e| format!("the export broke off: {e}"))?
         {
-            out.write_all(&chunk)
-                .await
-                .map_err(|e| format!("cannot write the export: {e}"))?;
+            match out.write_all(&chunk).await {
+                Ok(()) => {}
+                // `mcsync export | head`: the reader has what it wanted.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+                Err(e) => return Err(format!("cannot write the export: {e}")),
+            }
         }
         out.flush()
             .await

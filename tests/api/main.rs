@@ -38,5 +38,6 @@ mod site_script;
 mod subscriptions;
 mod tags;
 mod tls;
+mod upgrade;
 mod upload;
 mod upload_robust;
