@@ -1,8 +1,9 @@
 //! `mcsync backup` and `mcsync restore`: the data dir to one file and back, for moving hosts.
 //! Run while mcsync is stopped (the data dir is locked while it runs). The API key is not in
-//! the file: after a restore, connect again.
+//! the file: after a restore, connect again. A backup of an older data format is upgraded as
+//! it is restored; one of a newer format is refused.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
 
@@ -35,8 +36,9 @@ pub(crate) fn backup(args: BackupArgs) -> Result<(), String> {
         return Err(format!("{} holds no mcsync data", args.data_dir.display()));
     }
     let store = Store::open(&args.data_dir).map_err(|e| e.to_string())?;
-    let file = create_private(&args.out)?;
-    let summary = store.backup(std::io::BufWriter::new(file)).map_err(|e| {
+    report_upgrade(store.upgraded());
+    let file = crate::store::backup::create_private(&args.out).map_err(|e| e.to_string())?;
+    let summary = store.backup(file).map_err(|e| {
         let _ = std::fs::remove_file(&args.out);
         e.to_string()
     })?;
@@ -52,8 +54,9 @@ pub(crate) fn backup(args: BackupArgs) -> Result<(), String> {
 pub(crate) fn restore(args: RestoreArgs) -> Result<(), String> {
     let file = std::fs::File::open(&args.from)
         .map_err(|e| format!("cannot read {}: {e}", args.from.display()))?;
-    let summary =
+    let (summary, upgraded) =
         Store::restore(&args.data_dir, std::io::BufReader::new(file)).map_err(|e| e.to_string())?;
+    report_upgrade(upgraded.as_ref());
     println!(
         "Restored {} trees, {} entries, into {}. Start mcsync on it and connect the Mailchimp account again.",
         summary.trees,
@@ -63,15 +66,9 @@ pub(crate) fn restore(args: RestoreArgs) -> Result<(), String> {
     Ok(())
 }
 
-fn create_private(path: &Path) -> Result<std::fs::File, String> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+/// What opening did to an older data dir, in the operator's words.
+pub(crate) fn report_upgrade(upgraded: Option<&crate::store::format::Upgrade>) {
+    if let Some(u) = upgraded {
+        println!("{u}");
     }
-    options
-        .open(path)
-        .map_err(|e| format!("cannot create {}: {e}", path.display()))
 }

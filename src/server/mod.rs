@@ -321,6 +321,9 @@ pub async fn start_on(
         .local_addr()
         .map_err(|e| StartError::Setup(e.to_string()))?;
     let store = Store::open(&config.data_dir)?;
+    if let Some(upgrade) = store.upgraded() {
+        tracing::info!(data_dir = %config.data_dir.display(), "{upgrade}");
+    }
     let metrics = Arc::new(crate::metrics::Metrics::new());
     let mailchimp = Mailchimp::new(config.mailchimp.clone(), metrics.clone())
         .map_err(|e| StartError::Setup(e.to_string()))?;

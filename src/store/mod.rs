@@ -34,6 +34,7 @@ use crate::domain::{Audience, Settings, UnixTime};
 pub mod backup;
 mod cart_links;
 pub mod errors;
+pub mod format;
 pub mod jobs;
 mod live;
 pub mod member_events;
@@ -72,6 +73,16 @@ pub enum StoreError {
     /// A backup cannot be written or read.
     #[error("backup: {0}")]
     Backup(String),
+    /// The data dir was written by a newer mcsync; nothing in it was changed.
+    #[error(
+        "the data dir has data format {found}, written by a newer mcsync (this one reads formats up to {supported}); nothing was changed: run that release, or restore a backup this one wrote"
+    )]
+    TooNew {
+        /// The format the data dir says it has.
+        found: u32,
+        /// The newest format this build reads.
+        supported: u32,
+    },
     #[error("cannot prepare data dir {path}: {reason}")]
     /// The data dir cannot be created or used.
     DataDir {
@@ -125,6 +136,8 @@ pub struct Store {
     writer: std::sync::Arc<std::sync::Mutex<u64>>,
     /// The test seam of [`Store::inject_write_failure`].
     write_fault: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// What opening did to an older data dir's format.
+    upgraded: Option<format::Upgrade>,
 }
 
 /// sled's page cache; its default (1 GiB) would dwarf the rest of the process (BENCHMARKS.md).
@@ -134,13 +147,16 @@ const SETTINGS_KEY: &[u8] = b"settings";
 
 impl Store {
     /// Opens (or creates) the database in `dir`; one process at a time.
+    ///
+    /// A data dir of an older format is upgraded first (see [`format`]); a newer one is
+    /// refused ([`StoreError::TooNew`]) and left as it was.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        prepare_dir(dir)?;
-        let db = sled::Config::new()
-            .path(dir.join("db"))
-            .cache_capacity(CACHE_BYTES)
-            .open()
-            .map_err(|e| in_use(dir, e))?;
+        Self::with_db(dir, open_db(dir)?)
+    }
+
+    /// [`Store::open`] on the data dir's database, already open.
+    fn with_db(dir: &Path, db: sled::Db) -> Result<Self, StoreError> {
+        let upgraded = format::open(dir, &db)?;
         let outbox = db.open_tree("outbox")?;
         let cursors = db.open_tree("cursors")?;
         // Consumed segments are dropped, so an empty outbox resumes after live sync's place.
@@ -172,7 +188,13 @@ impl Store {
             oauth_states: db.open_tree("oauth_states")?,
             placed_carts: db.open_tree("placed_carts")?,
             db,
+            upgraded,
         })
+    }
+
+    /// What opening did to an older data dir's format, to report it.
+    pub fn upgraded(&self) -> Option<&format::Upgrade> {
+        self.upgraded.as_ref()
     }
 
     /// Waits until everything written so far is on disk.
@@ -318,6 +340,16 @@ fn decode_message<M: prost::Message + Default>(
         key: key.to_string(),
         reason: e.to_string(),
     })
+}
+
+/// The data dir's sled database, opened (or created) as every mcsync opens it.
+fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
+    prepare_dir(dir)?;
+    sled::Config::new()
+        .path(dir.join("db"))
+        .cache_capacity(CACHE_BYTES)
+        .open()
+        .map_err(|e| in_use(dir, e))
 }
 
 /// sled reports a data dir another process holds only in its I/O error's text ("could not
