@@ -195,10 +195,16 @@ pub(super) async fn demo(args: DemoArgs) -> Result<(), String> {
          \n  mcsync subscribe reader@example.com {first}; mcsync subscriptions reader@example.com\
          \n\nThe settings page of the X-Cart addon, and a storefront checkout, in your browser\
          \n(PHP 8 with curl and the protobuf runtime: see clients/php/README.md):\
-         \n  MCSYNC_URL=http://{addr} MCSYNC_TOKEN={token} PHP_CLI_SERVER_WORKERS=4 php -S 127.0.0.1:8080 -t {admin}\
-         \n  then open http://127.0.0.1:8080/admin.php (settings) and http://127.0.0.1:8080/ (storefront)\
+         \n  MCSYNC_URL=http://{addr} MCSYNC_TOKEN={token} MCSYNC_ADMIN_PASSWORD={password} PHP_CLI_SERVER_WORKERS=4 php -S 127.0.0.1:8080 -t {admin}\
+         \n  then open http://127.0.0.1:8080/admin.php (settings; its password: {password})\
+         \n  and http://127.0.0.1:8080/ (storefront)\
          \n\nPress Ctrl-C to stop.",
         admin = admin_page_dir(),
+        // The settings page changes the account: never without a password, even in a demo.
+        password = crate::store::random_bytes::<12>()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>(),
         first = lists
             .lists
             .first()

@@ -36,11 +36,20 @@ async fn snap(browser: &Browser, name: &str) {
 /// The reference admin page and storefront, served by `php -S` against `app` (through the
 /// Composer package's autoloader when `MCSYNC_AUTOLOAD` says where it is).
 async fn admin_site(app: &TestApp) -> (common::browser::Killed, String) {
+    admin_site_with(app, &[]).await
+}
+
+/// [`admin_site`] with more of the pages' environment (`MCSYNC_ADMIN_PASSWORD`).
+async fn admin_site_with(
+    app: &TestApp,
+    more: &[(&'static str, &str)],
+) -> (common::browser::Killed, String) {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/php/examples/admin");
     let mut env = vec![
         ("MCSYNC_URL", format!("http://{}", app.addr())),
         ("MCSYNC_TOKEN", TOKEN.to_owned()),
     ];
+    env.extend(more.iter().map(|(k, v)| (*k, (*v).to_owned())));
     if let Ok(autoload) = std::env::var("MCSYNC_AUTOLOAD") {
         env.push(("MCSYNC_AUTOLOAD", autoload));
     }
@@ -399,13 +408,45 @@ async fn the_demo_prints_how_to_open_the_admin_page_and_that_works() {
         &[
             ("MCSYNC_URL", var("MCSYNC_URL")),
             ("MCSYNC_TOKEN", var("MCSYNC_TOKEN")),
+            ("MCSYNC_ADMIN_PASSWORD", var("MCSYNC_ADMIN_PASSWORD")),
         ],
     )
     .await;
     mcsync::mailchimp::install_crypto_provider();
-    let http = reqwest::Client::new();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // The settings page wants the printed password: log in as a browser would.
+    let login = http.get(format!("{site}/admin.php")).send().await.unwrap();
+    assert_eq!(login.status(), 401);
+    let cookie = login.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let form = login.text().await.unwrap();
+    assert!(form.contains("id=\"login-form\""), "{form}");
+    let csrf = form.split("name=\"csrf\" value=\"").nth(1).unwrap();
+    let csrf = &csrf[..csrf.find('"').unwrap()];
+    let logged_in = http
+        .post(format!("{site}/admin.php"))
+        .header("cookie", &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(
+            form_urlencoded::Serializer::new(String::new())
+                .append_pair("action", "login")
+                .append_pair("csrf", csrf)
+                .append_pair("password", &var("MCSYNC_ADMIN_PASSWORD"))
+                .finish(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logged_in.status(), 303);
+    let cookie = logged_in
+        .headers()
+        .get("set-cookie")
+        .map_or(cookie, |c| c.to_str().unwrap().split(';').next().unwrap().to_owned());
     let page = |path: &'static str| {
-        let request = http.get(format!("{site}{path}"));
+        let request = http.get(format!("{site}{path}")).header("cookie", &cookie);
         async move { request.send().await.unwrap().text().await.unwrap() }
     };
     let admin = page("/admin.php").await;
@@ -414,6 +455,67 @@ async fn the_demo_prints_how_to_open_the_admin_page_and_that_works() {
     let storefront = page("/index.php").await;
     assert!(storefront.contains("class=\"newsletter\""), "{storefront}");
     drop(demo);
+}
+
+/// The settings page is safe to deploy as it is: it wants its password, and a form on another
+/// page that posts to it (the merchant's browser carrying the session) changes nothing.
+#[tokio::test]
+async fn the_settings_page_wants_its_password_and_refuses_a_forged_post() {
+    let app = spawn_app().await;
+    app.connect(KEY_A).await;
+    let (_php, site) = admin_site_with(&app, &[("MCSYNC_ADMIN_PASSWORD", "correct horse")]).await;
+    let browser = Browser::start(1000, 800).await;
+    browser.open(&format!("{site}/admin.php")).await;
+    assert_eq!(browser.count("#login-form").await, 1, "the login comes first");
+    assert_eq!(browser.count("#api-key-masked").await, 0);
+    browser.fill("#password", "battery staple").await;
+    browser.submit("#login").await;
+    assert_eq!(browser.text(".error").await, "Wrong password.");
+    browser.fill("#password", "correct horse").await;
+    browser.submit("#login").await;
+    assert!(browser.count("#api-key-masked").await == 1, "logged in");
+
+    // Another page (another port of this host, so the session cookie goes along) posts
+    // "Reset Mailchimp connection" as soon as it is opened.
+    let evil = tempfile::tempdir().unwrap();
+    std::fs::write(
+        evil.path().join("index.html"),
+        format!(
+            "<form id=f method=post action='{site}/admin.php'>\
+             <input name=action value=reset><input name=csrf value=guessed></form>\
+             <script>document.getElementById('f').submit()</script>"
+        ),
+    )
+    .unwrap();
+    let (_evil_php, evil_site) = php_server(evil.path(), &[]).await;
+    browser.open(&format!("{evil_site}/index.html")).await;
+    let refused = eventually(Duration::from_secs(10), || async {
+        browser.count("#refused").await == 1
+    })
+    .await;
+    assert!(refused, "{}", browser.eval("return document.body.innerText").await);
+    assert!(browser.text("#refused").await.contains("nothing was changed"));
+    snap(&browser, "admin-forged-post-refused.png").await;
+    let settings = app
+        .settings()
+        .get_settings(pb::GetSettingsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(settings.connection.unwrap().connected, "still connected");
+
+    // The page's own reset, with its token, still works.
+    browser.open(&format!("{site}/admin.php")).await;
+    browser.submit("#reset").await;
+    let settings = app
+        .settings()
+        .get_settings(pb::GetSettingsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!settings.connection.is_some_and(|c| c.connected), "reset by the page");
+    drop(browser);
+    app.stop().await;
 }
 
 /// "Connect with Mailchimp" on the settings page: the merchant goes to Mailchimp's login

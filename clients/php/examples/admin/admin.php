@@ -8,6 +8,7 @@
 declare(strict_types=1);
 
 require __DIR__ . '/lib.php';
+require_admin();
 
 use Mcsync\Client\McsyncException;
 use Mcsync\V1;
@@ -59,6 +60,7 @@ if ($_SERVER['REQUEST_METHOD'] === 'GET' && (isset($_GET['code']) || isset($_GET
 }
 
 if ($_SERVER['REQUEST_METHOD'] === 'POST') {
+    require_csrf();
     $action = $_POST['action'] ?? '';
     try {
         switch ($action) {
@@ -289,11 +291,11 @@ page_header('Mailchimp Integration with E-commerce support');
 <div class="row"><label>Mailchimp API key</label>
   <span id="api-key-masked" class="value"><?= h($connection->getApiKeyMasked()) ?></span>
   <span class="hint">Account <?= h($connection->getAccountName()) ?> (<?= h($connection->getAccountEmail()) ?>)</span>
-  <form method="post" class="inline"><input type="hidden" name="action" value="reset">
+  <form method="post" class="inline"><?= csrf_field() ?><input type="hidden" name="action" value="reset">
     <button id="reset" class="link" type="submit">Reset Mailchimp connection</button></form>
 </div>
 <?php else: ?>
-<form method="post" id="connect-form">
+<form method="post" id="connect-form"><?= csrf_field() ?>
   <input type="hidden" name="action" value="connect">
   <div class="row"><label for="api_key">Mailchimp API key</label>
     <input id="api_key" name="api_key" size="45" autocomplete="off" placeholder="0123456789abcdef0123456789abcdef-us6">
@@ -301,7 +303,7 @@ page_header('Mailchimp Integration with E-commerce support');
     <button id="connect" type="submit">Connect</button></div>
 </form>
 <?php if ($settings !== null && $settings->getOauthAvailable()): ?>
-<form method="post" id="oauth-form">
+<form method="post" id="oauth-form"><?= csrf_field() ?>
   <input type="hidden" name="action" value="oauth">
   <div class="row"><label>or</label><button id="connect-oauth" type="submit">Connect with Mailchimp</button>
     <span class="hint">Log in at Mailchimp and allow the shop; no key to copy.</span></div>
@@ -310,7 +312,7 @@ page_header('Mailchimp Integration with E-commerce support');
 <?php endif; ?>
 
 <?php if ($connected): ?>
-<form method="post" id="settings-form">
+<form method="post" id="settings-form"><?= csrf_field() ?>
   <input type="hidden" name="action" value="save">
   <div class="row"><label for="ecommerce_analytics">Enable E-commerce analytics</label>
     <input type="checkbox" id="ecommerce_analytics" name="ecommerce_analytics" <?= $settings->getEcommerceAnalytics() ? 'checked' : '' ?>>
@@ -374,7 +376,7 @@ page_header('Mailchimp Integration with E-commerce support');
 <h2>E-Commerce features setup</h2>
 <?php if ($messagesAt === 'setup') { messages($messages); } ?>
 <p>Select the lists for which Mailchimp Stores are created, and click <b>Update</b>.</p>
-<form method="post" id="lists-form">
+<form method="post" id="lists-form"><?= csrf_field() ?>
   <input type="hidden" name="action" value="select_lists">
   <table id="audiences"><thead><tr><th></th><th>List</th><th>Subscribers</th></tr></thead><tbody>
 <?php foreach ($lists as $l): if ($l->getRemoved()) { continue; } ?>
@@ -388,11 +390,11 @@ page_header('Mailchimp Integration with E-commerce support');
 </form>
 
 <div class="actions">
-  <form method="post" class="inline"><input type="hidden" name="action" value="upload">
+  <form method="post" class="inline"><?= csrf_field() ?><input type="hidden" name="action" value="upload">
     <button id="upload" type="submit">Upload store data to Mailchimp</button></form>
-  <form method="post" class="inline"><input type="hidden" name="action" value="plan">
+  <form method="post" class="inline"><?= csrf_field() ?><input type="hidden" name="action" value="plan">
     <button id="plan" type="submit" class="secondary">Preview the upload (dry run)</button></form>
-  <form method="post" class="inline"><input type="hidden" name="action" value="update_store_data">
+  <form method="post" class="inline"><?= csrf_field() ?><input type="hidden" name="action" value="update_store_data">
     <button id="update-store-data" type="submit" class="secondary">Update store data</button></form>
 </div>
 
@@ -432,7 +434,7 @@ page_header('Mailchimp Integration with E-commerce support');
 <td class="site-state"><?= $site->getVerified() ? 'verified' : h($site->getProblem() !== '' ? $site->getProblem() : 'not checked yet') ?></td></tr>
 <?php endforeach; ?>
 </tbody></table>
-<form method="post"><input type="hidden" name="action" value="verify_site">
+<form method="post"><?= csrf_field() ?><input type="hidden" name="action" value="verify_site">
   <button id="verify-site" type="submit" class="secondary">Verify the script on the storefront</button></form>
 <?php endif; ?>
 
@@ -460,7 +462,7 @@ page_header('Mailchimp Integration with E-commerce support');
 <?php endforeach; ?>
 </tbody></table>
 <?php if ($errors->getTotal() > count($errors->getErrors())): ?><p>… and <?= $errors->getTotal() - count($errors->getErrors()) ?> more.</p><?php endif; ?>
-<form method="post"><input type="hidden" name="action" value="retry_failed">
+<form method="post"><?= csrf_field() ?><input type="hidden" name="action" value="retry_failed">
   <button id="retry-failed" type="submit">Retry failed</button></form>
 <?php endif; ?>
 </section>

@@ -57,6 +57,7 @@ function session_cart(): ?V1\Cart
 }
 
 if ($_SERVER['REQUEST_METHOD'] === 'POST' && ($cart = session_cart()) !== null) {
+    require_csrf();
     $campaign = $_SESSION['campaign'] ?? ['campaign_id' => '', 'email_id' => ''];
     $order = (new V1\Order())
         ->setId('web-' . $cart->getId())
@@ -104,7 +105,7 @@ page_header('Your cart');
   </table>
   <p>Total: <strong id="cart-total"><?= h($cart->getOrderTotal()) ?> <?= h($cart->getCurrencyCode()) ?></strong>
     for <span id="cart-email"><?= h($cart->getCustomer() ? $cart->getCustomer()->getEmail() : '') ?></span></p>
-  <form method="post"><button id="place-cart-order" type="submit">Place order</button></form>
+  <form method="post"><?= csrf_field() ?><button id="place-cart-order" type="submit">Place order</button></form>
 <?php endif; ?>
 </section>
 </main>

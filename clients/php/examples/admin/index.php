@@ -17,6 +17,7 @@ use Mcsync\Client\McsyncException;
 use Mcsync\V1;
 
 if ($_SERVER['REQUEST_METHOD'] === 'POST') {
+    require_csrf();
     $email = trim((string) ($_POST['email'] ?? ''));
     $chosen = $_POST['list_ids'] ?? [];
     $chosen = array_values(array_filter(array_map('strval', is_array($chosen) ? $chosen : [$chosen])));
@@ -107,7 +108,7 @@ page_header('Checkout', $siteScript);
 <?php foreach ($messages['errors'] as $m): ?><p class="error" role="alert"><?= h($m) ?></p><?php endforeach; ?>
 <section>
 <h2>Your details</h2>
-<form method="post" id="checkout">
+<form method="post" id="checkout"><?= csrf_field() ?>
   <div class="row"><label for="email">Email</label>
     <input id="email" name="email" value="<?= h($form['email']) ?>"> <?= field_error($fields, 'email') ?></div>
   <div class="row"><label for="first_name">First name</label>

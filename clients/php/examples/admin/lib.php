@@ -1,8 +1,12 @@
 <?php
 /**
  * What every page of the reference admin shares: the client (the mcsync token stays here, on
- * the server side: the browser never sees it), flash messages and field errors carried across
- * a redirect, and HTML escaping.
+ * the server side: the browser never sees it), the settings page's password and every form's
+ * CSRF token, flash messages and field errors carried across a redirect, and HTML escaping.
+ *
+ * Inside X-Cart none of the guard below is needed: the page sits behind X-Cart's admin login,
+ * and its forms carry X-Cart's own form ids (xcart_form_id), which X-Cart checks on every POST.
+ * This stand-alone copy has to bring both itself.
  */
 declare(strict_types=1);
 
@@ -11,7 +15,94 @@ require getenv('MCSYNC_AUTOLOAD') ?: __DIR__ . '/../../autoload.php';
 use Mcsync\Client\Client;
 use Mcsync\Client\McsyncException;
 
-session_start();
+// Lax: a cross-site POST (a form on another site) arrives without the session, so without
+// its token; httponly: no script reads the session id.
+session_start(['cookie_httponly' => true, 'cookie_samesite' => 'Lax']);
+
+/** The session's CSRF token, made on first use (32 random bytes, hex). */
+function csrf_token(): string
+{
+    if (!isset($_SESSION['csrf']) || !is_string($_SESSION['csrf'])) {
+        $_SESSION['csrf'] = bin2hex(random_bytes(32));
+    }
+    return $_SESSION['csrf'];
+}
+
+/** The hidden field every POST form carries. */
+function csrf_field(): string
+{
+    return '<input type="hidden" name="csrf" value="' . h(csrf_token()) . '">';
+}
+
+/**
+ * Refuses a POST whose token is missing or is not this session's: a form on another site
+ * cannot know it. Nothing is done; the answer is 403 with a way back.
+ */
+function require_csrf(): void
+{
+    $given = $_POST['csrf'] ?? '';
+    $expected = $_SESSION['csrf'] ?? '';
+    if (is_string($given) && is_string($expected) && $expected !== '' && hash_equals($expected, $given)) {
+        return;
+    }
+    refuse(403, 'Refused: this form did not come from this page (its security token is missing or wrong), so nothing was changed. Reload the page and try again.');
+}
+
+/** An error page with `$status`, and the end of the request. */
+function refuse(int $status, string $message): void
+{
+    http_response_code($status);
+    page_header('Refused');
+    echo '<main><p class="error" id="refused">' . h($message) . '</p><p><a href="' . h($_SERVER['SCRIPT_NAME'] ?? 'admin.php') . '">Back</a></p></main></body></html>';
+    exit;
+}
+
+/**
+ * The settings page's guard. With MCSYNC_ADMIN_PASSWORD set, a session logs in once with it.
+ * Without one, the page answers only this machine (loopback): it changes the Mailchimp
+ * account, and anyone who reaches it could.
+ */
+function require_admin(bool $json = false): void
+{
+    $password = (string) getenv('MCSYNC_ADMIN_PASSWORD');
+    if ($password === '') {
+        $from = (string) ($_SERVER['REMOTE_ADDR'] ?? '');
+        if (in_array($from, ['127.0.0.1', '::1'], true)) {
+            return;
+        }
+        refuse(403, 'This settings page has no password, so it answers only its own machine. Set MCSYNC_ADMIN_PASSWORD to serve it beyond it.');
+    }
+    if (($_SESSION['admin'] ?? false) === true) {
+        return;
+    }
+    if ($json) {
+        http_response_code(403);
+        echo json_encode(['error' => 'log in to the settings page first']);
+        exit;
+    }
+    if ($_SERVER['REQUEST_METHOD'] === 'POST' && ($_POST['action'] ?? '') === 'login') {
+        require_csrf();
+        if (hash_equals($password, (string) ($_POST['password'] ?? ''))) {
+            session_regenerate_id(true);
+            $_SESSION['admin'] = true;
+            back();
+        }
+        usleep(500000); // a guess costs half a second
+        $_SESSION['errors'][] = 'Wrong password.';
+        back();
+    }
+    http_response_code(401);
+    page_header('Log in: Mailchimp settings');
+    echo '<main><h1>Mailchimp settings</h1>';
+    foreach (take_messages()['errors'] as $error) {
+        echo '<p class="error">' . h($error) . '</p>';
+    }
+    echo '<form method="post" id="login-form">' . csrf_field()
+        . '<input type="hidden" name="action" value="login">'
+        . '<label>Password <input type="password" id="password" name="password" autocomplete="current-password" autofocus></label> '
+        . '<button id="login" type="submit">Log in</button></form></main></body></html>';
+    exit;
+}
 
 function mcsync(): Client
 {

@@ -13,6 +13,7 @@ use Mcsync\V1;
 
 header('Content-Type: application/json');
 header('Cache-Control: no-store');
+require_admin(true);
 $id = (string) ($_GET['job'] ?? '');
 if ($id === '' || strlen($id) > 100) {
     http_response_code(400);
