@@ -93,6 +93,7 @@ pub fn upload_context(
         lists,
         mode,
         batches_seen: Default::default(),
+        line_products: Default::default(),
         store: store.clone(),
         merge_maps: std::sync::Arc::new(merge_maps),
     })
@@ -120,6 +121,9 @@ pub struct UploadContext {
     /// Batches this job must never take for one of its own: those on the account when it
     /// started, and those it submitted (see `batch::submit`).
     pub batches_seen: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    /// One lock per product made from order lines, so that lanes sending two orders that
+    /// name the same missing product make it once (see `dependencies::ensure_line_products`).
+    pub line_products: std::sync::Arc<super::dependencies::LineProducts>,
     /// Where consent is queued and Mailchimp's unsubscribes are kept.
     pub store: Store,
     /// Carts' recovery links, when the merchant set a recovery page.

@@ -2,6 +2,9 @@
 //! product made from the line when the mirror lacks it) and a line's variant that Mailchimp
 //! lacks.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use super::context::{UploadContext, target};
 use super::push::{PushError, Pushed, Target, push_as};
 use crate::domain::record::RecordKind;
@@ -22,6 +25,25 @@ pub async fn push_with_dependencies(
 ) -> Result<Pushed, PushError> {
     ensure_line_products(store, ctx, store_id, record, may_exist).await?;
     push_as(store, &target(ctx, store_id), kind, id, record, may_exist).await
+}
+
+/// A lock per (store, product) made from lines: two lanes whose orders name the same product
+/// the mirror lacks would both find it unsent and both create it, and Mailchimp refuses the
+/// second ("A product with the provided ID already exists"). Held, the second finds it sent.
+#[derive(Default)]
+pub struct LineProducts(std::sync::Mutex<HashMap<(String, String), ProductLock>>);
+
+type ProductLock = Arc<tokio::sync::Mutex<()>>;
+
+impl LineProducts {
+    fn lock(&self, store_id: &str, product_id: &str) -> ProductLock {
+        self.0
+            .lock()
+            .expect("line product locks")
+            .entry((store_id.to_owned(), product_id.to_owned()))
+            .or_default()
+            .clone()
+    }
 }
 
 /// The minimal products of an order's or a cart's lines that the mirror lacks.
@@ -63,6 +85,8 @@ pub async fn ensure_line_products(
             ..Default::default()
         });
         let id = &line.product_id;
+        let lock = ctx.line_products.lock(store_id, id);
+        let _made_once = lock.lock().await;
         // Marked before it is sent: a failed create remembers it as "maybe there" while it
         // backs off, and the product phase, finishing meanwhile, would take a remembered
         // product the mirror lacks for one the shop deleted and delete it under the order.

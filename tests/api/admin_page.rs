@@ -441,10 +441,9 @@ async fn the_demo_prints_how_to_open_the_admin_page_and_that_works() {
         .await
         .unwrap();
     assert_eq!(logged_in.status(), 303);
-    let cookie = logged_in
-        .headers()
-        .get("set-cookie")
-        .map_or(cookie, |c| c.to_str().unwrap().split(';').next().unwrap().to_owned());
+    let cookie = logged_in.headers().get("set-cookie").map_or(cookie, |c| {
+        c.to_str().unwrap().split(';').next().unwrap().to_owned()
+    });
     let page = |path: &'static str| {
         let request = http.get(format!("{site}{path}")).header("cookie", &cookie);
         async move { request.send().await.unwrap().text().await.unwrap() }
@@ -466,7 +465,11 @@ async fn the_settings_page_wants_its_password_and_refuses_a_forged_post() {
     let (_php, site) = admin_site_with(&app, &[("MCSYNC_ADMIN_PASSWORD", "correct horse")]).await;
     let browser = Browser::start(1000, 800).await;
     browser.open(&format!("{site}/admin.php")).await;
-    assert_eq!(browser.count("#login-form").await, 1, "the login comes first");
+    assert_eq!(
+        browser.count("#login-form").await,
+        1,
+        "the login comes first"
+    );
     assert_eq!(browser.count("#api-key-masked").await, 0);
     browser.fill("#password", "battery staple").await;
     browser.submit("#login").await;
@@ -493,8 +496,17 @@ async fn the_settings_page_wants_its_password_and_refuses_a_forged_post() {
         browser.count("#refused").await == 1
     })
     .await;
-    assert!(refused, "{}", browser.eval("return document.body.innerText").await);
-    assert!(browser.text("#refused").await.contains("nothing was changed"));
+    assert!(
+        refused,
+        "{}",
+        browser.eval("return document.body.innerText").await
+    );
+    assert!(
+        browser
+            .text("#refused")
+            .await
+            .contains("nothing was changed")
+    );
     snap(&browser, "admin-forged-post-refused.png").await;
     let settings = app
         .settings()
@@ -513,7 +525,10 @@ async fn the_settings_page_wants_its_password_and_refuses_a_forged_post() {
         .await
         .unwrap()
         .into_inner();
-    assert!(!settings.connection.is_some_and(|c| c.connected), "reset by the page");
+    assert!(
+        !settings.connection.is_some_and(|c| c.connected),
+        "reset by the page"
+    );
     drop(browser);
     app.stop().await;
 }

@@ -38,6 +38,7 @@ mod site_script;
 mod subscriptions;
 mod tags;
 mod tls;
+mod torture;
 mod upgrade;
 mod upload;
 mod upload_robust;

@@ -640,3 +640,26 @@ fn collection(w: &mcsync::sim::Write) -> String {
         .unwrap_or_default()
         .to_owned()
 }
+
+/// Found by the crash torture: orders that name the same product the mirror lacks, sent
+/// side by side in direct mode, each made that product, and Mailchimp refused the second
+/// create ("already exists"). The product is made once.
+#[tokio::test]
+async fn orders_naming_the_same_missing_product_make_it_once() {
+    let app = spawn_app().await;
+    ready(&app, false).await;
+    // Order i names products p{i} and p{i+1}: each product is named by two orders.
+    let orders = (0..60)
+        .map(|i| testdata::record(R::Order(testdata::order(i))))
+        .collect();
+    push_all(&app, orders).await;
+    let (job, _) = upload_with(&app, pb::UploadMode::Direct).await;
+    assert_eq!(job.state(), pb::JobState::Succeeded, "{}", job.message);
+    let stats = app.sim.stats();
+    assert_eq!(
+        stats.duplicate_creates, 0,
+        "{:?}",
+        stats.duplicate_creates_by_kind
+    );
+    app.stop().await;
+}
