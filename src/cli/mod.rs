@@ -9,6 +9,7 @@ mod demo;
 mod feed;
 mod ops;
 mod progress;
+mod space;
 mod subscriptions;
 mod tag_rule;
 mod token;
@@ -466,7 +467,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     // Listened for before the server starts: a SIGTERM while it starts (a pod stopped at once)
     // is a clean shutdown too, not the signal's default death.
     let stop = shutdown_signal();
+    let data_dir = config.data_dir.clone();
     let handle = server::start(config).await.map_err(|e| e.to_string())?;
+    space::reopen_when_space_returns(handle.app.clone(), data_dir);
     stop.await;
     tracing::info!("shutting down");
     handle.shutdown().await;

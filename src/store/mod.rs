@@ -192,6 +192,16 @@ impl Store {
         })
     }
 
+    /// Writes and flushes one small value: whether the store can write now. After a full
+    /// disk sled keeps its I/O error, so this fails until the database is opened again.
+    pub fn probe_write(&self) -> Result<(), StoreError> {
+        self.db
+            .open_tree("meta")?
+            .insert("probe", &records::unix_ms().to_be_bytes())?;
+        self.db.flush()?;
+        Ok(())
+    }
+
     /// What opening did to an older data dir's format, to report it.
     pub fn upgraded(&self) -> Option<&format::Upgrade> {
         self.upgraded.as_ref()

@@ -12,6 +12,7 @@ mod cli;
 mod consent;
 mod contacts;
 mod contract;
+mod disk_full;
 mod durability;
 mod exact_requests;
 mod faults;
